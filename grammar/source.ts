@@ -1,0 +1,77 @@
+// Source text with a line index: offsets -> line:col, ranges, excerpts.
+import type { SourcePos, SourceRange } from "../src/core/diagnostics.js";
+
+export class SourceFile {
+  readonly lineStarts: number[];
+
+  constructor(
+    readonly file: string,
+    readonly text: string,
+  ) {
+    const starts = [0];
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+    this.lineStarts = starts;
+  }
+
+  pos(offset: number): SourcePos {
+    const o = Math.max(0, Math.min(offset, this.text.length));
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid] <= o) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: o - this.lineStarts[lo] + 1, offset: o };
+  }
+
+  range(start: number, end: number): SourceRange {
+    return { file: this.file, start: this.pos(start), end: this.pos(Math.max(start, end)) };
+  }
+
+  lineText(line: number): string {
+    const s = this.lineStarts[line - 1];
+    if (s === undefined) return "";
+    const e = line < this.lineStarts.length ? this.lineStarts[line] - 1 : this.text.length;
+    return this.text.slice(s, e).replace(/\r$/, "");
+  }
+}
+
+/**
+ * Maps offsets of an assembled value string (after comment stripping, unquoting and
+ * joining continuation lines) back to offsets in the source file.
+ */
+export class OffsetMap {
+  // Segments sorted by valueStart: value offsets [valueStart, next.valueStart) map linearly from sourceStart.
+  private readonly segs: { valueStart: number; sourceStart: number }[] = [];
+
+  add(valueStart: number, sourceStart: number): void {
+    this.segs.push({ valueStart, sourceStart });
+  }
+
+  toSource(valueOffset: number): number {
+    const segs = this.segs;
+    if (segs.length === 0) return 0;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segs[mid].valueStart <= valueOffset) lo = mid;
+      else hi = mid - 1;
+    }
+    const s = segs[lo];
+    return s.sourceStart + Math.max(0, valueOffset - s.valueStart);
+  }
+
+  /** Appends the segments of another map, shifted by `delta` value offsets. */
+  appendShifted(other: OffsetMap, delta: number): void {
+    for (const s of other.segs) this.segs.push({ valueStart: s.valueStart + delta, sourceStart: s.sourceStart });
+  }
+
+  /** A map where value offset 0 is `sourceStart`. */
+  static identity(sourceStart: number): OffsetMap {
+    const m = new OffsetMap();
+    m.add(0, sourceStart);
+    return m;
+  }
+}

@@ -1,0 +1,300 @@
+// disk.loop: a loop device over a sparse backing file (opensvc-semantics §11.2, host-environment §1).
+//
+// provision  : mkdir -p parent; adopt an existing file as is, or create a sparse file of `size`
+//              (rounded down to 512 bytes) with truncate; then start.
+// start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
+// stop       : detach every loop device backing the file; a mounted device is refused (the kernel
+//              would otherwise accept `losetup -d` silently and only set autoclear).
+// unprovision: stop, then delete the file unless osvc adopted it (recorded created_file === false).
+import { readdir, realpath, stat } from "node:fs/promises";
+import path from "node:path";
+import { ProviderError } from "../../src/provider/api.js";
+import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
+import { ExecError, run } from "../../src/provider/exec.js";
+import type { Exec } from "../../src/provider/exec.js";
+import type { Outputs } from "../../src/core/value.js";
+import { diskLoopSpec } from "./spec.js";
+
+const DELETED_SUFFIX = " (deleted)";
+
+/** One row of `losetup -l -J -O NAME,BACK-FILE,BACK-INO`. */
+export interface LoopDevice {
+  readonly name: string;
+  /** Backing file path as the kernel reports it, without the " (deleted)" suffix. */
+  readonly backFile: string;
+  /** The backing file was deleted (or replaced) while attached. */
+  readonly deleted: boolean;
+  readonly backIno?: number;
+}
+
+/** Parses `losetup -l -J` output (an empty output or an empty list both mean "no loop device"). */
+export function parseLosetupJson(stdout: string): LoopDevice[] {
+  if (!stdout.trim()) return [];
+  const data = JSON.parse(stdout) as { loopdevices?: Record<string, unknown>[] };
+  const out: LoopDevice[] = [];
+  for (const d of data.loopdevices ?? []) {
+    const name = typeof d.name === "string" ? d.name : "";
+    let back = typeof d["back-file"] === "string" ? (d["back-file"] as string) : "";
+    if (!name || !back) continue;
+    const deleted = back.endsWith(DELETED_SUFFIX);
+    if (deleted) back = back.slice(0, -DELETED_SUFFIX.length);
+    const ino = d["back-ino"];
+    const backIno = typeof ino === "number" ? ino : typeof ino === "string" && /^\d+$/.test(ino) ? Number(ino) : undefined;
+    out.push(backIno === undefined ? { name, backFile: back, deleted } : { name, backFile: back, deleted, backIno });
+  }
+  return out;
+}
+
+export async function listLoops(exec: Exec): Promise<LoopDevice[]> {
+  const r = await run(exec, "losetup", ["-l", "-J", "-O", "NAME,BACK-FILE,BACK-INO"]);
+  try {
+    return parseLosetupJson(r.stdout);
+  } catch (e) {
+    throw new ProviderError(`cannot parse losetup -l -J output: ${(e as Error).message}`);
+  }
+}
+
+/** Parses `losetup -j FILE` lines: "/dev/loop0: [65024]:2146526 (/tmp/x/d1.img)". */
+export function parseLosetupAssoc(stdout: string): string[] {
+  const devs: string[] = [];
+  for (const line of stdout.split("\n")) {
+    const m = /^(\/dev\/[^:\s]+):/.exec(line.trim());
+    if (m) devs.push(m[1]);
+  }
+  return devs;
+}
+
+function fileOf(r: ResourceSpec): string {
+  const f = r.kw.file;
+  if (typeof f !== "string" || f === "") throw new ProviderError(`${r.rid}: keyword "file" is required`);
+  if (!path.isAbsolute(f)) throw new ProviderError(`${r.rid}: file must be an absolute path, got ${JSON.stringify(f)}`);
+  return path.resolve(f);
+}
+
+function sizeOf(r: ResourceSpec): number {
+  const s = r.kw.size;
+  let n: number | undefined;
+  if (typeof s === "number") n = s;
+  else if (typeof s === "string" && /^\d+$/.test(s.trim())) n = Number(s.trim());
+  if (n === undefined || !Number.isFinite(n)) {
+    throw new ProviderError(`${r.rid}: keyword "size" is required to create ${fileOf(r)}`, "set size, e.g. size = 512m");
+  }
+  const rounded = Math.floor(n / 512) * 512;
+  if (rounded <= 0) throw new ProviderError(`${r.rid}: size ${n} is smaller than 512 bytes`);
+  return rounded;
+}
+
+interface FileInfo {
+  readonly exists: boolean;
+  readonly isFile: boolean;
+  readonly ino?: number;
+  /** realpath of the file when it exists, else the resolved path. */
+  readonly real: string;
+}
+
+async function fileInfo(file: string): Promise<FileInfo> {
+  try {
+    const st = await stat(file); // follows symlinks: the loop is attached to the target
+    let real = file;
+    try {
+      real = await realpath(file);
+    } catch {
+      /* raced with a delete */
+    }
+    return { exists: true, isFile: st.isFile(), ino: st.ino, real };
+  } catch {
+    return { exists: false, isFile: false, real: file };
+  }
+}
+
+/** Loop devices attached to the current file (same path, same inode, not deleted). */
+function attachedTo(loops: readonly LoopDevice[], info: FileInfo, file: string): string[] {
+  if (!info.exists) return [];
+  return loops
+    .filter((l) => !l.deleted && (l.backFile === info.real || l.backFile === file) && (l.backIno === undefined || l.backIno === info.ino))
+    .map((l) => l.name);
+}
+
+/** Every loop device whose backing path is this file, including deleted or replaced copies. */
+function backingPath(loops: readonly LoopDevice[], info: FileInfo, file: string): LoopDevice[] {
+  return loops.filter((l) => l.backFile === info.real || l.backFile === file);
+}
+
+function preserved(r: ResourceSpec): Record<string, boolean> {
+  const c = r.recorded?.created_file;
+  return typeof c === "boolean" ? { created_file: c } : {};
+}
+
+async function mountsOf(exec: Exec, dev: string): Promise<string[]> {
+  const r = await run(exec, "findmnt", ["-J", "-l", "-o", "TARGET,SOURCE"]);
+  if (!r.stdout.trim()) return [];
+  const data = JSON.parse(r.stdout) as { filesystems?: { target?: string; source?: string }[] };
+  return (data.filesystems ?? [])
+    .filter((f) => typeof f.source === "string" && f.source.replace(/\[.*\]$/, "") === dev)
+    .map((f) => String(f.target));
+}
+
+async function holdersOf(dev: string): Promise<string[]> {
+  try {
+    return await readdir(`/sys/block/${path.basename(dev)}/holders`);
+  } catch {
+    return [];
+  }
+}
+
+async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
+  if (resources.length === 0) return [];
+  const loops = await listLoops(ctx.exec);
+  return Promise.all(
+    resources.map(async (r): Promise<Observed> => {
+      const file = fileOf(r);
+      const info = await fileInfo(file);
+      const problems: { level: "warning" | "error"; message: string; hint?: string }[] = [];
+      if (info.exists && !info.isFile) {
+        problems.push({
+          level: "error",
+          message: `${file} exists and is not a regular file`,
+          hint: "choose another path for the loop backing file",
+        });
+      }
+      const devs = info.isFile ? attachedTo(loops, info, file) : [];
+      const stale = backingPath(loops, info, file).filter((l) => !devs.includes(l.name));
+      for (const l of stale) {
+        problems.push({
+          level: "warning",
+          message: `${l.name} is attached to a deleted or replaced copy of ${file}`,
+          hint: `detach it with losetup -d ${l.name} once nothing uses it`,
+        });
+      }
+      const outputs: Outputs | undefined = devs.length > 0 ? { exposed_devs: devs, ...preserved(r) } : undefined;
+      return {
+        provisioned: info.exists && info.isFile,
+        up: devs.length > 0,
+        ...(outputs ? { outputs } : {}),
+        ...(problems.length ? { problems } : {}),
+      };
+    }),
+  );
+}
+
+async function attach(ctx: ProviderContext, file: string): Promise<string> {
+  const j = await run(ctx.exec, "losetup", ["-j", file]);
+  const devs = parseLosetupAssoc(j.stdout);
+  if (devs.length > 0) {
+    if (devs.length > 1) ctx.log("warning", `${file} is attached to several loop devices (${devs.join(", ")}); using ${devs[0]}`);
+    return devs[0];
+  }
+  let r;
+  try {
+    r = await run(ctx.exec, "losetup", ["-f", "--show", file]);
+  } catch (e) {
+    if (e instanceof ExecError) throw new ProviderError(`cannot attach ${file} to a loop device: ${e.message}`);
+    throw e;
+  }
+  const dev = r.stdout.trim().split("\n").pop() ?? "";
+  if (!dev.startsWith("/dev/")) throw new ProviderError(`losetup -f --show ${file} printed no device: ${JSON.stringify(r.stdout)}`);
+  ctx.log("info", `${file} attached to ${dev}`);
+  return dev;
+}
+
+async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
+  const file = fileOf(r);
+  const info = await fileInfo(file);
+  if (!info.exists) throw new ProviderError(`backing file ${file} does not exist`, "provision the resource first");
+  if (!info.isFile) throw new ProviderError(`${file} is not a regular file`);
+  const dev = await attach(ctx, file);
+  return { exposed_devs: [dev], ...preserved(r) };
+}
+
+async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
+  const file = fileOf(r);
+  const info = await fileInfo(file);
+  const loops = backingPath(await listLoops(ctx.exec), info, file);
+  for (const l of loops) {
+    if (info.exists && !l.deleted && l.backIno !== undefined && info.ino !== undefined && l.backIno !== info.ino) continue;
+    const mounts = await mountsOf(ctx.exec, l.name);
+    if (mounts.length > 0) {
+      throw new ProviderError(
+        `loop device ${l.name} (${file}) is busy: mounted on ${mounts.join(", ")}`,
+        "stop the resources using it first (unmount the filesystems on it)",
+      );
+    }
+    const holders = await holdersOf(l.name);
+    if (holders.length > 0) {
+      throw new ProviderError(`loop device ${l.name} (${file}) is busy: held by ${holders.join(", ")}`, "stop the resources using it first");
+    }
+    try {
+      await run(ctx.exec, "losetup", ["-d", l.name]);
+    } catch (e) {
+      if (e instanceof ExecError) {
+        // Already gone (detached concurrently): fine. Anything else is a real failure.
+        const again = await listLoops(ctx.exec);
+        if (!again.some((x) => x.name === l.name && x.backFile === l.backFile)) continue;
+        throw new ProviderError(`cannot detach ${l.name} (${file}): ${e.message}`);
+      }
+      throw e;
+    }
+    // The kernel accepts LOOP_CLR_FD on a busy device and only defers it (autoclear): check.
+    const after = await listLoops(ctx.exec);
+    if (after.some((x) => x.name === l.name && x.backFile === l.backFile)) {
+      throw new ProviderError(
+        `loop device ${l.name} (${file}) is still in use; its detach is deferred until the last user closes it`,
+        "stop whatever holds the device open",
+      );
+    }
+    ctx.log("info", `${l.name} detached from ${file}${l.deleted ? " (deleted copy)" : ""}`);
+  }
+}
+
+async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
+  const file = fileOf(r);
+  const info = await fileInfo(file);
+  let created: boolean;
+  if (info.exists) {
+    if (!info.isFile) throw new ProviderError(`${file} exists and is not a regular file; refusing to use it as a loop backing file`);
+    created = r.recorded?.created_file === true;
+    if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
+  } else {
+    const size = sizeOf(r);
+    await run(ctx.exec, "mkdir", ["-p", "--", path.dirname(file)]);
+    await run(ctx.exec, "truncate", ["-s", String(size), "--", file]);
+    ctx.log("info", `created sparse file ${file} of ${size} bytes`);
+    created = true;
+  }
+  let dev: string;
+  try {
+    dev = await attach(ctx, file);
+  } catch (e) {
+    if (created && !info.exists) await ctx.exec("rm", ["-f", "--", file]);
+    throw e;
+  }
+  return { exposed_devs: [dev], created_file: created };
+}
+
+async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
+  await stop(ctx, r);
+  const file = fileOf(r);
+  if (r.recorded?.created_file === false) {
+    ctx.log("info", `${file} kept: it existed before osvc provisioned this resource`);
+    return;
+  }
+  const info = await fileInfo(file);
+  if (!info.exists) return;
+  if (!info.isFile) throw new ProviderError(`${file} is not a regular file; refusing to delete it`);
+  await run(ctx.exec, "rm", ["-f", "--", file]);
+  ctx.log("info", `deleted ${file}`);
+}
+
+export const diskLoopProvider: Provider = {
+  type: "disk.loop",
+  spec: diskLoopSpec,
+  updatable: [],
+  dataBearing: true,
+  probe,
+  provision,
+  unprovision,
+  start,
+  stop,
+};
+
+export default diskLoopProvider;

@@ -1,0 +1,23 @@
+import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
+
+const vgKeywords: KeywordSpec[] = [
+  { name: "name", type: "string", required: true, scopable: true, aliases: ["vgname"], text: "The LVM volume group name.", example: "{name}" },
+  { name: "pvs", type: "list", scopable: true, provisioning: true, text: "Devices (or loop-attached image files) made physical volumes and grouped in the volume group at provision.", example: "{disk#0.exposed_devs[0]}" },
+  { name: "options", type: "shlex", scopable: true, provisioning: true, text: "Extra vgcreate options.", example: "-s 4m" },
+];
+
+export const diskVgSpec: DriverSpec = {
+  group: "disk",
+  type: "vg",
+  text: "An LVM volume group. Provision pvcreates the devices and vgcreates the group, start activates it, stop deactivates it, unprovision removes it.",
+  keywords: vgKeywords,
+};
+
+/** Deprecated alias of disk.vg (upstream "lvm"). */
+export const diskLvmSpec: DriverSpec = {
+  group: "disk",
+  type: "lvm",
+  text: "Deprecated alias of disk.vg: an LVM volume group.",
+  keywords: vgKeywords,
+  aliasOf: "disk.vg",
+};

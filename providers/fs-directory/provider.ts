@@ -1,0 +1,129 @@
+// fs.directory: a directory with owner and mode (opensvc-semantics §11.7).
+//
+// probe      : ONE `stat` for all paths: provisioned = up = the directory exists; actual carries
+//              user/group/perm when they differ from the configuration (drift).
+// provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir.
+// stop       : no-op.
+// unprovision: `rm -r --one-file-system PATH` only when osvc created it (recorded created_dir),
+//              never for / or a top-level system directory.
+import path from "node:path";
+import type { KwValue, Outputs } from "../../src/core/value.js";
+import { ProviderError } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import { ExecError, run } from "../../src/provider/exec.js";
+import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
+import { fsDirectorySpec } from "./spec.js";
+
+/** Paths unprovision never removes, even when recorded as created by osvc. */
+const PROTECTED = new Set([
+  "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
+  "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/usr/local", "/var/lib", "/var/tmp",
+  "/var/log", "/usr/bin", "/usr/sbin", "/usr/lib",
+]);
+
+export function isProtectedPath(p: string): boolean {
+  return PROTECTED.has(path.resolve(p));
+}
+
+function pathOf(r: ResourceSpec): string {
+  const p = r.kw.path;
+  if (typeof p !== "string" || p === "") throw new ProviderError(`${r.rid}: keyword "path" is required`);
+  if (!path.isAbsolute(p)) throw new ProviderError(`${r.rid}: path must be absolute, got ${JSON.stringify(p)}`);
+  return path.resolve(p);
+}
+
+function preserved(r: ResourceSpec): Record<string, boolean> {
+  const c = r.recorded?.created_dir;
+  return typeof c === "boolean" ? { created_dir: c } : {};
+}
+
+async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
+  if (resources.length === 0) return [];
+  const stats = await statPaths(ctx.exec, resources.map(pathOf));
+  return resources.map((r): Observed => {
+    const p = pathOf(r);
+    const st = stats.get(p);
+    if (!st) return { provisioned: false, up: false };
+    if (st.fileType !== "directory") {
+      return {
+        provisioned: false,
+        up: false,
+        problems: [{ level: "error", message: `${p} exists and is a ${st.fileType}, not a directory`, hint: "remove it or choose another path" }],
+      };
+    }
+    const actual: Record<string, KwValue> = ownershipActual(st, r.kw);
+    const outputs = preserved(r);
+    return {
+      provisioned: true,
+      up: true,
+      ...(Object.keys(actual).length ? { actual } : {}),
+      ...(Object.keys(outputs).length ? { outputs } : {}),
+    };
+  });
+}
+
+async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
+  const p = pathOf(r);
+  const st = (await statPaths(ctx.exec, [p])).get(p);
+  let created = r.recorded?.created_dir === true;
+  if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
+  if (!st) {
+    try {
+      await run(ctx.exec, "mkdir", ["-p", "--", p]);
+    } catch (e) {
+      if (e instanceof ExecError) throw new ProviderError(`cannot create directory ${p}: ${e.message}`);
+      throw e;
+    }
+    ctx.log("info", `created directory ${p}`);
+    try {
+      await applyOwnership(ctx, p, r.kw);
+    } catch (e) {
+      await ctx.exec("rmdir", ["--", p]); // leave nothing behind a failed start
+      throw e;
+    }
+    return { created_dir: true };
+  }
+  await applyOwnership(ctx, p, r.kw);
+  return { created_dir: created };
+}
+
+async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
+  const p = pathOf(r);
+  if (r.recorded?.created_dir !== true) {
+    ctx.log("info", `directory ${p} kept: not created by osvc`);
+    return;
+  }
+  if (isProtectedPath(p)) throw new ProviderError(`refusing to remove ${p}: protected system directory`);
+  const st = (await statPaths(ctx.exec, [p])).get(p);
+  if (!st) return;
+  if (st.fileType !== "directory") throw new ProviderError(`${p} is a ${st.fileType}, not a directory; refusing to remove it`);
+  try {
+    await run(ctx.exec, "rm", ["-r", "--one-file-system", "--", p]);
+  } catch (e) {
+    if (e instanceof ExecError) {
+      throw new ProviderError(`cannot remove ${p}: ${e.message}`, "a filesystem may be mounted below it: stop the resources mounted there first");
+    }
+    throw e;
+  }
+  ctx.log("info", `removed directory ${p}`);
+}
+
+async function update(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs> {
+  if (pathOf(r) !== pathOf(before)) throw new ProviderError(`path of ${r.rid} changes: not updatable in place`);
+  await applyOwnership(ctx, pathOf(r), r.kw);
+  return preserved(r);
+}
+
+export const fsDirectoryProvider: Provider = {
+  type: "fs.directory",
+  spec: fsDirectorySpec,
+  updatable: ["user", "group", "perm"],
+  probe,
+  provision: start,
+  unprovision,
+  start,
+  stop: async () => {},
+  update,
+};
+
+export default fsDirectoryProvider;

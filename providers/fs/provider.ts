@@ -1,0 +1,678 @@
+// fs.ext2/ext3/ext4/xfs/btrfs (opensvc-semantics §11.6, host-environment §2).
+//
+// probe      : ONE `findmnt -J -l` for all resources, one `blkid -p -o export DEV` per distinct
+//              existing device (no udev here: never lsblk, never plain blkid), `btrfs subvolume list`
+//              only for a btrfs subvolume whose device is mounted somewhere else, one `stat` for the
+//              ownership of mounted mount points.
+// provision  : blkid -p first: no signature → mkfs; same type → adopt (no mkfs); any other signature
+//              → refuse (never format over data). btrfs subvol=X: create the subvolume from a
+//              temporary top-level mount. Then start.
+// start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
+// unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
+// update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
+import { mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { KwValue, Outputs } from "../../src/core/value.js";
+import { ProviderError } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import { ExecError, run } from "../../src/provider/exec.js";
+import type { Exec } from "../../src/provider/exec.js";
+import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
+import { FS_TYPES_RUNNABLE, fsSpecs } from "./spec.js";
+
+export type RunnableFsType = (typeof FS_TYPES_RUNNABLE)[number];
+type Problem = { level: "warning" | "error"; message: string; hint?: string };
+
+// ---------------------------------------------------------------------------------------------
+// Host readers
+
+export interface MountEntry {
+  readonly target: string;
+  /** SOURCE as printed: "/dev/loop2" or "/dev/loop2[/data]" (btrfs subvolume, bind mount). */
+  readonly source: string;
+  /** SOURCE without the bracketed fs root. */
+  readonly dev: string;
+  /** The bracketed fs root ("/data"), "" when absent. */
+  readonly fsroot: string;
+  readonly fstype: string;
+  readonly options: string;
+}
+
+export function parseFindmnt(stdout: string): MountEntry[] {
+  if (!stdout.trim()) return [];
+  const data = JSON.parse(stdout) as { filesystems?: Record<string, unknown>[] };
+  return (data.filesystems ?? []).map((f) => {
+    const source = String(f.source ?? "");
+    const m = /^(.*?)\[(.*)\]$/.exec(source);
+    return {
+      target: String(f.target ?? ""),
+      source,
+      dev: m ? m[1] : source,
+      fsroot: m ? m[2] : "",
+      fstype: String(f.fstype ?? ""),
+      options: String(f.options ?? ""),
+    };
+  });
+}
+
+async function listMounts(exec: Exec): Promise<MountEntry[]> {
+  const r = await run(exec, "findmnt", ["-J", "-l", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"]);
+  return parseFindmnt(r.stdout);
+}
+
+/** Parsed `blkid -p -o export DEV`. */
+export type Signature =
+  | { readonly kind: "none" }
+  | { readonly kind: "fs"; readonly type: string; readonly usage: string; readonly fields: Readonly<Record<string, string>> }
+  | { readonly kind: "other"; readonly what: string }
+  | { readonly kind: "error"; readonly message: string };
+
+export function parseBlkid(exitCode: number, stdout: string, stderr: string): Signature {
+  if (exitCode === 2 && stdout.trim() === "") return { kind: "none" };
+  if (exitCode !== 0) {
+    const why = exitCode === 8 ? "ambivalent probing result (several signatures)" : (stderr || stdout).trim() || `exit code ${exitCode}`;
+    return { kind: "error", message: why };
+  }
+  const fields: Record<string, string> = {};
+  for (const line of stdout.split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) fields[line.slice(0, i)] = line.slice(i + 1);
+  }
+  if (fields.TYPE) return { kind: "fs", type: fields.TYPE, usage: fields.USAGE ?? "", fields };
+  if (fields.PTTYPE) return { kind: "other", what: `a ${fields.PTTYPE} partition table` };
+  return { kind: "other", what: `an unknown signature (${stdout.trim().replace(/\n/g, " ")})` };
+}
+
+async function probeSignature(exec: Exec, dev: string): Promise<Signature> {
+  const r = await exec("blkid", ["-p", "-o", "export", dev]);
+  return parseBlkid(r.exitCode, r.stdout, r.stderr);
+}
+
+function describe(sig: Signature): string {
+  switch (sig.kind) {
+    case "none":
+      return "no signature";
+    case "fs":
+      return sig.usage === "filesystem" || sig.usage === "" ? `a ${sig.type} filesystem` : `a ${sig.type} signature (${sig.usage})`;
+    case "other":
+      return sig.what;
+    case "error":
+      return `an unreadable signature (${sig.message})`;
+  }
+}
+
+function foreignSignatureError(dev: string, sig: Signature, type: string): ProviderError {
+  return new ProviderError(
+    `device ${dev} holds ${describe(sig)}; refusing to format it as ${type}`,
+    `check that dev points to the intended device; if its content is really not needed, wipe it yourself (wipefs -a ${dev}) and provision again`,
+  );
+}
+
+/** Loop devices and their backing files (for image-file devices mounted through an implicit loop). */
+async function loopBackings(exec: Exec): Promise<{ name: string; backFile: string }[]> {
+  const r = await run(exec, "losetup", ["-l", "-J", "-O", "NAME,BACK-FILE"]);
+  if (!r.stdout.trim()) return [];
+  const data = JSON.parse(r.stdout) as { loopdevices?: { name?: string; "back-file"?: string }[] };
+  return (data.loopdevices ?? [])
+    .filter((l) => typeof l.name === "string" && typeof l["back-file"] === "string" && !l["back-file"].endsWith(" (deleted)"))
+    .map((l) => ({ name: l.name as string, backFile: l["back-file"] as string }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keywords
+
+function str(v: KwValue | undefined): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return v.join(" ");
+}
+
+function mntOf(r: ResourceSpec): string {
+  const m = str(r.kw.mnt);
+  if (!m) throw new ProviderError(`${r.rid}: keyword "mnt" is required`);
+  if (!path.isAbsolute(m)) throw new ProviderError(`${r.rid}: mnt must be an absolute path, got ${JSON.stringify(m)}`);
+  const p = path.resolve(m); // strips a trailing "/"
+  if (p === "/") throw new ProviderError(`${r.rid}: refusing to use / as a mount point`);
+  return p;
+}
+
+function devSpecOf(r: ResourceSpec): string {
+  const d = str(r.kw.dev);
+  if (!d || d === "none") throw new ProviderError(`${r.rid}: keyword "dev" is required`);
+  return d;
+}
+
+function mntOptOf(r: ResourceSpec): string | undefined {
+  const o = str(r.kw.mnt_opt)?.trim();
+  return o ? o : undefined;
+}
+
+function mkfsOptOf(r: ResourceSpec): string[] {
+  const v = r.kw.mkfs_opt;
+  if (v === undefined || v === null || v === "") return [];
+  if (Array.isArray(v)) return [...v];
+  return String(v).split(/\s+/).filter(Boolean);
+}
+
+function splitOpts(o: string | undefined): string[] {
+  return (o ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** btrfs subvolume from mnt_opt `subvol=X`, without leading "/" ("" = none). */
+export function subvolOf(mntOpt: string | undefined): string {
+  for (const o of splitOpts(mntOpt)) {
+    if (o.startsWith("subvol=")) return o.slice("subvol=".length).replace(/^\/+/, "").replace(/\/+$/, "");
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mount option comparison
+
+const NEGATION: Record<string, string> = {
+  ro: "rw",
+  nosuid: "suid",
+  nodev: "dev",
+  noexec: "exec",
+  sync: "async",
+  noatime: "relatime",
+  strictatime: "relatime",
+  nodiratime: "diratime",
+  lazytime: "nolazytime",
+  dirsync: "", // no explicit opposite; dropped by a remount without it
+  mand: "nomand",
+};
+/** Options that only mean "the default": satisfied while their opposite is absent. */
+const DEFAULT_FLAGS: Record<string, string[]> = {
+  rw: ["ro"],
+  suid: ["nosuid"],
+  dev: ["nodev"],
+  exec: ["noexec"],
+  async: ["sync"],
+  atime: ["noatime"],
+  diratime: ["nodiratime"],
+  nolazytime: ["lazytime"],
+  nomand: ["mand"],
+};
+/** Options that do not show in the kernel's mount options at all. */
+const IGNORED = new Set(["defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "_netdev", "nofail", "loop", "remount", "bind", "rbind"]);
+
+function isIgnored(o: string): boolean {
+  return IGNORED.has(o) || o.startsWith("x-") || o.startsWith("comment=") || o.startsWith("subvolid=") || o.startsWith("loop=") || o.startsWith("offset=") || o.startsWith("sizelimit=");
+}
+
+/**
+ * Whether the current kernel options satisfy the configured ones. VFS flags are compared both ways
+ * (a configured noatime must be there, a noatime no longer configured must be gone); fs-specific
+ * key=value options must not show another value; fs-specific options the kernel does not print
+ * (defaults) are taken as satisfied.
+ */
+export function mountOptionsSatisfied(desired: string | undefined, current: string): boolean {
+  const cur = new Set(splitOpts(current));
+  const curKv = new Map<string, string>();
+  for (const o of cur) {
+    const i = o.indexOf("=");
+    if (i > 0) curKv.set(o.slice(0, i), o.slice(i + 1));
+  }
+  const want = splitOpts(desired).filter((o) => !isIgnored(o));
+  for (const o of want) {
+    if (o.startsWith("subvol=")) {
+      if ((curKv.get("subvol") ?? "").replace(/^\/+/, "") !== o.slice(7).replace(/^\/+/, "").replace(/\/+$/, "")) return false;
+      continue;
+    }
+    if (o in DEFAULT_FLAGS) {
+      if (DEFAULT_FLAGS[o].some((x) => cur.has(x))) return false;
+      continue;
+    }
+    if (o in NEGATION || o === "relatime") {
+      if (!cur.has(o)) return false;
+      continue;
+    }
+    const i = o.indexOf("=");
+    if (i > 0) {
+      const k = o.slice(0, i);
+      if (curKv.has(k) && curKv.get(k) !== o.slice(i + 1)) return false;
+      continue;
+    }
+    // bare fs-specific option: satisfied when shown or not shown at all (kernel defaults are hidden)
+  }
+  const wantSet = new Set(want);
+  for (const flag of Object.keys(NEGATION)) {
+    if (cur.has(flag) && !wantSet.has(flag)) return false;
+  }
+  return true;
+}
+
+/** Options for `mount -o remount,...`: the configured ones, plus explicit opposites of VFS flags to drop. */
+export function remountOptions(desired: string | undefined, current: string): string {
+  const want = splitOpts(desired).filter((o) => !o.startsWith("subvol=") && !o.startsWith("subvolid=") && o !== "loop" && o !== "defaults");
+  const wantSet = new Set(want);
+  const cur = new Set(splitOpts(current));
+  const hasAtime = want.some((o) => ["noatime", "relatime", "strictatime", "atime"].includes(o));
+  for (const [flag, opposite] of Object.entries(NEGATION)) {
+    if (!cur.has(flag) || wantSet.has(flag) || !opposite) continue;
+    if (opposite === "relatime" && hasAtime) continue;
+    if (!wantSet.has(opposite)) {
+      want.push(opposite);
+      wantSet.add(opposite);
+    }
+  }
+  return ["remount", ...want].join(",");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device and mount state
+
+interface DevInfo {
+  readonly spec: string;
+  /** Resolved path (realpath) when it exists. */
+  readonly path?: string;
+  readonly kind: "block" | "file" | "missing" | "other";
+  /** Device names a mount of this dev shows as SOURCE (the block device, or loops over an image file). */
+  aliases: string[];
+}
+
+async function resolveDev(exec: Exec, spec: string): Promise<DevInfo> {
+  let p = spec;
+  const tag = /^(LABEL|UUID)=(.+)$/.exec(spec);
+  if (tag) {
+    const r = await exec("blkid", [tag[1] === "LABEL" ? "-L" : "-U", tag[2]]);
+    const found = r.stdout.trim().split("\n")[0];
+    if (r.exitCode !== 0 || !found) return { spec, kind: "missing", aliases: [] };
+    p = found;
+  }
+  if (!path.isAbsolute(p)) return { spec, kind: "other", aliases: [] };
+  try {
+    const st = await stat(p);
+    const real = await realpath(p);
+    if (st.isBlockDevice()) return { spec, path: real, kind: "block", aliases: [real] };
+    if (st.isFile()) return { spec, path: real, kind: "file", aliases: [] };
+    return { spec, path: real, kind: "other", aliases: [] };
+  } catch {
+    return { spec, kind: "missing", aliases: [] };
+  }
+}
+
+async function resolveDevs(exec: Exec, specs: readonly string[]): Promise<Map<string, DevInfo>> {
+  const out = new Map<string, DevInfo>();
+  for (const s of new Set(specs)) out.set(s, await resolveDev(exec, s));
+  const files = [...out.values()].filter((d) => d.kind === "file");
+  if (files.length > 0) {
+    const loops = await loopBackings(exec);
+    for (const d of files) d.aliases = loops.filter((l) => l.backFile === d.path).map((l) => l.name);
+  }
+  return out;
+}
+
+async function canonicalMnt(mnt: string): Promise<string> {
+  try {
+    return await realpath(mnt);
+  } catch {
+    return mnt;
+  }
+}
+
+interface MountState {
+  /** Our device (and subvolume) is mounted on mnt. */
+  readonly entry?: MountEntry;
+  /** Something else is mounted on mnt (topmost mount). */
+  readonly foreign?: MountEntry;
+  /** The topmost mount on mnt, ours or not. */
+  readonly top?: MountEntry;
+  /** Mounts of our device anywhere (for the btrfs subvolume list). */
+  readonly devMounts: MountEntry[];
+}
+
+function mountState(mounts: readonly MountEntry[], mnt: string, dev: DevInfo, subvol: string): MountState {
+  const isOurs = (e: MountEntry) => dev.aliases.includes(e.dev);
+  const atMnt = mounts.filter((e) => e.target === mnt);
+  const wantRoot = subvol ? `/${subvol}` : "";
+  const entry = atMnt.find((e) => isOurs(e) && (e.fsroot === wantRoot || (!subvol && e.fsroot === "/")));
+  const top = atMnt[atMnt.length - 1];
+  return {
+    ...(entry ? { entry } : {}),
+    ...(!entry && top ? { foreign: top } : {}),
+    ...(top ? { top } : {}),
+    devMounts: mounts.filter(isOurs),
+  };
+}
+
+function parseSubvolList(stdout: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of stdout.split("\n")) {
+    const m = / path (.+)$/.exec(line);
+    if (m) names.add(m[1].replace(/^<FS_TREE>\//, ""));
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provider
+
+function recordedBool(r: ResourceSpec, key: string): boolean | undefined {
+  const v = r.recorded?.[key];
+  return typeof v === "boolean" ? v : undefined;
+}
+
+function preserved(r: ResourceSpec): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const k of ["formatted_by_osvc", "created_mnt"]) {
+    const v = recordedBool(r, k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+function mkfsCommand(type: RunnableFsType, opts: readonly string[], dev: string): [string, string[]] {
+  switch (type) {
+    case "xfs":
+      return ["mkfs.xfs", ["-f", "-q", ...opts, dev]];
+    case "btrfs":
+      return ["mkfs.btrfs", ["-f", "-q", ...opts, dev]];
+    default:
+      return [`mkfs.${type}`, ["-F", "-q", ...opts, dev]];
+  }
+}
+
+export function makeFsProvider(type: RunnableFsType): Provider {
+  const spec = fsSpecs.find((s) => s.type === type);
+  if (!spec) throw new Error(`no spec for fs.${type}`);
+
+  async function requireDev(exec: Exec, r: ResourceSpec): Promise<DevInfo & { path: string }> {
+    const spec = devSpecOf(r);
+    const d = (await resolveDevs(exec, [spec])).get(spec)!;
+    if (d.kind === "missing" || !d.path) {
+      throw new ProviderError(`device ${spec} does not exist`, "is the disk resource providing it provisioned and started?");
+    }
+    if (d.kind === "other") throw new ProviderError(`${spec} is neither a block device nor an image file`);
+    return d as DevInfo & { path: string };
+  }
+
+  async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
+    if (resources.length === 0) return [];
+    const mounts = await listMounts(ctx.exec);
+    const devs = await resolveDevs(ctx.exec, resources.map(devSpecOf));
+    const sigs = new Map<string, Signature>();
+    for (const d of devs.values()) {
+      if (d.path && (d.kind === "block" || d.kind === "file") && !sigs.has(d.path)) sigs.set(d.path, await probeSignature(ctx.exec, d.path));
+    }
+    const states = await Promise.all(resources.map(async (r) => mountState(mounts, await canonicalMnt(mntOf(r)), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)))));
+    const wantsOwnership = (r: ResourceSpec) => [r.kw.user, r.kw.group, r.kw.perm].some((v) => v !== undefined && v !== null && v !== "");
+    const owned = await statPaths(
+      ctx.exec,
+      resources.filter((r, i) => states[i].entry && wantsOwnership(r)).map((r) => mntOf(r)),
+    );
+    const subvolCache = new Map<string, Set<string> | null>();
+
+    const out: Observed[] = [];
+    for (const [i, r] of resources.entries()) {
+      const dev = devs.get(devSpecOf(r))!;
+      const mnt = mntOf(r);
+      const st = states[i];
+      const problems: Problem[] = [];
+      let provisioned = false;
+      if (dev.kind === "other") {
+        problems.push({ level: "error", message: `${dev.spec} is neither a block device nor an image file` });
+      } else if (dev.path && dev.kind !== "missing") {
+        const sig = sigs.get(dev.path)!;
+        if (sig.kind === "fs" && sig.type === type) {
+          provisioned = true;
+        } else if (sig.kind !== "none") {
+          const e = foreignSignatureError(dev.path, sig, type);
+          problems.push({ level: "error", message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+        }
+      }
+      const subvol = type === "btrfs" ? subvolOf(mntOptOf(r)) : "";
+      if (provisioned && subvol && !st.entry && st.devMounts.length > 0) {
+        // The filesystem is mounted elsewhere: the subvolume list is readable without mounting.
+        const where = st.devMounts[0].target;
+        if (!subvolCache.has(where)) {
+          const l = await ctx.exec("btrfs", ["subvolume", "list", where]);
+          subvolCache.set(where, l.exitCode === 0 ? parseSubvolList(l.stdout) : null);
+        }
+        const names = subvolCache.get(where);
+        if (names && !names.has(subvol)) provisioned = false;
+      }
+      if (st.foreign) {
+        problems.push({
+          level: "error",
+          message: `${mnt} is already a mount point of ${st.foreign.source}${dev.path ? `, not of ${dev.path}${subvol ? `[/${subvol}]` : ""}` : ""}`,
+          hint: `unmount it (umount ${mnt}) or choose another mount point`,
+        });
+      }
+      const actual: Record<string, KwValue> = {};
+      if (st.entry) {
+        const want = mntOptOf(r);
+        if (mountOptionsSatisfied(want, st.entry.options)) {
+          if (want !== undefined) actual.mnt_opt = want;
+        } else {
+          actual.mnt_opt = st.entry.options;
+        }
+        const s = owned.get(mnt);
+        if (s) Object.assign(actual, ownershipActual(s, r.kw));
+      }
+      const outputs = preserved(r);
+      out.push({
+        provisioned,
+        up: Boolean(st.entry),
+        ...(Object.keys(actual).length ? { actual } : {}),
+        ...(Object.keys(outputs).length ? { outputs } : {}),
+        ...(problems.length ? { problems } : {}),
+      });
+    }
+    return out;
+  }
+
+  async function ensureSubvolume(ctx: ProviderContext, dev: string, subvol: string): Promise<void> {
+    if (subvol.split("/").includes("..")) throw new ProviderError(`invalid btrfs subvolume ${JSON.stringify(subvol)}`);
+    let base = os.tmpdir();
+    try {
+      if ((await stat(ctx.varDir)).isDirectory()) base = ctx.varDir;
+    } catch {
+      /* no var dir: use the system temp dir */
+    }
+    const tmp = await mkdtemp(path.join(base, "osvc-btrfs-"));
+    let mounted = false;
+    try {
+      await run(ctx.exec, "mount", ["-t", "btrfs", "-o", "subvolid=5", dev, tmp]);
+      mounted = true;
+      const l = await run(ctx.exec, "btrfs", ["subvolume", "list", tmp]);
+      if (parseSubvolList(l.stdout).has(subvol)) {
+        ctx.log("info", `btrfs subvolume ${subvol} already exists`);
+      } else {
+        await run(ctx.exec, "btrfs", ["subvolume", "create", path.join(tmp, subvol)]);
+        ctx.log("info", `created btrfs subvolume ${subvol}`);
+      }
+    } catch (e) {
+      if (e instanceof ExecError) throw new ProviderError(`cannot create btrfs subvolume ${subvol} on ${dev}: ${e.message}`);
+      throw e;
+    } finally {
+      if (mounted) await run(ctx.exec, "umount", [tmp]);
+      await rmdir(tmp).catch(() => undefined);
+    }
+  }
+
+  async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
+    const dev = await requireDev(ctx.exec, r);
+    const mnt = mntOf(r);
+    const opts = mntOptOf(r);
+    const subvol = type === "btrfs" ? subvolOf(opts) : "";
+    const mounts = await listMounts(ctx.exec);
+    const st = mountState(mounts, await canonicalMnt(mnt), dev, subvol);
+    let created = recordedBool(r, "created_mnt") === true;
+    if (st.entry) {
+      await applyOwnership(ctx, mnt, r.kw);
+      return { ...preserved(r), created_mnt: created };
+    }
+    if (st.foreign) {
+      throw new ProviderError(`${mnt} is already a mount point of ${st.foreign.source}`, `unmount it (umount ${mnt}) or choose another mount point`);
+    }
+    let exists = false;
+    try {
+      const s = await stat(mnt);
+      if (!s.isDirectory()) throw new ProviderError(`${mnt} exists and is not a directory`);
+      exists = true;
+    } catch (e) {
+      if (e instanceof ProviderError) throw e;
+    }
+    if (!exists) {
+      await run(ctx.exec, "mkdir", ["-p", "--", mnt]);
+      created = true;
+    }
+    const args = ["-t", type, ...(opts ? ["-o", opts] : []), dev.path, mnt];
+    const m = await ctx.exec("mount", args);
+    if (m.exitCode !== 0) {
+      if (!exists) await rmdir(mnt).catch(() => undefined);
+      const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
+      throw new ProviderError(
+        `cannot mount ${dev.path} on ${mnt}: ${tail || `exit code ${m.exitCode}`}`,
+        subvol ? `check the mount options and that the subvolume ${subvol} exists (provision creates it)` : "check the mount options and that the device holds a " + type + " filesystem",
+      );
+    }
+    ctx.log("info", `mounted ${dev.path}${subvol ? `[/${subvol}]` : ""} on ${mnt}`);
+    try {
+      await applyOwnership(ctx, mnt, r.kw);
+    } catch (e) {
+      // leave nothing behind a failed start: unmount, remove the mount point we created
+      await ctx.exec("umount", [mnt]);
+      if (!exists) await rmdir(mnt).catch(() => undefined);
+      throw e;
+    }
+    return { ...preserved(r), created_mnt: created };
+  }
+
+  async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
+    const dev = await requireDev(ctx.exec, r);
+    const sig = await probeSignature(ctx.exec, dev.path);
+    let formatted = recordedBool(r, "formatted_by_osvc") === true;
+    if (sig.kind === "none") {
+      const [file, args] = mkfsCommand(type, mkfsOptOf(r), dev.path);
+      const res = await ctx.exec(file, args);
+      if (res.exitCode !== 0) {
+        // the error comes first; a usage text may follow
+        const tail = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(0, 2).join("\n");
+        throw new ProviderError(`${file} failed on ${dev.path} (exit code ${res.exitCode}): ${tail}`, "check mkfs_opt");
+      }
+      ctx.log("info", `formatted ${dev.path} as ${type}`);
+      formatted = true;
+    } else if (sig.kind === "fs" && sig.type === type) {
+      ctx.log("info", `${dev.path} already formatted as ${type}, adopted`);
+    } else {
+      throw foreignSignatureError(dev.path, sig, type);
+    }
+    const subvol = type === "btrfs" ? subvolOf(mntOptOf(r)) : "";
+    if (subvol) {
+      const mounts = await listMounts(ctx.exec);
+      const st = mountState(mounts, await canonicalMnt(mntOf(r)), dev, subvol);
+      if (!st.entry) await ensureSubvolume(ctx, dev.path, subvol);
+    }
+    const out = await start(ctx, r);
+    return { ...out, formatted_by_osvc: formatted };
+  }
+
+  async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
+    const mnt = mntOf(r);
+    const spec = devSpecOf(r);
+    const dev = (await resolveDevs(ctx.exec, [spec])).get(spec)!;
+    const subvol = type === "btrfs" ? subvolOf(mntOptOf(r)) : "";
+    const cmnt = await canonicalMnt(mnt);
+    for (let i = 0; i < 8; i++) {
+      const st = mountState(await listMounts(ctx.exec), cmnt, dev, subvol);
+      if (!st.entry) {
+        if (i === 0 && st.foreign) ctx.log("warning", `${mnt} is a mount point of ${st.foreign.source}, not of this resource: left mounted`);
+        return;
+      }
+      if (st.top !== st.entry) {
+        throw new ProviderError(`${mnt} has ${st.top?.source ?? "another filesystem"} mounted over this resource's filesystem`, `unmount it first (umount ${mnt})`);
+      }
+      const u = await ctx.exec("umount", [mnt]);
+      if (u.exitCode !== 0) {
+        const tail = (u.stderr || u.stdout).trim();
+        throw new ProviderError(
+          `cannot unmount ${mnt}: ${tail || `exit code ${u.exitCode}`}`,
+          /busy/i.test(tail) ? `processes still use it: see fuser -vm ${mnt}` : undefined,
+        );
+      }
+      ctx.log("info", `unmounted ${mnt}`);
+    }
+    throw new ProviderError(`${mnt} is still mounted after several umount attempts`);
+  }
+
+  async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
+    await stop(ctx, r);
+    const mnt = mntOf(r);
+    if (recordedBool(r, "created_mnt") !== true) {
+      return;
+    }
+    try {
+      const entries = await readdir(mnt);
+      if (entries.length > 0) {
+        ctx.log("info", `mount point ${mnt} kept: not empty`);
+        return;
+      }
+      const mounts = await listMounts(ctx.exec);
+      const cm = await canonicalMnt(mnt);
+      if (mounts.some((e) => e.target === cm)) {
+        ctx.log("info", `mount point ${mnt} kept: still a mount point`);
+        return;
+      }
+      await run(ctx.exec, "rmdir", ["--", mnt]);
+      ctx.log("info", `removed mount point ${mnt}`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return;
+      throw e;
+    }
+  }
+
+  async function update(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs> {
+    if (type === "btrfs" && subvolOf(mntOptOf(r)) !== subvolOf(mntOptOf(before))) {
+      throw new ProviderError(
+        `the btrfs subvolume of ${mntOf(r)} changes (${subvolOf(mntOptOf(before)) || "top level"} → ${subvolOf(mntOptOf(r)) || "top level"}): not updatable in place`,
+        "stop the resource and start it again with the new mnt_opt",
+      );
+    }
+    if (mntOf(r) !== mntOf(before) || devSpecOf(r) !== devSpecOf(before)) {
+      throw new ProviderError(`dev or mnt of ${r.rid} changes: not updatable in place`);
+    }
+    const dev = await requireDev(ctx.exec, r);
+    const mnt = mntOf(r);
+    const opts = mntOptOf(r);
+    const st = mountState(await listMounts(ctx.exec), await canonicalMnt(mnt), dev, subvolOf(opts));
+    if (!st.entry) {
+      ctx.log("info", `${mnt} is not mounted: the new settings apply at the next start`);
+      return preserved(r);
+    }
+    if (opts !== mntOptOf(before) || !mountOptionsSatisfied(opts, st.entry.options)) {
+      const o = remountOptions(opts, st.entry.options);
+      // --options-source disable: exactly these options, not merged with the current ones (a merge
+      // would keep a noatime or nodev that is no longer configured).
+      const res = await ctx.exec("mount", ["--options-source", "disable", "-o", o, mnt]);
+      if (res.exitCode !== 0) {
+        const tail = (res.stderr || res.stdout).trim();
+        throw new ProviderError(`cannot remount ${mnt} with ${o}: ${tail || `exit code ${res.exitCode}`}`, "some options cannot change on a mounted filesystem: stop and start the resource");
+      }
+      ctx.log("info", `remounted ${mnt} (${o})`);
+    }
+    await applyOwnership(ctx, mnt, r.kw);
+    return preserved(r);
+  }
+
+  return {
+    type: `fs.${type}`,
+    spec,
+    updatable: ["mnt_opt", "user", "group", "perm"],
+    dataBearing: true,
+    probe,
+    provision,
+    unprovision,
+    start,
+    stop,
+    update,
+  };
+}
+
+/** One provider per runnable filesystem type (fs.ext2, fs.ext3, fs.ext4, fs.xfs, fs.btrfs). */
+export const fsProviders: Provider[] = FS_TYPES_RUNNABLE.map(makeFsProvider);

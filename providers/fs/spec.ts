@@ -1,0 +1,31 @@
+import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
+
+const fsKeywords: KeywordSpec[] = [
+  { name: "dev", type: "string", required: true, scopable: true, text: "The block device, image file, LABEL=/UUID= or a reference such as {disk#0.exposed_devs[0]}.", example: "{disk#0.exposed_devs[0]}" },
+  { name: "mnt", type: "string", required: true, scopable: true, text: "The mount point (a trailing / is ignored).", example: "/srv/{name}/data" },
+  { name: "mnt_opt", type: "string", scopable: true, text: "Mount options (comma separated). For btrfs, subvol=<name> selects (and at provision creates) a subvolume.", example: "defaults,noatime" },
+  { name: "mkfs_opt", type: "shlex", scopable: true, provisioning: true, text: "Extra mkfs options, inserted before the device.", example: "-L data" },
+  { name: "user", type: "string", scopable: true, text: "Owner of the mount point after mount (name or uid)." },
+  { name: "group", type: "string", scopable: true, text: "Group of the mount point after mount (name or gid)." },
+  { name: "perm", type: "octal", scopable: true, text: "Mode of the mount point after mount (octal).", example: "0755" },
+  { name: "stat_timeout", type: "duration", scopable: true, default: "5s", text: "Time allowed for a stat of the mount point before the status turns to warn." },
+  { name: "check_read", type: "bool", scopable: true, text: "Read the device to check it is alive (status only)." },
+  { name: "vg", type: "string", scopable: true, provisioning: true, text: "Volume group in which to create a logical volume for dev at provision (needs device-mapper)." },
+  { name: "size", type: "size", scopable: true, provisioning: true, text: "Size of the logical volume or loop file created at provision." },
+  { name: "create_options", type: "shlex", scopable: true, provisioning: true, text: "Extra options of the logical volume creation." },
+  { name: "snap_size", type: "size", scopable: true, text: "Snapshot size for sync drivers that snapshot this filesystem." },
+  { name: "promote_rw", type: "bool", scopable: true, text: "Promote the device read-write before mount." },
+  { name: "zone", type: "string", scopable: true, text: "Zone name (Solaris only; ignored on Linux)." },
+];
+
+/** Filesystem types with a real provider on this host. */
+export const FS_TYPES_RUNNABLE = ["ext2", "ext3", "ext4", "xfs", "btrfs"] as const;
+/** Filesystem types known to templates but not provisioned here. */
+export const FS_TYPES_OTHER = ["zfs", "vfat", "tmpfs", "nfs", "nfs4", "cifs", "shm", "bind", "none", "reiserfs", "jfs", "ocfs2", "gfs2"] as const;
+
+export const fsSpecs: DriverSpec[] = [...FS_TYPES_RUNNABLE, ...FS_TYPES_OTHER].map((t) => ({
+  group: "fs",
+  type: t,
+  text: `A ${t} filesystem: formatted at provision when the device holds no signature, mounted at start.`,
+  keywords: fsKeywords,
+}));

@@ -1,0 +1,41 @@
+// osvc validate | render | keywords
+import { BUILTIN_DRIVER_SPECS } from "../../../providers/catalog.js";
+import { DEFAULT_KEYWORDS, GENERIC_RESOURCE_KEYWORDS } from "../../config/keywords/generic.js";
+import { formatKeywords } from "../../config/keywords/print.js";
+import { renderConfig, type RenderFormat } from "../../config/index.js";
+import { compileFromOptions, reportDiagnostics, UsageError, type TemplateOptions } from "../common.js";
+import { diagnosticsJson } from "../views/diagnostics.js";
+
+export async function validateCommand(template: string | undefined, opts: TemplateOptions & { format?: string }): Promise<number> {
+  const r = await compileFromOptions(template, opts);
+  if (opts.format === "json") {
+    process.stdout.write(JSON.stringify({ valid: r.ok, diagnostics: diagnosticsJson(r.diagnostics) }, null, 2) + "\n");
+    return r.ok ? 0 : 1;
+  }
+  const failed = reportDiagnostics(r, opts.color);
+  if (!failed) {
+    const n = r.evaluated.resources.length;
+    process.stdout.write(`${r.sources.map((s) => s.name).join(", ")}: valid (${n} resource${n === 1 ? "" : "s"})\n`);
+  }
+  return failed ? 1 : 0;
+}
+
+export async function renderCommand(template: string | undefined, opts: TemplateOptions & { format?: string }): Promise<number> {
+  const format = (opts.format ?? "ini") as RenderFormat;
+  if (!["ini", "json", "yaml"].includes(format)) throw new UsageError(`unknown format "${opts.format}"`, "Use --format ini, json or yaml.");
+  const r = await compileFromOptions(template, opts);
+  const failed = reportDiagnostics(r, opts.color);
+  if (failed) return 1;
+  process.stdout.write(renderConfig(r.evaluated, format));
+  return 0;
+}
+
+export function keywordsCommand(driver: string | undefined): number {
+  const r = formatKeywords(BUILTIN_DRIVER_SPECS, GENERIC_RESOURCE_KEYWORDS, DEFAULT_KEYWORDS, driver);
+  if ("error" in r) {
+    process.stderr.write(`error: ${r.error}\n`);
+    return 1;
+  }
+  process.stdout.write(r.text.endsWith("\n") ? r.text : r.text + "\n");
+  return 0;
+}

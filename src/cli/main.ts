@@ -1,0 +1,12 @@
+// Composition root: argv -> command -> one engine call -> a view.
+// `--version` answers before anything heavy is loaded (start-up budget: 1.5x `node -e 0`).
+import { osvcVersion } from "./version.js";
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version")) {
+    process.stdout.write(`osvc ${osvcVersion()}\n`);
+    return 0;
+  }
+  const { buildProgram } = await import("./program.js");
+  return buildProgram().run(argv);
+}

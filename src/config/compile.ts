@@ -1,0 +1,210 @@
+// Template -> evaluated resources + diagnostics, for one node. Validation lives here too:
+// sections, drivers, keywords, scopes, required keywords, values.
+import { didYouMean, type Diagnostic } from "../core/diagnostics.js";
+import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
+import type { KeywordSpec } from "../core/schema.js";
+import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
+import type { Section, Template } from "./template.js";
+
+const FREE_SECTIONS = new Set(["env", "labels", "data"]);
+const NODE_SCOPE_NAMES = new Set(["nodes", "drpnodes", "encapnodes"]);
+
+export function compileTemplate(template: Template, ctx: EvalContext): EvaluatedTemplate {
+  const ev = new Evaluator(template, ctx);
+  const diagnostics = ev.diagnostics;
+  const catalog = ctx.catalog;
+
+  // [DEFAULT]
+  const defaults = new Map<string, EvaluatedKeyword>();
+  const dsec = template.sections.get("DEFAULT");
+  if (dsec) {
+    checkScopes(dsec, (base) => catalog.defaultKeyword(base), diagnostics);
+    for (const base of dsec.byBase.keys()) {
+      const spec = catalog.defaultKeyword(base);
+      if (!spec) {
+        const keys = dsec.byBase.get(base)!;
+        const m = didYouMean(base, [...catalog.defaults.keys(), ...catalog.generic.keys()]);
+        diagnostics.push({
+          code: "W2020",
+          severity: "warning",
+          summary: "unknown keyword",
+          detail: `"${base}" is not a [DEFAULT] keyword nor a keyword of any resource driver; it is ignored.`,
+          range: keys[0].entry.keyRange,
+          hint: m ? `Did you mean "${m}"?` : "Run `osvc keywords DEFAULT` to list the known keywords.",
+        });
+      }
+      // Resource keywords set in DEFAULT are evaluated in each resource's context; evaluate object ones here.
+      if (spec && (catalog.defaults.has(base) || !catalog.resourceKeywordAnywhere(base))) {
+        const k = ev.keyword("DEFAULT", base, spec);
+        if (k) defaults.set(spec.name, k);
+      } else if (spec) {
+        const k = ev.keyword("DEFAULT", base, undefined);
+        if (k) defaults.set(base, { ...k, spec });
+      } else {
+        const k = ev.keyword("DEFAULT", base, undefined);
+        if (k) defaults.set(base, k);
+      }
+    }
+  }
+  // Object keywords with defaults that were not written: nodes, env...
+  for (const [name, spec] of catalog.defaults) {
+    if (name !== spec.name || defaults.has(name) || spec.default === undefined) continue;
+    const k = ev.keyword("DEFAULT", name, spec);
+    if (k) defaults.set(name, k);
+  }
+
+  // [env]: free keys, each must evaluate.
+  const env = new Map<string, EvaluatedKeyword>();
+  const esec = template.sections.get("env");
+  const envKeys = new Set<string>([...(esec ? esec.byBase.keys() : []), ...Object.keys(ctx.envOverrides ?? {})]);
+  for (const k of envKeys) {
+    const r = ev.keyword("env", k, undefined);
+    if (r) env.set(k, r);
+  }
+
+  // Resource sections.
+  const resources: EvaluatedResource[] = [];
+  const others = new Map<string, Map<string, EvaluatedKeyword>>();
+  for (const sec of template.sections.values()) {
+    if (sec.name === "DEFAULT" || sec.name === "env") continue;
+    const rid = Rid.parse(sec.name);
+    if (!rid) {
+      if (!FREE_SECTIONS.has(sec.name) && !sec.name.startsWith("subset#")) {
+        const g = sec.name.split("#")[0];
+        const m = didYouMean(g, RESOURCE_GROUPS);
+        diagnostics.push({
+          code: "W2010",
+          severity: "warning",
+          summary: "unknown section, ignored",
+          detail: sec.name.includes("#")
+            ? `"${g}" is not a resource group (${RESOURCE_GROUPS.join(", ")}).`
+            : `[${sec.name}] is neither DEFAULT, env, labels, data, subset#... nor a resource section <group>#<index>.`,
+          range: sec.range,
+          hint: m && sec.name.includes("#") ? `Did you mean [${m}#${sec.name.split("#").slice(1).join("#")}]?` : undefined,
+        });
+      }
+      const kws = new Map<string, EvaluatedKeyword>();
+      for (const base of sec.byBase.keys()) {
+        const r = ev.keyword(sec.name, base, undefined);
+        if (r) kws.set(base, r);
+      }
+      others.set(sec.name, kws);
+      continue;
+    }
+    resources.push(compileResource(ev, rid, sec, diagnostics));
+  }
+  resources.sort((a, b) => Rid.compare(a.rid, b.rid));
+  return { path: ctx.path, nodename: ctx.nodename, defaults, env, resources, others, diagnostics };
+}
+
+function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Diagnostic[]): EvaluatedResource {
+  const catalog = ev.ctx.catalog;
+  const typeKey = sec.byBase.get("type");
+  const typeRes = typeKey ? ev.keyword(sec.name, "type", undefined) : undefined;
+  const type = typeRes?.text.trim() || undefined;
+  const driver = ev.driverOf(sec.name);
+  const keywords = new Map<string, EvaluatedKeyword>();
+  const unknown = new Map<string, EvaluatedKeyword>();
+  if (!driver) {
+    const known = catalog.typesOf(rid.group);
+    if (type === undefined && !catalog.defaultTypes[rid.group]) {
+      diagnostics.push({
+        code: "E2012",
+        severity: "error",
+        summary: "missing required keyword type",
+        detail: `[${sec.name}] needs a type: the ${rid.group} group has no default driver.`,
+        range: sec.range,
+        hint: `Add "type = <one of ${known.slice(0, 8).join(", ")}${known.length > 8 ? ", ..." : ""}>".`,
+      });
+    } else {
+      const m = type ? didYouMean(type, known) : undefined;
+      diagnostics.push({
+        code: "E2011",
+        severity: "error",
+        summary: "unknown driver type",
+        detail: `[${sec.name}] has type "${type}", but the ${rid.group} group has no such driver. Known ${rid.group} types: ${known.join(", ")}.`,
+        range: typeRes?.range ?? sec.range,
+        hint: m ? `Did you mean "${m}"?` : undefined,
+      });
+    }
+    for (const base of sec.byBase.keys()) {
+      const r = ev.keyword(sec.name, base, undefined);
+      if (r) unknown.set(base, r);
+    }
+    return { rid, section: sec.name, driver, type, range: sec.range, keywords, unknown };
+  }
+
+  checkScopes(sec, (base) => driver.keywords.get(base), diagnostics);
+
+  // Keys written in the section.
+  for (const base of sec.byBase.keys()) {
+    const spec = driver.keywords.get(base);
+    if (!spec) {
+      const m = didYouMean(base, driver.keywords.keys());
+      diagnostics.push({
+        code: "W2020",
+        severity: "warning",
+        summary: "unknown keyword",
+        detail: `${driver.id} has no keyword "${base}"; it is ignored.`,
+        range: sec.byBase.get(base)![0].entry.keyRange,
+        hint: m ? `Did you mean "${m}"?` : `Run \`osvc keywords ${driver.id}\` to list its keywords.`,
+      });
+      const r = ev.keyword(sec.name, base, undefined);
+      if (r) unknown.set(base, r);
+    }
+  }
+  // Every keyword of the driver: set here, inherited from DEFAULT, or defaulted.
+  const seenSpecs = new Set<KeywordSpec>();
+  for (const spec of driver.keywords.values()) {
+    if (seenSpecs.has(spec)) continue;
+    seenSpecs.add(spec);
+    const k = ev.keyword(sec.name, spec.name, spec);
+    if (k) keywords.set(spec.name, k);
+    else if (spec.required) {
+      diagnostics.push({
+        code: "E2022",
+        severity: "error",
+        summary: `missing required keyword ${spec.name}`,
+        detail: `${driver.id} needs "${spec.name}": ${spec.text}`,
+        range: sec.range,
+        hint: spec.example ? `Add "${spec.name} = ${spec.example}" to [${sec.name}].` : `Add "${spec.name} = ..." to [${sec.name}].`,
+      });
+    }
+  }
+  return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
+}
+
+function checkScopes(sec: Section, specOf: (base: string) => KeywordSpec | undefined, diagnostics: Diagnostic[]): void {
+  for (const [base, keys] of sec.byBase) {
+    const spec = specOf(base);
+    if (!spec) continue;
+    for (const k of keys) {
+      if (k.scope === undefined) continue;
+      if (k.scope === "") {
+        diagnostics.push({
+          code: "E2021",
+          severity: "error",
+          summary: "empty scope",
+          detail: `"${k.name}" has nothing after '@'.`,
+          range: k.entry.keyRange,
+          hint: `Write ${base}@<nodename>, ${base}@nodes, ${base}@drpnodes or ${base}@encapnodes.`,
+        });
+        continue;
+      }
+      if (!spec.scopable) {
+        diagnostics.push({
+          code: "E2021",
+          severity: "error",
+          summary: "keyword is not scopable",
+          detail: `"${base}" cannot take a scope; "${k.name}" is ignored at run time.`,
+          range: k.entry.keyRange,
+          hint: `Set "${base}" without @${k.scope}, or use a scopable keyword.`,
+        });
+      } else if (!NODE_SCOPE_NAMES.has(k.scope) && /[\s]/.test(k.scope)) {
+        diagnostics.push({ code: "E2021", severity: "error", summary: "invalid scope", range: k.entry.keyRange });
+      }
+    }
+  }
+}
+
+export { isResourceGroup };

@@ -1,0 +1,58 @@
+// The fully evaluated config (print config --eval): INI, JSON or YAML. Scopes are collapsed.
+import { stringify as yamlStringify } from "yaml";
+import { formatObjectPath } from "../core/path.js";
+import type { KwValue } from "../core/value.js";
+import type { EvaluatedKeyword, EvaluatedTemplate } from "./evaluate.js";
+
+export type RenderFormat = "ini" | "json" | "yaml";
+
+type Sections = [string, [string, EvaluatedKeyword][]][];
+
+function written(m: ReadonlyMap<string, EvaluatedKeyword>): [string, EvaluatedKeyword][] {
+  return [...m.entries()].filter(([, k]) => k.origin === "section" || k.origin === "env-override");
+}
+
+function sections(t: EvaluatedTemplate): Sections {
+  const out: Sections = [];
+  const d = written(t.defaults);
+  if (d.length) out.push(["DEFAULT", d]);
+  for (const r of t.resources) out.push([r.section, [...written(r.keywords), ...written(r.unknown)]]);
+  for (const [name, kws] of t.others) out.push([name, written(kws)]);
+  const e = written(t.env);
+  if (e.length) out.push(["env", e]);
+  return out;
+}
+
+function typed(k: EvaluatedKeyword): KwValue | string | number | boolean | null {
+  if (k.deferred || (k.markers && k.markers.length)) return k.text;
+  if (k.typed !== undefined && (k.value === undefined || typeof k.value === typeof k.typed)) return k.typed;
+  return k.value === undefined ? k.text : k.value;
+}
+
+function iniValue(text: string): string {
+  if (text.includes("\n")) return text.split("\n").join("\n    ");
+  if (/^\s|\s$/.test(text) || /\s[#;]/.test(text)) return text.includes('"') ? `\`${text}\`` : `"${text}"`;
+  return text;
+}
+
+export function renderConfig(t: EvaluatedTemplate, format: RenderFormat): string {
+  const secs = sections(t);
+  if (format === "ini") {
+    const lines: string[] = [];
+    for (const [name, kws] of secs) {
+      if (lines.length) lines.push("");
+      lines.push(`[${name}]`);
+      for (const [k, v] of kws) lines.push(v.text === "" ? `${k} =` : `${k} = ${iniValue(v.text)}`);
+    }
+    return lines.join("\n") + "\n";
+  }
+  const obj: Record<string, unknown> = {};
+  for (const [name, kws] of secs) {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of kws) o[k] = typed(v);
+    obj[name] = o;
+  }
+  obj.metadata = { path: formatObjectPath(t.path), name: t.path.name, namespace: t.path.namespace, kind: t.path.kind, node: t.nodename };
+  if (format === "json") return JSON.stringify(obj, null, 2) + "\n";
+  return yamlStringify(obj, { lineWidth: 0 });
+}

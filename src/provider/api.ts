@@ -1,0 +1,82 @@
+// The provider API (DESIGN §6). Providers import this file, exec.ts and core/ only.
+import type { DriverSpec } from "../core/schema.js";
+import type { KwValue, Outputs } from "../core/value.js";
+import type { Exec } from "./exec.js";
+
+/** One evaluated resource, as a provider sees it: every value resolved and converted. */
+export interface ResourceSpec {
+  readonly rid: string; // "fs#1"
+  readonly driver: string; // "fs.ext4"
+  /** Converted keyword values, defaults applied. Absent keywords are missing keys. */
+  readonly kw: Readonly<Record<string, KwValue>>;
+  /** Outputs recorded for this resource at the last apply (for idempotency and stop/unprovision). */
+  readonly recorded?: Outputs;
+}
+
+export type LogLevel = "info" | "warning" | "error";
+
+export interface ProviderContext {
+  readonly exec: Exec;
+  /** Logs one line for this resource (rendered as "INFO    <name>.<rid>   <message>"). */
+  log(level: LogLevel, message: string): void;
+  readonly signal: AbortSignal;
+  readonly role: "leader" | "follower" | "solo";
+  /** Object name (path) and node this runs for. */
+  readonly objectName: string;
+  readonly nodename: string;
+  /** Per-object private directory on this node (var dir), created by the engine. */
+  readonly varDir: string;
+}
+
+/** What a read-only probe found on the host. */
+export interface Observed {
+  /** The thing exists (file created, filesystem formatted, container created...). null: no provisioner (n/a). */
+  readonly provisioned: boolean | null;
+  /** Active: attached, mounted, address configured, process running. */
+  readonly up: boolean;
+  /** Current values of keywords the provider can read back (for drift and in-place updates). */
+  readonly actual?: Readonly<Record<string, KwValue>>;
+  /** Outputs that can be computed from the host (loop device of a file...). */
+  readonly outputs?: Outputs;
+  /** Problems found without acting (a foreign filesystem signature...). Errors block provisioning. */
+  readonly problems?: readonly { level: "warning" | "error"; message: string; hint?: string }[];
+}
+
+export interface Provider {
+  /** Driver id: "disk.loop", "fs.ext4", "ip.netns", "app.forking"... */
+  readonly type: string;
+  readonly spec: DriverSpec;
+  /** Keywords whose change can be applied in place with update(); others need replace (data-bearing) or restart. */
+  readonly updatable?: readonly string[];
+  /** Holds data: a replace is refused unless explicitly allowed. */
+  readonly dataBearing?: boolean;
+  /** Batched, read-only. Returns one Observed per resource, same order. */
+  probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]>;
+  /** Idempotent. Must refuse to overwrite data it did not create. Leaves the resource up. */
+  provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs>;
+  /** Destroys what provision created. Deleting something already gone is success. */
+  unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>;
+  start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs>;
+  stop(ctx: ProviderContext, r: ResourceSpec): Promise<void>;
+  /** In-place change of updatable keywords (remount options, chmod). */
+  update?(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs>;
+}
+
+/** Probes get exec and identity, but no logger side effects beyond debug. */
+export interface ProbeContext {
+  readonly exec: Exec;
+  readonly objectName: string;
+  readonly nodename: string;
+  readonly varDir: string;
+}
+
+/** A provider failure meant for the user: message, optional hint. */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = "ProviderError";
+  }
+}

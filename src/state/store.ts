@@ -1,0 +1,465 @@
+// Embedded local state store (DESIGN §4).
+//
+// <root>/objects/<namespace>/<kind>/<name>/
+//   config.conf        installed config copy
+//   state.json         current state (temp file + fsync + rename; fsync of the dir)
+//   state.json.backup  the previous state.json
+//   journal.ndjson     append-only, fsync'd intents and outcomes of mutating steps
+//   lock               see lock.ts
+//   var/               private directory for providers
+
+import { randomUUID } from "node:crypto";
+import { copyFile, mkdir, open, readFile, readdir, rename, rm, rmdir, unlink, type FileHandle } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { OBJECT_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
+import { acquireLock, type Lock, type LockOptions } from "./lock.js";
+import {
+  STATE_FORMAT,
+  StateError,
+  parseJournalEntry,
+  parseStateFile,
+  type JournalEntry,
+  type PendingRun,
+  type StateFile,
+} from "./model.js";
+
+export const OBJECT_FILES = {
+  config: "config.conf",
+  state: "state.json",
+  backup: "state.json.backup",
+  journal: "journal.ndjson",
+  lock: "lock",
+  var: "var",
+} as const;
+
+/** An object path, as text ("web", "ns1/svc/web") or parsed. */
+export type ObjectRef = string | ObjectPath;
+
+export type StateSource = "state" | "backup" | "none";
+
+export interface StateLoad {
+  state: StateFile | null;
+  /** Which file the state came from; "backup" always comes with a warning. */
+  source: StateSource;
+  warnings: string[];
+}
+
+/** A journal entry to append; `ts` defaults to now. */
+export type JournalInput = Omit<JournalEntry, "ts"> & { ts?: string };
+
+/** `$OSVC_ROOT`, else `/var/lib/osvc` as root, else `~/.local/state/osvc`. */
+export function defaultRoot(): string {
+  const env = process.env.OSVC_ROOT;
+  if (env) return resolve(env);
+  if (process.getuid?.() === 0) return "/var/lib/osvc";
+  return join(homedir(), ".local", "state", "osvc");
+}
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+function errCode(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function readOrNull(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    throw e;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function tempName(dir: string, base: string): string {
+  return join(dir, `.${base}.tmp-${process.pid}-${randomUUID()}`);
+}
+
+/** Writes `data` to a temp file in `dir`, fsyncs it and renames it over `dir/base`. */
+async function writeFileAtomic(dir: string, base: string, data: string, syncDir = true): Promise<void> {
+  const tmp = tempName(dir, base);
+  try {
+    const fh = await open(tmp, "wx", FILE_MODE);
+    try {
+      await fh.writeFile(data, "utf8");
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(dir, base));
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  if (syncDir) await fsyncDir(dir);
+}
+
+/** Copies `dir/from` to `dir/to` through a fsync'd temp file and a rename (no dir fsync). */
+async function copyFileAtomic(dir: string, from: string, to: string): Promise<void> {
+  const tmp = tempName(dir, to);
+  try {
+    await copyFile(join(dir, from), tmp);
+    const fh = await open(tmp, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(dir, to));
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+type StateRead = { kind: "missing" } | { kind: "ok"; state: StateFile } | { kind: "corrupt"; reason: string };
+
+async function readStateAt(file: string): Promise<StateRead> {
+  const text = await readOrNull(file);
+  if (text === null) return { kind: "missing" };
+  try {
+    return { kind: "ok", state: parseStateFile(text) };
+  } catch (e) {
+    return { kind: "corrupt", reason: text.trim() === "" ? "empty file" : message(e) };
+  }
+}
+
+export class StateStore {
+  readonly root: string;
+  /** Per object dir, a promise chain serializing this process's writes. */
+  private readonly chains = new Map<string, Promise<void>>();
+
+  constructor(root: string = defaultRoot()) {
+    this.root = resolve(root);
+  }
+
+  private parse(path: ObjectRef): ObjectPath {
+    if (typeof path !== "string") return path;
+    const r = parseObjectPath(path);
+    if (!r.ok) throw new StateError(r.error);
+    return r.path;
+  }
+
+  private name(path: ObjectRef): string {
+    return formatObjectPath(this.parse(path));
+  }
+
+  objectDir(path: ObjectRef): string {
+    const p = this.parse(path);
+    return join(this.root, "objects", p.namespace, p.kind, p.name);
+  }
+
+  /** Private directory of the object for providers (created by installConfig/writeState). */
+  varDir(path: ObjectRef): string {
+    return join(this.objectDir(path), OBJECT_FILES.var);
+  }
+
+  private async ensureObjectDir(path: ObjectRef): Promise<string> {
+    const dir = this.objectDir(path);
+    await mkdir(join(dir, OBJECT_FILES.var), { recursive: true, mode: DIR_MODE });
+    return dir;
+  }
+
+  private async exclusive<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(dir) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(dir, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.chains.get(dir) === tail) this.chains.delete(dir);
+    }
+  }
+
+  /** Object paths having a config or a state, sorted. */
+  async listObjects(): Promise<string[]> {
+    const subdirs = async (dir: string): Promise<string[]> => {
+      try {
+        return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+      } catch (e) {
+        if (errCode(e) === "ENOENT") return [];
+        throw e;
+      }
+    };
+    const found: string[] = [];
+    const objects = join(this.root, "objects");
+    for (const namespace of await subdirs(objects)) {
+      for (const kind of await subdirs(join(objects, namespace))) {
+        if (!(OBJECT_KINDS as readonly string[]).includes(kind)) continue;
+        for (const name of await subdirs(join(objects, namespace, kind))) {
+          const dir = join(objects, namespace, kind, name);
+          const files = new Set(await readdir(dir));
+          if (![OBJECT_FILES.config, OBJECT_FILES.state, OBJECT_FILES.backup].some((f) => files.has(f))) continue;
+          const r = parseObjectPath(`${namespace}/${kind}/${name}`);
+          if (r.ok) found.push(formatObjectPath(r.path));
+        }
+      }
+    }
+    return found.sort();
+  }
+
+  /**
+   * Reads the state, falling back to the backup (with a warning) when
+   * state.json is corrupt or missing. Throws a StateError when no readable
+   * state remains but a damaged file exists.
+   */
+  async loadState(path: ObjectRef): Promise<StateLoad> {
+    const dir = this.objectDir(path);
+    const file = join(dir, OBJECT_FILES.state);
+    const backup = join(dir, OBJECT_FILES.backup);
+    const main = await readStateAt(file);
+    if (main.kind === "ok") return { state: main.state, source: "state", warnings: [] };
+    const bk = await readStateAt(backup);
+    const why = main.kind === "corrupt" ? `${file} is corrupt (${main.reason})` : `${file} is missing`;
+    if (bk.kind === "ok") {
+      const warning =
+        `${why}; using ${backup} (serial ${bk.state.serial}): changes recorded by the last write may be lost, ` +
+        `the next plan probes the host to find them`;
+      return { state: bk.state, source: "backup", warnings: [warning] };
+    }
+    if (main.kind === "missing" && bk.kind === "missing") return { state: null, source: "none", warnings: [] };
+    const bkWhy = bk.kind === "corrupt" ? `${backup} is corrupt too (${bk.reason})` : `there is no ${backup}`;
+    throw new StateError(
+      `cannot read the state of ${this.name(path)}: ${why} and ${bkWhy}`,
+      `move the damaged files aside to start from an empty state (the next plan adopts what exists on the host)`,
+    );
+  }
+
+  /** The state, or null when the object has none. Warnings (backup fallback) go to `onWarning`. */
+  async readState(path: ObjectRef, onWarning?: (warning: string) => void): Promise<StateFile | null> {
+    const r = await this.loadState(path);
+    if (onWarning) for (const w of r.warnings) onWarning(w);
+    return r.state;
+  }
+
+  /** A fresh, unwritten state (serial 0) with a new lineage. */
+  newState(path: ObjectRef, node: string, osvcVersion: string, templateHash: string | null = null): StateFile {
+    return {
+      format: STATE_FORMAT,
+      lineage: randomUUID(),
+      serial: 0,
+      object: this.name(path),
+      node,
+      osvcVersion,
+      templateHash,
+      updatedAt: new Date().toISOString(),
+      resources: {},
+    };
+  }
+
+  /**
+   * Writes `next` atomically as serial expectedSerial + 1 and returns that
+   * serial. Refuses (StateError) when the state on disk has another serial
+   * (0 when there is none) or another lineage. The previous state.json
+   * becomes state.json.backup. Should be called while holding the object lock.
+   */
+  async writeState(path: ObjectRef, next: StateFile, expectedSerial: number): Promise<number> {
+    const name = this.name(path);
+    if (next.object !== name) {
+      throw new StateError(`refusing to write the state of ${next.object} as the state of ${name}`);
+    }
+    const dir = this.objectDir(path);
+    return this.exclusive(dir, async () => {
+      const serial = expectedSerial + 1;
+      const text = `${JSON.stringify({ ...next, serial, updatedAt: new Date().toISOString() }, null, 2)}\n`;
+      try {
+        parseStateFile(text);
+      } catch (e) {
+        throw new StateError(`refusing to write an invalid state for ${name}: ${message(e)}`);
+      }
+      await this.ensureObjectDir(path);
+      const current = await this.loadState(path);
+      const onDisk = current.state?.serial ?? 0;
+      if (onDisk !== expectedSerial) {
+        throw new StateError(
+          `the state of ${name} changed since it was read (serial ${onDisk} on disk, expected ${expectedSerial}): another osvc wrote it`,
+          `re-run the command to work from the current state`,
+        );
+      }
+      if (current.state && current.state.lineage !== next.lineage) {
+        throw new StateError(
+          `the state of ${name} on disk has lineage ${current.state.lineage}, not ${next.lineage}: it belongs to another incarnation of the object`,
+        );
+      }
+      if (current.source === "state") {
+        await copyFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup);
+      } else if (current.source === "backup") {
+        // Keep the good backup; move a damaged state.json aside for inspection.
+        const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+        await rename(join(dir, OBJECT_FILES.state), join(dir, `${OBJECT_FILES.state}.corrupt-${stamp}`)).catch((e: unknown) => {
+          if (errCode(e) !== "ENOENT") throw e;
+        });
+      }
+      await writeFileAtomic(dir, OBJECT_FILES.state, text);
+      return serial;
+    });
+  }
+
+  /** Installs the config copy atomically (creating the object directory). */
+  async installConfig(path: ObjectRef, text: string): Promise<void> {
+    const dir = await this.ensureObjectDir(path);
+    await this.exclusive(dir, () => writeFileAtomic(dir, OBJECT_FILES.config, text));
+  }
+
+  /** The installed config, or null. */
+  async readConfig(path: ObjectRef): Promise<string | null> {
+    return readOrNull(join(this.objectDir(path), OBJECT_FILES.config));
+  }
+
+  /** Removes the object directory (config, state, journal, lock, var/) and empty parents. */
+  async deleteObject(path: ObjectRef): Promise<void> {
+    const dir = this.objectDir(path);
+    await this.exclusive(dir, async () => {
+      await rm(dir, { recursive: true, force: true });
+      const kindDir = resolve(dir, "..");
+      for (const d of [kindDir, resolve(kindDir, "..")]) {
+        try {
+          await rmdir(d);
+        } catch {
+          break; // not empty (or already gone)
+        }
+      }
+    });
+  }
+
+  /** Takes the object lock (see acquireLock); messages name the object path. */
+  async lock(path: ObjectRef, opts: Omit<LockOptions, "label">): Promise<Lock> {
+    return acquireLock(this.objectDir(path), { ...opts, label: this.name(path) });
+  }
+
+  private journalFile(path: ObjectRef): string {
+    return join(this.objectDir(path), OBJECT_FILES.journal);
+  }
+
+  /**
+   * Appends one line to the journal with O_APPEND and fsyncs it before
+   * returning. A torn last line left by a crash is cut off first.
+   */
+  async appendJournal(path: ObjectRef, entry: JournalInput): Promise<JournalEntry> {
+    const full: JournalEntry = {
+      ts: entry.ts ?? new Date().toISOString(),
+      run: entry.run,
+      op: entry.op,
+      rid: entry.rid,
+      action: entry.action,
+      ...(entry.ok === undefined ? {} : { ok: entry.ok }),
+      ...(entry.error === undefined ? {} : { error: entry.error }),
+    };
+    const line = `${JSON.stringify(full)}\n`;
+    const dir = await this.ensureObjectDir(path);
+    const file = this.journalFile(path);
+    await this.exclusive(dir, async () => {
+      let fh: FileHandle;
+      let created: boolean;
+      try {
+        fh = await open(file, "ax+", FILE_MODE);
+        created = true;
+      } catch (e) {
+        if (errCode(e) !== "EEXIST") throw e;
+        fh = await open(file, "a+", FILE_MODE);
+        created = false;
+      }
+      try {
+        if (!created) {
+          const { size } = await fh.stat();
+          if (size > 0) {
+            const last = Buffer.alloc(1);
+            await fh.read(last, 0, 1, size - 1);
+            if (last[0] !== 0x0a) {
+              const text = await readFile(file);
+              await fh.truncate(text.lastIndexOf(0x0a) + 1);
+            }
+          }
+        }
+        await fh.write(line);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (created) await fsyncDir(dir);
+    });
+    return full;
+  }
+
+  /** Journal entries in order; a torn last line (no newline) is ignored. */
+  async readJournal(path: ObjectRef): Promise<JournalEntry[]> {
+    const file = this.journalFile(path);
+    const text = await readOrNull(file);
+    if (text === null) return [];
+    const lines = text.split("\n");
+    lines.pop(); // "" after the final newline, or a torn line
+    return lines.map((line, i) => {
+      try {
+        return parseJournalEntry(line);
+      } catch (e) {
+        throw new StateError(
+          `${file}:${i + 1}: corrupt journal entry (${message(e)})`,
+          `move the journal aside; the next plan probes the host instead`,
+        );
+      }
+    });
+  }
+
+  /** Intents without an outcome (same run, rid and action), grouped by run in journal order. */
+  async pendingIntents(path: ObjectRef): Promise<PendingRun[]> {
+    return pending(await this.readJournal(path));
+  }
+
+  /**
+   * Drops the entries of runs that have no pending intent (atomic rewrite;
+   * call while holding the object lock). Returns the number of entries dropped.
+   */
+  async compactJournal(path: ObjectRef): Promise<number> {
+    const dir = this.objectDir(path);
+    return this.exclusive(dir, async () => {
+      const entries = await this.readJournal(path);
+      const keep = new Set(pending(entries).map((p) => p.run));
+      const kept = entries.filter((e) => keep.has(e.run));
+      if (kept.length === entries.length) return 0;
+      await writeFileAtomic(dir, OBJECT_FILES.journal, kept.map((e) => `${JSON.stringify(e)}\n`).join(""));
+      return entries.length - kept.length;
+    });
+  }
+}
+
+function pending(entries: readonly JournalEntry[]): PendingRun[] {
+  const open = new Map<string, JournalEntry[]>(); // run|rid|action -> intents, oldest first
+  const key = (e: JournalEntry): string => JSON.stringify([e.run, e.rid, e.action]);
+  for (const e of entries) {
+    const k = key(e);
+    if (e.op === "intent") {
+      const list = open.get(k);
+      if (list) list.push(e);
+      else open.set(k, [e]);
+    } else {
+      open.get(k)?.shift();
+    }
+  }
+  const left = new Set([...open.values()].flat());
+  const runs = new Map<string, JournalEntry[]>();
+  for (const e of entries) {
+    if (!left.has(e)) continue;
+    const list = runs.get(e.run);
+    if (list) list.push(e);
+    else runs.set(e.run, [e]);
+  }
+  return [...runs].map(([run, intents]) => ({ run, intents }));
+}

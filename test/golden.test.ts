@@ -1,0 +1,24 @@
+// CLI golden cases: fixtures/cli/<case>/{args,stdin?} -> stdout.txt, stderr.txt, exit-code.
+// `args` holds one argument per line. Regenerate with `npm run golden:accept`, review the diff.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "vitest";
+import { golden } from "./helpers/golden.js";
+import { ROOT, runCli } from "./helpers/cli.js";
+
+const dir = join(ROOT, "fixtures/cli");
+const cases = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+
+describe("CLI golden outputs", () => {
+  for (const name of cases) {
+    it(name, () => {
+      const c = join(dir, name);
+      const args = readFileSync(join(c, "args"), "utf8").split("\n").filter((l) => l.length > 0);
+      const input = existsSync(join(c, "stdin")) ? readFileSync(join(c, "stdin"), "utf8") : undefined;
+      const r = runCli(args, { input });
+      golden(join(c, "stdout.txt"), r.stdout);
+      golden(join(c, "stderr.txt"), r.stderr);
+      golden(join(c, "exit-code"), `${r.code}\n`);
+    });
+  }
+});

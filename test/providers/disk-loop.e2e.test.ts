@@ -1,0 +1,197 @@
+// disk.loop against the real host: sparse file, loop attach/detach, adoption, busy refusal.
+import { existsSync, statSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { diskLoopProvider as P, parseLosetupAssoc, parseLosetupJson } from "../../providers/disk-loop/provider.js";
+import { ProviderError } from "../../src/provider/api.js";
+import { cleanup, findmnt, loopsOf, losetupJ, makeTempDir, probeOne, res, sh, testContext } from "../helpers/host.js";
+
+afterEach(() => {
+  expect(cleanup.run()).toEqual([]);
+});
+
+const MiB = 1024 * 1024;
+
+describe("disk.loop parsers", () => {
+  it("parses losetup -l -J, with the (deleted) suffix and an empty output", () => {
+    expect(parseLosetupJson("")).toEqual([]);
+    expect(parseLosetupJson('{"loopdevices": [\n\n]}')).toEqual([]);
+    const rows = parseLosetupJson(
+      JSON.stringify({
+        loopdevices: [
+          { name: "/dev/loop0", "back-file": "/tmp/a.img", "back-ino": 12 },
+          { name: "/dev/loop1", "back-file": "/tmp/b.img (deleted)", "back-ino": 13 },
+        ],
+      }),
+    );
+    expect(rows).toEqual([
+      { name: "/dev/loop0", backFile: "/tmp/a.img", deleted: false, backIno: 12 },
+      { name: "/dev/loop1", backFile: "/tmp/b.img", deleted: true, backIno: 13 },
+    ]);
+  });
+  it("parses losetup -j", () => {
+    expect(parseLosetupAssoc("/dev/loop0: [65024]:2146526 (/tmp/x/d1.img)\n/dev/loop9: [65024]:2146526 (/tmp/x/d1.img)\n")).toEqual([
+      "/dev/loop0",
+      "/dev/loop9",
+    ]);
+    expect(parseLosetupAssoc("")).toEqual([]);
+  });
+});
+
+describe("disk.loop on the host", () => {
+  it("provisions, probes, stops, starts and unprovisions a sparse loop file", async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, "sub", "dir", "disk.img");
+    const ctx = testContext({ varDir: dir });
+    const r = res("disk#0", "disk.loop", { file, size: 64 * MiB + 100 }); // rounded down to 512
+
+    const o0 = await probeOne(P, ctx, r);
+    expect(o0).toMatchObject({ provisioned: false, up: false });
+    expect(o0.outputs).toBeUndefined();
+
+    const out = await P.provision(ctx, r);
+    expect(out.created_file).toBe(true);
+    const dev = (out.exposed_devs as string[])[0];
+    expect(dev).toMatch(/^\/dev\/loop\d+$/);
+    // independent checks
+    expect(loopsOf(file)).toEqual([dev]);
+    const st = statSync(file);
+    expect(st.size).toBe(64 * MiB);
+    expect(st.blocks * 512).toBeLessThan(MiB); // sparse
+    expect(ctx.commands.some((c) => c.startsWith("truncate -s 67108864"))).toBe(true);
+
+    // probe again: provisioned and up, outputs computed from the host
+    const rec = res("disk#0", "disk.loop", { file, size: 64 * MiB + 100 }, out);
+    const o1 = await probeOne(P, ctx, rec);
+    expect(o1).toMatchObject({ provisioned: true, up: true, outputs: { exposed_devs: [dev], created_file: true } });
+    expect(o1.problems).toBeUndefined();
+
+    // re-provision is a no-op: same device, no truncate, no new attach
+    ctx.reset();
+    const again = await P.provision(ctx, rec);
+    expect(again).toEqual({ exposed_devs: [dev], created_file: true });
+    expect(ctx.commands.filter((c) => c.startsWith("truncate") || c.startsWith("losetup -f"))).toEqual([]);
+    expect(loopsOf(file)).toEqual([dev]);
+
+    // start is idempotent
+    expect(await P.start(ctx, rec)).toMatchObject({ exposed_devs: [dev] });
+    expect(loopsOf(file)).toHaveLength(1);
+
+    // stop / start
+    await P.stop(ctx, rec);
+    expect(loopsOf(file)).toEqual([]);
+    expect(await probeOne(P, ctx, rec)).toMatchObject({ provisioned: true, up: false });
+    await P.stop(ctx, rec); // idempotent
+    const s2 = await P.start(ctx, rec);
+    expect(loopsOf(file)).toEqual(s2.exposed_devs);
+    expect(s2.created_file).toBe(true);
+
+    // unprovision: detached, file gone
+    await P.unprovision(ctx, rec);
+    expect(loopsOf(file)).toEqual([]);
+    expect(losetupJ().some((l) => l["back-file"].startsWith(file))).toBe(false);
+    expect(existsSync(file)).toBe(false);
+    expect(await probeOne(P, ctx, rec)).toMatchObject({ provisioned: false, up: false });
+    await P.unprovision(ctx, rec); // already gone: success
+  });
+
+  it("batches the probe: one losetup for several resources", async () => {
+    const dir = makeTempDir();
+    const ctx = testContext({ varDir: dir });
+    const rs = [0, 1, 2].map((i) => res(`disk#${i}`, "disk.loop", { file: path.join(dir, `d${i}.img`), size: 8 * MiB }));
+    await P.provision(ctx, rs[0]);
+    await P.provision(ctx, rs[2]);
+    ctx.reset();
+    const obs = await P.probe(ctx, rs);
+    expect(obs.map((o) => [o.provisioned, o.up])).toEqual([
+      [true, true],
+      [false, false],
+      [true, true],
+    ]);
+    expect(ctx.commands.filter((c) => c.startsWith("losetup"))).toHaveLength(1);
+    for (const r of rs) await P.unprovision(ctx, res(r.rid, r.driver, r.kw, { created_file: true }));
+    for (const r of rs) expect(existsSync(r.kw.file as string)).toBe(false);
+  });
+
+  it("adopts an existing file without resizing it and keeps it at unprovision", async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, "existing.img");
+    const content = Buffer.alloc(3 * MiB, 7);
+    writeFileSync(file, content);
+    const ctx = testContext({ varDir: dir });
+    const r = res("disk#0", "disk.loop", { file, size: 64 * MiB });
+    expect(await probeOne(P, ctx, r)).toMatchObject({ provisioned: true, up: false });
+
+    const out = await P.provision(ctx, r);
+    expect(out.created_file).toBe(false);
+    expect(ctx.logs.some((l) => /already exists, adopted/.test(l.message))).toBe(true);
+    expect(ctx.commands.some((c) => c.startsWith("truncate"))).toBe(false);
+    expect(statSync(file).size).toBe(3 * MiB);
+    expect(loopsOf(file)).toEqual(out.exposed_devs);
+
+    // start output keeps the adoption record (the engine may store start outputs over provision's)
+    const rec = res("disk#0", "disk.loop", r.kw, out);
+    expect((await P.start(ctx, rec)).created_file).toBe(false);
+
+    await P.unprovision(ctx, rec);
+    expect(loopsOf(file)).toEqual([]);
+    expect(existsSync(file)).toBe(true);
+    expect(readFileSync(file).equals(content)).toBe(true);
+    expect(ctx.logs.some((l) => /kept/.test(l.message))).toBe(true);
+  });
+
+  it("refuses to stop a mounted loop device and leaves it attached", async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, "busy.img");
+    const mnt = path.join(dir, "mnt");
+    mkdirSync(mnt);
+    const ctx = testContext({ varDir: dir });
+    const r = res("disk#0", "disk.loop", { file, size: 32 * MiB });
+    const out = await P.provision(ctx, r);
+    const dev = (out.exposed_devs as string[])[0];
+    expect(sh("mkfs.ext4", ["-q", "-F", dev]).rc).toBe(0);
+    expect(sh("mount", [dev, mnt]).rc).toBe(0);
+
+    const rec = res("disk#0", "disk.loop", r.kw, out);
+    const err = await P.stop(ctx, rec).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as Error).message).toMatch(new RegExp(`loop device ${dev} .*busy: mounted on ${mnt}`));
+    expect(loopsOf(file)).toEqual([dev]);
+    expect(losetupJ().find((l) => l.name === dev)).toBeDefined();
+    expect(findmnt(mnt)?.source).toBe(dev);
+    await expect(P.unprovision(ctx, rec)).rejects.toThrow(/busy/);
+    expect(existsSync(file)).toBe(true);
+
+    expect(sh("umount", [mnt]).rc).toBe(0);
+    await P.unprovision(ctx, rec);
+    expect(loopsOf(file)).toEqual([]);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("reports a loop still attached to a deleted copy of the file and detaches it at stop", async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, "gone.img");
+    const ctx = testContext({ varDir: dir });
+    const r = res("disk#0", "disk.loop", { file, size: 8 * MiB });
+    const out = await P.provision(ctx, r);
+    const dev = (out.exposed_devs as string[])[0];
+    expect(sh("rm", ["-f", file]).rc).toBe(0);
+    const o = await probeOne(P, ctx, r);
+    expect(o).toMatchObject({ provisioned: false, up: false });
+    expect(o.problems?.[0]).toMatchObject({ level: "warning" });
+    expect(o.problems?.[0].message).toContain(dev);
+    await P.stop(ctx, r);
+    expect(losetupJ().some((l) => l.name === dev && l["back-file"].startsWith(file))).toBe(false);
+  });
+
+  it("rejects a missing size and a relative path with clear errors", async () => {
+    const dir = makeTempDir();
+    const ctx = testContext({ varDir: dir });
+    await expect(P.provision(ctx, res("disk#0", "disk.loop", { file: path.join(dir, "x.img") }))).rejects.toThrow(/size/);
+    await expect(P.provision(ctx, res("disk#0", "disk.loop", { file: "rel.img", size: 1024 }))).rejects.toThrow(/absolute/);
+    expect(existsSync(path.join(dir, "x.img"))).toBe(false);
+  });
+});

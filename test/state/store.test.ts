@@ -1,0 +1,205 @@
+import { mkdtemp, readFile, readdir, rm, writeFile, appendFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StateError, type ResourceState } from "../../src/state/model.js";
+import { StateStore, defaultRoot } from "../../src/state/store.js";
+
+let root: string;
+let store: StateStore;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "osvc-state-"));
+  store = new StateStore(root);
+});
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function res(rid: string, inputs: Record<string, unknown> = {}): ResourceState {
+  return { rid, driver: "fs.flag", provisioned: true, inputs, outputs: {}, updatedAt: new Date().toISOString() };
+}
+
+describe("layout", () => {
+  it("maps object paths to directories", () => {
+    expect(store.objectDir("web")).toBe(join(root, "objects", "root", "svc", "web"));
+    expect(store.objectDir("ns1/vol/data")).toBe(join(root, "objects", "ns1", "vol", "data"));
+    expect(() => store.objectDir("a/b")).toThrow(StateError);
+  });
+
+  it("defaultRoot honours OSVC_ROOT", () => {
+    const saved = process.env.OSVC_ROOT;
+    process.env.OSVC_ROOT = "/tmp/x-osvc";
+    try {
+      expect(defaultRoot()).toBe("/tmp/x-osvc");
+    } finally {
+      if (saved === undefined) delete process.env.OSVC_ROOT;
+      else process.env.OSVC_ROOT = saved;
+    }
+  });
+
+  it("installs and reads the config, lists and deletes objects", async () => {
+    expect(await store.readConfig("web")).toBeNull();
+    await store.installConfig("web", "[DEFAULT]\nid = 1\n");
+    await store.installConfig("ns1/svc/db", "[DEFAULT]\n");
+    expect(await store.readConfig("web")).toBe("[DEFAULT]\nid = 1\n");
+    expect((await stat(store.varDir("web"))).isDirectory()).toBe(true);
+    expect(await store.listObjects()).toEqual(["ns1/svc/db", "web"]);
+    await store.deleteObject("ns1/svc/db");
+    expect(await store.listObjects()).toEqual(["web"]);
+    expect(await readdir(join(root, "objects"))).toEqual(["root"]);
+    // no temp files left behind
+    expect((await readdir(store.objectDir("web"))).sort()).toEqual(["config.conf", "var"]);
+  });
+});
+
+describe("state", () => {
+  it("returns null when there is no state", async () => {
+    expect(await store.readState("web")).toBeNull();
+  });
+
+  it("writes atomically, bumps the serial and keeps the previous state as backup", async () => {
+    const s0 = store.newState("web", "n1", "0.1.0");
+    expect(s0.serial).toBe(0);
+    expect(s0.lineage).toMatch(/^[0-9a-f-]{36}$/);
+    s0.resources["fs#1"] = res("fs#1", { size: 1 });
+    expect(await store.writeState("web", s0, 0)).toBe(1);
+
+    const s1 = await store.readState("web");
+    expect(s1?.serial).toBe(1);
+    expect(s1?.lineage).toBe(s0.lineage);
+    expect(s1?.resources["fs#1"].inputs).toEqual({ size: 1 });
+
+    s1!.resources["fs#1"].inputs = { size: 2 };
+    expect(await store.writeState("web", s1!, 1)).toBe(2);
+    const dir = store.objectDir("web");
+    const backup = JSON.parse(await readFile(join(dir, "state.json.backup"), "utf8")) as { serial: number; resources: Record<string, ResourceState> };
+    expect(backup.serial).toBe(1);
+    expect(backup.resources["fs#1"].inputs).toEqual({ size: 1 });
+    expect((await store.readState("web"))?.resources["fs#1"].inputs).toEqual({ size: 2 });
+    expect((await readdir(dir)).sort()).toEqual(["state.json", "state.json.backup", "var"]);
+    expect((await stat(join(dir, "state.json"))).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses a stale serial (concurrent writer)", async () => {
+    const s = store.newState("web", "n1", "0.1.0");
+    await store.writeState("web", s, 0);
+    const a = (await store.readState("web"))!;
+    const b = (await store.readState("web"))!;
+    expect(await store.writeState("web", a, a.serial)).toBe(2);
+    await expect(store.writeState("web", b, b.serial)).rejects.toThrow(/serial 2 on disk, expected 1/);
+    // a second fresh state for an existing object is refused too
+    await expect(store.writeState("web", store.newState("web", "n1", "0.1.0"), 0)).rejects.toThrow(StateError);
+    expect((await store.readState("web"))?.serial).toBe(2);
+  });
+
+  it("serializes concurrent in-process writes: exactly one of two wins", async () => {
+    await store.writeState("web", store.newState("web", "n1", "v"), 0);
+    const s = (await store.readState("web"))!;
+    const results = await Promise.allSettled([store.writeState("web", s, 1), store.writeState("web", s, 1)]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
+  });
+
+  it("refuses another lineage and a mismatched object", async () => {
+    const s = store.newState("web", "n1", "v");
+    await store.writeState("web", s, 0);
+    const other = { ...s, lineage: "00000000-0000-0000-0000-000000000000" };
+    await expect(store.writeState("web", other, 1)).rejects.toThrow(/lineage/);
+    await expect(store.writeState("db", s, 0)).rejects.toThrow(/as the state of db/);
+  });
+
+  it("falls back to the backup when state.json is corrupt, with a warning", async () => {
+    const s = store.newState("web", "n1", "v");
+    await store.writeState("web", s, 0);
+    await store.writeState("web", (await store.readState("web"))!, 1);
+    const file = join(store.objectDir("web"), "state.json");
+    await writeFile(file, '{"format": 1, "lin');
+    const load = await store.loadState("web");
+    expect(load.source).toBe("backup");
+    expect(load.state?.serial).toBe(1);
+    expect(load.warnings[0]).toMatch(/state\.json is corrupt .*using .*state\.json\.backup \(serial 1\)/);
+    const warnings: string[] = [];
+    expect((await store.readState("web", (w) => warnings.push(w)))?.serial).toBe(1);
+    expect(warnings).toHaveLength(1);
+
+    // writing on top of the backup keeps the good backup and moves the damaged file aside
+    expect(await store.writeState("web", load.state!, 1)).toBe(2);
+    const files = await readdir(store.objectDir("web"));
+    expect(files.some((f) => f.startsWith("state.json.corrupt-"))).toBe(true);
+    expect(JSON.parse(await readFile(file + ".backup", "utf8")).serial).toBe(1);
+    expect((await store.loadState("web")).source).toBe("state");
+  });
+
+  it("throws naming both files when state and backup are corrupt", async () => {
+    const s = store.newState("web", "n1", "v");
+    await store.writeState("web", s, 0);
+    await store.writeState("web", (await store.readState("web"))!, 1);
+    const dir = store.objectDir("web");
+    await writeFile(join(dir, "state.json"), "");
+    await writeFile(join(dir, "state.json.backup"), "{not json");
+    const err = await store.readState("web").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateError);
+    expect((err as Error).message).toContain(join(dir, "state.json"));
+    expect((err as Error).message).toContain(join(dir, "state.json.backup"));
+    await expect(store.writeState("web", s, 2)).rejects.toThrow(StateError);
+  });
+
+  it("rejects a structurally invalid state file as corrupt", async () => {
+    const dir = store.objectDir("web");
+    await store.installConfig("web", "");
+    await writeFile(join(dir, "state.json"), JSON.stringify({ format: 2 }));
+    await expect(store.readState("web")).rejects.toThrow(/unsupported format 2.*no .*backup/);
+  });
+});
+
+describe("journal", () => {
+  it("appends and reads entries; a torn last line is ignored and cut on the next append", async () => {
+    expect(await store.readJournal("web")).toEqual([]);
+    const e1 = await store.appendJournal("web", { run: "r1", op: "intent", rid: "fs#1", action: "provision" });
+    expect(e1.ts).toMatch(/^\d{4}-/);
+    await store.appendJournal("web", { run: "r1", op: "outcome", rid: "fs#1", action: "provision", ok: true });
+    const file = join(store.objectDir("web"), "journal.ndjson");
+    await appendFile(file, '{"ts":"2024-01-01T00:00:00Z","run":"r1","op":"inte');
+    const read = await store.readJournal("web");
+    expect(read.map((e) => e.op)).toEqual(["intent", "outcome"]);
+    expect(read[1].ok).toBe(true);
+
+    await store.appendJournal("web", { run: "r2", op: "intent", rid: "disk#0", action: "provision" });
+    const text = await readFile(file, "utf8");
+    expect(text.split("\n")).toHaveLength(4); // 3 lines + final ""
+    expect((await store.readJournal("web")).map((e) => e.run)).toEqual(["r1", "r1", "r2"]);
+  });
+
+  it("reports a corrupt line in the middle", async () => {
+    await store.appendJournal("web", { run: "r1", op: "intent", rid: "fs#1", action: "provision" });
+    await appendFile(join(store.objectDir("web"), "journal.ndjson"), "garbage\n");
+    await expect(store.readJournal("web")).rejects.toThrow(/journal\.ndjson:2: corrupt journal entry/);
+  });
+
+  it("lists pending intents grouped by run, and compacts completed runs", async () => {
+    const j = (run: string, op: "intent" | "outcome", rid: string, action = "provision", ok?: boolean) =>
+      store.appendJournal("web", { run, op, rid, action, ...(ok === undefined ? {} : { ok }) });
+    await j("r1", "intent", "disk#0");
+    await j("r1", "outcome", "disk#0", "provision", true);
+    await j("r2", "intent", "disk#0");
+    await j("r2", "outcome", "disk#0", "provision", false);
+    await j("r3", "intent", "disk#0");
+    await j("r3", "outcome", "disk#0", "provision", true);
+    await j("r3", "intent", "fs#1");
+    await j("r3", "intent", "fs#1", "start");
+    await j("r4", "intent", "ip#0");
+
+    const p = await store.pendingIntents("web");
+    expect(p.map((r) => [r.run, r.intents.map((e) => `${e.rid}:${e.action}`)])).toEqual([
+      ["r3", ["fs#1:provision", "fs#1:start"]],
+      ["r4", ["ip#0:provision"]],
+    ]);
+
+    expect(await store.compactJournal("web")).toBe(4);
+    expect((await store.readJournal("web")).map((e) => e.run)).toEqual(["r3", "r3", "r3", "r3", "r4"]);
+    expect(await store.pendingIntents("web")).toEqual(p);
+    expect(await store.compactJournal("web")).toBe(0);
+  });
+});
