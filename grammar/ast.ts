@@ -243,7 +243,7 @@ export function parseTemplate(text: string, file: string): ParseResult {
         current = openSection("DEFAULT", keyRange, true);
       }
       const afterDelim = delim.startOffset + delim.image.length;
-      const { text: vtext, map, quoted, end } = assembleValue(nodes(item, "valuePart"), afterDelim);
+      const { text: vtext, map, quoted, end } = assembleValue(tokens(item, "ValuePart"), afterDelim);
       const value: ValueAst = { text: vtext, quoted, source, map, range: source.range(afterDelim, end) };
       const entry: EntryAst = { key, keyRange, value };
       current.entries.push(entry);
@@ -253,7 +253,7 @@ export function parseTemplate(text: string, file: string): ParseResult {
     if (item.name === "continuationLine") {
       const cont = tokens(item, "Continuation")[0];
       const afterIndent = cont.startOffset + cont.image.length;
-      const line = assembleValue(nodes(item, "valuePart"), afterIndent);
+      const line = assembleValue(tokens(item, "ValuePart"), afterIndent);
       if (!lastEntry) continue;
       if (line.text === "") continue;
       if (lastEntry.text === "") {
@@ -286,12 +286,8 @@ export function parseTemplate(text: string, file: string): ParseResult {
 }
 
 /** Joins the value tokens of one line: strips the inline comment and trailing spaces, unwraps whole-value quotes. */
-function assembleValue(parts: CstNode[], lineValueStart: number): { text: string; map: OffsetMap; quoted: boolean; end: number } {
-  const toks: IToken[] = [];
-  for (const p of parts) {
-    for (const k of Object.keys(p.children)) toks.push(...((p.children as CstChildren)[k] as IToken[]));
-  }
-  toks.sort((a, b) => a.startOffset - b.startOffset);
+function assembleValue(parts: IToken[], lineValueStart: number): { text: string; map: OffsetMap; quoted: boolean; end: number } {
+  const toks = parts.slice();
   while (toks.length && toks[toks.length - 1].tokenType.name === "InlineComment") toks.pop();
   // Trailing spaces and a trailing \r are not part of the value.
   while (toks.length && /^[ \t\r]*$/.test(toks[toks.length - 1].image)) toks.pop();
@@ -340,7 +336,20 @@ export function parseValueText(text: string, rangeAt: (offset: number) => Source
   if (!NEEDS_PARSE.test(text)) {
     return { parts: text ? [{ kind: "text", text, start: 0, end: text.length }] : [], diagnostics: [] };
   }
+  if (!text.includes("$(")) return { parts: scanRefsAndMarkers(text), diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
+  const deep = nestingTooDeep(text);
+  if (deep >= 0) {
+    diagnostics.push({
+      code: "E1012",
+      severity: "error",
+      summary: "expression nested too deeply",
+      detail: `Parentheses and unary operators nest more than ${MAX_NESTING} levels deep.`,
+      range: rangeAt(deep),
+      hint: "Simplify the expression.",
+    });
+    return { parts: [{ kind: "text", text, start: 0, end: text.length }], diagnostics };
+  }
   const lexed = getValueLexer().tokenize(text);
   const parser = getValueParser();
   parser.input = lexed.tokens;
@@ -413,6 +422,65 @@ export function parseValueText(text: string, rangeAt: (offset: number) => Source
     parts.push({ kind: "expr", inner, innerStart, refs, ast, start: open.startOffset, end });
   }
   return { parts, diagnostics };
+}
+
+const MARKER_RE = /<(?:allocate|[A-Za-z_][\w-]*=[^<>\s,]*(?:,[A-Za-z_][\w-]*=[^<>\s,]*)*)>/y;
+
+/**
+ * Values without "$(" are regular: literal text, references and markers. Scanning them directly
+ * gives the same parts as the value lexer (same token patterns) without building a parse tree.
+ */
+function scanRefsAndMarkers(text: string): ValuePart[] {
+  const parts: ValuePart[] = [];
+  let textStart = 0;
+  const flush = (end: number) => {
+    if (end > textStart) parts.push({ kind: "text", text: text.slice(textStart, end), start: textStart, end });
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 123 /* { */) {
+      const m = matchReference(text, i, [], {});
+      if (!m) continue;
+      flush(i);
+      const img = m[0];
+      parts.push({ kind: "ref", ref: parseRef(img), start: i, end: i + img.length });
+      i += img.length - 1;
+      textStart = i + 1;
+    } else if (c === 60 /* < */) {
+      MARKER_RE.lastIndex = i;
+      const m = MARKER_RE.exec(text);
+      if (!m) continue;
+      flush(i);
+      parts.push(parseMarker(m[0], i));
+      i += m[0].length - 1;
+      textStart = i + 1;
+    }
+  }
+  flush(text.length);
+  return parts;
+}
+
+const MAX_NESTING = 48;
+
+/** Offset where an expression nests deeper than MAX_NESTING (parentheses, unary signs, **), else -1. */
+function nestingTooDeep(text: string): number {
+  if (!text.includes("$(")) return -1;
+  let depth = 0;
+  let run = 0;
+  let pows = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "(") depth++;
+    else if (c === ")") depth = Math.max(0, depth - 1);
+    if (c === "*" && text[i + 1] === "*") {
+      // a ** b ** c nests to the right
+      pows++;
+      i++;
+    } else if (c === "-" || c === "+" || c === "~") run++;
+    else if (c !== " " && c !== "\t") run = 0;
+    if (depth > MAX_NESTING || run > MAX_NESTING * 4 || pows > MAX_NESTING * 4) return i;
+  }
+  return -1;
 }
 
 export function parseRef(image: string): RefAst {
@@ -563,6 +631,8 @@ function buildExpr(
 
 /** Parses an expression's text (after references were substituted). */
 export function parseExpressionText(text: string): { ast: ExprAst | null; error?: string; at?: number } {
+  const deep = nestingTooDeep(`$(${text}`);
+  if (deep >= 0) return { ast: null, error: "expression nested too deeply", at: Math.max(0, deep - 2) };
   const lexed = getValueLexer().tokenize(text, "expr");
   const parser = getValueParser();
   parser.input = lexed.tokens;

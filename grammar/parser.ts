@@ -26,29 +26,19 @@ export class FileParser extends CstParser {
     this.CONSUME(T.Key);
     this.OPTION(() => {
       this.CONSUME(T.Delimiter);
-      this.MANY(() => this.SUBRULE(this.valuePart));
+      this.MANY(() => this.CONSUME(T.ValuePart));
     });
   });
 
   continuationLine = this.RULE("continuationLine", () => {
     this.CONSUME(T.Continuation);
-    this.MANY(() => this.SUBRULE(this.valuePart));
+    this.MANY(() => this.CONSUME(T.ValuePart));
   });
 
   /** "= value" with no key: reported by the AST builder. */
   orphanValue = this.RULE("orphanValue", () => {
     this.CONSUME(T.Delimiter);
-    this.MANY(() => this.SUBRULE(this.valuePart));
-  });
-
-  valuePart = this.RULE("valuePart", () => {
-    this.OR([
-      { ALT: () => this.CONSUME(T.TripleQuoted) },
-      { ALT: () => this.CONSUME(T.Quoted) },
-      { ALT: () => this.CONSUME(T.InlineComment) },
-      { ALT: () => this.CONSUME(T.Spaces) },
-      { ALT: () => this.CONSUME(T.ValueText) },
-    ]);
+    this.MANY(() => this.CONSUME(T.ValuePart));
   });
 }
 

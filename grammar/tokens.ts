@@ -42,11 +42,13 @@ export const Comment = createToken({
 });
 
 export const Delimiter = createToken({ name: "Delimiter", pattern: /[=:][ \t]*/, push_mode: "value" });
-export const TripleQuoted = createToken({ name: "TripleQuoted", pattern: /"""[\s\S]*?"""/, line_breaks: true });
-export const InlineComment = createToken({ name: "InlineComment", pattern: /[ \t]+[#;][^\n]*/ });
-export const Quoted = createToken({ name: "Quoted", pattern: /"[^"\n]*"|'[^'\n]*'|`[^`\n]*`/ });
-export const Spaces = createToken({ name: "Spaces", pattern: /[ \t]+/ });
-export const ValueText = createToken({ name: "ValueText", pattern: /[^ \t\n"'`]+|["'`]/ });
+/** Category of every token of the value mode. */
+export const ValuePart = createToken({ name: "ValuePart", pattern: Lexer.NA });
+export const TripleQuoted = createToken({ name: "TripleQuoted", pattern: /"""[\s\S]*?"""/, line_breaks: true, categories: [ValuePart] });
+export const InlineComment = createToken({ name: "InlineComment", pattern: /[ \t]+[#;][^\n]*/, categories: [ValuePart] });
+export const Quoted = createToken({ name: "Quoted", pattern: /"[^"\n]*"|'[^'\n]*'|`[^`\n]*`/, categories: [ValuePart] });
+export const Spaces = createToken({ name: "Spaces", pattern: /[ \t]+/, categories: [ValuePart] });
+export const ValueText = createToken({ name: "ValueText", pattern: /[^ \t\n"'`]+|["'`]/, categories: [ValuePart] });
 
 /** Tokens that can end a key line or a continuation line. */
 const VALUE_LINE_TOKENS = new Set<TokenType>([Delimiter, TripleQuoted, InlineComment, Quoted, Spaces, ValueText]);
@@ -105,6 +107,7 @@ export const fileTokens: TokenType[] = [
   Quoted,
   Spaces,
   ValueText,
+  ValuePart,
 ];
 
 // ---------------------------------------------------------------- value lexer

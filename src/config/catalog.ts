@@ -9,6 +9,8 @@ export interface ResolvedDriver {
   readonly spec: DriverSpec;
   /** Keyword name or alias -> spec (driver keywords win over generic ones). */
   readonly keywords: ReadonlyMap<string, KeywordSpec>;
+  /** Keywords that have a value even when nobody writes them (a default), or must be written (required). */
+  readonly implicit: readonly KeywordSpec[];
 }
 
 export class KeywordCatalog {
@@ -56,7 +58,8 @@ export class KeywordCatalog {
     }
     const keywords = new Map(this.generic);
     for (const [k, v] of indexKeywords(spec.keywords)) keywords.set(k, v);
-    const r: ResolvedDriver = { id: canonical, spec, keywords };
+    const implicit = [...new Set(keywords.values())].filter((k) => k.default !== undefined || k.required);
+    const r: ResolvedDriver = { id: canonical, spec, keywords, implicit };
     this.resolved.set(id, r);
     return r;
   }

@@ -153,11 +153,20 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
       if (r) unknown.set(base, r);
     }
   }
-  // Every keyword of the driver: set here, inherited from DEFAULT, or defaulted.
-  const seenSpecs = new Set<KeywordSpec>();
-  for (const spec of driver.keywords.values()) {
-    if (seenSpecs.has(spec)) continue;
-    seenSpecs.add(spec);
+  // Every keyword of the driver that has a value: set here, inherited from DEFAULT, or defaulted.
+  const candidates = new Set<KeywordSpec>(driver.implicit);
+  for (const base of sec.byBase.keys()) {
+    const s = driver.keywords.get(base);
+    if (s) candidates.add(s);
+  }
+  const dsec = ev.template.sections.get("DEFAULT");
+  if (dsec) {
+    for (const base of dsec.byBase.keys()) {
+      const s = driver.keywords.get(base);
+      if (s && s.inherit !== "leaf") candidates.add(s);
+    }
+  }
+  for (const spec of candidates) {
     const k = ev.keyword(sec.name, spec.name, spec);
     if (k) keywords.set(spec.name, k);
     else if (spec.required) {

@@ -10,7 +10,7 @@ import type { KeywordSpec } from "../core/schema.js";
 import type { KwValue } from "../core/value.js";
 import { parseExpressionText, valueParts, type MarkerPart, type RefAst, type ValueAst, type ValuePart } from "../../grammar/index.js";
 import type { KeywordCatalog, ResolvedDriver } from "./catalog.js";
-import { ExprError, evalExpr, pyStr, pyToJs, type PyVal } from "./expr.js";
+import { atomOf, countRefAtoms, ExprError, evalExpr, pyStr, pyToJs, type PyVal } from "./expr.js";
 import type { Key, Section, Template } from "./template.js";
 
 export interface EvalContext {
@@ -85,6 +85,9 @@ interface Evaluated {
 }
 
 const FAILED: Evaluated = { ok: false, text: "" };
+
+/** Converted constant keyword defaults, shared by every evaluation (pure data). */
+const constantDefaults = new WeakMap<KeywordSpec, EvaluatedKeyword>();
 
 const NODE_SCOPES = ["nodes", "drpnodes", "encapnodes"] as const;
 
@@ -402,8 +405,10 @@ export class Evaluator {
         case "expr": {
           let inner = p.inner;
           let exprDeferred = false;
+          let atoms: Map<string, PyVal> | undefined = p.ast && p.refs.length > 0 && countRefAtoms(p.ast) === p.refs.length ? new Map() : undefined;
           if (p.refs.length > 0) {
-            // Substitute references as text, right to left, then parse the expression again.
+            // Substitute references as text, right to left, then parse the expression again
+            // (unless every reference is a plain number or word: then the parsed tree is reused).
             let rebuilt = p.inner;
             for (const rp of [...p.refs].sort((a, b) => b.start - a.start)) {
               const r = this.resolveRef(section, rp.ref, lk, rp.start, rp.end);
@@ -416,6 +421,11 @@ export class Evaluator {
                 for (const d of r.deferred) (deferred ??= new Set()).add(d);
                 continue;
               }
+              if (atoms) {
+                const a = atomOf(r.text);
+                if (a) atoms.set(rp.ref.raw, a);
+                else atoms = undefined;
+              }
               const s = rp.start - p.innerStart;
               rebuilt = rebuilt.slice(0, s) + r.text + rebuilt.slice(s + (rp.end - rp.start));
             }
@@ -426,7 +436,7 @@ export class Evaluator {
             text += `$(${inner})`;
             break;
           }
-          const ast = p.refs.length === 0 ? p.ast : parseExpressionText(inner).ast;
+          const ast = p.refs.length === 0 || atoms ? p.ast : parseExpressionText(inner).ast;
           if (!ast) {
             const parsed = p.refs.length === 0 ? undefined : parseExpressionText(inner);
             if (p.refs.length > 0) {
@@ -443,7 +453,7 @@ export class Evaluator {
             break;
           }
           try {
-            const v = evalExpr(ast);
+            const v = evalExpr(ast, atoms);
             text += pyStr(v);
             if (parts.length === 1) typed = v;
           } catch (e) {
@@ -617,6 +627,18 @@ export class Evaluator {
   keyword(section: string, base: string, spec: KeywordSpec | undefined): EvaluatedKeyword | undefined {
     const lk = this.lookup(section, base);
     if (!lk) return undefined;
+    if (lk.origin === "default" && spec && !/[{$<]/.test(lk.text)) {
+      // A constant default converts the same way for every resource.
+      const hit = constantDefaults.get(spec);
+      if (hit) return hit;
+      const k = this.keywordUncached(section, base, spec, lk);
+      if (k) constantDefaults.set(spec, k);
+      return k;
+    }
+    return this.keywordUncached(section, base, spec, lk);
+  }
+
+  private keywordUncached(section: string, base: string, spec: KeywordSpec | undefined, lk: Lookup): EvaluatedKeyword | undefined {
     const r = this.evalKeyword(section, base);
     const deferred = r.deferred ? [...r.deferred].sort() : undefined;
     const typed = r.typed ? pyToJs(r.typed) : undefined;

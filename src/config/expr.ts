@@ -189,7 +189,14 @@ function contains(container: PyVal, item: PyVal, at: number): boolean {
   throw new ExprError(`argument of type '${typeName(container)}' is not iterable`, at);
 }
 
-export function evalExpr(node: ExprAst): PyVal {
+/** Values of reference atoms, when they were substituted without re-parsing. */
+export type RefValues = ReadonlyMap<string, PyVal>;
+
+export function evalExpr(node: ExprAst, refs?: RefValues): PyVal {
+  const evalExpr = (n: ExprAst): PyVal => evalNode(n, refs);
+  return evalNode(node, refs);
+
+  function evalNode(node: ExprAst, refs?: RefValues): PyVal {
   switch (node.k) {
     case "int":
       return { t: "int", v: node.v };
@@ -203,9 +210,13 @@ export function evalExpr(node: ExprAst): PyVal {
       return { t: "none" };
     case "name":
       return { t: "str", v: node.v };
-    case "ref":
-      // References are substituted as text before an expression is evaluated.
+    case "ref": {
+      // References are substituted as text before an expression is evaluated, or given here
+      // when their text is a plain number or word (the same result as substituting the text).
+      const v = refs?.get(node.ref.raw);
+      if (v) return v;
       throw new ExprError(`unresolved reference ${node.ref.raw}`, node.at);
+    }
     case "tuple":
       return { t: "tuple", v: node.items.map(evalExpr) };
     case "unary": {
@@ -263,6 +274,35 @@ export function evalExpr(node: ExprAst): PyVal {
       return { t: "bool", v: true };
     }
   }
+  }
+}
+
+/** Counts reference atoms in an expression tree. */
+export function countRefAtoms(node: ExprAst): number {
+  switch (node.k) {
+    case "ref":
+      return 1;
+    case "tuple":
+      return node.items.reduce((a, x) => a + countRefAtoms(x), 0);
+    case "unary":
+      return countRefAtoms(node.x);
+    case "bin":
+      return countRefAtoms(node.l) + countRefAtoms(node.r);
+    case "bool-op":
+      return node.items.reduce((a, x) => a + countRefAtoms(x), 0);
+    case "cmp":
+      return countRefAtoms(node.first) + node.rest.reduce((a, r) => a + countRefAtoms(r.x), 0);
+    default:
+      return 0;
+  }
+}
+
+/** The atom a substituted text parses to, when it is one plain token; undefined otherwise. */
+export function atomOf(text: string): PyVal | undefined {
+  if (/^\d+$/.test(text)) return { t: "int", v: BigInt(text) };
+  if (/^\d+\.\d*$|^\d*\.\d+$/.test(text)) return { t: "float", v: Number(text) };
+  if (/^[A-Za-z_]\w*$/.test(text) && !["and", "or", "not", "in", "True", "False", "None"].includes(text)) return { t: "str", v: text };
+  return undefined;
 }
 
 function floatRepr(v: number): string {

@@ -8,8 +8,10 @@ export type RenderFormat = "ini" | "json" | "yaml";
 
 type Sections = [string, [string, EvaluatedKeyword][]][];
 
+/** Keys written in the section (or given with --env), in the order they were written. */
 function written(m: ReadonlyMap<string, EvaluatedKeyword>): [string, EvaluatedKeyword][] {
-  return [...m.entries()].filter(([, k]) => k.origin === "section" || k.origin === "env-override");
+  const pos = (k: EvaluatedKeyword) => k.range?.start.offset ?? Number.MAX_SAFE_INTEGER;
+  return [...m.entries()].filter(([, k]) => k.origin === "section" || k.origin === "env-override").sort((a, b) => pos(a[1]) - pos(b[1]));
 }
 
 function sections(t: EvaluatedTemplate): Sections {

@@ -38,6 +38,10 @@ export interface ResourceState {
   provisionedAt?: string;
   updatedAt: string;
   lastError?: string;
+  /** Rids this resource depended on when applied: orders its unprovision once it left the template. */
+  dependsOn?: string[];
+  /** Standby resource (kept up by stop). */
+  standby?: boolean;
 }
 
 export type JournalOp = "intent" | "outcome";

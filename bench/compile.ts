@@ -1,0 +1,133 @@
+// Compile benchmark: parse + evaluate synthetic templates of growing size, CLI start-up
+// cost, and an end-to-end `osvc validate` of the largest template.
+//
+//   npm run build && node dist/bench/compile.js        (or: npm run bench:compile)
+//
+// Always exits 0 (it is a report); prints PASS/FAIL against the targets:
+//   - 10,000 resources parse + evaluate in < 1 s
+//   - linear growth: µs per resource at 10,000 <= 2x that at 100
+//   - `osvc --version` wall time < 1.5x `node -e 0`
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../providers/catalog.js";
+import { compileTexts, KeywordCatalog, type CompileResult } from "../src/config/index.js";
+import { parseObjectPath } from "../src/core/path.js";
+import { generateTemplate } from "./lib/templates.js";
+import { fmtMs, median, pad, timeMedian } from "./lib/stats.js";
+
+const SIZES = [10, 100, 1_000, 10_000];
+const RUNS = 5;
+const SPAWN_RUNS = 15;
+const VALIDATE_RUNS = 3;
+
+const TARGET_10K_MS = 1000;
+const TARGET_LINEARITY = 2.0;
+const TARGET_VERSION_RATIO = 1.5;
+
+/** The project root: the nearest ancestor holding package.json and bin/osvc.js (works from bench/ and dist/bench/). */
+function projectRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(d, "package.json")) && existsSync(join(d, "bin", "osvc.js"))) return d;
+    const up = dirname(d);
+    if (up === d) throw new Error("project root not found");
+    d = up;
+  }
+}
+
+const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+
+function main(): void {
+  const root = projectRoot();
+  const osvc = resolve(root, "bin/osvc.js");
+  const catalog = new KeywordCatalog(BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES);
+  const p = parseObjectPath("bench");
+  if (!p.ok) throw new Error(p.error);
+  const ctx = { path: p.path, nodename: "n1", catalog };
+  const compileOnce = (text: string): CompileResult => compileTexts([{ name: "bench.conf", text }], ctx);
+
+  console.log(`osvc compile benchmark — node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(`parse + evaluate (compileTexts, builtin catalog): 1 warm-up, median of ${RUNS} runs\n`);
+
+  // ------------------------------------------------ parse + evaluate
+  const header = `${pad("resources", 10)} ${pad("lines", 8)} ${pad("total ms", 10)} ${pad("µs/resource", 12)} ${pad("diagnostics", 12)}`;
+  console.log(header);
+  console.log("-".repeat(header.length));
+  const perRes = new Map<number, number>();
+  const totals = new Map<number, number>();
+  let bigText = "";
+  for (const n of SIZES) {
+    const t = generateTemplate(n);
+    if (n === SIZES[SIZES.length - 1]) bigText = t.text;
+    const first = compileOnce(t.text); // also the warm-up run
+    const errors = first.diagnostics.filter((d) => d.severity === "error");
+    if (errors.length) {
+      console.log(`  note: the ${n}-resource template has ${errors.length} error(s), first: ${errors[0].code} ${errors[0].summary}`);
+    }
+    if (first.evaluated.resources.length !== n) {
+      console.log(`  note: expected ${n} evaluated resources, got ${first.evaluated.resources.length}`);
+    }
+    const { median: ms } = timeMedian(() => void compileOnce(t.text), RUNS, 0);
+    totals.set(n, ms);
+    perRes.set(n, (ms * 1000) / n);
+    console.log(
+      `${pad(n.toLocaleString("en-US"), 10)} ${pad(String(t.lines), 8)} ${pad(fmtMs(ms), 10)} ${pad(((ms * 1000) / n).toFixed(1), 12)} ${pad(String(first.diagnostics.length), 12)}`,
+    );
+  }
+  const big = SIZES[SIZES.length - 1];
+  const ratio = perRes.get(big)! / perRes.get(100)!;
+  const bigMs = totals.get(big)!;
+
+  // ------------------------------------------------ CLI start-up
+  const spawnMedian = (args: string[], runs: number): { ms: number; status: number | null; stderr: string } => {
+    let status: number | null = null;
+    let stderr = "";
+    const samples: number[] = [];
+    spawnSync(process.execPath, args, { cwd: root, encoding: "utf8" }); // warm-up (file cache)
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+      samples.push(performance.now() - t0);
+      status = r.status;
+      stderr = r.stderr ?? "";
+    }
+    return { ms: median(samples), status, stderr };
+  };
+  const nodeBase = spawnMedian(["-e", "0"], SPAWN_RUNS);
+  const version = spawnMedian([osvc, "--version"], SPAWN_RUNS);
+  const vratio = version.ms / nodeBase.ms;
+
+  console.log(`\nCLI start-up (median of ${SPAWN_RUNS} spawns, wall time)`);
+  console.log(`  node -e 0                ${pad(fmtMs(nodeBase.ms), 8)} ms`);
+  console.log(`  node bin/osvc.js --version ${pad(fmtMs(version.ms), 6)} ms   (exit ${version.status})`);
+  console.log(`  ratio                    ${pad(vratio.toFixed(2), 8)} x`);
+
+  // ------------------------------------------------ validate end-to-end
+  const dir = mkdtempSync(join(tmpdir(), "osvc-bench-"));
+  const file = join(dir, "bench10k.conf");
+  writeFileSync(file, bigText);
+  const val = spawnMedian([osvc, "validate", "--node", "n1", file], VALIDATE_RUNS);
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`\nnode bin/osvc.js validate <${big.toLocaleString("en-US")}-resource file> (median of ${VALIDATE_RUNS}, wall time)`);
+  console.log(`  ${fmtMs(val.ms)} ms   (exit ${val.status}; ${fmtMs(val.ms - nodeBase.ms)} ms above bare node start-up)`);
+  if (val.status !== 0 && val.stderr) console.log(`  stderr: ${val.stderr.split("\n").slice(0, 3).join(" | ")}`);
+
+  // ------------------------------------------------ verdicts
+  console.log("\ntargets");
+  console.log(`  ${verdict(bigMs < TARGET_10K_MS)}  ${big.toLocaleString("en-US")} resources parse + evaluate < ${TARGET_10K_MS} ms: ${fmtMs(bigMs)} ms`);
+  console.log(
+    `  ${verdict(ratio <= TARGET_LINEARITY)}  linear growth (µs/resource at ${big.toLocaleString("en-US")} / at 100 <= ${TARGET_LINEARITY}): ${ratio.toFixed(2)} (${perRes.get(big)!.toFixed(1)} / ${perRes.get(100)!.toFixed(1)} µs)`,
+  );
+  console.log(`  ${verdict(vratio < TARGET_VERSION_RATIO)}  --version < ${TARGET_VERSION_RATIO}x node -e 0: ${vratio.toFixed(2)}x`);
+}
+
+try {
+  main();
+} catch (e) {
+  console.log(`benchmark aborted: ${(e as Error)?.stack ?? String(e)}`);
+}
+process.exitCode = 0;

@@ -1,0 +1,103 @@
+// The plan: plain data. apply/ executes it and never re-derives decisions from a template.
+import type { Diagnostic } from "../core/diagnostics.js";
+import type { KeywordType } from "../core/schema.js";
+import type { KwValue, Outputs } from "../core/value.js";
+
+export const PLAN_FORMAT_VERSION = "1";
+
+/** A closed set of actions, each with one symbol shared by every renderer. */
+export type Action = "provision" | "update" | "replace" | "unprovision" | "start" | "adopt" | "follow" | "noop";
+
+export const ACTION_SYMBOL: Readonly<Record<Action, string>> = {
+  provision: "+",
+  update: "~",
+  replace: "-/+",
+  unprovision: "-",
+  start: ">",
+  adopt: "=",
+  follow: "&",
+  noop: " ",
+};
+
+/** Display order of the closing summary: destructive first. */
+export const SUMMARY_ORDER: readonly Action[] = ["unprovision", "replace", "provision", "update", "adopt", "start", "follow"];
+
+export const ACTION_TEXT: Readonly<Record<Action, string>> = {
+  provision: "will be provisioned",
+  update: "will be updated in place",
+  replace: "must be replaced",
+  unprovision: "will be unprovisioned",
+  start: "will be started",
+  adopt: "will be adopted",
+  follow: "will be recorded as provisioned by the leader",
+  noop: "unchanged",
+};
+
+/** One keyword change. `before`/`after` are display values; UNKNOWN is "(known after apply)". */
+export interface KeywordDiff {
+  readonly key: string;
+  readonly before?: KwValue;
+  readonly after?: KwValue;
+  readonly afterUnknown?: boolean;
+  readonly sensitive?: boolean;
+  /** This change forces a replace. */
+  readonly forcesReplace?: boolean;
+}
+
+export interface ResourceChange {
+  readonly rid: string;
+  readonly driver: string;
+  readonly action: Action;
+  /** Why, in a few words ("not on the host", "mnt_opt changed", "not in the template"). */
+  readonly reason: string;
+  readonly diff: readonly KeywordDiff[];
+  /** Desired converted inputs (deferred ones resolved where possible). */
+  readonly inputs: Readonly<Record<string, KwValue>>;
+  /** Keywords whose value is only known after apply (deferred references). */
+  readonly unknownInputs: readonly string[];
+  /** Raw texts of deferred inputs, resolved at apply time from dependencies' outputs. */
+  readonly deferredInputs: Readonly<Record<string, { readonly text: string; readonly type?: KeywordType }>>;
+  /** Driver-group slot (start natural order): a change runs after every change of earlier slots. */
+  readonly slot: number;
+  /** Rids this resource must wait for (apply order), and that must wait for it (destroy order). */
+  readonly dependsOn: readonly string[];
+  /** Recorded outputs before this plan (for unprovision/stop). */
+  readonly priorOutputs?: Outputs;
+  /** The resource is data-bearing and a replace is refused unless allowed. */
+  readonly blocked?: string;
+  readonly shared?: boolean;
+  /** Only the state changes (a shared resource on a follower, a resource never provisioned). */
+  readonly stateOnly?: boolean;
+  readonly standby?: boolean;
+  readonly optional?: boolean;
+  /** What the probe saw. */
+  readonly observed?: { provisioned: boolean | null; up: boolean };
+}
+
+export interface Plan {
+  readonly formatVersion: string;
+  readonly osvcVersion: string;
+  readonly object: string; // path
+  readonly node: string;
+  readonly createdAt: string;
+  /** State identity the plan was computed against: apply refuses a plan when these moved. */
+  readonly lineage: string | null;
+  readonly serial: number;
+  readonly templateHash: string;
+  readonly role: "leader" | "follower" | "solo";
+  /** Changes in apply order (unprovisions first, in reverse dependency order). */
+  readonly changes: readonly ResourceChange[];
+  readonly diagnostics: readonly Diagnostic[];
+  /** Options that shaped the plan. */
+  readonly options: { readonly refresh: boolean; readonly targets: readonly string[]; readonly excludes: readonly string[]; readonly allowReplace: readonly string[]; readonly destroy: boolean };
+}
+
+export function hasChanges(p: Plan): boolean {
+  return p.changes.some((c) => c.action !== "noop");
+}
+
+export function countByAction(p: Plan): Record<Action, number> {
+  const out = { provision: 0, update: 0, replace: 0, unprovision: 0, start: 0, adopt: 0, follow: 0, noop: 0 } as Record<Action, number>;
+  for (const c of p.changes) out[c.action]++;
+  return out;
+}

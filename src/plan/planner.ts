@@ -1,0 +1,402 @@
+// Desired resources + recorded state + live probes -> Plan. Never mutates the host.
+import type { Diagnostic } from "../core/diagnostics.js";
+import { formatSize } from "../core/convert.js";
+import type { KeywordSpec } from "../core/schema.js";
+import type { KwValue, Outputs } from "../core/value.js";
+import { resolveDeferred, type OutputLookup } from "../config/deferred.js";
+import type { EvaluatedResource, EvaluatedTemplate } from "../config/evaluate.js";
+import type { Observed, ProbeContext, Provider, ResourceSpec } from "../provider/api.js";
+import type { ProviderRegistry } from "../provider/registry.js";
+import type { ResourceState, StateFile } from "../state/model.js";
+import { PLAN_FORMAT_VERSION, type Action, type KeywordDiff, type Plan, type ResourceChange } from "./model.js";
+
+export interface PlanOptions {
+  readonly refresh: boolean;
+  readonly targets: readonly string[];
+  readonly excludes: readonly string[];
+  readonly allowReplace: readonly string[];
+  /** Plan the removal of everything recorded (osvc destroy). */
+  readonly destroy: boolean;
+  /** --leader: this node creates shared resources. */
+  readonly leader: boolean;
+}
+
+export interface DependencyView {
+  /** Resources in apply order. */
+  readonly order: readonly string[];
+  /** Direct real dependencies of a resource. */
+  deps(rid: string): readonly string[];
+  /** Driver-group slot index of a resource. */
+  slot(rid: string): number;
+  /** Closure for --target (dependencies) and --exclude (dependents). */
+  closure(rids: readonly string[], direction: "dependencies" | "dependents"): readonly string[];
+}
+
+export interface PlanInput {
+  readonly evaluated: EvaluatedTemplate;
+  readonly graph: DependencyView;
+  readonly state: StateFile | null;
+  readonly registry: ProviderRegistry;
+  readonly probe: ProbeContext;
+  readonly options: PlanOptions;
+  readonly templateHash: string;
+  readonly osvcVersion: string;
+  readonly now?: string;
+}
+
+/** Generic keywords that change no host object: recorded, never diffed. */
+const NON_HOST_KEYWORDS = new Set(["comment", "tags", "subset", "monitor", "restart", "restart_delay", "optional", "standby", "shared", "encap", "provision", "unprovision", "disable", "type"]);
+
+function isGenericKeyword(spec: KeywordSpec | undefined, name: string): boolean {
+  if (NON_HOST_KEYWORDS.has(name)) return true;
+  return /^(blocking_)?(pre|post)_/.test(name) || /_requires$/.test(name) || ["scsireserv", "prkey", "no_preempt_abort", "promote_rw"].includes(name) || spec === undefined;
+}
+
+export function displayValue(v: unknown, spec?: KeywordSpec): KwValue {
+  if (v === null || v === undefined) return null;
+  if (spec?.type === "size" && typeof v === "number") return formatSize(v);
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+  return JSON.stringify(v);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+function outputsLookup(outputs: Map<string, Outputs>): OutputLookup {
+  return (rid, attr) => {
+    const o = outputs.get(rid);
+    if (!o) return undefined;
+    const v = o[attr];
+    if (v === undefined) return undefined;
+    return Array.isArray(v) ? (v as string[]) : [String(v)];
+  };
+}
+
+interface Desired {
+  readonly resource: EvaluatedResource;
+  readonly provider: Provider | undefined;
+  readonly inputs: Record<string, KwValue>;
+  readonly unknown: string[];
+  readonly deferredTexts: Record<string, { text: string; type?: KeywordSpec["type"] }>;
+  readonly specs: Map<string, KeywordSpec>;
+}
+
+/** Desired inputs of a resource; deferred ones resolved from known outputs when possible. */
+export function desiredInputs(r: EvaluatedResource, lookup: OutputLookup): Omit<Desired, "resource" | "provider"> {
+  const inputs: Record<string, KwValue> = {};
+  const unknown: string[] = [];
+  const deferredTexts: Record<string, { text: string; type?: KeywordSpec["type"] }> = {};
+  const specs = new Map<string, KeywordSpec>();
+  for (const [name, k] of r.keywords) {
+    if (k.spec) specs.set(name, k.spec);
+    if (k.deferred && k.deferred.length) {
+      deferredTexts[name] = { text: k.text, type: k.spec?.type };
+      const res = resolveDeferred(k.text, k.spec?.type, lookup);
+      if (res.ok) inputs[name] = res.value;
+      else unknown.push(name);
+      continue;
+    }
+    if (k.value !== undefined) inputs[name] = k.value;
+    else if (k.markers && k.markers.length) inputs[name] = k.text;
+  }
+  return { inputs, unknown, deferredTexts, specs };
+}
+
+function boolKw(r: EvaluatedResource, name: string, dflt = false): boolean {
+  const v = r.keywords.get(name)?.value;
+  return typeof v === "boolean" ? v : dflt;
+}
+
+export async function makePlan(input: PlanInput): Promise<Plan> {
+  const { evaluated, graph, state, registry, options } = input;
+  const diagnostics: Diagnostic[] = [];
+  const multiNode = (evaluated.defaults.get("nodes")?.value as string[] | undefined)?.length ?? 1;
+  const role: Plan["role"] = options.leader ? "leader" : multiNode > 1 ? "follower" : "solo";
+  const recorded = state?.resources ?? {};
+
+  // Selection: --target (with dependencies), --exclude (with dependents).
+  const byRid = new Map(evaluated.resources.map((r) => [r.rid.toString(), r]));
+  let selected = new Set(graph.order);
+  if (options.targets.length) {
+    for (const t of options.targets) if (!byRid.has(t) && !recorded[t]) diagnostics.push(unknownRid(t, "--target", [...byRid.keys()]));
+    selected = new Set([...graph.closure(options.targets.filter((t) => byRid.has(t)), "dependencies"), ...options.targets.filter((t) => recorded[t] && !byRid.has(t))]);
+  }
+  if (options.excludes.length) {
+    for (const t of options.excludes) if (!byRid.has(t) && !recorded[t]) diagnostics.push(unknownRid(t, "--exclude", [...byRid.keys()]));
+    for (const x of graph.closure(options.excludes.filter((t) => byRid.has(t)), "dependents")) selected.delete(x);
+    for (const x of options.excludes) selected.delete(x);
+  }
+  const isSelected = (rid: string) => selected.has(rid) || (options.targets.length === 0 && !options.excludes.includes(rid));
+
+  // Providers.
+  const desired = new Map<string, Desired>();
+  for (const rid of graph.order) {
+    const r = byRid.get(rid);
+    if (!r || !isSelected(rid)) continue;
+    const provider = r.driver ? registry.get(r.driver.id) : undefined;
+    if (r.driver && !provider && !boolKw(r, "disable")) {
+      diagnostics.push({
+        code: "E3001",
+        severity: "error",
+        summary: `no provider for ${r.driver.id} runs on this host`,
+        detail: `[${rid}] uses the ${r.driver.id} driver: osvc knows its keywords, but cannot provision it here.`,
+        range: r.range,
+        hint: `Drivers that run here: ${registry.types.join(", ")}. Disable the resource (disable = true) to plan the rest.`,
+      });
+    }
+    desired.set(rid, { resource: r, provider, inputs: {}, unknown: [], deferredTexts: {}, specs: new Map() });
+  }
+
+  // Refresh: probe in rounds, so that deferred inputs (a fs on {disk#0.exposed_devs[0]}) are
+  // resolved from their dependency's fresh outputs before that resource is probed.
+  const outputs = new Map<string, Outputs>();
+  if (!options.refresh) for (const [rid, rec] of Object.entries(recorded)) outputs.set(rid, rec.outputs as Outputs);
+  const lookup = outputsLookup(outputs);
+  const observed = new Map<string, Observed>();
+  const pending = new Set([...desired.keys()].filter((rid) => desired.get(rid)!.provider && !boolKw(desired.get(rid)!.resource, "disable")));
+  const specOf = (rid: string): ResourceSpec => {
+    const d = desired.get(rid)!;
+    return { rid, driver: d.resource.driver!.id, kw: d.inputs, recorded: recorded[rid]?.outputs as Outputs | undefined };
+  };
+  const resolveAll = (rid: string) => {
+    const d = desired.get(rid)!;
+    desired.set(rid, { ...d, ...desiredInputs(d.resource, lookup) });
+  };
+  if (options.refresh && !options.destroy) {
+    for (;;) {
+      const ready: string[] = [];
+      for (const rid of pending) {
+        resolveAll(rid);
+        if (desired.get(rid)!.unknown.length === 0) ready.push(rid);
+      }
+      if (ready.length === 0) break;
+      const byDriver = new Map<Provider, string[]>();
+      for (const rid of ready) {
+        pending.delete(rid);
+        const p = desired.get(rid)!.provider!;
+        byDriver.set(p, [...(byDriver.get(p) ?? []), rid]);
+      }
+      await Promise.all(
+        [...byDriver].map(async ([p, rids]) => {
+          const obs = await p.probe(input.probe, rids.map(specOf));
+          rids.forEach((rid, i) => {
+            observed.set(rid, obs[i]);
+            if (obs[i].outputs) outputs.set(rid, { ...obs[i].outputs });
+          });
+        }),
+      );
+    }
+  }
+  for (const rid of desired.keys()) resolveAll(rid);
+
+  // Actions.
+  const changes: ResourceChange[] = [];
+  const actionOf = new Map<string, Action>();
+  for (const [rid, d] of desired) {
+    const c = decide(rid, d, observed.get(rid), recorded[rid], role, options, diagnostics);
+    actionOf.set(rid, c.action);
+    changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
+  }
+
+  // Recorded resources that left the template (or everything, for destroy): unprovision,
+  // in reverse dependency order.
+  const removals: ResourceChange[] = [];
+  const destroyRids = options.destroy ? Object.keys(recorded) : Object.keys(recorded).filter((rid) => !byRid.has(rid));
+  for (const rid of destroyRids) {
+    if (!isSelected(rid) && !(options.targets.includes(rid))) continue;
+    const rec = recorded[rid];
+    const provider = registry.get(rec.driver);
+    if (!provider) {
+      diagnostics.push({ code: "E3001", severity: "error", summary: `no provider for ${rec.driver} runs on this host`, detail: `${rid} is recorded in the state with the ${rec.driver} driver, and cannot be unprovisioned here.` });
+    }
+    const shared = rec.shared === true;
+    const stateOnly = (shared && role === "follower") || rec.follow === true || rec.provisioned === false;
+    removals.push({
+      rid,
+      driver: rec.driver,
+      action: "unprovision",
+      reason: options.destroy ? (stateOnly ? (rec.provisioned === false ? "not provisioned: forget it" : "shared: left to the leader, forget it here") : "destroy") : "not in the template",
+      diff: Object.entries(rec.inputs).map(([key, v]) => ({ key, before: displayValue(v) })),
+      inputs: rec.inputs as Record<string, KwValue>,
+      unknownInputs: [],
+      deferredInputs: {},
+      dependsOn: rec.dependsOn ?? [],
+      priorOutputs: rec.outputs as Outputs,
+      shared,
+      standby: rec.standby,
+      stateOnly,
+      observed: { provisioned: rec.provisioned, up: false },
+      slot: 0,
+    });
+    if (options.destroy) {
+      const i = changes.findIndex((c) => c.rid === rid);
+      if (i >= 0) changes.splice(i, 1);
+    }
+  }
+  if (options.destroy) changes.length = 0;
+  // Reverse dependency order for removals: dependents first.
+  const removalOrder = reverseDependencyOrder(removals, graph.order);
+
+  const plan: Plan = {
+    formatVersion: PLAN_FORMAT_VERSION,
+    osvcVersion: input.osvcVersion,
+    object: evaluated.path.namespace === "root" && evaluated.path.kind === "svc" ? evaluated.path.name : `${evaluated.path.namespace}/${evaluated.path.kind}/${evaluated.path.name}`,
+    node: evaluated.nodename,
+    createdAt: input.now ?? new Date().toISOString(),
+    lineage: state?.lineage ?? null,
+    serial: state?.serial ?? 0,
+    templateHash: input.templateHash,
+    role,
+    changes: [...removalOrder, ...changes],
+    diagnostics,
+    options: { refresh: options.refresh, targets: options.targets, excludes: options.excludes, allowReplace: options.allowReplace, destroy: options.destroy },
+  };
+  return plan;
+}
+
+function unknownRid(rid: string, flag: string, known: string[]): Diagnostic {
+  return { code: "E3004", severity: "error", summary: `${flag} ${rid}: no such resource`, hint: known.length ? `Known resources: ${known.join(", ")}.` : undefined };
+}
+
+function reverseDependencyOrder(removals: ResourceChange[], order: readonly string[]): ResourceChange[] {
+  // Dependents are removed before what they depend on: a DFS post-order on "is depended on by".
+  const byRid = new Map(removals.map((r) => [r.rid, r]));
+  const dependents = new Map<string, string[]>();
+  for (const r of removals) for (const d of r.dependsOn) if (byRid.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), r.rid]);
+  const pos = new Map(order.map((rid, i) => [rid, i]));
+  const sorted = [...removals].sort((a, b) => (pos.get(b.rid) ?? -1) - (pos.get(a.rid) ?? -1) || (a.rid < b.rid ? 1 : -1));
+  const out: ResourceChange[] = [];
+  const done = new Set<string>();
+  const visit = (rid: string, stack: Set<string>) => {
+    if (done.has(rid) || stack.has(rid)) return;
+    stack.add(rid);
+    for (const dep of (dependents.get(rid) ?? []).sort().reverse()) visit(dep, stack);
+    stack.delete(rid);
+    done.add(rid);
+    out.push(byRid.get(rid)!);
+  };
+  for (const r of sorted) visit(r.rid, new Set());
+  return out;
+}
+
+type Decision = Omit<ResourceChange, "dependsOn" | "slot">;
+
+function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, role: Plan["role"], options: PlanOptions, diagnostics: Diagnostic[]): Decision {
+  const r = d.resource;
+  const driver = r.driver?.id ?? `${r.rid.group}.${r.type ?? "?"}`;
+  const shared = boolKw(r, "shared");
+  const standby = boolKw(r, "standby");
+  const optional = boolKw(r, "optional");
+  const p = d.provider;
+  const base = {
+    rid,
+    driver,
+    inputs: d.inputs,
+    unknownInputs: d.unknown,
+    deferredInputs: d.deferredTexts,
+    priorOutputs: rec?.outputs as Outputs | undefined,
+    shared,
+    standby,
+    optional,
+    observed: o ? { provisioned: o.provisioned, up: o.up } : undefined,
+  };
+  const make = (action: Action, reason: string, diff: KeywordDiff[] = [], blocked?: string): Decision => ({ ...base, action, reason, diff, blocked });
+  const specOf = (k: string) => d.specs.get(k);
+  const allAfter = (): KeywordDiff[] =>
+    Object.keys({ ...d.inputs, ...Object.fromEntries(d.unknown.map((u) => [u, null])) })
+      .filter((k) => !isGenericKeyword(specOf(k), k))
+      .sort()
+      .map((k) => (d.unknown.includes(k) ? { key: k, afterUnknown: true } : { key: k, after: displayValue(d.inputs[k], specOf(k)), sensitive: specOf(k)?.sensitive }));
+
+  if (boolKw(r, "disable")) return make("noop", "disabled");
+  if (!p) return make("noop", "no provider on this host", [], "no provider");
+  for (const pr of o?.problems ?? []) {
+    diagnostics.push({
+      code: pr.level === "error" ? "E3003" : "W3003",
+      severity: pr.level,
+      summary: `${rid}: ${pr.message}`,
+      range: r.range,
+      hint: pr.hint,
+    });
+  }
+  if (shared && role === "follower") {
+    if (rec?.provisioned) return make("noop", "shared: provisioned by the leader");
+    return make("follow", "shared resource: created by the leader (--leader), recorded here");
+  }
+  const provisionEnabled = r.keywords.get("provision")?.value !== false;
+  if (!o) {
+    // Not probed: a dependency it needs is not there yet.
+    const waiting = d.unknown.length ? ` (${d.unknown.join(", ")} known after apply)` : "";
+    if (rec?.provisioned) return make("start", `recorded as provisioned; starts after its dependencies${waiting}`);
+    if (!provisionEnabled) return make("noop", "provision = false");
+    return make("provision", `not on the host${waiting}`, allAfter());
+  }
+  if (o.provisioned === false) {
+    if (!provisionEnabled) {
+      diagnostics.push({ code: "W3005", severity: "warning", summary: `${rid} is not provisioned and has provision = false`, detail: "osvc will not create it; create it by hand, then `osvc <path> set provisioned --rid " + rid + "`.", range: r.range });
+      return make("noop", "provision = false");
+    }
+    return make("provision", rec?.provisioned ? "recorded as provisioned, but missing on the host" : "not on the host", allAfter());
+  }
+  if (!rec || rec.provisioned === false || (rec.provisioned === null && o.provisioned === true)) {
+    if (o.provisioned === null) return o.up ? make("adopt", "running, not recorded yet") : make("start", "not running", allAfter());
+    return make("adopt", o.up ? "exists on the host, not recorded: adopt it" : "exists on the host, not recorded: adopt and start it", allAfter());
+  }
+  // Recorded and present: compare inputs, then the host's actual values.
+  const diff: KeywordDiff[] = [];
+  const keys = new Set([...Object.keys(rec.inputs), ...Object.keys(d.inputs), ...d.unknown]);
+  for (const k of [...keys].sort()) {
+    const spec = specOf(k);
+    if (isGenericKeyword(spec, k)) continue;
+    if (d.unknown.includes(k)) continue; // resolved at apply time; its dependency is not up yet
+    const before = rec.inputs[k];
+    const after = d.inputs[k];
+    if (sameValue(before, after)) continue;
+    diff.push({ key: k, before: displayValue(before, spec), after: displayValue(after, spec), sensitive: spec?.sensitive, forcesReplace: !(p.updatable ?? []).includes(k) });
+  }
+  const drift: KeywordDiff[] = [];
+  for (const [k, actual] of Object.entries(o.actual ?? {})) {
+    if (diff.some((x) => x.key === k)) continue;
+    const want = d.inputs[k];
+    if (want === undefined || sameValue(actual, want)) continue;
+    drift.push({ key: k, before: displayValue(actual, specOf(k)), after: displayValue(want, specOf(k)), forcesReplace: !(p.updatable ?? []).includes(k) });
+  }
+  if (rec.driver !== driver) {
+    const all = [{ key: "type", before: rec.driver, after: driver, forcesReplace: true }, ...diff];
+    return replaceOrBlock(rid, p, all, `driver changes from ${rec.driver} to ${driver}`, options, diagnostics, make);
+  }
+  const forcing = diff.filter((x) => x.forcesReplace);
+  if (forcing.length) return replaceOrBlock(rid, p, diff, `${forcing.map((x) => x.key).join(", ")} cannot change in place`, options, diagnostics, make);
+  if (diff.length || drift.length) {
+    const reason = diff.length ? `${diff.map((x) => x.key).join(", ")} changed` : `${drift.map((x) => x.key).join(", ")} changed outside osvc`;
+    if (drift.some((x) => x.forcesReplace)) return make("noop", `drift in ${drift.map((x) => x.key).join(", ")} (not updatable in place; left as is)`);
+    return make("update", reason, [...diff, ...drift]);
+  }
+  if (!o.up) return make("start", standby ? "standby resource is down" : "provisioned but down");
+  return make("noop", "up to date");
+}
+
+function replaceOrBlock(
+  rid: string,
+  p: Provider,
+  diff: KeywordDiff[],
+  reason: string,
+  options: PlanOptions,
+  diagnostics: Diagnostic[],
+  make: (action: Action, reason: string, diff?: KeywordDiff[], blocked?: string) => Decision,
+): Decision {
+  if (p.dataBearing && !options.allowReplace.includes(rid)) {
+    const why = `replacing ${rid} destroys the data it holds`;
+    diagnostics.push({
+      code: "E3002",
+      severity: "error",
+      summary: `${rid} must be replaced, which destroys its data`,
+      detail: `${reason}. ${p.type} holds data: osvc refuses to replace it without your explicit consent.`,
+      hint: `Revert the change, or pass --allow-replace ${rid} to destroy and re-create it.`,
+    });
+    return make("replace", reason, diff, why);
+  }
+  return make("replace", reason, diff);
+}
