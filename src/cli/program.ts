@@ -61,6 +61,51 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
       return keywordsCommand(driver);
     }));
 
+  const engine = () => import("./commands/engine.js");
+  const stateOptions = (cmd: Command) =>
+    cmd
+      .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
+      .option("--lock-timeout <duration>", "wait this long for the object's lock (e.g. 30s); default: fail at once");
+  const planSelection = (cmd: Command) =>
+    cmd
+      .option("--refresh <bool>", "probe the host (true) or trust the recorded state (false)", "true")
+      .option("--target <rid>", "only this resource and what it depends on (repeatable)", collect, [])
+      .option("--exclude <rid>", "leave out this resource and what depends on it (repeatable)", collect, [])
+      .option("--allow-replace <rid>", "allow replacing this data-bearing resource (destroys its data; repeatable)", collect, [])
+      .option("--leader", "this node creates shared resources (shared = true)");
+
+  stateOptions(planSelection(templateOptions(program.command("plan").argument("[template]", "template file, - for stdin, or an http(s) URL").description("show what apply would change on this host"))))
+    .option("--out <file>", "save the plan; `osvc apply <file>` applies exactly it")
+    .option("--json", "print the plan as JSON")
+    .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")
+    .action(wrap(async (template: string | undefined, opts: Record<string, unknown>) => (await engine()).planCommand(template, { ...opts, color })));
+
+  stateOptions(planSelection(templateOptions(program.command("apply").argument("[template|planfile]", "template (plans first) or a saved plan file").description("provision the template on this host"))))
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--disable-rollback", "on failure, leave what succeeded in place")
+    .option("--parallelism <n>", "resources acted on at once", "10")
+    .option("--json", "NDJSON events instead of log lines")
+    .action(wrap(async (target: string | undefined, opts: Record<string, unknown>) => (await engine()).applyCommand(target, { ...opts, color })));
+
+  stateOptions(program.command("destroy").argument("<object>", "object path, or the template file it was applied from").description("unprovision everything recorded for an object, in reverse order"))
+    .option("--path <path>", "object path")
+    .option("--node <name>", "node name")
+    .option("--leader", "this node destroys shared resources")
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--parallelism <n>", "resources acted on at once", "10")
+    .option("--json", "NDJSON events instead of log lines")
+    .action(wrap(async (arg: string, opts: Record<string, unknown>) => (await engine()).destroyCommand(arg, { ...opts, color })));
+
+  stateOptions(program.command("status").argument("[object]", "object path (default: every recorded object)").description("resource status and flags, probed live"))
+    .option("--node <name>", "node name")
+    .option("--format <fmt>", "text or json", "text")
+    .action(wrap(async (arg: string | undefined, opts: Record<string, unknown>) => (await engine()).statusCommand(arg, { ...opts, color })));
+
+  templateOptions(program.command("graph").argument("[template]", "template file").description("the resource dependency graph"))
+    .option("--format <fmt>", "dot or svg", "dot")
+    .option("--out <file>", "write the svg to a file")
+    .action(wrap(async (template: string | undefined, opts: Record<string, unknown>) => (await engine()).graphCommand(template, { ...opts, color })));
+
   return {
     async run(argv: string[]): Promise<number> {
       try {

@@ -218,7 +218,11 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       driver: rec.driver,
       action: "unprovision",
       reason: options.destroy ? (stateOnly ? (rec.provisioned === false ? "not provisioned: forget it" : "shared: left to the leader, forget it here") : "destroy") : "not in the template",
-      diff: Object.entries(rec.inputs).map(([key, v]) => ({ key, before: displayValue(v) })),
+      diff: Object.entries(rec.inputs)
+        .filter(([key]) => !isGenericKeyword(undefined, key) || !NON_HOST_KEYWORDS.has(key))
+        .filter(([key]) => !/^(blocking_)?(pre|post)_|_requires$|^(scsireserv|prkey|no_preempt_abort|promote_rw|stat_timeout)$/.test(key))
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, v]) => ({ key, before: displayValue(v) })),
       inputs: rec.inputs as Record<string, KwValue>,
       unknownInputs: [],
       deferredInputs: {},
@@ -306,7 +310,7 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
   const specOf = (k: string) => d.specs.get(k);
   const allAfter = (): KeywordDiff[] =>
     Object.keys({ ...d.inputs, ...Object.fromEntries(d.unknown.map((u) => [u, null])) })
-      .filter((k) => !isGenericKeyword(specOf(k), k))
+      .filter((k) => !isGenericKeyword(specOf(k), k) && r.keywords.get(k)?.origin !== "default")
       .sort()
       .map((k) => (d.unknown.includes(k) ? { key: k, afterUnknown: true } : { key: k, after: displayValue(d.inputs[k], specOf(k)), sensitive: specOf(k)?.sensitive }));
 

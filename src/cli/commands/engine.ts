@@ -1,0 +1,426 @@
+// osvc plan | apply | destroy | status | graph: load -> graph -> plan -> (apply) -> view.
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { createInterface } from "node:readline/promises";
+import { BUILTIN_PROVIDERS } from "../../../providers/index.js";
+import { applyPlan, type ApplyResult } from "../../apply/applier.js";
+import { compileTexts, type CompileResult, type EvaluatedTemplate } from "../../config/index.js";
+import { parseDuration } from "../../core/convert.js";
+import { hasErrors, type Diagnostic } from "../../core/diagnostics.js";
+import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
+import { buildGraph, closure, topoOrder, toDot, type ResourceGraph } from "../../graph/index.js";
+import { hasChanges, type Plan } from "../../plan/model.js";
+import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.js";
+import { makePlan, type DependencyView, type PlanOptions } from "../../plan/planner.js";
+import { planJson, renderPlanText } from "../../plan/render.js";
+import { planStatus, type ObjectStatus } from "../../plan/status.js";
+import { createExec } from "../../provider/exec.js";
+import { ProviderRegistry } from "../../provider/registry.js";
+import { LockTimeoutError } from "../../state/lock.js";
+import { defaultRoot, StateStore } from "../../state/store.js";
+import { builtinCatalog, compileFromOptions, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
+import { colorsFor, type ColorMode } from "../views/color.js";
+import { renderDiagnostics } from "../views/diagnostics.js";
+import { jsonView, textView, versionLine, type ApplyView } from "../views/apply-log.js";
+import { osvcVersion } from "../version.js";
+
+export interface EngineOptions extends TemplateOptions {
+  root?: string;
+  out?: string;
+  json?: boolean;
+  detailedExitcode?: boolean;
+  refresh?: string;
+  target?: string[];
+  exclude?: string[];
+  allowReplace?: string[];
+  leader?: boolean;
+  autoApprove?: boolean;
+  disableRollback?: boolean;
+  parallelism?: string;
+  lockTimeout?: string;
+  format?: string;
+  color?: ColorMode;
+}
+
+const registry = () => new ProviderRegistry(BUILTIN_PROVIDERS);
+
+export function storeFor(opts: EngineOptions): StateStore {
+  return new StateStore(opts.root ?? defaultRoot());
+}
+
+function lockTimeoutMs(opts: EngineOptions): number {
+  if (opts.lockTimeout === undefined) return 0;
+  const r = parseDuration(opts.lockTimeout);
+  if (!r.ok) throw new UsageError(`--lock-timeout ${opts.lockTimeout}: ${r.error}`, "Example: --lock-timeout 30s");
+  return Math.round(r.value * 1000);
+}
+
+function planOptions(opts: EngineOptions, destroy = false): PlanOptions {
+  const refresh = opts.refresh === undefined ? true : !/^(false|no|0|off)$/i.test(opts.refresh);
+  return {
+    refresh,
+    targets: opts.target ?? [],
+    excludes: opts.exclude ?? [],
+    allowReplace: opts.allowReplace ?? [],
+    destroy,
+    leader: opts.leader ?? false,
+  };
+}
+
+export function dependencyView(graph: ResourceGraph): DependencyView {
+  const order = topoOrder(graph);
+  return {
+    order,
+    deps: (rid) => graph.dependencies(rid),
+    slot: (rid) => graph.slotIndex(rid),
+    closure: (rids, dir) => closure(graph, rids, dir),
+  };
+}
+
+function templateHash(c: CompileResult, env: Record<string, string>): string {
+  const h = createHash("sha256");
+  for (const s of c.sources) h.update(s.name).update("\0").update(s.text).update("\0");
+  h.update(JSON.stringify(env));
+  return h.digest("hex").slice(0, 16);
+}
+
+function probeContext(store: StateStore, object: string, node: string) {
+  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object) };
+}
+
+function printDiagnostics(ds: readonly Diagnostic[], c: CompileResult | undefined, color: ColorMode | undefined): void {
+  const text = renderDiagnostics(ds, c ? sourcesOf(c.sources) : new Map(), colorsFor(color, process.stderr));
+  if (text) process.stderr.write(text);
+}
+
+interface Prepared {
+  compiled: CompileResult;
+  graph: ResourceGraph;
+  view: DependencyView;
+  diagnostics: Diagnostic[];
+}
+
+async function prepare(template: string | undefined, opts: EngineOptions): Promise<Prepared | number> {
+  const compiled = await compileFromOptions(template, opts);
+  const diagnostics = [...compiled.diagnostics];
+  if (!compiled.ok) {
+    printDiagnostics(diagnostics, compiled, opts.color);
+    return 1;
+  }
+  const { graph, diagnostics: gd } = buildGraph(compiled.evaluated);
+  diagnostics.push(...gd);
+  if (hasErrors(gd)) {
+    printDiagnostics(diagnostics, compiled, opts.color);
+    return 1;
+  }
+  return { compiled, graph, view: dependencyView(graph), diagnostics };
+}
+
+async function computePlan(p: Prepared, opts: EngineOptions, store: StateStore, destroy = false): Promise<Plan> {
+  const object = formatObjectPath(p.compiled.evaluated.path);
+  const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
+  return makePlan({
+    evaluated: p.compiled.evaluated,
+    graph: p.view,
+    state,
+    registry: registry(),
+    probe: probeContext(store, object, p.compiled.evaluated.nodename),
+    options: planOptions(opts, destroy),
+    templateHash: templateHash(p.compiled, parseEnvOverrides(opts.env)),
+    osvcVersion: osvcVersion(),
+  });
+}
+
+function showPlan(plan: Plan, opts: EngineOptions): void {
+  const c = colorsFor(opts.color, process.stdout);
+  process.stdout.write(renderPlanText(plan, { color: c }));
+}
+
+// ---------------------------------------------------------------- plan
+
+export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
+  const p = await prepare(template, opts);
+  if (typeof p === "number") return p;
+  const store = storeFor(opts);
+  const plan = await computePlan(p, opts, store);
+  const all = [...p.diagnostics, ...plan.diagnostics];
+  printDiagnostics(all, p.compiled, opts.color);
+  if (opts.json) process.stdout.write(JSON.stringify(planJson(plan), null, 2) + "\n");
+  else showPlan(plan, opts);
+  if (hasErrors(plan.diagnostics)) return 1;
+  if (opts.out) {
+    await savePlan(opts.out, { plan, sources: p.compiled.sources.map((s) => ({ name: s.name, text: s.text })), path: plan.object, root: opts.root ?? defaultRoot() });
+    if (!opts.json) process.stdout.write(`\nSaved the plan to ${opts.out}. Apply exactly this plan with: osvc apply ${opts.out}\n`);
+  }
+  return opts.detailedExitcode && hasChanges(plan) ? 2 : 0;
+}
+
+// ---------------------------------------------------------------- apply / destroy
+
+async function confirm(question: string, opts: EngineOptions): Promise<boolean> {
+  if (opts.autoApprove) return true;
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new UsageError("no terminal to confirm on", "Review the plan, then pass --auto-approve (or apply a saved plan file).");
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const a = await rl.question(`\n${question}\n  Only 'yes' will be accepted: `);
+    return a.trim() === "yes";
+  } finally {
+    rl.close();
+  }
+}
+
+function parallelismOf(opts: EngineOptions): number {
+  if (opts.parallelism === undefined) return 10;
+  const n = Number(opts.parallelism);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--parallelism ${opts.parallelism}: expected a positive integer`);
+  return n;
+}
+
+async function runApply(plan: Plan, opts: EngineOptions, store: StateStore, configText: string | undefined): Promise<number> {
+  const name = plan.object;
+  const c = colorsFor(opts.color, process.stdout);
+  const total = plan.changes.filter((x) => x.action !== "noop").length;
+  const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress: Boolean(process.stdout.isTTY), total });
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) {
+      view.close();
+      process.stderr.write("\nsecond interrupt: exiting now; the journal records the steps in flight\n");
+      process.exit(130);
+    }
+    ac.abort();
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  let r: ApplyResult;
+  try {
+    r = await applyPlan({
+      plan,
+      registry: registry(),
+      store,
+      node: plan.node,
+      parallelism: parallelismOf(opts),
+      disableRollback: opts.disableRollback ?? false,
+      signal: ac.signal,
+      emit: (e) => view.event(e),
+      configText,
+      osvcVersion: osvcVersion(),
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+    view.close();
+  }
+  view.done(r);
+  if (r.interrupted) return 130;
+  return r.ok ? 0 : 1;
+}
+
+async function withLock<T>(store: StateStore, object: string, opts: EngineOptions, command: string, fn: () => Promise<T>): Promise<T> {
+  let lock;
+  try {
+    lock = await store.lock(object, {
+      timeoutMs: lockTimeoutMs(opts),
+      command,
+      onWait: (h) => process.stderr.write(`waiting for the lock of ${object}: held by pid ${h.pid} (${h.command}) since ${h.startedAt}\n`),
+    });
+  } catch (e) {
+    if (e instanceof LockTimeoutError) throw new UsageError(e.message);
+    throw e;
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+export async function applyCommand(target: string | undefined, opts: EngineOptions): Promise<number> {
+  const store = storeFor(opts);
+  const cmdline = `osvc apply ${target ?? ""}`.trim();
+  if (target && (await isPlanFile(target))) {
+    const saved = await loadPlan(target);
+    const plan = saved.plan;
+    const planStore = opts.root ? store : new StateStore(saved.root);
+    return withLock(planStore, plan.object, opts, cmdline, async () => {
+      const state = await planStore.readState(plan.object);
+      checkStale(saved, { lineage: state?.lineage ?? null, serial: state?.serial ?? 0, osvcVersion: osvcVersion() });
+      if (hasErrors(plan.diagnostics)) throw new UsageError("the saved plan has errors: it cannot be applied");
+      if (opts.json) versionLine(process.stdout, osvcVersion());
+      else showPlan(plan, opts);
+      if (!hasChanges(plan)) return 0;
+      return runApply(plan, opts, planStore, saved.sources.map((s) => s.text).join("\n"));
+    });
+  }
+  const p = await prepare(target, opts);
+  if (typeof p === "number") return p;
+  const object = formatObjectPath(p.compiled.evaluated.path);
+  return withLock(store, object, opts, cmdline, async () => {
+    const plan = await computePlan(p, opts, store);
+    printDiagnostics([...p.diagnostics, ...plan.diagnostics], p.compiled, opts.color);
+    if (opts.json) {
+      versionLine(process.stdout, osvcVersion());
+      jsonView(process.stdout, object).plan(plan);
+    } else showPlan(plan, opts);
+    if (hasErrors(plan.diagnostics)) return 1;
+    if (!hasChanges(plan)) {
+      // Record the config even when nothing changes on the host.
+      await store.installConfig(object, p.compiled.sources.map((s) => s.text).join("\n"));
+      return 0;
+    }
+    if (!(await confirm("Do you want to perform these actions?", opts))) {
+      process.stdout.write("Apply cancelled.\n");
+      return 1;
+    }
+    return runApply(plan, opts, store, p.compiled.sources.map((s) => s.text).join("\n"));
+  });
+}
+
+/** The object path of a destroy/status argument: a path, or a template file whose name gives it. */
+function objectPathOf(arg: string, opts: EngineOptions): ObjectPath {
+  const text = opts.path ?? (existsSync(arg) ? pathFromFileName(arg) : arg);
+  const p = parseObjectPath(text);
+  if (!p.ok) throw new UsageError(p.error);
+  return p.path;
+}
+
+function emptyEvaluated(path: ObjectPath, node: string): EvaluatedTemplate {
+  return { path, nodename: node, defaults: new Map(), env: new Map(), resources: [], others: new Map(), diagnostics: [] };
+}
+
+export async function destroyCommand(arg: string, opts: EngineOptions): Promise<number> {
+  const store = storeFor(opts);
+  const path = objectPathOf(arg, opts);
+  const object = formatObjectPath(path);
+  return withLock(store, object, opts, `osvc destroy ${arg}`, async () => {
+    const state = await store.readState(object);
+    if (!state || Object.keys(state.resources).length === 0) {
+      process.stdout.write(`${object}: nothing recorded, nothing to destroy.\n`);
+      return 0;
+    }
+    const order = Object.keys(state.resources);
+    const plan = await makePlan({
+      evaluated: emptyEvaluated(path, opts.node ?? state.node ?? hostname()),
+      graph: { order, deps: () => [], slot: () => 0, closure: (r) => r },
+      state,
+      registry: registry(),
+      probe: probeContext(store, object, state.node),
+      options: planOptions(opts, true),
+      templateHash: state.templateHash ?? "",
+      osvcVersion: osvcVersion(),
+    });
+    printDiagnostics(plan.diagnostics, undefined, opts.color);
+    if (opts.json) {
+      versionLine(process.stdout, osvcVersion());
+      jsonView(process.stdout, object).plan(plan);
+    } else showPlan(plan, opts);
+    if (hasErrors(plan.diagnostics)) return 1;
+    if (!(await confirm(`Destroy ${object}? This deletes what osvc created for it, data included. There is no undo.`, opts))) {
+      process.stdout.write("Destroy cancelled.\n");
+      return 1;
+    }
+    return runApply(plan, opts, store, undefined);
+  });
+}
+
+// ---------------------------------------------------------------- status
+
+function statusText(s: ObjectStatus, c: ReturnType<typeof colorsFor>): string {
+  const col = (st: string) => (st === "up" ? c.green(st) : st === "down" ? c.red(st) : st === "warn" ? c.yellow(st) : st.startsWith("stdby") ? c.cyan(st) : c.dim(st));
+  const out = [`${c.bold(s.object)}${" ".repeat(Math.max(1, 40 - s.object.length))}${col(s.avail)}`];
+  out.push(`\`- instances`);
+  out.push(`   \`- ${s.node}${" ".repeat(Math.max(1, 34 - s.node.length))}${col(s.avail).padEnd(8)}  avail ${col(s.avail)}, overall ${col(s.overall)}, provisioned ${s.provisioned}`);
+  s.resources.forEach((r, i) => {
+    const last = i === s.resources.length - 1;
+    const branch = last ? "`-" : "|-";
+    out.push(`      ${branch} ${r.rid.padEnd(14)} ${r.flags}  ${col(r.status).padEnd(10 + (col(r.status).length - r.status.length))} ${r.label}${r.note ? c.yellow(` (${r.note})`) : ""}`);
+  });
+  return out.join("\n") + "\n";
+}
+
+export async function statusCommand(arg: string | undefined, opts: EngineOptions): Promise<number> {
+  const store = storeFor(opts);
+  const objects = arg ? [formatObjectPath(objectPathOf(arg, opts))] : await store.listObjects();
+  if (objects.length === 0) {
+    process.stdout.write("No objects recorded on this node.\n");
+    return 0;
+  }
+  const c = colorsFor(opts.color, process.stdout);
+  const results: ObjectStatus[] = [];
+  for (const object of objects) {
+    const config = await store.readConfig(object);
+    if (config === null) {
+      process.stderr.write(`${object}: no installed config (apply a template first)\n`);
+      return 1;
+    }
+    const parsed = parseObjectPath(object);
+    if (!parsed.ok) throw new UsageError(parsed.error);
+    const state = await store.readState(object);
+    const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], {
+      path: parsed.path,
+      nodename: opts.node ?? state?.node ?? hostname(),
+      catalog: builtinCatalog(),
+    });
+    const { graph } = buildGraph(compiled.evaluated);
+    const plan = await makePlan({
+      evaluated: compiled.evaluated,
+      graph: dependencyView(graph),
+      state,
+      registry: registry(),
+      probe: probeContext(store, object, compiled.evaluated.nodename),
+      options: planOptions({ ...opts, leader: true }),
+      templateHash: state?.templateHash ?? "",
+      osvcVersion: osvcVersion(),
+    });
+    const byRid = new Map(compiled.evaluated.resources.map((r) => [r.rid.toString(), r]));
+    const st = planStatus(plan, (rid) => {
+      const r = byRid.get(rid);
+      const kw = (k: string) => r?.keywords.get(k)?.value;
+      const rec = state?.resources[rid];
+      const label = describe(rid, (k) => kw(k) ?? rec?.inputs[k], rec?.outputs);
+      return { disabled: kw("disable") === true, monitor: kw("monitor") === true, encap: kw("encap") === true, restart: Number(kw("restart") ?? 0), label };
+    });
+    results.push(st);
+  }
+  if (opts.format === "json") process.stdout.write(JSON.stringify(arg ? results[0] : results, null, 2) + "\n");
+  else for (const s of results) process.stdout.write(statusText(s, c));
+  return 0;
+}
+
+function describe(rid: string, kw: (k: string) => unknown, outputs: Record<string, unknown> | undefined): string {
+  const group = rid.split("#")[0];
+  const dev = (outputs?.exposed_devs as string[] | undefined)?.[0];
+  if (group === "disk") return `${kw("file") ?? kw("name") ?? ""}${dev ? ` -> ${dev}` : ""}`;
+  if (group === "fs") return kw("path") !== undefined ? String(kw("path")) : `${kw("dev") ?? ""}@${kw("mnt") ?? ""}`;
+  if (group === "ip") return `${kw("ipname") ?? ""}@${kw("ipdev") ?? ""}`;
+  if (group === "container") return String(kw("image") ?? "");
+  if (group === "app") return String(kw("start") ?? kw("script") ?? "");
+  return "";
+}
+
+// ---------------------------------------------------------------- graph
+
+export async function graphCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
+  const format = opts.format ?? "dot";
+  if (format !== "dot" && format !== "svg") throw new UsageError(`unknown format "${format}"`, "Use --format dot or svg.");
+  const p = await prepare(template, opts);
+  if (typeof p === "number") return p;
+  printDiagnostics(p.diagnostics, p.compiled, opts.color);
+  const dot = toDot(p.graph, { name: p.compiled.evaluated.path.name });
+  if (format === "dot") {
+    process.stdout.write(dot);
+    return 0;
+  }
+  const r = await createExec()("dot", ["-Tsvg"], { input: dot, timeoutMs: 30_000 });
+  if (r.exitCode === 127) throw new UsageError("graphviz is not installed: svg output needs its `dot` command", "Install it (apt-get install graphviz), or use --format dot.");
+  if (r.exitCode !== 0) throw new UsageError(`dot -Tsvg failed: ${r.stderr.trim()}`);
+  if (opts.out) await writeFile(opts.out, r.stdout);
+  else process.stdout.write(r.stdout);
+  return 0;
+}
