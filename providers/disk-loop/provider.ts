@@ -120,9 +120,22 @@ function backingPath(loops: readonly LoopDevice[], info: FileInfo, file: string)
   return loops.filter((l) => l.backFile === info.real || l.backFile === file);
 }
 
-function preserved(r: ResourceSpec): Record<string, boolean> {
+function preserved(r: ResourceSpec): Record<string, boolean | readonly string[]> {
   const c = r.recorded?.created_file;
-  return typeof c === "boolean" ? { created_file: c } : {};
+  const dirs = r.recorded?.created_dirs;
+  return { ...(typeof c === "boolean" ? { created_file: c } : {}), ...(Array.isArray(dirs) ? { created_dirs: dirs as readonly string[] } : {}) };
+}
+
+/** Directories between `dir` and its first existing ancestor, deepest first (what mkdir -p creates). */
+async function missingDirs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let d = dir;
+  while (d !== path.dirname(d)) {
+    if ((await fileInfo(d)).exists) break;
+    out.push(d);
+    d = path.dirname(d);
+  }
+  return out;
 }
 
 async function mountsOf(exec: Exec, dev: string): Promise<string[]> {
@@ -250,12 +263,14 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   const file = fileOf(r);
   const info = await fileInfo(file);
   let created: boolean;
+  let createdDirs: string[] = Array.isArray(r.recorded?.created_dirs) ? [...(r.recorded!.created_dirs as string[])] : [];
   if (info.exists) {
     if (!info.isFile) throw new ProviderError(`${file} exists and is not a regular file; refusing to use it as a loop backing file`);
     created = r.recorded?.created_file === true;
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
+    createdDirs = await missingDirs(path.dirname(file));
     await run(ctx.exec, "mkdir", ["-p", "--", path.dirname(file)]);
     await run(ctx.exec, "truncate", ["-s", String(size), "--", file]);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
@@ -265,10 +280,22 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   try {
     dev = await attach(ctx, file);
   } catch (e) {
-    if (created && !info.exists) await ctx.exec("rm", ["-f", "--", file]);
+    if (created && !info.exists) {
+      await ctx.exec("rm", ["-f", "--", file]);
+      await removeEmptyDirs(ctx, createdDirs);
+    }
     throw e;
   }
-  return { exposed_devs: [dev], created_file: created };
+  return { exposed_devs: [dev], created_file: created, created_dirs: createdDirs };
+}
+
+/** Removes directories osvc created for the backing file, deepest first, while they are empty. */
+async function removeEmptyDirs(ctx: ProviderContext, dirs: readonly string[]): Promise<void> {
+  for (const d of dirs) {
+    const r = await ctx.exec("rmdir", ["--", d]);
+    if (r.exitCode !== 0) break;
+    ctx.log("info", `removed directory ${d}`);
+  }
 }
 
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
@@ -279,10 +306,13 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     return;
   }
   const info = await fileInfo(file);
-  if (!info.exists) return;
-  if (!info.isFile) throw new ProviderError(`${file} is not a regular file; refusing to delete it`);
-  await run(ctx.exec, "rm", ["-f", "--", file]);
-  ctx.log("info", `deleted ${file}`);
+  if (info.exists) {
+    if (!info.isFile) throw new ProviderError(`${file} is not a regular file; refusing to delete it`);
+    await run(ctx.exec, "rm", ["-f", "--", file]);
+    ctx.log("info", `deleted ${file}`);
+  }
+  const dirs = r.recorded?.created_dirs;
+  if (Array.isArray(dirs)) await removeEmptyDirs(ctx, dirs as string[]);
 }
 
 export const diskLoopProvider: Provider = {

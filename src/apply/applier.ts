@@ -3,12 +3,13 @@
 import { mkdir } from "node:fs/promises";
 import { resolveDeferred } from "../config/deferred.js";
 import type { KwValue, Outputs } from "../core/value.js";
-import type { Plan, ResourceChange } from "../plan/model.js";
+import { DESCENDING, type Plan, type ResourceChange } from "../plan/model.js";
 import { ProviderError, type LogLevel, type Provider, type ProviderContext, type ResourceSpec } from "../provider/api.js";
 import { createExec, ExecError, type Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
+import { runTriggers, type TriggerAction } from "./triggers.js";
 
 export type ApplyEvent =
   | { type: "change_start"; rid: string; action: string; driver: string }
@@ -157,6 +158,20 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     const provider = registry.get(ch.driver);
     if (!provider && !ch.stateOnly && ch.action !== "follow") throw new ProviderError(`no provider for ${ch.driver} runs on this host`);
     const ctx = makeCtx(ch.rid);
+    const triggers = (kw: Readonly<Record<string, KwValue>>, action: TriggerAction) => {
+      const env = { OSVC_PATH: object, OSVC_NAME: object.split("/").pop() ?? object, OSVC_RID: ch.rid, OSVC_ACTION: action, OSVC_NODENAME: input.node };
+      return {
+        pre: () => runTriggers(kw, "pre", action, { exec: ctx.exec, log: ctx.log, env }),
+        post: () => runTriggers(kw, "post", action, { exec: ctx.exec, log: ctx.log, env }),
+      };
+    };
+    const around = async <T>(kw: Readonly<Record<string, KwValue>>, action: TriggerAction, fn: () => Promise<T>): Promise<T> => {
+      const t = triggers(kw, action);
+      await t.pre();
+      const out = await fn();
+      await t.post();
+      return out;
+    };
     const wasDown = ch.observed ? !ch.observed.up : true;
     const existedBefore = ch.observed?.provisioned === true;
     switch (ch.action) {
@@ -168,7 +183,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
       case "provision": {
         const spec = specFor(ch);
-        const out = await provider!.provision(ctx, spec);
+        const out = await around(spec.kw, "provision", () => provider!.provision(ctx, spec));
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
         if (!existedBefore) undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
@@ -177,7 +192,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       case "adopt":
       case "start": {
         const spec = specFor(ch);
-        const out = await provider!.start(ctx, spec);
+        const out = await around(spec.kw, "start", () => provider!.start(ctx, spec));
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
         if (wasDown) undo.push({ rid: ch.rid, op: "stop", provider: provider!, spec: { ...spec, recorded: { ...spec.recorded, ...out } } });
         // A resource that starts fine is provisioned.
@@ -214,13 +229,18 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         const prior = state.resources[ch.rid];
         if (!ch.stateOnly) {
           const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
-          await provider!.unprovision(ctx, spec);
+          await around(spec.kw, "unprovision", () => provider!.unprovision(ctx, spec));
         }
         await persist((s) => {
           delete s.resources[ch.rid];
         });
         outputs.delete(ch.rid);
         if (ch.stateOnly) ctx.log("info", "forgotten (state only: nothing changed on the host)");
+        return;
+      }
+      case "stop": {
+        const spec = specForSafe(ch);
+        await around(spec.kw, "stop", () => provider!.stop(ctx, spec));
         return;
       }
       case "noop":
@@ -238,8 +258,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
 
   // ---------------------------------------------------------------- scheduling
   const changes = plan.changes.filter((c) => c.action !== "noop");
-  const removals = changes.filter((c) => c.action === "unprovision");
-  const others = changes.filter((c) => c.action !== "unprovision");
+  // Descending actions (unprovision, stop) run first, dependents before what they depend on.
+  const removals = changes.filter((c) => DESCENDING.has(c.action));
+  const others = changes.filter((c) => !DESCENDING.has(c.action));
   const inPlan = new Set(others.map((c) => c.rid));
   const status = new Map<string, "pending" | "running" | "done" | "failed" | "skipped">(changes.map((c) => [c.rid, "pending"]));
   const done: string[] = [];
@@ -265,16 +286,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   for (const r of removals) for (const d of r.dependsOn) removalDependents.set(d, [...(removalDependents.get(d) ?? []), r.rid]);
 
   const eligible = (c: ResourceChange): boolean => {
-    if (c.action === "unprovision") return (removalDependents.get(c.rid) ?? []).every((x) => !status.has(x) || status.get(x) === "done");
+    if (DESCENDING.has(c.action)) {
+      if (!(removalDependents.get(c.rid) ?? []).every((x) => !status.has(x) || status.get(x) === "done")) return false;
+      return removals.every((r) => r.slot <= c.slot || status.get(r.rid) === "done");
+    }
     if (removals.some((r) => !isFinished(r.rid))) return false;
     for (const d of c.dependsOn) if (inPlan.has(d) && status.get(d) !== "done") return false;
     for (const o of others) if (o.slot < c.slot && status.get(o.rid) !== "done") return false;
     return true;
   };
   const blockedBy = (c: ResourceChange): string | undefined => {
-    if (c.action === "unprovision") {
+    if (DESCENDING.has(c.action)) {
       const bad = (removalDependents.get(c.rid) ?? []).find((x) => status.get(x) === "failed" || status.get(x) === "skipped");
-      return bad ? `${bad} was not unprovisioned` : undefined;
+      if (bad) return `${bad} was not ${status.get(bad) === "skipped" ? "processed" : "stopped/unprovisioned"}`;
+      const later = removals.find((r) => r.slot > c.slot && (status.get(r.rid) === "failed" || status.get(r.rid) === "skipped"));
+      return later ? `${later.rid} (a later driver group) did not complete` : undefined;
     }
     const badRemoval = removals.find((r) => status.get(r.rid) === "failed" || status.get(r.rid) === "skipped");
     if (badRemoval) return `${badRemoval.rid} was not unprovisioned`;
@@ -303,7 +329,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         failed.push(c.rid);
         await journal("outcome", c.rid, c.action, false, error);
         const spec = specForSafe(c);
-        if (c.action !== "unprovision") {
+        if (c.action !== "unprovision" && c.action !== "stop") {
           await record(c, spec, { provisioned: c.observed?.provisioned === true ? true : c.action === "start" ? (state.resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
         }
         emit({ type: "change_failed", rid: c.rid, action: c.action, elapsedMs: Math.round(performance.now() - started), error, hint });

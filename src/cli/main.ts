@@ -7,6 +7,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`osvc ${osvcVersion()}\n`);
     return 0;
   }
+  const TOP = new Set(["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "help"]);
+  if (argv.length > 1 && !argv[0].startsWith("-") && !TOP.has(argv[0])) {
+    const { isObjectCommand, objectMain } = await import("./commands/object.js");
+    if (isObjectCommand(argv)) {
+      const ci = argv.indexOf("--color");
+      const color = ci >= 0 ? (argv[ci + 1] as "auto" | "always" | "never") : undefined;
+      return objectMain(argv, color);
+    }
+  }
   const { buildProgram } = await import("./program.js");
   return buildProgram().run(argv);
 }

@@ -180,7 +180,19 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
       });
     }
   }
+  linkNetns(driver.id, keywords);
   return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
+}
+
+/**
+ * An address in a container's network namespace (ip.netns with netns = container#N) needs the
+ * path of that namespace, known once the container runs: netns_path waits for the container's output.
+ */
+function linkNetns(driverId: string, keywords: Map<string, EvaluatedKeyword>): void {
+  if (driverId !== "ip.netns" || keywords.has("netns_path")) return;
+  const netns = keywords.get("netns")?.text.trim();
+  if (!netns || !/^container#/.test(netns)) return;
+  keywords.set("netns_path", { name: "netns_path", text: `{${netns}.netns_path}`, deferred: [netns], origin: "default" });
 }
 
 function checkScopes(sec: Section, specOf: (base: string) => KeywordSpec | undefined, diagnostics: Diagnostic[]): void {

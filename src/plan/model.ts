@@ -6,7 +6,10 @@ import type { KwValue, Outputs } from "../core/value.js";
 export const PLAN_FORMAT_VERSION = "1";
 
 /** A closed set of actions, each with one symbol shared by every renderer. */
-export type Action = "provision" | "update" | "replace" | "unprovision" | "start" | "adopt" | "follow" | "noop";
+export type Action = "provision" | "update" | "replace" | "unprovision" | "start" | "stop" | "adopt" | "follow" | "noop";
+
+/** Actions that run in reverse dependency order (dependents first). */
+export const DESCENDING: ReadonlySet<Action> = new Set(["unprovision", "stop"]);
 
 export const ACTION_SYMBOL: Readonly<Record<Action, string>> = {
   provision: "+",
@@ -14,13 +17,14 @@ export const ACTION_SYMBOL: Readonly<Record<Action, string>> = {
   replace: "-/+",
   unprovision: "-",
   start: ">",
+  stop: "<",
   adopt: "=",
   follow: "&",
   noop: " ",
 };
 
 /** Display order of the closing summary: destructive first. */
-export const SUMMARY_ORDER: readonly Action[] = ["unprovision", "replace", "provision", "update", "adopt", "start", "follow"];
+export const SUMMARY_ORDER: readonly Action[] = ["unprovision", "replace", "stop", "provision", "update", "adopt", "start", "follow"];
 
 export const ACTION_TEXT: Readonly<Record<Action, string>> = {
   provision: "will be provisioned",
@@ -28,6 +32,7 @@ export const ACTION_TEXT: Readonly<Record<Action, string>> = {
   replace: "must be replaced",
   unprovision: "will be unprovisioned",
   start: "will be started",
+  stop: "will be stopped",
   adopt: "will be adopted",
   follow: "will be recorded as provisioned by the leader",
   noop: "unchanged",
@@ -89,15 +94,19 @@ export interface Plan {
   readonly changes: readonly ResourceChange[];
   readonly diagnostics: readonly Diagnostic[];
   /** Options that shaped the plan. */
-  readonly options: { readonly refresh: boolean; readonly targets: readonly string[]; readonly excludes: readonly string[]; readonly allowReplace: readonly string[]; readonly destroy: boolean };
+  readonly options: { readonly refresh: boolean; readonly targets: readonly string[]; readonly excludes: readonly string[]; readonly allowReplace: readonly string[]; readonly destroy: boolean; readonly mode?: PlanMode };
 }
+
+/** converge: make the host match (plan/apply); destroy: remove everything recorded;
+ *  start/stop: the OpenSVC start and stop actions (no provisioning). */
+export type PlanMode = "converge" | "destroy" | "start" | "stop";
 
 export function hasChanges(p: Plan): boolean {
   return p.changes.some((c) => c.action !== "noop");
 }
 
 export function countByAction(p: Plan): Record<Action, number> {
-  const out = { provision: 0, update: 0, replace: 0, unprovision: 0, start: 0, adopt: 0, follow: 0, noop: 0 } as Record<Action, number>;
+  const out = { provision: 0, update: 0, replace: 0, unprovision: 0, start: 0, stop: 0, adopt: 0, follow: 0, noop: 0 } as Record<Action, number>;
   for (const c of p.changes) out[c.action]++;
   return out;
 }

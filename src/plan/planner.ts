@@ -8,7 +8,8 @@ import type { EvaluatedResource, EvaluatedTemplate } from "../config/evaluate.js
 import type { Observed, ProbeContext, Provider, ResourceSpec } from "../provider/api.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
-import { PLAN_FORMAT_VERSION, type Action, type KeywordDiff, type Plan, type ResourceChange } from "./model.js";
+import { groupOrder, Rid } from "../core/rid.js";
+import { PLAN_FORMAT_VERSION, type Action, type KeywordDiff, type Plan, type PlanMode, type ResourceChange } from "./model.js";
 
 export interface PlanOptions {
   readonly refresh: boolean;
@@ -17,6 +18,10 @@ export interface PlanOptions {
   readonly allowReplace: readonly string[];
   /** Plan the removal of everything recorded (osvc destroy). */
   readonly destroy: boolean;
+  /** start/stop: the OpenSVC actions (default: converge, or destroy when `destroy`). */
+  readonly mode?: PlanMode;
+  /** stop: also stop standby resources. */
+  readonly force?: boolean;
   /** --leader: this node creates shared resources. */
   readonly leader: boolean;
 }
@@ -121,7 +126,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   let selected = new Set(graph.order);
   if (options.targets.length) {
     for (const t of options.targets) if (!byRid.has(t) && !recorded[t]) diagnostics.push(unknownRid(t, "--target", [...byRid.keys()]));
-    selected = new Set([...graph.closure(options.targets.filter((t) => byRid.has(t)), "dependencies"), ...options.targets.filter((t) => recorded[t] && !byRid.has(t))]);
+    // Creating a target needs what it depends on; removing or stopping one needs its dependents gone first.
+    const direction = options.destroy || options.mode === "destroy" || options.mode === "stop" ? "dependents" : "dependencies";
+    selected = new Set([...graph.closure(options.targets.filter((t) => byRid.has(t)), direction), ...options.targets.filter((t) => recorded[t] && !byRid.has(t))]);
   }
   if (options.excludes.length) {
     for (const t of options.excludes) if (!byRid.has(t) && !recorded[t]) diagnostics.push(unknownRid(t, "--exclude", [...byRid.keys()]));
@@ -192,18 +199,21 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   for (const rid of desired.keys()) resolveAll(rid);
 
   // Actions.
+  const mode: PlanMode = options.mode ?? (options.destroy ? "destroy" : "converge");
   const changes: ResourceChange[] = [];
-  const actionOf = new Map<string, Action>();
   for (const [rid, d] of desired) {
-    const c = decide(rid, d, observed.get(rid), recorded[rid], role, options, diagnostics);
-    actionOf.set(rid, c.action);
+    const o = observed.get(rid);
+    let c: Decision;
+    if (mode === "start" || mode === "stop") c = decideStartStop(mode, rid, d, o, recorded[rid], options);
+    else c = decide(rid, d, o, recorded[rid], role, options, diagnostics);
     changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
   }
+  if (mode === "stop") changes.reverse();
 
   // Recorded resources that left the template (or everything, for destroy): unprovision,
   // in reverse dependency order.
   const removals: ResourceChange[] = [];
-  const destroyRids = options.destroy ? Object.keys(recorded) : Object.keys(recorded).filter((rid) => !byRid.has(rid));
+  const destroyRids = mode === "start" || mode === "stop" ? [] : options.destroy ? Object.keys(recorded) : Object.keys(recorded).filter((rid) => !byRid.has(rid));
   for (const rid of destroyRids) {
     if (!isSelected(rid) && !(options.targets.includes(rid))) continue;
     const rec = recorded[rid];
@@ -232,7 +242,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       standby: rec.standby,
       stateOnly,
       observed: { provisioned: rec.provisioned, up: false },
-      slot: 0,
+      slot: graph.order.includes(rid) ? graph.slot(rid) : groupOrder(Rid.parse(rid)?.group ?? "task"),
     });
     if (options.destroy) {
       const i = changes.findIndex((c) => c.rid === rid);
@@ -255,7 +265,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     role,
     changes: [...removalOrder, ...changes],
     diagnostics,
-    options: { refresh: options.refresh, targets: options.targets, excludes: options.excludes, allowReplace: options.allowReplace, destroy: options.destroy },
+    options: { refresh: options.refresh, targets: options.targets, excludes: options.excludes, allowReplace: options.allowReplace, destroy: options.destroy, mode },
   };
   return plan;
 }
@@ -304,7 +314,8 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
     shared,
     standby,
     optional,
-    observed: o ? { provisioned: o.provisioned, up: o.up } : undefined,
+    // Not probed (a dependency is down): what the state recorded.
+    observed: o ? { provisioned: o.provisioned, up: o.up } : { provisioned: rec?.provisioned === true, up: false },
   };
   const make = (action: Action, reason: string, diff: KeywordDiff[] = [], blocked?: string): Decision => ({ ...base, action, reason, diff, blocked });
   const specOf = (k: string) => d.specs.get(k);
@@ -380,6 +391,32 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
   }
   if (!o.up) return make("start", standby ? "standby resource is down" : "provisioned but down");
   return make("noop", "up to date");
+}
+
+function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, options: PlanOptions): Decision {
+  const r = d.resource;
+  const base = {
+    rid,
+    driver: r.driver?.id ?? `${r.rid.group}.${r.type ?? "?"}`,
+    inputs: d.inputs,
+    unknownInputs: d.unknown,
+    deferredInputs: d.deferredTexts,
+    priorOutputs: rec?.outputs as Outputs | undefined,
+    shared: boolKw(r, "shared"),
+    standby: boolKw(r, "standby"),
+    optional: boolKw(r, "optional"),
+    observed: o ? { provisioned: o.provisioned, up: o.up } : undefined,
+    diff: [] as KeywordDiff[],
+  };
+  if (boolKw(r, "disable")) return { ...base, action: "noop", reason: "disabled" };
+  if (!d.provider) return { ...base, action: "noop", reason: "no provider on this host", blocked: "no provider" };
+  if (mode === "start") {
+    if (o?.up) return { ...base, action: "noop", reason: "already up" };
+    return { ...base, action: "start", reason: o ? "down" : "its dependencies are down" };
+  }
+  if (!o?.up) return { ...base, action: "noop", reason: "already down" };
+  if (base.standby && !options.force) return { ...base, action: "noop", reason: "standby: kept up (--force stops it)" };
+  return { ...base, action: "stop", reason: "up" };
 }
 
 function replaceOrBlock(

@@ -26,6 +26,8 @@ function colorOf(a: Action, c: Paint): (s: string) => string {
     case "start":
     case "adopt":
       return c.cyan;
+    case "stop":
+      return c.yellow;
     case "follow":
       return c.magenta;
     default:
@@ -95,7 +97,7 @@ export function renderPlanText(plan: Plan, opts: RenderOptions = {}): string {
     out.push(...changeBlock(ch, c), "");
   }
   const parts: string[] = [];
-  const label: Record<Action, string> = { provision: "to provision", update: "to update", replace: "to replace", unprovision: "to unprovision", start: "to start", adopt: "to adopt", follow: "to follow", noop: "unchanged" };
+  const label: Record<Action, string> = { provision: "to provision", update: "to update", replace: "to replace", unprovision: "to unprovision", start: "to start", stop: "to stop", adopt: "to adopt", follow: "to follow", noop: "unchanged" };
   for (const a of SUMMARY_ORDER) if (counts[a]) parts.push(colorOf(a, c)(`${counts[a]} ${label[a]}`));
   out.push(`${c.bold("Plan:")} ${parts.join(", ")}${counts.noop ? `, ${counts.noop} unchanged` : ""}.`);
   const width = Math.max(...SUMMARY_ORDER.filter((a) => counts[a]).map((a) => a.length)) + 1;

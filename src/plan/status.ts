@@ -62,15 +62,17 @@ function finalize(m: Merged): Status {
   return m;
 }
 
-export function flagsOf(c: ResourceChange, o: { disabled: boolean; monitor: boolean; encap: boolean; restart: number; running?: boolean }): string {
-  const prov = c.observed?.provisioned === null ? "/" : c.observed?.provisioned ? "." : "P";
+/** P: not provisioned as recorded by osvc ("set provisioned" or a successful start records it); /: no provisioner. */
+export function flagsOf(c: ResourceChange, o: { disabled: boolean; monitor: boolean; encap: boolean; restart: number; running?: boolean; recorded?: boolean | null }): string {
+  const prov = c.observed?.provisioned === null || o.recorded === null ? "/" : o.recorded ? "." : "P";
   const restart = o.restart <= 0 ? "." : o.restart >= 10 ? "+" : String(o.restart);
   return [o.running ? "R" : ".", o.monitor ? "M" : ".", o.disabled ? "D" : ".", c.optional ? "O" : ".", o.encap ? "E" : ".", prov, c.standby ? "S" : ".", restart].join("");
 }
 
 export function resourceStatus(c: ResourceChange, disabled: boolean): Status {
   if (disabled) return "n/a";
-  if (!c.observed) return c.blocked === "no provider" ? "undef" : "down";
+  if (c.blocked === "no provider") return "undef";
+  if (!c.observed) return "down";
   const up = c.observed.up;
   if (c.standby) return up ? "stdby up" : "stdby down";
   return up ? "up" : "down";
@@ -90,7 +92,7 @@ export function aggregate(resources: readonly ResourceStatus[]): { avail: Status
   return { avail: finalize(avail), overall: finalize(overall), provisioned };
 }
 
-export function planStatus(plan: Plan, info: (rid: string) => { disabled: boolean; monitor: boolean; encap: boolean; restart: number; label: string }): ObjectStatus {
+export function planStatus(plan: Plan, info: (rid: string) => { disabled: boolean; monitor: boolean; encap: boolean; restart: number; label: string; recorded?: boolean | null }): ObjectStatus {
   const resources: ResourceStatus[] = plan.changes
     .filter((c) => !(c.action === "unprovision" && !plan.options.destroy))
     .map((c) => {
@@ -101,7 +103,7 @@ export function planStatus(plan: Plan, info: (rid: string) => { disabled: boolea
         driver: c.driver,
         status,
         flags: flagsOf(c, i),
-        provisioned: c.observed?.provisioned ?? (i.disabled ? null : false),
+        provisioned: i.recorded === undefined ? (i.disabled ? null : false) : i.recorded,
         optional: c.optional ?? false,
         label: i.label,
         note: c.blocked === "no provider" ? "no provider on this host" : undefined,

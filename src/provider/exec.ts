@@ -86,6 +86,13 @@ export function createExec(logger?: ExecLogger): Exec {
   };
 }
 
+/** Runs a program attached to the terminal (an editor): the user interacts with it directly. */
+export async function execInteractive(file: string, args: readonly string[]): Promise<number> {
+  execStats.count++;
+  const r = await execa(file, [...args], { reject: false, stdio: "inherit" });
+  return typeof r.exitCode === "number" ? r.exitCode : 1;
+}
+
 /** Runs and throws ExecError on a non-zero exit code. */
 export async function run(exec: Exec, file: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
   const r = await exec(file, args, opts);

@@ -11,7 +11,7 @@ import { parseDuration } from "../../core/convert.js";
 import { hasErrors, type Diagnostic } from "../../core/diagnostics.js";
 import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
 import { buildGraph, closure, topoOrder, toDot, type ResourceGraph } from "../../graph/index.js";
-import { hasChanges, type Plan } from "../../plan/model.js";
+import { hasChanges, type Plan, type PlanMode } from "../../plan/model.js";
 import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.js";
 import { makePlan, type DependencyView, type PlanOptions } from "../../plan/planner.js";
 import { planJson, renderPlanText } from "../../plan/render.js";
@@ -90,12 +90,12 @@ function probeContext(store: StateStore, object: string, node: string) {
   return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object) };
 }
 
-function printDiagnostics(ds: readonly Diagnostic[], c: CompileResult | undefined, color: ColorMode | undefined): void {
+export function printDiagnostics(ds: readonly Diagnostic[], c: CompileResult | undefined, color: ColorMode | undefined): void {
   const text = renderDiagnostics(ds, c ? sourcesOf(c.sources) : new Map(), colorsFor(color, process.stderr));
   if (text) process.stderr.write(text);
 }
 
-interface Prepared {
+export interface Prepared {
   compiled: CompileResult;
   graph: ResourceGraph;
   view: DependencyView;
@@ -103,7 +103,11 @@ interface Prepared {
 }
 
 async function prepare(template: string | undefined, opts: EngineOptions): Promise<Prepared | number> {
-  const compiled = await compileFromOptions(template, opts);
+  return prepareCompiled(await compileFromOptions(template, opts), opts);
+}
+
+/** Graph and diagnostics of a compiled template; prints diagnostics and returns 1 on errors. */
+export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): Prepared | number {
   const diagnostics = [...compiled.diagnostics];
   if (!compiled.ok) {
     printDiagnostics(diagnostics, compiled, opts.color);
@@ -118,7 +122,7 @@ async function prepare(template: string | undefined, opts: EngineOptions): Promi
   return { compiled, graph, view: dependencyView(graph), diagnostics };
 }
 
-async function computePlan(p: Prepared, opts: EngineOptions, store: StateStore, destroy = false): Promise<Plan> {
+export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: PlanMode; force?: boolean }, store: StateStore, destroy = false): Promise<Plan> {
   const object = formatObjectPath(p.compiled.evaluated.path);
   const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
   return makePlan({
@@ -127,13 +131,13 @@ async function computePlan(p: Prepared, opts: EngineOptions, store: StateStore, 
     state,
     registry: registry(),
     probe: probeContext(store, object, p.compiled.evaluated.nodename),
-    options: planOptions(opts, destroy),
+    options: { ...planOptions(opts, destroy), mode: opts.mode ?? (destroy ? "destroy" : "converge"), force: opts.force },
     templateHash: templateHash(p.compiled, parseEnvOverrides(opts.env)),
     osvcVersion: osvcVersion(),
   });
 }
 
-function showPlan(plan: Plan, opts: EngineOptions): void {
+export function showPlan(plan: Plan, opts: EngineOptions): void {
   const c = colorsFor(opts.color, process.stdout);
   process.stdout.write(renderPlanText(plan, { color: c }));
 }
@@ -180,7 +184,7 @@ function parallelismOf(opts: EngineOptions): number {
   return n;
 }
 
-async function runApply(plan: Plan, opts: EngineOptions, store: StateStore, configText: string | undefined): Promise<number> {
+export async function runApply(plan: Plan, opts: EngineOptions, store: StateStore, configText: string | undefined): Promise<number> {
   const name = plan.object;
   const c = colorsFor(opts.color, process.stdout);
   const total = plan.changes.filter((x) => x.action !== "noop").length;
@@ -222,7 +226,7 @@ async function runApply(plan: Plan, opts: EngineOptions, store: StateStore, conf
   return r.ok ? 0 : 1;
 }
 
-async function withLock<T>(store: StateStore, object: string, opts: EngineOptions, command: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(store: StateStore, object: string, opts: EngineOptions, command: string, fn: () => Promise<T>): Promise<T> {
   let lock;
   try {
     lock = await store.lock(object, {
@@ -384,7 +388,7 @@ export async function statusCommand(arg: string | undefined, opts: EngineOptions
       const kw = (k: string) => r?.keywords.get(k)?.value;
       const rec = state?.resources[rid];
       const label = describe(rid, (k) => kw(k) ?? rec?.inputs[k], rec?.outputs);
-      return { disabled: kw("disable") === true, monitor: kw("monitor") === true, encap: kw("encap") === true, restart: Number(kw("restart") ?? 0), label };
+      return { disabled: kw("disable") === true, monitor: kw("monitor") === true, encap: kw("encap") === true, restart: Number(kw("restart") ?? 0), label, recorded: rec ? rec.provisioned : undefined };
     });
     results.push(st);
   }

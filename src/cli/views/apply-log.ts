@@ -12,6 +12,7 @@ const PAST: Record<string, string> = {
   replace: "replaced",
   unprovision: "unprovisioned",
   start: "started",
+  stop: "stopped",
   adopt: "adopted",
   follow: "recorded as provisioned (shared, follower)",
 };
