@@ -69,7 +69,7 @@ describe("disk.loop on the host", () => {
     // re-provision is a no-op: same device, no truncate, no new attach
     ctx.reset();
     const again = await P.provision(ctx, rec);
-    expect(again).toEqual({ exposed_devs: [dev], created_file: true });
+    expect(again).toMatchObject({ exposed_devs: [dev], created_file: true });
     expect(ctx.commands.filter((c) => c.startsWith("truncate") || c.startsWith("losetup -f"))).toEqual([]);
     expect(loopsOf(file)).toEqual([dev]);
 
