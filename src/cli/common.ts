@@ -96,7 +96,12 @@ export async function promptEnv(texts: readonly LoadedText[], given: Record<stri
   try {
     for (const k of keys) {
       if (k.comment) process.stdout.write(`${k.comment}\n`);
-      const answer = await rl.question(`${k.key} [${k.def}] > `);
+      let answer: string;
+      try {
+        answer = await rl.question(`${k.key} [${k.def}] > `);
+      } catch {
+        throw new UsageError(`the input closed before [env] ${k.key} was answered`, "Answer each prompt (Enter keeps the default shown in brackets).");
+      }
       out[k.key] = answer === "" ? k.def : answer;
     }
   } finally {

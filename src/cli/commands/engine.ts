@@ -125,6 +125,7 @@ export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): P
 export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: PlanMode; force?: boolean }, store: StateStore, destroy = false): Promise<Plan> {
   const object = formatObjectPath(p.compiled.evaluated.path);
   const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
+  await reportInterrupted(store, object);
   return makePlan({
     evaluated: p.compiled.evaluated,
     graph: p.view,
@@ -135,6 +136,27 @@ export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: Pl
     templateHash: templateHash(p.compiled, parseEnvOverrides(opts.env)),
     osvcVersion: osvcVersion(),
   });
+}
+
+/** An earlier apply that died mid-step left intents without outcomes: say so; probing resolves them. */
+async function reportInterrupted(store: StateStore, object: string): Promise<void> {
+  const pending = await store.pendingIntents(object).catch(() => []);
+  if (!pending.length) return;
+  const steps = pending.flatMap((r) => r.intents.map((i) => `${i.rid} ${i.action}`));
+  process.stderr.write(
+    `warning: an earlier apply of ${object} stopped during: ${steps.join(", ")}.\n  The plan comes from probing the host, so it accounts for whatever those steps did.\n`,
+  );
+}
+
+/** After a successful apply, earlier interrupted steps are resolved: record it and compact the journal. */
+async function resolveInterrupted(store: StateStore, object: string): Promise<void> {
+  const pending = await store.pendingIntents(object).catch(() => []);
+  for (const r of pending) {
+    for (const i of r.intents) {
+      await store.appendJournal(object, { run: r.run, op: "outcome", rid: i.rid, action: i.action, ok: false, error: "interrupted; resolved by probing on a later apply" });
+    }
+  }
+  await store.compactJournal(object).catch(() => 0);
 }
 
 export function showPlan(plan: Plan, opts: EngineOptions): void {
@@ -223,6 +245,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   }
   view.done(r);
   if (r.interrupted) return 130;
+  if (r.ok) await resolveInterrupted(store, plan.object);
   return r.ok ? 0 : 1;
 }
 

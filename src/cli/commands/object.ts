@@ -285,7 +285,8 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--lock-timeout <duration>", "wait for the object's lock")
       .option("--local", "act on this node only (always the case here)")
       .option("--json", "NDJSON events")
-      .option("--parallelism <n>", "resources acted on at once", "10");
+      .option("--parallelism <n>", "resources acted on at once", "10")
+      .option("--color <mode>", "colors: auto, always or never");
   const run =
     (fn: (opts: ObjOpts, ...a: string[]) => Promise<number>) =>
     async (...a: unknown[]) => {
