@@ -1,5 +1,5 @@
 // Owner and mode of a directory (mount point), read with one batched `stat` and set with chown/chmod.
-// (A copy lives in providers/fs-directory/: providers do not import each other.)
+// Shared by fs.* and fs.directory.
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ProviderContext } from "../../src/provider/api.js";

@@ -5,6 +5,7 @@ import type { KeywordType } from "../core/schema.js";
 import type { KwValue } from "../core/value.js";
 import { parseExpressionText, parseValueText, type RefAst } from "../../grammar/index.js";
 import { ExprError, evalExpr, pyStr } from "./expr.js";
+import { applyModifier } from "./modifiers.js";
 
 /** Looks up an output of a resource: a list of words, or undefined when not known yet. */
 export type OutputLookup = (rid: string, attr: string) => readonly string[] | undefined;
@@ -17,16 +18,6 @@ function splitRid(name: string): { rid: string; attr: string } | undefined {
   return { rid: name.slice(0, dot), attr: name.slice(dot + 1) };
 }
 
-function applyModifier(text: string, mod: RefAst["modifier"]): string {
-  switch (mod) {
-    case "upper":
-      return text.toUpperCase();
-    case "lower":
-      return text.toLowerCase();
-    default:
-      return text;
-  }
-}
 
 function resolveRef(ref: RefAst, lookup: OutputLookup): { text: string } | { waiting: string } | undefined {
   const s = splitRid(ref.name);

@@ -10,6 +10,7 @@ import type { KeywordSpec } from "../core/schema.js";
 import type { KwValue } from "../core/value.js";
 import { parseExpressionText, valueParts, type MarkerPart, type RefAst, type ValueAst, type ValuePart } from "../../grammar/index.js";
 import type { KeywordCatalog, ResolvedDriver } from "./catalog.js";
+import { applyModifier } from "./modifiers.js";
 import { atomOf, countRefAtoms, ExprError, evalExpr, pyStr, pyToJs, type PyVal } from "./expr.js";
 import type { Key, Section, Template } from "./template.js";
 
@@ -96,24 +97,6 @@ function deterministicId(path: ObjectPath): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function applyModifier(text: string, mod: RefAst["modifier"]): string {
-  switch (mod) {
-    case "upper":
-      return text.toUpperCase();
-    case "lower":
-      return text.toLowerCase();
-    case "capitalize":
-      return text ? text[0].toUpperCase() + text.slice(1).toLowerCase() : text;
-    case "title":
-      return text.toLowerCase().replace(/(^|[^A-Za-z])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase());
-    case "swapcase":
-      return [...text].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("");
-    case "uri_ip":
-      return text.includes(":") && !text.startsWith("[") ? `[${text}]` : text;
-    default:
-      return text;
-  }
-}
 
 function words(text: string): string[] {
   return text.split(/\s+/).filter((w) => w.length > 0);

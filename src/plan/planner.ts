@@ -228,9 +228,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       driver: rec.driver,
       action: "unprovision",
       reason: options.destroy ? (stateOnly ? (rec.provisioned === false ? "not provisioned: forget it" : "shared: left to the leader, forget it here") : "destroy") : "not in the template",
+      // What it was applied with, less the keywords that change nothing on the host.
       diff: Object.entries(rec.inputs)
-        .filter(([key]) => !isGenericKeyword(undefined, key) || !NON_HOST_KEYWORDS.has(key))
-        .filter(([key]) => !/^(blocking_)?(pre|post)_|_requires$|^(scsireserv|prkey|no_preempt_abort|promote_rw|stat_timeout)$/.test(key))
+        .filter(([key]) => !isGenericKeyword({} as KeywordSpec, key) && key !== "stat_timeout")
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([key, v]) => ({ key, before: displayValue(v) })),
       inputs: rec.inputs as Record<string, KwValue>,
