@@ -325,8 +325,18 @@ interface MountState {
   readonly devMounts: MountEntry[];
 }
 
-function mountState(mounts: readonly MountEntry[], mnt: string, dev: DevInfo, subvol: string): MountState {
-  const isOurs = (e: MountEntry) => dev.aliases.includes(e.dev);
+/**
+ * The other member devices of a multi-device btrfs, declared with device= mount options: the
+ * kernel may show any member as the mount's SOURCE.
+ */
+export function coDevicesOf(mntOpt: string | undefined): string[] {
+  return splitOpts(mntOpt)
+    .filter((o) => o.startsWith("device="))
+    .map((o) => o.slice("device=".length));
+}
+
+function mountState(mounts: readonly MountEntry[], mnt: string, dev: DevInfo, subvol: string, members: readonly string[] = []): MountState {
+  const isOurs = (e: MountEntry) => dev.aliases.includes(e.dev) || members.includes(e.dev);
   const atMnt = mounts.filter((e) => e.target === mnt);
   const wantRoot = subvol ? `/${subvol}` : "";
   const entry = atMnt.find((e) => isOurs(e) && (e.fsroot === wantRoot || (!subvol && e.fsroot === "/")));
@@ -398,7 +408,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     for (const d of devs.values()) {
       if (d.path && (d.kind === "block" || d.kind === "file") && !sigs.has(d.path)) sigs.set(d.path, await probeSignature(ctx.exec, d.path));
     }
-    const states = await Promise.all(resources.map(async (r) => mountState(mounts, await canonicalMnt(mntOf(r)), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)))));
+    const states = await Promise.all(resources.map(async (r) => mountState(mounts, await canonicalMnt(mntOf(r)), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)), coDevicesOf(mntOptOf(r)))));
     const wantsOwnership = (r: ResourceSpec) => [r.kw.user, r.kw.group, r.kw.perm].some((v) => v !== undefined && v !== null && v !== "");
     const owned = await statPaths(
       ctx.exec,
@@ -500,7 +510,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const opts = mntOptOf(r);
     const subvol = type === "btrfs" ? subvolOf(opts) : "";
     const mounts = await listMounts(ctx.exec);
-    const st = mountState(mounts, await canonicalMnt(mnt), dev, subvol);
+    const st = mountState(mounts, await canonicalMnt(mnt), dev, subvol, coDevicesOf(opts));
     let created = recordedBool(r, "created_mnt") === true;
     if (st.entry) {
       await applyOwnership(ctx, mnt, r.kw);
@@ -565,7 +575,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const subvol = type === "btrfs" ? subvolOf(mntOptOf(r)) : "";
     if (subvol) {
       const mounts = await listMounts(ctx.exec);
-      const st = mountState(mounts, await canonicalMnt(mntOf(r)), dev, subvol);
+      const st = mountState(mounts, await canonicalMnt(mntOf(r)), dev, subvol, coDevicesOf(mntOptOf(r)));
       if (!st.entry) await ensureSubvolume(ctx, dev.path, subvol);
     }
     const out = await start(ctx, r);
@@ -579,7 +589,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const subvol = type === "btrfs" ? subvolOf(mntOptOf(r)) : "";
     const cmnt = await canonicalMnt(mnt);
     for (let i = 0; i < 8; i++) {
-      const st = mountState(await listMounts(ctx.exec), cmnt, dev, subvol);
+      const st = mountState(await listMounts(ctx.exec), cmnt, dev, subvol, coDevicesOf(mntOptOf(r)));
       if (!st.entry) {
         if (i === 0 && st.foreign) ctx.log("warning", `${mnt} is a mount point of ${st.foreign.source}, not of this resource: left mounted`);
         return;
@@ -640,7 +650,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const dev = await requireDev(ctx.exec, r);
     const mnt = mntOf(r);
     const opts = mntOptOf(r);
-    const st = mountState(await listMounts(ctx.exec), await canonicalMnt(mnt), dev, subvolOf(opts));
+    const st = mountState(await listMounts(ctx.exec), await canonicalMnt(mnt), dev, subvolOf(opts), coDevicesOf(opts));
     if (!st.entry) {
       ctx.log("info", `${mnt} is not mounted: the new settings apply at the next start`);
       return preserved(r);
