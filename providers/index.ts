@@ -1,7 +1,19 @@
 // The built-in providers: an explicit list (no filesystem scanning).
 import type { Provider } from "../src/provider/api.js";
+import { appProviders } from "./app/provider.js";
+import { containerDockerProvider } from "./container-docker/provider.js";
+import { containerPodmanProvider } from "./container-podman/provider.js";
 import { diskLoopProvider } from "./disk-loop/provider.js";
+import { diskVgProviders } from "./disk-vg/provider.js";
 import { fsProviders } from "./fs/provider.js";
 import { fsDirectoryProvider } from "./fs-directory/provider.js";
 
-export const BUILTIN_PROVIDERS: readonly Provider[] = [diskLoopProvider, ...fsProviders, fsDirectoryProvider];
+export const BUILTIN_PROVIDERS: readonly Provider[] = [
+  diskLoopProvider,
+  ...diskVgProviders,
+  ...fsProviders,
+  fsDirectoryProvider,
+  containerPodmanProvider,
+  containerDockerProvider,
+  ...appProviders,
+];

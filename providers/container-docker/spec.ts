@@ -2,8 +2,8 @@ import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 
 /** Keywords of the OCI container drivers (container.docker, container.podman). */
 export const containerOciKeywords: KeywordSpec[] = [
-  { name: "image", type: "string", scopable: true, default: "ghcr.io/opensvc/pause", aliases: ["run_image"], text: "The container image.", example: "nginx:latest" },
-  { name: "image_pull_policy", type: "string", scopable: true, default: "once", candidates: ["once", "always"], text: "once: pull the image only when absent; always: pull before every start." },
+  { name: "image", type: "string", scopable: true, default: "ghcr.io/opensvc/pause", aliases: ["run_image"], text: "The container image. It must be present locally (podman/docker load or import): osvc never pulls, a missing image fails the start.", example: "nginx:latest" },
+  { name: "image_pull_policy", type: "string", scopable: true, default: "once", candidates: ["once", "always"], text: "Upstream: once pulls the image only when absent, always before every start. osvc never pulls: accepted for compatibility, always logs a warning." },
   { name: "run_args", type: "shlex", scopable: true, text: "Extra arguments of the container run command (shell words).", example: "--net=bridge -p 80:80" },
   { name: "command", type: "shlex", scopable: true, aliases: ["run_command"], text: "The command run in the container, replacing the image's default command.", example: "/bin/bash" },
   { name: "entrypoint", type: "shlex", scopable: true, text: "Replaces the image's entrypoint.", example: "/bin/sh -c" },
@@ -11,7 +11,7 @@ export const containerOciKeywords: KeywordSpec[] = [
   { name: "detach", type: "bool", scopable: true, default: "true", text: "Run the container in the background (only long-running containers make sense with false = run to completion)." },
   { name: "name", type: "string", scopable: true, text: "The container name; defaults to [<namespace>..]<name>.<rid with # replaced by .>, e.g. web.container.0.", example: "{name}-db" },
   { name: "hostname", type: "string", scopable: true, text: "The hostname inside the container.", example: "{name}" },
-  { name: "netns", type: "string", scopable: true, aliases: ["net"], text: "Network namespace: container#N (share another container resource's), host, none, or a network name.", example: "container#0" },
+  { name: "netns", type: "string", scopable: true, aliases: ["net"], text: "Network namespace: container#N (share another container resource's), host, none, or a network name. Unset: none (osvc never uses the engine's default bridge network, which changes the host's network), unless run_args has --net/--network.", example: "container#0" },
   { name: "userns", type: "string", scopable: true, text: "User namespace: host or empty (private).", example: "host" },
   { name: "pidns", type: "string", scopable: true, text: "PID namespace: container#N, host or empty (private).", example: "host" },
   { name: "ipcns", type: "string", scopable: true, text: "IPC namespace: container#N, host, none or empty (private).", example: "container#0" },
@@ -37,9 +37,20 @@ export const containerOciKeywords: KeywordSpec[] = [
   { name: "osvc_root_path", type: "string", scopable: true, text: "Path of the agent inside the container, for encapsulated agents." },
 ];
 
+/** docker-only keywords. */
+export const containerDockerKeywords: KeywordSpec[] = [
+  {
+    name: "docker_host",
+    type: "string",
+    scopable: true,
+    text: "The docker daemon to use (DOCKER_HOST), e.g. a private dockerd's socket. Unset: the DOCKER_HOST of osvc's environment, else the docker CLI's default (unix:///var/run/docker.sock).",
+    example: "unix:///run/osvc/docker.sock",
+  },
+];
+
 export const containerDockerSpec: DriverSpec = {
   group: "container",
   type: "docker",
-  text: "A docker container. Start runs it (pulling the image when needed), stop stops it; nothing to provision.",
-  keywords: containerOciKeywords,
+  text: "A docker container. Start runs it from a local image (never pulled), stop stops it, unprovision removes it; netns defaults to none.",
+  keywords: [...containerOciKeywords, ...containerDockerKeywords],
 };

@@ -1,11 +1,22 @@
-import type { DriverSpec } from "../../src/core/schema.js";
+import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 import { containerOciKeywords } from "../container-docker/spec.js";
+
+/** podman-only keywords. */
+export const containerPodmanKeywords: KeywordSpec[] = [
+  {
+    name: "containers_conf",
+    type: "string",
+    scopable: true,
+    text: "The containers.conf podman runs with (CONTAINERS_CONF). Default: one osvc writes in the object's var dir (runc, ulimits within the node's hard limits); /etc/containers is never changed.",
+    example: "/etc/osvc/containers.conf",
+  },
+];
 
 export const containerPodmanSpec: DriverSpec = {
   group: "container",
   type: "podman",
-  text: "A podman container. Start runs it (pulling the image when needed), stop stops it; nothing to provision.",
-  keywords: containerOciKeywords,
+  text: "A podman container. Start runs it from a local image (never pulled), stop stops it, unprovision removes it; netns defaults to none.",
+  keywords: [...containerOciKeywords, ...containerPodmanKeywords],
 };
 
 /** Upstream v3 "oci" type: the node's OCI engine; here podman. */

@@ -2,14 +2,14 @@ import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 
 const vgKeywords: KeywordSpec[] = [
   { name: "name", type: "string", required: true, scopable: true, aliases: ["vgname"], text: "The LVM volume group name.", example: "{name}" },
-  { name: "pvs", type: "list", scopable: true, provisioning: true, text: "Devices (or loop-attached image files) made physical volumes and grouped in the volume group at provision.", example: "{disk#0.exposed_devs[0]}" },
+  { name: "pvs", type: "list", scopable: true, provisioning: true, text: "Block devices made physical volumes and grouped in the volume group at provision (an image file: attach it with a disk.loop resource and list its {disk#N.exposed_devs[0]}). A device holding any signature is refused.", example: "{disk#0.exposed_devs[0]}" },
   { name: "options", type: "shlex", scopable: true, provisioning: true, text: "Extra vgcreate options.", example: "-s 4m" },
 ];
 
 export const diskVgSpec: DriverSpec = {
   group: "disk",
   type: "vg",
-  text: "An LVM volume group. Provision pvcreates the devices and vgcreates the group, start activates it, stop deactivates it, unprovision removes it.",
+  text: "An LVM volume group. Provision pvcreates the devices and vgcreates the group, start activates it, stop deactivates it (without device-mapper in the kernel: start only checks the group is visible), unprovision removes it unless it holds logical volumes.",
   keywords: vgKeywords,
 };
 

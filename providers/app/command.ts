@@ -1,0 +1,265 @@
+// app.*: turning the start/stop/check/info keywords into argument vectors (opensvc-semantics §11.11).
+//
+// A command keyword is one of:
+//   unset, "" or "false"   → no command
+//   "true" or an integer   → `<script> <action>` (an integer is upstream's legacy sequence number)
+//   anything else          → a command line, split into words with shlexSplit and run WITHOUT a shell.
+//
+// No template value ever reaches a shell: a command line that uses shell operators ("|", "||",
+// "&&", a word ending in ";") is refused with a hint, where upstream would have run /bin/sh -c on
+// it. Writing `sh -c '...'` explicitly is the user's own choice of a program to run, and works.
+// (The one /bin/sh osvc itself runs for apps is REDIRECT_SCRIPT below: a constant script that
+// receives its values as positional arguments and never parses them.)
+import path from "node:path";
+import { access, constants } from "node:fs/promises";
+import { shlexSplit } from "../../src/core/convert.js";
+import type { KwValue } from "../../src/core/value.js";
+import { ProviderError } from "../../src/provider/api.js";
+import type { ResourceSpec } from "../../src/provider/api.js";
+
+export type AppAction = "start" | "stop" | "check" | "info";
+/** The word given to `script` for each action keyword. */
+export const SCRIPT_ARG: Readonly<Record<AppAction, string>> = { start: "start", stop: "stop", check: "status", info: "info" };
+
+export interface AppCommand {
+  /** The argument vector to run (argv[0] may be a bare name, looked up in PATH). */
+  readonly argv: readonly string[];
+  /** The user wrote an explicit shell invocation (sh -c '...'). */
+  readonly shell: boolean;
+  /** For logs: the command as the user wrote it. */
+  readonly display: string;
+}
+
+/** Upstream runs a shell when the command contains |, ||, && or a word ending in ";". */
+export function needsShell(line: string): boolean {
+  if (line.includes("|") || line.includes("&&")) return true;
+  return line.split(/\s+/).some((w) => w.endsWith(";"));
+}
+
+function str(v: KwValue | undefined): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  return v.join(" ");
+}
+
+/** The script for "true" actions: absolute (osvc has no per-object init directory to resolve a relative one). */
+export function scriptOf(r: ResourceSpec): string {
+  const s = str(r.kw.script)?.trim();
+  if (!s) throw new ProviderError(`${r.rid}: an action is set to true but keyword "script" is not set`, "set script = /path/to/launcher, or give the action a command line");
+  if (!path.isAbsolute(s)) {
+    throw new ProviderError(`${r.rid}: script must be an absolute path, got ${JSON.stringify(s)}`, "osvc has no init directory to resolve a relative script in; use an absolute path");
+  }
+  return s;
+}
+
+/** Resolves one action keyword; undefined when the action does nothing. */
+export function commandOf(r: ResourceSpec, action: AppAction): AppCommand | undefined {
+  const raw = str(r.kw[action]);
+  if (raw === undefined) return undefined;
+  const line = raw.trim();
+  const lower = line.toLowerCase();
+  if (line === "" || lower === "false") return undefined;
+  if (lower === "true" || /^[+-]?\d+$/.test(line)) {
+    const script = scriptOf(r);
+    return { argv: [script, SCRIPT_ARG[action]], shell: false, display: `${script} ${SCRIPT_ARG[action]}` };
+  }
+  const words = shlexSplit(line);
+  if (!words.ok) throw new ProviderError(`${r.rid}: ${action}: ${words.error}`, words.hint);
+  if (words.value.length === 0) return undefined;
+  const explicitShell = ["sh", "/bin/sh", "bash", "/bin/bash", "dash", "/bin/dash"].includes(words.value[0]);
+  if (needsShell(line) && !explicitShell) {
+    throw new ProviderError(
+      `${r.rid}: ${action} uses shell operators, but osvc runs commands without a shell`,
+      `write it as: sh -c '${line.replace(/'/g, "'\\''")}' (or put it in a script)`,
+    );
+  }
+  return { argv: words.value, shell: explicitShell, display: line };
+}
+
+// ---------------------------------------------------------------------------------------------
+// retcodes
+
+export type AppStatus = "up" | "down" | "warn" | "n/a" | "undef";
+const STATUSES: readonly AppStatus[] = ["up", "down", "warn", "n/a", "undef"];
+
+/** Parses "0:up 1:down 3:warn". */
+export function parseRetcodes(text: string): Map<number, AppStatus> {
+  const m = new Map<number, AppStatus>();
+  for (const word of text.trim().split(/\s+/).filter(Boolean)) {
+    const x = /^(-?\d+):(.+)$/.exec(word);
+    const st = x?.[2].toLowerCase() as AppStatus | undefined;
+    if (!x || !st || !STATUSES.includes(st)) {
+      throw new ProviderError(`invalid retcodes word ${JSON.stringify(word)}`, `use <exit code>:<status> words with statuses ${STATUSES.join(", ")}, e.g. "0:up 1:down"`);
+    }
+    m.set(Number(x[1]), st);
+  }
+  return m;
+}
+
+export function retcodesOf(r: ResourceSpec): Map<number, AppStatus> {
+  const t = str(r.kw.retcodes);
+  try {
+    return parseRetcodes(t === undefined || t.trim() === "" ? "0:up 1:down" : t);
+  } catch (e) {
+    if (e instanceof ProviderError) throw new ProviderError(`${r.rid}: ${e.message}`, e.hint);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// timeouts (seconds in the keywords, milliseconds for Exec)
+
+const DEFAULT_TIMEOUT_S: Readonly<Record<AppAction, number>> = { start: 120, stop: 120, check: 30, info: 30 };
+
+export function timeoutMs(r: ResourceSpec, action: AppAction): number {
+  for (const k of [`${action}_timeout`, "timeout"]) {
+    const v = r.kw[k];
+    if (typeof v === "number" && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
+  }
+  return DEFAULT_TIMEOUT_S[action] * 1000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// environment, user/group, limits, umask, cwd
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `environment` KEY=VALUE words. */
+export function environmentOf(r: ResourceSpec): Record<string, string> {
+  const v = r.kw.environment;
+  let words: readonly string[] = [];
+  if (Array.isArray(v)) words = v;
+  else if (typeof v === "string") {
+    const w = shlexSplit(v);
+    if (!w.ok) throw new ProviderError(`${r.rid}: environment: ${w.error}`, w.hint);
+    words = w.value;
+  }
+  const env: Record<string, string> = {};
+  for (const w of words) {
+    const i = w.indexOf("=");
+    const k = i > 0 ? w.slice(0, i) : "";
+    if (!ENV_NAME.test(k)) throw new ProviderError(`${r.rid}: environment: ${JSON.stringify(w)} is not a KEY=VALUE word`, 'e.g. environment = FOO=bar "MSG=hello world"');
+    env[k] = w.slice(i + 1);
+  }
+  return env;
+}
+
+/** Keywords this implementation cannot honour yet (they need config and secret objects). */
+export function unsupportedKeywords(r: ResourceSpec): string[] {
+  return ["configs_environment", "secrets_environment"].filter((k) => {
+    const v = r.kw[k];
+    return Array.isArray(v) ? v.length > 0 : typeof v === "string" && v.trim() !== "";
+  });
+}
+
+export function cwdOf(r: ResourceSpec): string {
+  const c = str(r.kw.cwd)?.trim();
+  if (!c) return "/";
+  if (!path.isAbsolute(c)) throw new ProviderError(`${r.rid}: cwd must be an absolute path, got ${JSON.stringify(c)}`);
+  return c;
+}
+
+/** The umask as 4 octal digits, or undefined. */
+export function umaskOf(r: ResourceSpec): string | undefined {
+  const u = str(r.kw.umask)?.trim();
+  if (!u) return undefined;
+  const m = /^0?([0-7]{1,4})$/.exec(u);
+  if (!m) throw new ProviderError(`${r.rid}: invalid umask ${JSON.stringify(u)}`, "use octal digits, e.g. 022");
+  return m[1].padStart(4, "0");
+}
+
+const PRLIMIT_OPTION: Readonly<Record<string, string>> = {
+  limit_as: "--as",
+  limit_vmem: "--as",
+  limit_core: "--core",
+  limit_cpu: "--cpu",
+  limit_data: "--data",
+  limit_fsize: "--fsize",
+  limit_memlock: "--memlock",
+  limit_nofile: "--nofile",
+  limit_nproc: "--nproc",
+  limit_rss: "--rss",
+  limit_stack: "--stack",
+};
+
+/** `prlimit --nofile=N:N ... --` prefix for the limit_* keywords (soft = hard = value), or []. */
+export function limitsPrefix(r: ResourceSpec): string[] {
+  const opts: string[] = [];
+  for (const [k, opt] of Object.entries(PRLIMIT_OPTION)) {
+    const v = r.kw[k];
+    if (v === undefined || v === null || v === "") continue;
+    const n = typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isFinite(n) || n < 0) throw new ProviderError(`${r.rid}: invalid ${k} ${JSON.stringify(v)}`);
+    const val = String(Math.floor(n));
+    opts.push(`${opt}=${val}:${val}`);
+  }
+  return opts.length ? ["prlimit", ...opts, "--"] : [];
+}
+
+const ID_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+
+export interface Identity {
+  readonly user?: string;
+  readonly group?: string;
+}
+
+export function identityOf(r: ResourceSpec): Identity {
+  const user = str(r.kw.user)?.trim() || undefined;
+  const group = str(r.kw.group)?.trim() || undefined;
+  for (const [k, v] of [
+    ["user", user],
+    ["group", group],
+  ] as const) {
+    if (v !== undefined && !ID_WORD.test(v)) throw new ProviderError(`${r.rid}: invalid ${k} ${JSON.stringify(v)}`, "a name or a numeric id");
+  }
+  return { ...(user ? { user } : {}), ...(group ? { group } : {}) };
+}
+
+/**
+ * `setpriv` prefix running the command as user/group. `primaryGid` is the user's primary group,
+ * used when `group` is not set (resolved by the caller with `id -g USER`).
+ */
+export function identityPrefix(id: Identity, primaryGid?: string): string[] {
+  if (id.user) {
+    const gid = id.group ?? primaryGid;
+    if (!gid) throw new ProviderError(`cannot determine the primary group of user ${id.user}`);
+    // --init-groups sets the user's supplementary groups; it needs the user to exist in NSS.
+    return ["setpriv", `--reuid=${id.user}`, `--regid=${gid}`, "--init-groups", "--"];
+  }
+  if (id.group) return ["setpriv", `--regid=${id.group}`, "--clear-groups", "--"];
+  return [];
+}
+
+/**
+ * A constant /bin/sh script (no template value is ever part of it): sets the umask given as $2 when
+ * not empty, sends stdout/stderr to the file $1 when not empty (stdin from /dev/null), then execs
+ * the rest of its arguments as they are. The redirection matters for forking start commands: a
+ * daemon that keeps the command's stdout open would otherwise hold osvc until start_timeout.
+ */
+export const REDIRECT_SCRIPT =
+  'log=$1; mask=$2; shift 2; if [ -n "$mask" ]; then umask "$mask" || exit 126; fi; if [ -n "$log" ]; then exec >>"$log" 2>&1 </dev/null || exit 126; fi; exec "$@"';
+
+export function redirectPrefix(log: string | undefined, umask: string | undefined): string[] {
+  if (!log && !umask) return [];
+  return ["/bin/sh", "-c", REDIRECT_SCRIPT, "osvc-app", log ?? "", umask ?? ""];
+}
+
+/** PATH lookup for a bare command name (start-stop-daemon execs without searching PATH). */
+export async function resolveExecutable(file: string, envPath: string | undefined): Promise<string | undefined> {
+  const candidates = file.includes("/") ? [file] : (envPath ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":").filter(Boolean).map((d) => path.join(d, file));
+  for (const c of candidates) {
+    try {
+      await access(c, constants.X_OK);
+      return path.resolve(c);
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+/** A file name for this resource's files in the object's var dir ("app#1" → "app_1"). */
+export function ridFileBase(rid: string): string {
+  return rid.replace(/[^A-Za-z0-9._-]/g, "_");
+}
