@@ -7,8 +7,12 @@ import { diskLoopProvider } from "./disk-loop/provider.js";
 import { diskVgProviders } from "./disk-vg/provider.js";
 import { fsProviders } from "./fs/provider.js";
 import { fsDirectoryProvider } from "./fs-directory/provider.js";
+import { ipHostProvider } from "./ip-host/provider.js";
+import { ipNetnsProvider } from "./ip-netns/provider.js";
 
 export const BUILTIN_PROVIDERS: readonly Provider[] = [
+  ipHostProvider,
+  ipNetnsProvider,
   diskLoopProvider,
   ...diskVgProviders,
   ...fsProviders,

@@ -1,11 +1,30 @@
+import { isIPv4, isIPv6 } from "node:net";
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 
 /** Keywords shared by every ip driver (ip.host, ip.netns, ip.amazon, ip.gce build on them). */
 export const ipHostKeywords: KeywordSpec[] = [
-  { name: "ipname", type: "string", scopable: true, aliases: ["name"], text: "The address (IPv4 or IPv6) or a DNS name resolving to it; empty means not provisioned yet.", example: "10.0.0.10" },
+  {
+    name: "ipname",
+    type: "string",
+    scopable: true,
+    aliases: ["name"],
+    text: "The address (IPv4 or IPv6) or a DNS name resolving to it (names are resolved to IPv4 with getent ahostsv4, first answer); empty means not provisioned yet.",
+    example: "10.0.0.10",
+  },
   { name: "ipdev", type: "string", required: true, scopable: true, aliases: ["dev"], text: "The network interface the address is added to.", example: "eth0" },
-  { name: "netmask", type: "string", scopable: true, text: "Netmask, dotted (255.255.255.0) or as a prefix length (24).", example: "24" },
-  { name: "gateway", type: "string", scopable: true, provisioning: true, text: "Default gateway set for the address (with provisioner = collector, written by the provisioner)." },
+  {
+    name: "netmask",
+    type: "string",
+    scopable: true,
+    text: "Netmask, dotted (255.255.255.0) or as a prefix length (24). Unset: the prefix length of another address of the same family already on the interface, else /32 (/128 for IPv6).",
+    example: "24",
+  },
+  {
+    name: "gateway",
+    type: "string",
+    scopable: true,
+    text: "Default gateway. ip.host: at start, a default route via it on ipdev is added when the namespace has no default route (an existing different one is left alone, with a warning), and removed at stop only if osvc added it.",
+  },
   { name: "network", type: "string", scopable: true, text: "The network the address belongs to, used by allocating provisioners.", example: "10.0.0.0" },
   { name: "provisioner", type: "string", provisioning: true, candidates: ["collector"], text: "collector: allocate the address at provision and write ipname, netmask and gateway back into the config." },
   { name: "dns_update", type: "bool", scopable: true, default: "false", text: "Update the cluster DNS record of ipname at start." },
@@ -19,6 +38,44 @@ export const ipHostKeywords: KeywordSpec[] = [
 export const ipHostSpec: DriverSpec = {
   group: "ip",
   type: "host",
-  text: "An IP address on a host network interface. Start adds it (after checking nobody answers it), stop removes it.",
+  text: "An IP address on a host network interface. The interface is one of the network namespace osvc runs in. Start adds it (after checking nobody answers it, arping -D) and announces it (arping -U); stop removes it.",
   keywords: ipHostKeywords,
 };
+
+// ---------------------------------------------------------------------------------------------
+// How the ipname and netmask keyword values are read (shared by the ip drivers).
+
+export interface IpLiteral {
+  /** Canonical text form (IPv6 compressed, lower case). */
+  readonly addr: string;
+  readonly family: 4 | 6;
+}
+
+/** An address literal in canonical form, or undefined when `s` is not an address (a DNS name). */
+export function ipLiteral(s: string): IpLiteral | undefined {
+  const t = s.trim();
+  if (isIPv4(t)) return { addr: t, family: 4 };
+  if (isIPv6(t)) return { addr: new URL(`http://[${t}]/`).hostname.slice(1, -1), family: 6 };
+  return undefined;
+}
+
+/** Prefix length from a netmask keyword: "24", "/24" or dotted "255.255.255.0" (IPv4 only). Throws Error. */
+export function netmaskToPrefix(netmask: string, family: 4 | 6): number {
+  const t = netmask.trim();
+  const max = family === 4 ? 32 : 128;
+  const m = /^\/?(\d{1,3})$/.exec(t);
+  if (m) {
+    const n = Number(m[1]);
+    if (n > max) throw new Error(`netmask ${JSON.stringify(netmask)}: prefix length must be 0..${max}`);
+    return n;
+  }
+  if (family === 4 && isIPv4(t)) {
+    const bits = t
+      .split(".")
+      .map((o) => Number(o).toString(2).padStart(8, "0"))
+      .join("");
+    if (!/^1*0*$/.test(bits)) throw new Error(`netmask ${JSON.stringify(netmask)} is not a contiguous mask`);
+    return bits.indexOf("0") === -1 ? 32 : bits.indexOf("0");
+  }
+  throw new Error(`netmask ${JSON.stringify(netmask)} is neither a prefix length nor a dotted IPv4 mask`);
+}
