@@ -143,6 +143,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         shared: ch.shared ?? false,
         standby: ch.standby ?? false,
         dependsOn: [...ch.dependsOn],
+        slot: ch.slot,
         updatedAt: now,
         ...(prev?.provisionedAt ? { provisionedAt: prev.provisionedAt } : {}),
         ...(prev?.createdByOsvc !== undefined ? { createdByOsvc: prev.createdByOsvc } : {}),

@@ -200,6 +200,29 @@ export function buildGraph(t: EvaluatedTemplate, opts: BuildOptions = {}): Build
     }
   }
 
+  // ---- filesystems on one device (btrfs subvolumes): one at a time, so that the first formats
+  // the device and the next ones adopt it. Shallower mount points first, then rid: the same
+  // direction as the nesting edges below, so no cycle.
+  const byDev = new Map<string, string[]>();
+  for (const [id, r] of byId) {
+    if (r.rid.group !== "fs" || r.driver?.id === "fs.directory") continue;
+    const dev = kw(r, "dev")?.text.trim();
+    if (!dev) continue;
+    byDev.set(dev, [...(byDev.get(dev) ?? []), id]);
+  }
+  const depth = (id: string) => (normalizePath(staticText(byId.get(id)!, "mnt")) ?? "").split("/").length;
+  const slotOfId = new Map(infos.map((x) => [x.id, x.slot]));
+  for (const [dev, ids] of byDev) {
+    if (ids.length < 2) continue;
+    const sorted = [...ids].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
+    for (let i = 1; i < sorted.length; i++) {
+      const prev = sorted[i - 1];
+      const next = sorted[i];
+      if (slotOfId.get(prev) !== slotOfId.get(next)) continue;
+      add(prev, next, { kind: "device", text: `dev ${dev} is shared with ${prev}`, keyword: "dev", range: kw(byId.get(next)!, "dev")?.range });
+    }
+  }
+
   // ---- fs nesting by mount point / path
   const slotIdx = new Map<string, number>();
   [...new Set(infos.map((i) => i.slot))].sort(compareSlots).forEach((s, i) => slotIdx.set(s, i));

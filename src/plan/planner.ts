@@ -242,7 +242,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       standby: rec.standby,
       stateOnly,
       observed: { provisioned: rec.provisioned, up: false },
-      slot: graph.order.includes(rid) ? graph.slot(rid) : groupOrder(Rid.parse(rid)?.group ?? "task"),
+      slot: rec.slot ?? (byRid.has(rid) ? graph.slot(rid) : groupOrder(Rid.parse(rid)?.group ?? "task")),
     });
     if (options.destroy) {
       const i = changes.findIndex((c) => c.rid === rid);
@@ -280,7 +280,7 @@ function reverseDependencyOrder(removals: ResourceChange[], order: readonly stri
   const dependents = new Map<string, string[]>();
   for (const r of removals) for (const d of r.dependsOn) if (byRid.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), r.rid]);
   const pos = new Map(order.map((rid, i) => [rid, i]));
-  const sorted = [...removals].sort((a, b) => (pos.get(b.rid) ?? -1) - (pos.get(a.rid) ?? -1) || (a.rid < b.rid ? 1 : -1));
+  const sorted = [...removals].sort((a, b) => b.slot - a.slot || (pos.get(b.rid) ?? -1) - (pos.get(a.rid) ?? -1) || (a.rid < b.rid ? 1 : -1));
   const out: ResourceChange[] = [];
   const done = new Set<string>();
   const visit = (rid: string, stack: Set<string>) => {

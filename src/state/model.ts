@@ -42,6 +42,8 @@ export interface ResourceState {
   dependsOn?: string[];
   /** Standby resource (kept up by stop). */
   standby?: boolean;
+  /** Driver-group slot it was applied in: orders its removal once it left the template. */
+  slot?: number;
 }
 
 export type JournalOp = "intent" | "outcome";
