@@ -104,4 +104,19 @@ describe("seed-derived examples", () => {
     expect(osvc([name, "purge", "--node", "golden-node"], root).code).toBe(0);
     expect(existsSync(`/tmp/osvc-${name}`)).toBe(false);
   });
+
+  it("btrfs on lvm (a real volume group; a loop device in place of the logical volume): apply, no changes, destroy", () => {
+    const dir = makeTempDir("osvc-ex-");
+    const name = `btrfs-lvm-t${process.pid}`;
+    cleanup.register(`/tmp/osvc-${name}`);
+    const root = path.join(dir, "root");
+    const a = osvc(["apply", path.join(ROOT, "examples/btrfs-lvm.conf"), "--path", name, "--auto-approve"], root);
+    expect(a.code, a.stderr + a.stdout).toBe(0);
+    expect(sh("vgs", ["--noheadings", "-o", "vg_name", name]).stdout.trim()).toBe(name);
+    expect(osvc(["plan", path.join(ROOT, "examples/btrfs-lvm.conf"), "--path", name, "--detailed-exitcode"], root).code).toBe(0);
+    const d = osvc(["destroy", name, "--auto-approve"], root);
+    expect(d.code, d.stderr + d.stdout).toBe(0);
+    expect(sh("vgs", [name]).rc).not.toBe(0);
+    expect(existsSync(`/tmp/osvc-${name}`)).toBe(false);
+  });
 });
