@@ -5,7 +5,7 @@
 // start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
-// unprovision: stop, then delete the file unless osvc adopted it (recorded created_file === false).
+// unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
 import { readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ProviderError } from "../../src/provider/api.js";
@@ -266,7 +266,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   let createdDirs: string[] = Array.isArray(r.recorded?.created_dirs) ? [...(r.recorded!.created_dirs as string[])] : [];
   if (info.exists) {
     if (!info.isFile) throw new ProviderError(`${file} exists and is not a regular file; refusing to use it as a loop backing file`);
-    created = r.recorded?.created_file === true;
+    created = r.recorded?.created_file === true || r.resumed === true;
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
@@ -301,8 +301,8 @@ async function removeEmptyDirs(ctx: ProviderContext, dirs: readonly string[]): P
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   await stop(ctx, r);
   const file = fileOf(r);
-  if (r.recorded?.created_file === false) {
-    ctx.log("info", `${file} kept: it existed before osvc provisioned this resource`);
+  if (r.recorded?.created_file !== true) {
+    ctx.log("info", `${file} kept: osvc did not create it`);
     return;
   }
   const info = await fileInfo(file);

@@ -65,7 +65,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
 async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const p = pathOf(r);
   const st = (await statPaths(ctx.exec, [p])).get(p);
-  let created = r.recorded?.created_dir === true;
+  let created = r.recorded?.created_dir === true || r.resumed === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
     try {

@@ -89,6 +89,32 @@ async function probeSignature(exec: Exec, dev: string): Promise<Signature> {
   return parseBlkid(r.exitCode, r.stdout, r.stderr);
 }
 
+/**
+ * Signatures of many devices with ONE command, for the read-only probe: `blkid -c /dev/null`
+ * (no cache) prints a block per device that holds a signature and skips the others, where
+ * `blkid -p` stops at the first device without one. Provision still checks its own device with
+ * `blkid -p` right before any mkfs.
+ */
+async function probeSignatures(exec: Exec, devs: readonly string[]): Promise<Map<string, Signature>> {
+  const out = new Map<string, Signature>(devs.map((d) => [d, { kind: "none" } as Signature]));
+  if (devs.length === 0) return out;
+  if (devs.length === 1) {
+    out.set(devs[0], await probeSignature(exec, devs[0]));
+    return out;
+  }
+  const r = await exec("blkid", ["-c", "/dev/null", "-o", "export", ...devs]);
+  if (r.exitCode !== 0 && r.exitCode !== 2) {
+    // Something unexpected: fall back to one precise probe per device.
+    for (const d of devs) out.set(d, await probeSignature(exec, d));
+    return out;
+  }
+  for (const block of r.stdout.split(/\n\s*\n/)) {
+    const name = /^DEVNAME=(.*)$/m.exec(block)?.[1];
+    if (name && out.has(name)) out.set(name, parseBlkid(0, block.replace(/^DEVNAME=.*\n?/m, ""), ""));
+  }
+  return out;
+}
+
 function describe(sig: Signature): string {
   switch (sig.kind) {
     case "none":
@@ -404,10 +430,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     if (resources.length === 0) return [];
     const mounts = await listMounts(ctx.exec);
     const devs = await resolveDevs(ctx.exec, resources.map(devSpecOf));
-    const sigs = new Map<string, Signature>();
-    for (const d of devs.values()) {
-      if (d.path && (d.kind === "block" || d.kind === "file") && !sigs.has(d.path)) sigs.set(d.path, await probeSignature(ctx.exec, d.path));
-    }
+    const sigs = await probeSignatures(ctx.exec, [...new Set([...devs.values()].filter((d) => d.path && (d.kind === "block" || d.kind === "file")).map((d) => d.path!))]);
     const states = await Promise.all(resources.map(async (r) => mountState(mounts, await canonicalMnt(mntOf(r)), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)), coDevicesOf(mntOptOf(r)))));
     const wantsOwnership = (r: ResourceSpec) => [r.kw.user, r.kw.group, r.kw.perm].some((v) => v !== undefined && v !== null && v !== "");
     const owned = await statPaths(
@@ -511,7 +534,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const subvol = type === "btrfs" ? subvolOf(opts) : "";
     const mounts = await listMounts(ctx.exec);
     const st = mountState(mounts, await canonicalMnt(mnt), dev, subvol, coDevicesOf(opts));
-    let created = recordedBool(r, "created_mnt") === true;
+    let created = recordedBool(r, "created_mnt") === true || r.resumed === true;
     if (st.entry) {
       await applyOwnership(ctx, mnt, r.kw);
       return { ...preserved(r), created_mnt: created };
@@ -556,7 +579,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
     const sig = await probeSignature(ctx.exec, dev.path);
-    let formatted = recordedBool(r, "formatted_by_osvc") === true;
+    let formatted = recordedBool(r, "formatted_by_osvc") === true || r.resumed === true;
     if (sig.kind === "none") {
       const [file, args] = mkfsCommand(type, mkfsOptOf(r), dev.path);
       const res = await ctx.exec(file, args);

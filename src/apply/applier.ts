@@ -78,19 +78,36 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   await mkdir(varDir, { recursive: true, mode: 0o700 });
   if (input.configText !== undefined) await store.installConfig(object, input.configText);
 
-  // State writes are serialized: each step's result is on disk before the next write starts.
-  let writing: Promise<void> = Promise.resolve();
-  const persist = (mutate: (s: StateFile) => void): Promise<void> => {
-    writing = writing.then(async () => {
-      const next: StateFile = structuredClone(state);
-      mutate(next);
-      next.updatedAt = new Date().toISOString();
-      next.osvcVersion = input.osvcVersion;
-      next.templateHash = plan.templateHash;
-      const serial = await store.writeState(object, next, state.serial);
-      state = { ...next, serial };
+  // State writes are serialized and coalesced: mutations that arrive while a write is in flight
+  // are applied together in the next one. Each caller resumes once its mutation is on disk.
+  let queue: { mutate: (s: StateFile) => void; done: () => void; fail: (e: unknown) => void }[] = [];
+  let flushing: Promise<void> | undefined;
+  const flush = async (): Promise<void> => {
+    while (queue.length) {
+      const batch = queue;
+      queue = [];
+      try {
+        const next: StateFile = structuredClone(state);
+        for (const m of batch) m.mutate(next);
+        next.updatedAt = new Date().toISOString();
+        next.osvcVersion = input.osvcVersion;
+        next.templateHash = plan.templateHash;
+        const serial = await store.writeState(object, next, state.serial);
+        state = { ...next, serial };
+        for (const m of batch) m.done();
+      } catch (e) {
+        for (const m of batch) m.fail(e);
+      }
+    }
+    flushing = undefined;
+  };
+  const persist = (mutate: (s: StateFile) => void): Promise<void> =>
+    new Promise<void>((done, fail) => {
+      queue.push({ mutate, done, fail });
+      flushing ??= flush();
     });
-    return writing;
+  const settled = async () => {
+    while (flushing) await flushing;
   };
   const journal = (op: "intent" | "outcome", rid: string, action: string, ok?: boolean, error?: string) =>
     store.appendJournal(object, { run: runId, op, rid, action, ...(ok === undefined ? {} : { ok }), ...(error ? { error } : {}) });
@@ -126,7 +143,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
       else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs) };
+    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...(ch.resumed ? { resumed: true } : {}) };
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -155,7 +172,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
 
   const undo: UndoStep[] = [];
 
-  const runChange = async (ch: ResourceChange): Promise<void> => {
+  const runChange = async (ch: ResourceChange, phase: "down" | "up"): Promise<void> => {
     const provider = registry.get(ch.driver);
     if (!provider && !ch.stateOnly && ch.action !== "follow") throw new ProviderError(`no provider for ${ch.driver} runs on this host`);
     const ctx = makeCtx(ch.rid);
@@ -174,7 +191,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       return out;
     };
     const wasDown = ch.observed ? !ch.observed.up : true;
-    const existedBefore = ch.observed?.provisioned === true;
+    // What this run created can be undone; a resumed provision finishes an earlier run's creation.
+    const existedBefore = ch.observed?.provisioned === true && !ch.resumed;
     switch (ch.action) {
       case "follow": {
         const spec = specForSafe(ch);
@@ -212,15 +230,20 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
       case "replace": {
         if (ch.blocked) throw new ProviderError(`refused: ${ch.blocked}`, `pass --allow-replace ${ch.rid}`);
+        if (phase === "down") {
+          // The old one goes in the descending phase, after its dependents went down.
+          const prior = state.resources[ch.rid];
+          const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs) };
+          const oldProvider = registry.get(beforeSpec.driver) ?? provider!;
+          await around(beforeSpec.kw, "unprovision", () => oldProvider.unprovision(ctx, beforeSpec));
+          await persist((s) => {
+            delete s.resources[ch.rid];
+          });
+          outputs.delete(ch.rid);
+          return;
+        }
         const spec = specFor(ch);
-        const prior = state.resources[ch.rid];
-        const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs) };
-        const oldProvider = registry.get(beforeSpec.driver) ?? provider!;
-        await oldProvider.unprovision(ctx, beforeSpec);
-        await persist((s) => {
-          delete s.resources[ch.rid];
-        });
-        const out = await provider!.provision(ctx, { ...spec, recorded: {} });
+        const out = await around(spec.kw, "provision", () => provider!.provision(ctx, { ...spec, recorded: {} }));
         outputs.set(ch.rid, { ...out });
         undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: true, provisionedAt: new Date().toISOString() });
@@ -258,12 +281,25 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   };
 
   // ---------------------------------------------------------------- scheduling
+  // Two phases. "down": unprovision, stop, and the removal half of a replace, dependents first and
+  // later driver groups first. "up": everything else, dependencies first, group by group.
+  interface Task {
+    readonly id: string;
+    readonly ch: ResourceChange;
+    readonly phase: "down" | "up";
+  }
   const changes = plan.changes.filter((c) => c.action !== "noop");
-  // Descending actions (unprovision, stop) run first, dependents before what they depend on.
-  const removals = changes.filter((c) => DESCENDING.has(c.action));
-  const others = changes.filter((c) => !DESCENDING.has(c.action));
-  const inPlan = new Set(others.map((c) => c.rid));
-  const status = new Map<string, "pending" | "running" | "done" | "failed" | "skipped">(changes.map((c) => [c.rid, "pending"]));
+  const tasks: Task[] = [];
+  for (const ch of changes) {
+    if (ch.action === "replace") tasks.push({ id: `${ch.rid}:down`, ch, phase: "down" }, { id: `${ch.rid}:up`, ch, phase: "up" });
+    else tasks.push({ id: `${ch.rid}:${DESCENDING.has(ch.action) ? "down" : "up"}`, ch, phase: DESCENDING.has(ch.action) ? "down" : "up" });
+  }
+  const downTasks = tasks.filter((t) => t.phase === "down");
+  const upTasks = tasks.filter((t) => t.phase === "up");
+  const downByRid = new Map(downTasks.map((t) => [t.ch.rid, t]));
+  const upByRid = new Map(upTasks.map((t) => [t.ch.rid, t]));
+  type TaskStatus = "pending" | "running" | "done" | "failed" | "skipped";
+  const status = new Map<string, TaskStatus>(tasks.map((t) => [t.id, "pending"]));
   const done: string[] = [];
   const failed: string[] = [];
   const skipped: string[] = [];
@@ -279,96 +315,112 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   if (input.signal.aborted) onAbort();
   input.signal.addEventListener("abort", onAbort);
 
-  const isFinished = (rid: string) => {
-    const s = status.get(rid);
-    return s === "done" || s === "failed" || s === "skipped";
+  // Unfinished and unsuccessful tasks per phase and slot (a handful of slots: cheap to scan).
+  const open = { down: new Map<number, number>(), up: new Map<number, number>() };
+  const bad = { down: new Map<number, string>(), up: new Map<number, string>() };
+  for (const t of tasks) open[t.phase].set(t.ch.slot, (open[t.phase].get(t.ch.slot) ?? 0) + 1);
+  const openWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => [...open[phase]].some(([slot, n]) => n > 0 && pred(slot));
+  const badWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => [...bad[phase]].find(([slot]) => pred(slot))?.[1];
+  const finish = (t: Task, st: TaskStatus) => {
+    status.set(t.id, st);
+    open[t.phase].set(t.ch.slot, (open[t.phase].get(t.ch.slot) ?? 1) - 1);
+    if ((st === "failed" || st === "skipped") && !bad[t.phase].has(t.ch.slot)) bad[t.phase].set(t.ch.slot, t.ch.rid);
   };
-  const removalDependents = new Map<string, string[]>();
-  for (const r of removals) for (const d of r.dependsOn) removalDependents.set(d, [...(removalDependents.get(d) ?? []), r.rid]);
+  // Down-phase dependents of a rid: the down tasks whose resource depends on it.
+  const downDependents = new Map<string, Task[]>();
+  for (const t of downTasks) for (const d of t.ch.dependsOn) if (downByRid.has(d)) downDependents.set(d, [...(downDependents.get(d) ?? []), t]);
 
-  const eligible = (c: ResourceChange): boolean => {
-    if (DESCENDING.has(c.action)) {
-      if (!(removalDependents.get(c.rid) ?? []).every((x) => !status.has(x) || status.get(x) === "done")) return false;
-      return removals.every((r) => r.slot <= c.slot || status.get(r.rid) === "done");
+  const eligible = (t: Task): boolean => {
+    if (t.phase === "down") {
+      if (!(downDependents.get(t.ch.rid) ?? []).every((x) => status.get(x.id) === "done")) return false;
+      return !openWhere("down", (slot) => slot > t.ch.slot);
     }
-    if (removals.some((r) => !isFinished(r.rid))) return false;
-    for (const d of c.dependsOn) if (inPlan.has(d) && status.get(d) !== "done") return false;
-    for (const o of others) if (o.slot < c.slot && status.get(o.rid) !== "done") return false;
-    return true;
+    if (openWhere("down", () => true)) return false;
+    for (const d of t.ch.dependsOn) {
+      const dt = upByRid.get(d);
+      if (dt && status.get(dt.id) !== "done") return false;
+    }
+    return !openWhere("up", (slot) => slot < t.ch.slot);
   };
-  const blockedBy = (c: ResourceChange): string | undefined => {
-    if (DESCENDING.has(c.action)) {
-      const bad = (removalDependents.get(c.rid) ?? []).find((x) => status.get(x) === "failed" || status.get(x) === "skipped");
-      if (bad) return `${bad} was not ${status.get(bad) === "skipped" ? "processed" : "stopped/unprovisioned"}`;
-      const later = removals.find((r) => r.slot > c.slot && (status.get(r.rid) === "failed" || status.get(r.rid) === "skipped"));
-      return later ? `${later.rid} (a later driver group) did not complete` : undefined;
+  const blockedBy = (t: Task): string | undefined => {
+    if (t.phase === "down") {
+      const b = (downDependents.get(t.ch.rid) ?? []).find((x) => status.get(x.id) === "failed" || status.get(x.id) === "skipped");
+      if (b) return `${b.ch.rid} did not go down first`;
+      const later = badWhere("down", (slot) => slot > t.ch.slot);
+      return later ? `${later} (a later driver group) did not go down` : undefined;
     }
-    const badRemoval = removals.find((r) => status.get(r.rid) === "failed" || status.get(r.rid) === "skipped");
-    if (badRemoval) return `${badRemoval.rid} was not unprovisioned`;
-    const dep = c.dependsOn.find((d) => inPlan.has(d) && (status.get(d) === "failed" || status.get(d) === "skipped"));
-    if (dep) return `its dependency ${dep} did not complete`;
-    const earlier = others.find((o) => o.slot < c.slot && (status.get(o.rid) === "failed" || status.get(o.rid) === "skipped"));
-    return earlier ? `${earlier.rid} (an earlier driver group) did not complete` : undefined;
+    const downBad = badWhere("down", () => true);
+    if (downBad) return `${downBad} did not go down`;
+    for (const d of t.ch.dependsOn) {
+      const dt = upByRid.get(d);
+      const st = dt ? status.get(dt.id) : undefined;
+      if (st === "failed" || st === "skipped") return `its dependency ${d} did not complete`;
+    }
+    const earlier = badWhere("up", (slot) => slot < t.ch.slot);
+    return earlier ? `${earlier} (an earlier driver group) did not complete` : undefined;
   };
 
   const running = new Map<string, Promise<void>>();
-  const launch = (c: ResourceChange) => {
-    status.set(c.rid, "running");
-    emit({ type: "change_start", rid: c.rid, action: c.action, driver: c.driver });
+  const label = (t: Task) => (t.ch.action === "replace" ? (t.phase === "down" ? "replace (remove)" : "replace (create)") : t.ch.action);
+  const launch = (t: Task) => {
+    const c = t.ch;
+    status.set(t.id, "running");
+    emit({ type: "change_start", rid: c.rid, action: label(t), driver: c.driver });
     const started = performance.now();
     const p = (async () => {
-      await journal("intent", c.rid, c.action);
+      const jaction = c.action === "replace" ? `replace-${t.phase}` : c.action;
+      await journal("intent", c.rid, jaction);
       try {
-        await runChange(c);
-        status.set(c.rid, "done");
-        done.push(c.rid);
-        await journal("outcome", c.rid, c.action, true);
-        emit({ type: "change_done", rid: c.rid, action: c.action, elapsedMs: Math.round(performance.now() - started) });
+        await runChange(c, t.phase);
+        finish(t, "done");
+        if (c.action !== "replace" || t.phase === "up") done.push(c.rid);
+        await journal("outcome", c.rid, jaction, true);
+        emit({ type: "change_done", rid: c.rid, action: c.action === "replace" && t.phase === "down" ? "replace (removed)" : c.action, elapsedMs: Math.round(performance.now() - started) });
       } catch (e) {
         const { error, hint } = errorText(e);
-        status.set(c.rid, "failed");
+        finish(t, "failed");
         failed.push(c.rid);
-        await journal("outcome", c.rid, c.action, false, error);
+        await journal("outcome", c.rid, jaction, false, error);
         const spec = specForSafe(c);
-        if (c.action !== "unprovision" && c.action !== "stop") {
-          await record(c, spec, { provisioned: c.observed?.provisioned === true ? true : c.action === "start" ? (state.resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
+        if (t.phase === "up") {
+          await record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (state.resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
         }
-        emit({ type: "change_failed", rid: c.rid, action: c.action, elapsedMs: Math.round(performance.now() - started), error, hint });
+        emit({ type: "change_failed", rid: c.rid, action: label(t), elapsedMs: Math.round(performance.now() - started), error, hint });
         if (!input.disableRollback) stopLaunching = true;
       } finally {
-        running.delete(c.rid);
+        running.delete(t.id);
       }
     })();
-    running.set(c.rid, p);
+    running.set(t.id, p);
   };
 
-  const ordered = [...removals, ...others];
+  const ordered = [...downTasks, ...upTasks];
   for (;;) {
     // Skip what can no longer run.
-    for (const c of ordered) {
-      if (status.get(c.rid) !== "pending") continue;
-      const why = blockedBy(c);
+    for (const t of ordered) {
+      if (status.get(t.id) !== "pending") continue;
+      const why = blockedBy(t);
       if (why) {
-        status.set(c.rid, "skipped");
-        skipped.push(c.rid);
-        emit({ type: "change_skipped", rid: c.rid, action: c.action, reason: why });
+        finish(t, "skipped");
+        if (!skipped.includes(t.ch.rid)) skipped.push(t.ch.rid);
+        emit({ type: "change_skipped", rid: t.ch.rid, action: label(t), reason: why });
       }
     }
     if (!stopLaunching) {
-      for (const c of ordered) {
+      for (const t of ordered) {
         if (running.size >= Math.max(1, input.parallelism)) break;
-        if (status.get(c.rid) === "pending" && eligible(c)) launch(c);
+        if (status.get(t.id) === "pending" && eligible(t)) launch(t);
       }
     }
     if (running.size === 0) break;
     await Promise.race(running.values());
   }
   input.signal.removeEventListener("abort", onAbort);
-  for (const c of ordered) {
-    if (status.get(c.rid) === "pending") {
-      status.set(c.rid, "skipped");
-      skipped.push(c.rid);
-      emit({ type: "change_skipped", rid: c.rid, action: c.action, reason: interrupted ? "interrupted" : "stopped after a failure" });
+  for (const t of ordered) {
+    if (status.get(t.id) === "pending") {
+      finish(t, "skipped");
+      if (!skipped.includes(t.ch.rid)) skipped.push(t.ch.rid);
+      emit({ type: "change_skipped", rid: t.ch.rid, action: label(t), reason: interrupted ? "interrupted" : "stopped after a failure" });
     }
   }
 
@@ -396,7 +448,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
     }
   }
-  await writing;
+  await settled();
   return {
     ok: failed.length === 0 && !interrupted,
     interrupted,

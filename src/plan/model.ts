@@ -68,6 +68,8 @@ export interface ResourceChange {
   readonly dependsOn: readonly string[];
   /** Recorded outputs before this plan (for unprovision/stop). */
   readonly priorOutputs?: Outputs;
+  /** An interrupted apply was provisioning it: what exists of it was created by osvc. */
+  readonly resumed?: boolean;
   /** The resource is data-bearing and a replace is refused unless allowed. */
   readonly blocked?: string;
   readonly shared?: boolean;

@@ -47,6 +47,8 @@ export interface PlanInput {
   readonly templateHash: string;
   readonly osvcVersion: string;
   readonly now?: string;
+  /** Rids an interrupted apply was provisioning (journal intents without an outcome). */
+  readonly interrupted?: ReadonlySet<string>;
 }
 
 /** Generic keywords that change no host object: recorded, never diffed. */
@@ -135,7 +137,8 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     for (const x of graph.closure(options.excludes.filter((t) => byRid.has(t)), "dependents")) selected.delete(x);
     for (const x of options.excludes) selected.delete(x);
   }
-  const isSelected = (rid: string) => selected.has(rid) || (options.targets.length === 0 && !options.excludes.includes(rid));
+  // Resources only in the state (left the template) are selected unless targeting leaves them out.
+  const isSelected = (rid: string) => (byRid.has(rid) ? selected.has(rid) : (options.targets.length === 0 || options.targets.includes(rid)) && !options.excludes.includes(rid));
 
   // Providers.
   const desired = new Map<string, Desired>();
@@ -196,6 +199,13 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       );
     }
   }
+  if (!options.refresh) {
+    // Refresh off: trust the recorded state (provisioned and up as recorded), probe nothing.
+    for (const rid of desired.keys()) {
+      const rec = recorded[rid];
+      observed.set(rid, rec && rec.provisioned !== false ? { provisioned: rec.provisioned, up: true } : { provisioned: false, up: false });
+    }
+  }
   for (const rid of desired.keys()) resolveAll(rid);
 
   // Actions.
@@ -205,10 +215,11 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     const o = observed.get(rid);
     let c: Decision;
     if (mode === "start" || mode === "stop") c = decideStartStop(mode, rid, d, o, recorded[rid], options);
-    else c = decide(rid, d, o, recorded[rid], role, options, diagnostics);
+    else c = decide(rid, d, o, recorded[rid], role, options, diagnostics, input.interrupted?.has(rid) ?? false);
     changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
   }
   if (mode === "stop") changes.reverse();
+  cascadeReplace(changes, graph);
 
   // Recorded resources that left the template (or everything, for destroy): unprovision,
   // in reverse dependency order.
@@ -270,6 +281,24 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   return plan;
 }
 
+/**
+ * What depends on a replaced resource is replaced with it: a filesystem on a re-created disk must
+ * come down before the disk goes, and be created again on the new one.
+ */
+function cascadeReplace(changes: ResourceChange[], graph: DependencyView): void {
+  const index = new Map(changes.map((c, i) => [c.rid, i]));
+  for (const c of [...changes]) {
+    if (c.action !== "replace" || c.blocked) continue;
+    for (const dep of graph.closure([c.rid], "dependents")) {
+      const i = index.get(dep);
+      if (dep === c.rid || i === undefined) continue;
+      const d = changes[i];
+      if (!["noop", "start", "update"].includes(d.action) || d.observed?.provisioned === false) continue;
+      changes[i] = { ...d, action: "replace", reason: `depends on ${c.rid}, which is replaced`, blocked: undefined };
+    }
+  }
+}
+
 function unknownRid(rid: string, flag: string, known: string[]): Diagnostic {
   return { code: "E3004", severity: "error", summary: `${flag} ${rid}: no such resource`, hint: known.length ? `Known resources: ${known.join(", ")}.` : undefined };
 }
@@ -297,7 +326,7 @@ function reverseDependencyOrder(removals: ResourceChange[], order: readonly stri
 
 type Decision = Omit<ResourceChange, "dependsOn" | "slot">;
 
-function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, role: Plan["role"], options: PlanOptions, diagnostics: Diagnostic[]): Decision {
+function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, role: Plan["role"], options: PlanOptions, diagnostics: Diagnostic[], interrupted: boolean): Decision {
   const r = d.resource;
   const driver = r.driver?.id ?? `${r.rid.group}.${r.type ?? "?"}`;
   const shared = boolKw(r, "shared");
@@ -354,6 +383,10 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
       return make("noop", "provision = false");
     }
     return make("provision", rec?.provisioned ? "recorded as provisioned, but missing on the host" : "not on the host", allAfter());
+  }
+  if (interrupted && o.provisioned !== null && !rec?.provisioned) {
+    // It exists because an interrupted apply was creating it: finish that, as osvc's own.
+    return { ...make("provision", "an interrupted apply was provisioning it: finish it", allAfter()), resumed: true };
   }
   if (!rec || rec.provisioned === false || (rec.provisioned === null && o.provisioned === true)) {
     if (o.provisioned === null) return o.up ? make("adopt", "running, not recorded yet") : make("start", "not running", allAfter());

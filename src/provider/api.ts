@@ -11,6 +11,11 @@ export interface ResourceSpec {
   readonly kw: Readonly<Record<string, KwValue>>;
   /** Outputs recorded for this resource at the last apply (for idempotency and stop/unprovision). */
   readonly recorded?: Outputs;
+  /**
+   * An earlier apply started provisioning this resource and was interrupted (an intent without an
+   * outcome in the journal): what exists of it now was created by osvc, not found on the host.
+   */
+  readonly resumed?: boolean;
 }
 
 export type LogLevel = "info" | "warning" | "error";

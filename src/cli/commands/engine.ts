@@ -125,8 +125,9 @@ export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): P
 export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: PlanMode; force?: boolean }, store: StateStore, destroy = false): Promise<Plan> {
   const object = formatObjectPath(p.compiled.evaluated.path);
   const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
-  await reportInterrupted(store, object);
+  const interrupted = await reportInterrupted(store, object);
   return makePlan({
+    interrupted,
     evaluated: p.compiled.evaluated,
     graph: p.view,
     state,
@@ -139,13 +140,15 @@ export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: Pl
 }
 
 /** An earlier apply that died mid-step left intents without outcomes: say so; probing resolves them. */
-async function reportInterrupted(store: StateStore, object: string): Promise<void> {
+async function reportInterrupted(store: StateStore, object: string): Promise<Set<string>> {
   const pending = await store.pendingIntents(object).catch(() => []);
-  if (!pending.length) return;
+  const provisioning = new Set(pending.flatMap((r) => r.intents.filter((i) => i.action === "provision" || i.action === "replace").map((i) => i.rid)));
+  if (!pending.length) return provisioning;
   const steps = pending.flatMap((r) => r.intents.map((i) => `${i.rid} ${i.action}`));
   process.stderr.write(
     `warning: an earlier apply of ${object} stopped during: ${steps.join(", ")}.\n  The plan comes from probing the host, so it accounts for whatever those steps did.\n`,
   );
+  return provisioning;
 }
 
 /** After a successful apply, earlier interrupted steps are resolved: record it and compact the journal. */

@@ -1,0 +1,251 @@
+// Plan benchmark: a no-op plan of provisioned loop+ext4 stacks on the real host.
+//
+//   npm run build && node dist/bench/plan.js        (or: npm run bench:plan)      — as root
+//
+// It provisions three objects of N = 10, 25 and 50 disk.loop (32m) + fs.ext4 stacks with
+// `osvc apply --auto-approve --root <private root>` (files and mount points under a fresh
+// /tmp/osvc-bench-plan-* directory), then for each N:
+//   - in-process: makePlan() as the CLI wires it, counting the host commands it runs
+//     (execStats.byFile deltas, and per driver by wrapping each provider's probe exec);
+//   - end to end: wall time of `node bin/osvc.js plan --detailed-exitcode` (1 warm-up, median of 5),
+//     which must exit 0 (no changes).
+// Then `osvc destroy --auto-approve` of each object, and a check that no loop device backed by a
+// bench file and no mount under the bench directory is left (the cleanup routine runs anyway).
+//
+// Always exits 0 (it is a report; 130 when interrupted); prints PASS/FAIL against the targets:
+//   - host commands at N = 50 == at N = 10 (constant per driver, not growing per resource)
+//   - `osvc plan` of the 50 stacks < 1 s (wall time, node start-up included)
+import { hostname, loadavg } from "node:os";
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../providers/catalog.js";
+import { BUILTIN_PROVIDERS } from "../providers/index.js";
+import { osvcVersion } from "../src/cli/version.js";
+import { compileTexts, KeywordCatalog } from "../src/config/index.js";
+import { formatObjectPath, parseObjectPath } from "../src/core/path.js";
+import { buildGraph, closure, topoOrder, type ResourceGraph } from "../src/graph/index.js";
+import { hasChanges, type Plan } from "../src/plan/model.js";
+import { makePlan, type DependencyView } from "../src/plan/planner.js";
+import type { Provider } from "../src/provider/api.js";
+import { createExec, execStats, type Exec } from "../src/provider/exec.js";
+import { ProviderRegistry } from "../src/provider/registry.js";
+import { StateStore } from "../src/state/store.js";
+import { benchDir, CleanupRegistry, Interrupted, isClean, leftovers, osvc, stacksTemplate, stacksUp, tail } from "./lib/host.js";
+import { fmtMs, median, pad } from "./lib/stats.js";
+
+const SIZES = [10, 25, 50];
+const CLI_RUNS = 5;
+const INPROC_RUNS = 5;
+const TARGET_PLAN_MS = 1000;
+
+const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
+
+interface Obj {
+  readonly n: number;
+  readonly name: string;
+  readonly template: string;
+  readonly filesDir: string;
+}
+
+interface Counts {
+  readonly total: number;
+  readonly byFile: Map<string, number>;
+  readonly byDriver: Map<string, number>;
+  readonly byDriverFile: Map<string, number>; // "disk.loop losetup"
+}
+
+interface Row {
+  readonly n: number;
+  readonly counts: Counts;
+  readonly inprocMs: number;
+  readonly changes: boolean;
+  readonly cliMs: number;
+  readonly cliRange: [number, number];
+  readonly cliStatuses: (number | null)[];
+}
+
+function dependencyView(graph: ResourceGraph): DependencyView {
+  const order = topoOrder(graph);
+  return { order, deps: (rid) => graph.dependencies(rid), slot: (rid) => graph.slotIndex(rid), closure: (rids, dir) => closure(graph, rids, dir) };
+}
+
+const bump = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?? 0) + by);
+
+/** A no-op plan computed in-process exactly as `osvc plan` wires it, with its host commands counted. */
+async function inProcessPlan(obj: Obj, root: string, catalog: KeywordCatalog): Promise<{ plan: Plan; counts: Counts; ms: number }> {
+  const byDriver = new Map<string, number>();
+  const byDriverFile = new Map<string, number>();
+  // Each provider's probe gets an exec that tags its commands with the driver id.
+  const tagged = (driver: string, exec: Exec): Exec => (file, args, opts) => {
+    bump(byDriver, driver);
+    bump(byDriverFile, `${driver} ${file}`);
+    return exec(file, args, opts);
+  };
+  const providers = BUILTIN_PROVIDERS.map((p): Provider => {
+    const w = Object.create(p) as Provider & { probe: Provider["probe"] };
+    w.probe = (ctx, resources) => p.probe.call(p, { ...ctx, exec: tagged(p.type, ctx.exec) }, resources);
+    return w;
+  });
+
+  const t0 = performance.now();
+  const parsed = parseObjectPath(obj.name);
+  if (!parsed.ok) throw new Error(parsed.error);
+  const compiled = compileTexts([{ name: `${obj.name}.conf`, text: obj.template }], { path: parsed.path, nodename: hostname(), catalog });
+  if (!compiled.ok) throw new Error(`${obj.name}: the template does not compile: ${compiled.diagnostics[0]?.summary}`);
+  const { graph } = buildGraph(compiled.evaluated);
+  const store = new StateStore(root);
+  const object = formatObjectPath(compiled.evaluated.path);
+  const state = await store.readState(object);
+
+  const before = { count: execStats.count, byFile: new Map(execStats.byFile) };
+  const plan = await makePlan({
+    evaluated: compiled.evaluated,
+    graph: dependencyView(graph),
+    state,
+    registry: new ProviderRegistry(providers),
+    probe: { exec: createExec(), objectName: object, nodename: compiled.evaluated.nodename, varDir: store.varDir(object) },
+    options: { refresh: true, targets: [], excludes: [], allowReplace: [], destroy: false, leader: false },
+    templateHash: state?.templateHash ?? "",
+    osvcVersion: osvcVersion(),
+  });
+  const ms = performance.now() - t0;
+  const byFile = new Map<string, number>();
+  for (const [f, c] of execStats.byFile) if (c - (before.byFile.get(f) ?? 0) > 0) byFile.set(f, c - (before.byFile.get(f) ?? 0));
+  return { plan, counts: { total: execStats.count - before.count, byFile, byDriver, byDriverFile }, ms };
+}
+
+function fmtMap(m: Map<string, number>): string {
+  return [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(" ");
+}
+
+async function main(cleanup: CleanupRegistry): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log("bench/plan needs root (loop devices, mkfs, mount): run it as root. Nothing was done.");
+    return;
+  }
+  const dir = cleanup.add(benchDir("plan"));
+  const root = join(dir, "root");
+  const catalog = new KeywordCatalog(BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES);
+  console.log(`osvc plan benchmark — node ${process.version}, ${process.platform}/${process.arch}, host ${hostname()}`);
+  console.log(`bench directory ${dir} (state root ${root}); load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
+
+  // ------------------------------------------------ provision
+  const objs: Obj[] = SIZES.map((n) => {
+    const filesDir = join(dir, `n${n}`);
+    mkdirSync(filesDir);
+    const obj = { n, name: `benchplan${n}`, template: stacksTemplate(filesDir, n, "32m"), filesDir };
+    writeFileSync(join(dir, `${obj.name}.conf`), obj.template);
+    return obj;
+  });
+  const conf = (o: Obj) => join(dir, `${o.name}.conf`);
+  console.log("provisioning (osvc apply --auto-approve, default parallelism)");
+  for (const o of objs) {
+    const a = await osvc(["apply", conf(o), "--auto-approve", "--root", root]);
+    const up = stacksUp(o.filesDir, o.n);
+    console.log(`  ${o.name}: ${o.n} stacks (${2 * o.n} resources) in ${fmtMs(a.ms)} ms, exit ${a.status}, ${up}/${o.n} stacks up`);
+    if (a.status !== 0 || up !== o.n) throw new Error(`osvc apply ${o.name} failed: ${tail(a)}`);
+    cleanup.check();
+  }
+
+  // ------------------------------------------------ measure
+  const rows: Row[] = [];
+  for (const o of objs) {
+    await inProcessPlan(o, root, catalog); // warm-up (JIT, file cache)
+    const samples: number[] = [];
+    let last: Awaited<ReturnType<typeof inProcessPlan>> | undefined;
+    for (let i = 0; i < INPROC_RUNS; i++) {
+      last = await inProcessPlan(o, root, catalog);
+      samples.push(last.ms);
+    }
+    const cliArgs = ["plan", conf(o), "--detailed-exitcode", "--root", root];
+    await osvc(cliArgs); // warm-up
+    const cli: number[] = [];
+    const statuses: (number | null)[] = [];
+    for (let i = 0; i < CLI_RUNS; i++) {
+      const r = await osvc(cliArgs);
+      cli.push(r.ms);
+      statuses.push(r.status);
+      if (r.status !== 0 && i === 0) console.log(`  note: osvc plan ${o.name} exited ${r.status}: ${tail(r)}`);
+    }
+    cleanup.check();
+    rows.push({ n: o.n, counts: last!.counts, inprocMs: median(samples), changes: hasChanges(last!.plan), cliMs: median(cli), cliRange: [Math.min(...cli), Math.max(...cli)], cliStatuses: statuses });
+  }
+
+  const drivers = [...new Set(rows.flatMap((r) => [...r.counts.byDriver.keys()]))].sort();
+  const files = [...new Set(rows.flatMap((r) => [...r.counts.byFile.keys()]))].sort();
+  console.log(`\nno-op plan: host commands (in-process makePlan, execStats deltas) and wall time`);
+  console.log(`  in-process ms: compile + graph + read state + probe + plan, median of ${INPROC_RUNS} after 1 warm-up`);
+  console.log(`  CLI ms: node bin/osvc.js plan --detailed-exitcode, median of ${CLI_RUNS} after 1 warm-up (node start-up included)\n`);
+  const head =
+    `${pad("stacks", 7)} ${pad("resources", 10)} ` +
+    drivers.map((d) => pad(d, 10)).join(" ") +
+    ` ${pad("total", 6)}   ` +
+    files.map((f) => pad(f, 8)).join(" ") +
+    `   ${pad("in-proc ms", 10)} ${pad("CLI ms", 8)} ${pad("CLI min-max", 12)} ${pad("exit", 5)}`;
+  console.log(head);
+  console.log("-".repeat(head.length));
+  for (const r of rows) {
+    const exits = [...new Set(r.cliStatuses)].join(",");
+    console.log(
+      `${pad(String(r.n), 7)} ${pad(String(2 * r.n), 10)} ` +
+        drivers.map((d) => pad(String(r.counts.byDriver.get(d) ?? 0), 10)).join(" ") +
+        ` ${pad(String(r.counts.total), 6)}   ` +
+        files.map((f) => pad(String(r.counts.byFile.get(f) ?? 0), 8)).join(" ") +
+        `   ${pad(fmtMs(r.inprocMs), 10)} ${pad(fmtMs(r.cliMs), 8)} ${pad(`${fmtMs(r.cliRange[0])}-${fmtMs(r.cliRange[1])}`, 12)} ${pad(exits, 5)}`,
+    );
+  }
+  console.log("\nper driver and command:");
+  for (const r of rows) console.log(`  ${pad(String(r.n), 3)} stacks: ${fmtMap(r.counts.byDriverFile)}`);
+
+  // ------------------------------------------------ destroy and verify
+  console.log("\nteardown (osvc destroy --auto-approve)");
+  let clean = true;
+  for (const o of objs) {
+    const d = await osvc(["destroy", o.name, "--auto-approve", "--root", root]);
+    const left = leftovers(o.filesDir);
+    const ok = d.status === 0 && isClean(left);
+    clean &&= ok;
+    console.log(
+      `  ${o.name}: exit ${d.status} in ${fmtMs(d.ms)} ms; left: ${left.loops.length} loop device(s), ${left.mounts.length} mount(s)` +
+        (left.loops.length + left.mounts.length ? ` — ${[...left.mounts, ...left.loops].join(", ")}` : ""),
+    );
+    if (d.status !== 0) console.log(`    ${tail(d)}`);
+  }
+  const c = cleanup.clean(dir);
+  if (c.unmounted || c.detached) console.log(`  the cleanup routine still had to unmount ${c.unmounted} and detach ${c.detached}`);
+  for (const e of c.errors) console.log(`  cleanup: ${e}`);
+  console.log(`  ${isClean(leftovers(dir)) ? "nothing left" : "LEFTOVERS REMAIN"} under ${dir}; directory removed`);
+
+  // ------------------------------------------------ verdicts
+  const first = rows[0];
+  const lastRow = rows[rows.length - 1];
+  const perDriverSame = drivers.every((d) => (first.counts.byDriver.get(d) ?? 0) === (lastRow.counts.byDriver.get(d) ?? 0));
+  const grew = drivers
+    .filter((d) => (first.counts.byDriver.get(d) ?? 0) !== (lastRow.counts.byDriver.get(d) ?? 0))
+    .map((d) => `${d} ${first.counts.byDriver.get(d) ?? 0} -> ${lastRow.counts.byDriver.get(d) ?? 0}`);
+  const growingFiles = files
+    .filter((f) => (first.counts.byFile.get(f) ?? 0) !== (lastRow.counts.byFile.get(f) ?? 0))
+    .map((f) => `${f} ${first.counts.byFile.get(f) ?? 0} -> ${lastRow.counts.byFile.get(f) ?? 0}`);
+  const noop = rows.every((r) => !r.changes && r.cliStatuses.every((s) => s === 0));
+  console.log("\ntargets");
+  console.log(
+    `  ${verdict(first.counts.total === lastRow.counts.total && perDriverSame)}  host commands at ${lastRow.n} stacks == at ${first.n}: ${lastRow.counts.total} vs ${first.counts.total}` +
+      (grew.length ? ` (grows: ${grew.join(", ")}; by command: ${growingFiles.join(", ")})` : " (constant per driver)"),
+  );
+  console.log(`  ${verdict(lastRow.cliMs < TARGET_PLAN_MS)}  osvc plan of ${lastRow.n} stacks < ${TARGET_PLAN_MS} ms: ${fmtMs(lastRow.cliMs)} ms (in-process ${fmtMs(lastRow.inprocMs)} ms)`);
+  console.log(`  ${verdict(noop)}  no-op: every plan had no changes and --detailed-exitcode exited 0`);
+  console.log(`  ${verdict(clean)}  destroy left nothing (no loop device for the bench files, no mount)`);
+}
+
+const cleanup = new CleanupRegistry();
+try {
+  await main(cleanup);
+} catch (e) {
+  console.log(e instanceof Interrupted ? `benchmark ${e.message}` : `benchmark aborted: ${(e as Error)?.stack ?? String(e)}`);
+} finally {
+  const errors = cleanup.cleanAll();
+  for (const e of errors) console.log(`cleanup: ${e}`);
+  cleanup.dispose();
+}
+process.exitCode = cleanup.interrupted ? 130 : 0;
