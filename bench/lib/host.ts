@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 
 /** The project root: the nearest ancestor holding package.json and bin/osvc.js (works from bench/ and dist/bench/). */
@@ -25,6 +26,13 @@ export interface Timed {
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** The stdout lines with the time (ms since spawn) each one arrived: where a run spent its time. */
+  readonly lines: readonly TimedLine[];
+}
+
+export interface TimedLine {
+  readonly ms: number;
+  readonly text: string;
 }
 
 /** The command `timed()` is running now (a signal handler may stop it). */
@@ -39,17 +47,29 @@ export function timed(file: string, args: readonly string[], opts: { env?: NodeJ
     const t0 = performance.now();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    const lines: TimedLine[] = [];
+    const decoder = new StringDecoder("utf8");
+    let partial = "";
     let settled = false;
     const finish = (status: number | null, extra = "") => {
       if (settled) return;
       settled = true;
+      const ms = performance.now() - t0;
       if (running === child) running = undefined;
-      done({ ms: performance.now() - t0, status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") + extra });
+      partial += decoder.end();
+      if (partial) lines.push({ ms, text: partial });
+      done({ ms, status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") + extra, lines });
     };
     // Own process group: a Ctrl-C on the terminal reaches the bench only, which decides (see CleanupRegistry).
     const child = spawn(file, [...args], { cwd: opts.cwd ?? projectRoot(), env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     running = child;
-    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stdout.on("data", (d: Buffer) => {
+      const ms = performance.now() - t0;
+      out.push(d);
+      const parts = (partial + decoder.write(d)).split("\n");
+      partial = parts.pop() ?? "";
+      for (const text of parts) lines.push({ ms, text });
+    });
     child.stderr.on("data", (d: Buffer) => err.push(d));
     child.on("error", (e) => finish(null, String(e)));
     child.on("close", (code, signal) => finish(code ?? null, signal ? `killed by ${signal}` : ""));
@@ -209,10 +229,14 @@ export class Interrupted extends Error {
  */
 export class CleanupRegistry {
   private readonly dirs = new Set<string>();
+  /** Other cleanups (containers, processes, network namespaces, images), run before the directories, newest first. */
+  private readonly hooks = new Map<string, () => string[]>();
   interrupted: NodeJS.Signals | null = null;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     if (this.interrupted) {
-      process.stdout.write(`\n${sig} again: stopping the running command and cleaning up ${this.dirs.size} bench director${this.dirs.size === 1 ? "y" : "ies"}\n`);
+      process.stdout.write(
+        `\n${sig} again: stopping the running command and cleaning up ${this.dirs.size} bench director${this.dirs.size === 1 ? "y" : "ies"}${this.hooks.size ? ` and ${[...this.hooks.keys()].join(", ")}` : ""}\n`,
+      );
       if (running?.pid) {
         try {
           process.kill(-running.pid, "SIGKILL"); // the command and its children (mkfs, mount, ansible workers)
@@ -249,8 +273,32 @@ export class CleanupRegistry {
     return cleanupDir(dir);
   }
 
+  /** Registers (or replaces) a cleanup under `key`; it returns its errors and must not throw. */
+  hook(key: string, fn: () => string[]): void {
+    this.hooks.delete(key);
+    this.hooks.set(key, fn);
+  }
+
+  /** Forgets the hook `key` without running it (the caller cleans up itself). */
+  unhook(key: string): void {
+    this.hooks.delete(key);
+  }
+
+  /** Runs the hook `key` now (if registered) and forgets it. */
+  runHook(key: string): string[] {
+    const fn = this.hooks.get(key);
+    if (!fn) return [];
+    this.hooks.delete(key);
+    try {
+      return fn();
+    } catch (e) {
+      return [`${key}: ${(e as Error)?.message ?? String(e)}`];
+    }
+  }
+
   cleanAll(): string[] {
     const errors: string[] = [];
+    for (const k of [...this.hooks.keys()].reverse()) errors.push(...this.runHook(k));
     for (const d of [...this.dirs]) errors.push(...this.clean(d).errors);
     return errors;
   }

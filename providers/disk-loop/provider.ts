@@ -13,6 +13,7 @@ import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } 
 import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
+import { readMounts } from "../fs/mountinfo.js";
 import { diskLoopSpec } from "./spec.js";
 
 const DELETED_SUFFIX = " (deleted)";
@@ -138,13 +139,8 @@ async function missingDirs(dir: string): Promise<string[]> {
   return out;
 }
 
-async function mountsOf(exec: Exec, dev: string): Promise<string[]> {
-  const r = await run(exec, "findmnt", ["-J", "-l", "-o", "TARGET,SOURCE"]);
-  if (!r.stdout.trim()) return [];
-  const data = JSON.parse(r.stdout) as { filesystems?: { target?: string; source?: string }[] };
-  return (data.filesystems ?? [])
-    .filter((f) => typeof f.source === "string" && f.source.replace(/\[.*\]$/, "") === dev)
-    .map((f) => String(f.target));
+async function mountsOf(_exec: Exec, dev: string): Promise<string[]> {
+  return (await readMounts()).filter((m) => m.dev === dev).map((m) => m.target);
 }
 
 async function holdersOf(dev: string): Promise<string[]> {
@@ -190,12 +186,15 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
   );
 }
 
-async function attach(ctx: ProviderContext, file: string): Promise<string> {
-  const j = await run(ctx.exec, "losetup", ["-j", file]);
-  const devs = parseLosetupAssoc(j.stdout);
-  if (devs.length > 0) {
-    if (devs.length > 1) ctx.log("warning", `${file} is attached to several loop devices (${devs.join(", ")}); using ${devs[0]}`);
-    return devs[0];
+/** Attaches the file, reusing a loop device already backed by it; `fresh`: osvc just created the file, nothing can hold it. */
+async function attach(ctx: ProviderContext, file: string, fresh = false): Promise<string> {
+  if (!fresh) {
+    const j = await run(ctx.exec, "losetup", ["-j", file]);
+    const devs = parseLosetupAssoc(j.stdout);
+    if (devs.length > 0) {
+      if (devs.length > 1) ctx.log("warning", `${file} is attached to several loop devices (${devs.join(", ")}); using ${devs[0]}`);
+      return devs[0];
+    }
   }
   let r;
   try {
@@ -271,14 +270,14 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   } else {
     const size = sizeOf(r);
     createdDirs = await missingDirs(path.dirname(file));
-    await run(ctx.exec, "mkdir", ["-p", "--", path.dirname(file)]);
+    if (createdDirs.length) await run(ctx.exec, "mkdir", ["-p", "--", path.dirname(file)]);
     await run(ctx.exec, "truncate", ["-s", String(size), "--", file]);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
     created = true;
   }
   let dev: string;
   try {
-    dev = await attach(ctx, file);
+    dev = await attach(ctx, file, !info.exists);
   } catch (e) {
     if (created && !info.exists) {
       await ctx.exec("rm", ["-f", "--", file]);

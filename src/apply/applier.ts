@@ -109,8 +109,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const settled = async () => {
     while (flushing) await flushing;
   };
+  const journalWriter = await store.openJournal(object);
   const journal = (op: "intent" | "outcome", rid: string, action: string, ok?: boolean, error?: string) =>
-    store.appendJournal(object, { run: runId, op, rid, action, ...(ok === undefined ? {} : { ok }), ...(error ? { error } : {}) });
+    journalWriter.append({ run: runId, op, rid, action, ...(ok === undefined ? {} : { ok }), ...(error ? { error } : {}) });
 
   // Outputs known so far: recorded ones, then this run's.
   const outputs = new Map<string, Outputs>();
@@ -449,6 +450,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     }
   }
   await settled();
+  await journalWriter.close();
   return {
     ok: failed.length === 0 && !interrupted,
     interrupted,

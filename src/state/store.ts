@@ -399,6 +399,31 @@ export class StateStore {
     return full;
   }
 
+  /**
+   * A journal writer for one run: the file is opened once, and lines appended while an fsync is
+   * in flight are written and fsynced together (group commit). Each append resolves once its line
+   * is on disk, so an intent is durable before its step starts.
+   */
+  async openJournal(path: ObjectRef): Promise<JournalWriter> {
+    // One appendJournal call cuts a torn tail and creates the file (and fsyncs the directory).
+    const dir = await this.ensureObjectDir(path);
+    const file = this.journalFile(path);
+    const fh = await this.exclusive(dir, async () => {
+      const h = await open(file, "a+", FILE_MODE);
+      const { size } = await h.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await h.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) {
+          const text = await readFile(file);
+          await h.truncate(text.lastIndexOf(0x0a) + 1);
+        }
+      } else await fsyncDir(dir);
+      return h;
+    });
+    return new JournalWriter(fh);
+  }
+
   /** Journal entries in order; a torn last line (no newline) is ignored. */
   async readJournal(path: ObjectRef): Promise<JournalEntry[]> {
     const file = this.journalFile(path);
@@ -462,4 +487,48 @@ function pending(entries: readonly JournalEntry[]): PendingRun[] {
     else runs.set(e.run, [e]);
   }
   return [...runs].map(([run, intents]) => ({ run, intents }));
+}
+
+/** Group-committing journal appender (see StateStore.openJournal). */
+export class JournalWriter {
+  private queue: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly fh: FileHandle) {}
+
+  append(entry: JournalInput): Promise<JournalEntry> {
+    const full: JournalEntry = {
+      ts: entry.ts ?? new Date().toISOString(),
+      run: entry.run,
+      op: entry.op,
+      rid: entry.rid,
+      action: entry.action,
+      ...(entry.ok === undefined ? {} : { ok: entry.ok }),
+      ...(entry.error === undefined ? {} : { error: entry.error }),
+    };
+    return new Promise<JournalEntry>((resolve, reject) => {
+      this.queue.push({ line: `${JSON.stringify(full)}\n`, done: () => resolve(full), fail: reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.fh.write(batch.map((b) => b.line).join(""));
+        await this.fh.sync();
+        for (const b of batch) b.done();
+      } catch (e) {
+        for (const b of batch) b.fail(e);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.fh.close();
+  }
 }

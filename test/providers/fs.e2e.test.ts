@@ -197,7 +197,7 @@ describe("disk.loop + fs chain", () => {
 });
 
 describe("fs probe", () => {
-  it("is batched: one findmnt, one blkid per distinct device, none for a missing device", async () => {
+  it("is batched: the mount table read once (no findmnt), one blkid for all devices, none for a missing one", async () => {
     const P = byType("btrfs");
     const dir = makeTempDir();
     const { dev } = makeLoop(dir, "b.img", 128 * MiB);
@@ -220,8 +220,15 @@ describe("fs probe", () => {
       [false, false],
     ]);
     expect(obs[2].problems).toBeUndefined(); // a missing device is not an error at probe time
-    expect(ctx.commands.filter((cmd) => cmd.startsWith("findmnt"))).toHaveLength(1);
+    expect(ctx.commands.filter((cmd) => cmd.startsWith("findmnt"))).toHaveLength(0);
     expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([`blkid -p -o export ${dev}`]);
+
+    // several distinct devices: still one blkid (no cache), and the right signature for each
+    const other = makeLoop(dir, "c.img", 64 * MiB).dev;
+    ctx.reset();
+    const obs2 = await P.probe(ctx, [rs[0], res("fs#4", "fs.btrfs", { dev: other, mnt: path.join(dir, "e") })]);
+    expect(obs2.map((o) => o.provisioned)).toEqual([true, false]);
+    expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([`blkid -c /dev/null -o export ${dev} ${other}`]);
 
     // a subvolume that does not exist, on a mounted filesystem: not provisioned
     const rNew = res("fs#3", "fs.btrfs", { dev, mnt: path.join(dir, "d"), mnt_opt: "subvol=nope" });
