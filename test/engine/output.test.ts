@@ -1,0 +1,36 @@
+// Output conventions: NO_COLOR and --color, NDJSON events with a version line first.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { cleanup, makeTempDir } from "../helpers/host.js";
+
+afterEach(() => {
+  expect(cleanup.run()).toEqual([]);
+});
+
+describe("output", () => {
+  it("colors: --color always forces them, NO_COLOR and --color never drop them", () => {
+    const dir = makeTempDir("osvc-out-");
+    const conf = path.join(dir, "o.conf");
+    writeFileSync(conf, `[fs#0]\ntype = directory\npath = ${dir}/a\n`);
+    const args = ["plan", conf, "--root", path.join(dir, "root")];
+    expect(runCli([...args, "--color", "always"]).stdout).toMatch(/\x1b\[/);
+    expect(runCli(args, { env: { NO_COLOR: "1" } }).stdout).not.toMatch(/\x1b\[/);
+    expect(runCli([...args, "--color", "never"], { env: { FORCE_COLOR: "1" } }).stdout).not.toMatch(/\x1b\[/);
+  });
+
+  it("apply --json: NDJSON, version first, one event per step, a summary last", () => {
+    const dir = makeTempDir("osvc-out-");
+    const conf = path.join(dir, "o.conf");
+    writeFileSync(conf, `[fs#0]\ntype = directory\npath = ${dir}/a\n\n[fs#1]\ntype = directory\npath = ${dir}/b\n`);
+    const r = runCli(["apply", conf, "--root", path.join(dir, "root"), "--auto-approve", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events[0]).toMatchObject({ type: "version", ui: "1.0" });
+    expect(events[1]).toMatchObject({ type: "planned_changes" });
+    expect(events.filter((e) => e.type === "change_done").map((e) => e.rid).sort()).toEqual(["fs#0", "fs#1"]);
+    expect(events[events.length - 1]).toMatchObject({ type: "apply_summary", ok: true });
+    for (const e of events.slice(1)) expect(typeof e["@timestamp"]).toBe("string");
+  });
+});
