@@ -24,10 +24,10 @@ import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { ipHostSpec, ipLiteral, netmaskToPrefix } from "./spec.js";
 import type { IpLiteral } from "./spec.js";
+import { ARPING_HINT, flag, parseDefaultRoutes, str, type DefaultRoute } from "./iputil.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
 
-const ARPING_HINT = "install iputils-arping (apt-get install iputils-arping)";
 const IFNAMSIZ = 15;
 
 // ---------------------------------------------------------------------------------------------
@@ -98,36 +98,14 @@ export function hasCarrier(l: LinkInfo): boolean {
   return l.flags.includes("UP") && l.flags.includes("LOWER_UP");
 }
 
-export interface DefaultRoute {
-  readonly gateway?: string;
-  readonly dev?: string;
-}
-
 async function defaultRoutes(exec: Exec, family: 4 | 6): Promise<DefaultRoute[]> {
   const r = await run(exec, "ip", [family === 6 ? "-6" : "-4", "-j", "route", "show", "default"]);
-  if (!r.stdout.trim()) return [];
-  const data = JSON.parse(r.stdout) as { gateway?: string; dev?: string }[];
-  return data.map((x) => ({
-    ...(typeof x.gateway === "string" ? { gateway: ipLiteral(x.gateway)?.addr ?? x.gateway } : {}),
-    ...(typeof x.dev === "string" ? { dev: x.dev } : {}),
-  }));
+  return parseDefaultRoutes(r.stdout);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Keywords
 
-function str(v: KwValue | undefined): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === "string") return v.trim() === "" ? undefined : v.trim();
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  return v.length ? v.join(" ") : undefined;
-}
-
-function flag(v: KwValue | undefined, dflt: boolean): boolean {
-  if (typeof v === "boolean") return v;
-  if (typeof v === "string") return !/^(false|no|0|off)$/i.test(v.trim());
-  return dflt;
-}
 
 function devOf(r: ResourceSpec): string {
   const d = str(r.kw.ipdev);

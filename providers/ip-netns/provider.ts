@@ -33,10 +33,10 @@ import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { ipLiteral, netmaskToPrefix } from "../ip-host/spec.js";
 import type { IpLiteral } from "../ip-host/spec.js";
 import { ipNetnsSpec } from "./spec.js";
+import { ARPING_HINT, flag, parseDefaultRoutes, str, type DefaultRoute } from "../ip-host/iputil.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
 
-const ARPING_HINT = "install iputils-arping (apt-get install iputils-arping)";
 const NSENTER_HINT = "install util-linux (nsenter)";
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const MAC_RE = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
@@ -127,30 +127,14 @@ async function nsLinks(exec: Exec, nsPath: string): Promise<NsLink[] | undefined
   return parseOrThrow(r, `nsenter --net=${nsPath} ip -d -j addr show`);
 }
 
-async function nsDefaultRoutes(exec: Exec, nsPath: string, family: 4 | 6): Promise<{ gateway?: string; dev?: string }[]> {
+async function nsDefaultRoutes(exec: Exec, nsPath: string, family: 4 | 6): Promise<DefaultRoute[]> {
   const r = await nsRun(exec, nsPath, [family === 6 ? "-6" : "-4", "-j", "route", "show", "default"]);
-  if (!r.stdout.trim()) return [];
-  return (JSON.parse(r.stdout) as { gateway?: string; dev?: string }[]).map((x) => ({
-    ...(typeof x.gateway === "string" ? { gateway: ipLiteral(x.gateway)?.addr ?? x.gateway } : {}),
-    ...(typeof x.dev === "string" ? { dev: x.dev } : {}),
-  }));
+  return parseDefaultRoutes(r.stdout);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Keywords and names
 
-function str(v: KwValue | undefined): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === "string") return v.trim() === "" ? undefined : v.trim();
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  return v.length ? v.join(" ") : undefined;
-}
-
-function flag(v: KwValue | undefined, dflt: boolean): boolean {
-  if (typeof v === "boolean") return v;
-  if (typeof v === "string") return !/^(false|no|0|off)$/i.test(v.trim());
-  return dflt;
-}
 
 /** Host end of the veth pair: "osvc" + 8 hex + "h" (13 characters, under IFNAMSIZ). */
 export function hostDevName(objectName: string, rid: string): string {

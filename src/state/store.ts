@@ -354,15 +354,7 @@ export class StateStore {
    * returning. A torn last line left by a crash is cut off first.
    */
   async appendJournal(path: ObjectRef, entry: JournalInput): Promise<JournalEntry> {
-    const full: JournalEntry = {
-      ts: entry.ts ?? new Date().toISOString(),
-      run: entry.run,
-      op: entry.op,
-      rid: entry.rid,
-      action: entry.action,
-      ...(entry.ok === undefined ? {} : { ok: entry.ok }),
-      ...(entry.error === undefined ? {} : { error: entry.error }),
-    };
+    const full = journalEntry(entry);
     const line = `${JSON.stringify(full)}\n`;
     const dir = await this.ensureObjectDir(path);
     const file = this.journalFile(path);
@@ -489,6 +481,18 @@ function pending(entries: readonly JournalEntry[]): PendingRun[] {
   return [...runs].map(([run, intents]) => ({ run, intents }));
 }
 
+function journalEntry(entry: JournalInput): JournalEntry {
+  return {
+    ts: entry.ts ?? new Date().toISOString(),
+    run: entry.run,
+    op: entry.op,
+    rid: entry.rid,
+    action: entry.action,
+    ...(entry.ok === undefined ? {} : { ok: entry.ok }),
+    ...(entry.error === undefined ? {} : { error: entry.error }),
+  };
+}
+
 /** Group-committing journal appender (see StateStore.openJournal). */
 export class JournalWriter {
   private queue: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
@@ -497,15 +501,7 @@ export class JournalWriter {
   constructor(private readonly fh: FileHandle) {}
 
   append(entry: JournalInput): Promise<JournalEntry> {
-    const full: JournalEntry = {
-      ts: entry.ts ?? new Date().toISOString(),
-      run: entry.run,
-      op: entry.op,
-      rid: entry.rid,
-      action: entry.action,
-      ...(entry.ok === undefined ? {} : { ok: entry.ok }),
-      ...(entry.error === undefined ? {} : { error: entry.error }),
-    };
+    const full = journalEntry(entry);
     return new Promise<JournalEntry>((resolve, reject) => {
       this.queue.push({ line: `${JSON.stringify(full)}\n`, done: () => resolve(full), fail: reject });
       this.flushing ??= this.flush();
