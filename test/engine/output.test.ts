@@ -2,8 +2,8 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
-import { cleanup, makeTempDir } from "../helpers/host.js";
+import { BIN, runCli } from "../helpers/cli.js";
+import { cleanup, makeTempDir, sh } from "../helpers/host.js";
 
 afterEach(() => {
   expect(cleanup.run()).toEqual([]);
@@ -32,5 +32,16 @@ describe("output", () => {
     expect(events.filter((e) => e.type === "change_done").map((e) => e.rid).sort()).toEqual(["fs#0", "fs#1"]);
     expect(events[events.length - 1]).toMatchObject({ type: "apply_summary", ok: true });
     for (const e of events.slice(1)) expect(typeof e["@timestamp"]).toBe("string");
+  });
+
+  it("on a terminal, a live progress line runs under the log lines", () => {
+    const dir = makeTempDir("osvc-out-");
+    const conf = path.join(dir, "o.conf");
+    writeFileSync(conf, [0, 1, 2].map((i) => `[fs#${i}]\ntype = directory\npath = ${dir}/d${i}\n`).join("\n"));
+    const cmd = `${process.execPath} ${BIN} apply ${conf} --root ${path.join(dir, "root")} --auto-approve --color never`;
+    const r = sh("script", ["-qec", cmd, "/dev/null"]); // script(1) gives the CLI a terminal
+    expect(r.rc).toBe(0);
+    expect(r.stdout).toMatch(/\[\d+\/3\] running: fs#\d provision/);
+    expect(r.stdout).toMatch(/Apply complete: 3 done/);
   });
 });

@@ -34,7 +34,9 @@ export function textView(opts: { name: string; out: NodeJS.WriteStream; c: Color
   const width = Math.max(28, name.length + 14);
   const running = new Map<string, { action: string; since: number }>();
   let finished = 0;
-  const live = opts.progress ? createLogUpdate(out, { showCursor: true }) : undefined;
+  // A terminal that reports no size (a pty under script(1)) would wrap the line to nothing.
+  const sized = { write: (t: string) => out.write(t), get columns() { return out.columns || 100; }, get rows() { return out.rows || 24; } };
+  const live = opts.progress ? createLogUpdate(sized as unknown as NodeJS.WriteStream, { showCursor: true }) : undefined;
   let timer: NodeJS.Timeout | undefined;
   const renderProgress = () => {
     if (!live) return;
