@@ -1,4 +1,4 @@
-// Apply benchmark: provisioning 20 loop+ext4+mount stacks on the real host, four ways.
+// Apply benchmark, on the real host. Table 1: provisioning 20 loop+ext4+mount stacks, four ways.
 //
 //   npm run build && node dist/bench/apply.js        (or: npm run bench:apply)      — as root
 //
@@ -17,11 +17,33 @@
 // all: the cleanup routine — umount, losetup -d of the bench files, rm — which also runs on error
 // and on SIGINT/SIGTERM) and check that nothing is left.
 //
-// Always exits 0 (it is a report; 130 when interrupted); prints PASS/FAIL against the targets:
-//   - osvc no slower than the shell script (median wall time)
-//   - osvc at least 5x faster than Ansible
+// Targets of this table: osvc no slower than the shell script (median wall time); osvc at least
+// 5x faster than Ansible.
+//
+// Table 2, "full service" (runs second): 3 copies of ip.host (10.98.0.1x/24 on a bridge) +
+// disk.loop (128m) + fs.ext4 + fs.directory (in the mount) + container.podman (a local busybox
+// image the bench imports under its own tag, `sleep 100000`, network none) + app.simple
+// (`sleep 100000`), 18 resources in one template. Everything runs inside a private network
+// namespace the bench creates for every run (a bridge with a veth port, so it has a carrier),
+// through `nsenter --net=/run/netns/<ns>`: the host's own namespace is never touched. Methods:
+//   osvc          nsenter ... osvc apply <template> --auto-approve --root <dir>/root --path <object>
+//   osvc-p1       the same with --parallelism 1
+//   shell         a bash script with the same host commands one after another: arping -D, ip addr
+//                 add, arping -U; truncate, losetup -f --show; blkid -p / mkfs.ext4 -F -q, mkdir,
+//                 mount, mkdir; podman run -d --pull never --network none --init (same
+//                 CONTAINERS_CONF); start-stop-daemon --start --background --make-pidfile
+//   shell-noarp   the same script without the two arping calls (a reference: what the checks cost)
+// After each run: independent checks (ip -j addr, findmnt + losetup, the directories, podman
+// inspect, the sleep processes in the namespace); osvc destroy for the osvc methods (checked);
+// then the cleanup routine: podman rm -f by name, SIGKILL of what is left in the namespace,
+// umount, losetup -d, rm, ip netns del. At the end, podman rmi of the bench image. The same
+// routine runs on error and on SIGINT/SIGTERM. Target: osvc no slower than the shell script.
+// Phases (where the time goes) come from the arrival time of each output line.
+//
+// BENCH_ROUNDS=N (default 3); BENCH_TABLES=stacks|full|stacks,full (default both).
+// Always exits 0 (it is a report; 130 when interrupted); prints PASS/FAIL against the targets.
 import { writeFileSync } from "node:fs";
-import { hostname, loadavg } from "node:os";
+import { cpus, hostname, loadavg } from "node:os";
 import { join } from "node:path";
 import {
   benchDir,
@@ -34,10 +56,32 @@ import {
   stacksIn,
   stacksTemplate,
   stacksUp,
+  osvcBin,
   tail,
   timed,
   type Timed,
 } from "./lib/host.js";
+import {
+  allUp,
+  buildImage,
+  cleanupFull,
+  CONTAINERS_CONF_TEXT,
+  describeUp,
+  fullLeftovers,
+  fullScript,
+  fullTemplate,
+  fullUp,
+  imageExists,
+  netnsCreate,
+  netnsExists,
+  osvcPhases,
+  PHASES,
+  removeImage,
+  scriptPhases,
+  type FullCleaned,
+  type FullEnv,
+  type FullUp,
+} from "./lib/fullservice.js";
 import { fmtMs, median, pad } from "./lib/stats.js";
 
 const STACKS = 20;
@@ -254,9 +298,16 @@ function describeTeardown(s: Sample): string {
 
 async function main(cleanup: CleanupRegistry): Promise<void> {
   if (process.getuid?.() !== 0) {
-    console.log("bench/apply needs root (loop devices, mkfs, mount): run it as root. Nothing was done.");
+    console.log("bench/apply needs root (loop devices, mkfs, mount, network namespaces, podman): run it as root. Nothing was done.");
     return;
   }
+  console.log(`osvc apply benchmark — node ${process.version}, ${process.platform}/${process.arch}, host ${hostname()}, ${cpus().length} CPU(s)`);
+  const tables = (process.env.BENCH_TABLES ?? "stacks,full").split(",").map((t) => t.trim());
+  if (tables.includes("stacks")) await stacksBench(cleanup);
+  if (tables.includes("full")) await fullBench(cleanup);
+}
+
+async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
   const hasAnsible = commandExists("ansible-playbook");
   const methods: Method[] = [
     osvcMethod("osvc", "osvc apply (default parallelism)", []),
@@ -264,7 +315,7 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
     shellMethod,
     ...(hasAnsible ? [ansibleMethod] : []),
   ];
-  console.log(`osvc apply benchmark — node ${process.version}, ${process.platform}/${process.arch}, host ${hostname()}`);
+  console.log(`\n=== table 1: ${STACKS} loop+ext4+mount stacks ===`);
   console.log(`${STACKS} stacks of disk.loop (${SIZE}) + fs.ext4 + mount; ${ROUNDS} rounds, method order rotated each round; clean state before every run`);
   console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   let ansibleVersion = "";
@@ -353,6 +404,254 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
   const final = leftovers("/tmp/osvc-bench-apply-", true);
   console.log(
     `  ${verdict(stillLeft === 0 && isClean(final))}  cleanup routine after every run (shell/ansible are torn down by it alone): ${final.loops.length} loop device(s) and ${final.mounts.length} mount(s) of bench files remain`,
+  );
+}
+
+// ================================================================== table 2: a full service
+
+const FULL: Omit<FullEnv, "containersConf"> = {
+  ns: `osvc-bench-full-${process.pid}`,
+  bridge: "br-bench",
+  veth: ["vbench0", "vbench1"],
+  image: `localhost/osvc-bench-busybox:b${process.pid}`,
+  object: `benchfull-${process.pid}`,
+  n: 3,
+  size: "128m",
+};
+const FULL_RESOURCES = 6; // per copy: ip, disk, fs.ext4, fs.directory, container, app
+
+type FullKey = "osvc" | "osvc-p1" | "shell" | "shell-noarp";
+
+interface FullMethod {
+  readonly key: FullKey;
+  readonly label: string;
+  run(env: FullEnv, dir: string): Promise<Timed>;
+  teardown?(env: FullEnv, dir: string): Promise<Timed>;
+  phases(t: Timed): Map<string, number>;
+}
+
+interface FullSample {
+  readonly ms: number;
+  readonly ok: boolean;
+  readonly up: FullUp;
+  readonly note?: string;
+  readonly engineMs?: number;
+  readonly phases: Map<string, number>;
+  readonly teardownMs?: number;
+  /** What `osvc destroy` left: resources still up, containers, mounts, loop devices. */
+  readonly leftAfterDestroy?: string[];
+  readonly cleaned: FullCleaned;
+  /** After the cleanup routine. */
+  readonly left: string[];
+}
+
+/** `nsenter --net=/run/netns/<ns> node bin/osvc.js ARGS`: osvc inside the bench's namespace, never the host's. */
+function osvcInNs(env: FullEnv, args: readonly string[]): Promise<Timed> {
+  return timed("nsenter", [`--net=/run/netns/${env.ns}`, process.execPath, osvcBin(), ...args], { env: { ...process.env, NO_COLOR: "1" } });
+}
+
+function fullOsvc(key: FullKey, label: string, extra: string[]): FullMethod {
+  return {
+    key,
+    label,
+    run(env, dir) {
+      const conf = join(dir, `${env.object}.conf`);
+      writeFileSync(conf, fullTemplate(env, dir));
+      return osvcInNs(env, ["apply", conf, "--auto-approve", "--root", join(dir, "root"), "--path", env.object, ...extra]);
+    },
+    teardown(env, dir) {
+      return osvcInNs(env, ["destroy", env.object, "--auto-approve", "--root", join(dir, "root")]);
+    },
+    phases: osvcPhases,
+  };
+}
+
+function fullShell(key: FullKey, label: string, arping: boolean): FullMethod {
+  return {
+    key,
+    label,
+    run(env, dir) {
+      const script = join(dir, "service.sh");
+      writeFileSync(script, fullScript(env, dir, { arping }));
+      return timed("nsenter", [`--net=/run/netns/${env.ns}`, "bash", script], { cwd: dir });
+    },
+    phases: scriptPhases,
+  };
+}
+
+const FULL_PREREQS: [string, string][] = [
+  ["podman", "podman runc"],
+  ["runc", "runc"],
+  ["arping", "iputils-arping"],
+  ["nsenter", "util-linux"],
+  ["start-stop-daemon", "dpkg"],
+  ["busybox", "busybox-static"],
+  ["mkfs.ext4", "e2fsprogs"],
+];
+
+async function runFullOnce(m: FullMethod, env: FullEnv, cleanup: CleanupRegistry): Promise<FullSample> {
+  const dir = benchDir(`full-${m.key}`);
+  // On error or a signal, the registry's cleanAll() runs this: containers, processes, mounts, loops, netns.
+  cleanup.hook("full-run", () => cleanupFull(env, dir).errors);
+  let r: Timed | undefined;
+  let up: FullUp = { ips: 0, fs: 0, dirs: 0, containers: 0, apps: 0 };
+  let ok = false;
+  let note: string | undefined;
+  let teardownMs: number | undefined;
+  let leftAfterDestroy: string[] | undefined;
+  let cleaned: FullCleaned;
+  let left: string[];
+  try {
+    const ns = netnsCreate(env);
+    if (!ns.ok) throw new Error(`cannot set up the network namespace ${env.ns}: ${ns.error}`);
+    r = await m.run(env, dir);
+    up = fullUp(env, dir);
+    ok = r.status === 0 && allUp(env, up);
+    if (!ok) note = `exit ${r.status}, ${describeUp(env, up)}: ${tail(r)}`;
+    if (m.teardown) {
+      const t = await m.teardown(env, dir);
+      teardownMs = t.ms;
+      if (t.status !== 0) console.log(`    ${m.label}: teardown exited ${t.status}: ${tail(t)}`);
+      const after = fullUp(env, dir);
+      leftAfterDestroy = [
+        ...(after.ips ? [`${after.ips} address(es)`] : []),
+        ...(after.apps ? [`${after.apps} app process(es)`] : []),
+        ...fullLeftovers(env, dir).filter((x) => !x.startsWith("netns ")),
+      ];
+    }
+  } finally {
+    cleanup.unhook("full-run");
+    cleaned = cleanupFull(env, dir);
+    for (const e of cleaned.errors) console.log(`    cleanup: ${e}`);
+    left = fullLeftovers(env, dir);
+    if (r === undefined) console.log(`    ${m.label}: aborted; cleanup removed ${cleaned.containers} container(s), killed ${cleaned.killed} process(es), ${cleaned.unmounted} umount, ${cleaned.detached} losetup -d; left: ${left.join(", ") || "nothing"}`);
+  }
+  const run = r!; // defined: a throw in the try above propagates past this point
+  const engine = /Apply complete: .* in ([\d.]+)s/.exec(run.stdout);
+  return { ms: run.ms, ok, up, note, engineMs: engine ? Number(engine[1]) * 1000 : undefined, phases: m.phases(run), teardownMs, leftAfterDestroy, cleaned, left };
+}
+
+function describeFullTeardown(s: FullSample): string {
+  const parts: string[] = [];
+  if (s.teardownMs !== undefined) parts.push(`osvc destroy ${fmtMs(s.teardownMs)} ms, ${s.leftAfterDestroy?.length ? `LEFT ${s.leftAfterDestroy.join(", ")}` : "nothing left"}`);
+  const c = s.cleaned;
+  if (c.containers || c.killed || c.unmounted || c.detached) {
+    const what = new Map<string, number>();
+    for (const w of c.killedWhat) {
+      const name = (w.split(" ")[0] ?? "?").split("/").pop()!;
+      what.set(name, (what.get(name) ?? 0) + 1);
+    }
+    const killed = c.killed ? ` (${[...what].map(([n, k]) => `${k} ${n}`).join(", ")})` : "";
+    parts.push(`cleanup routine: ${c.containers} podman rm, ${c.killed} kill${killed}, ${c.unmounted} umount, ${c.detached} losetup -d`);
+  }
+  parts.push(s.left.length ? `STILL LEFT: ${s.left.join(", ")}` : "clean");
+  return parts.join("; ");
+}
+
+const fmtPhases = (p: Map<string, number>) =>
+  PHASES.filter((k) => p.has(k))
+    .map((k) => `${k} ${fmtMs(p.get(k)!)}`)
+    .join(", ");
+
+async function fullBench(cleanup: CleanupRegistry): Promise<void> {
+  const total = FULL.n * FULL_RESOURCES;
+  console.log(`\n=== table 2: a full service ===`);
+  console.log(
+    `${FULL.n} copies of ip.host (10.98.0.1x/24 on ${FULL.bridge}) + disk.loop (${FULL.size}) + fs.ext4 + fs.directory + container.podman (busybox, sleep 100000, network none) + app.simple (sleep 100000) = ${total} resources`,
+  );
+  console.log(`inside the private network namespace ${FULL.ns} (nsenter --net; re-created for every run); ${ROUNDS} rounds, method order rotated each round`);
+  const missing = FULL_PREREQS.filter(([c]) => !commandExists(c));
+  if (missing.length) {
+    console.log(`SKIP: ${missing.map(([c]) => c).join(", ")} not installed (apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(" ")})`);
+    return;
+  }
+  // The session directory holds the containers.conf (both methods use it) and the image build's scratch files.
+  const session = cleanup.add(benchDir("full-session"));
+  const env: FullEnv = { ...FULL, containersConf: join(session, "containers.conf") };
+  writeFileSync(env.containersConf, CONTAINERS_CONF_TEXT);
+  cleanup.hook("full-image", () => removeImage(env));
+  const img = buildImage(env, session);
+  if (!img.ok) throw new Error(`cannot import the bench image ${env.image}: ${img.error}`);
+  // Warm-up (not timed): podman's storage and the page cache, once for everybody.
+  const warm = await timed("podman", ["run", "--rm", "--pull", "never", "--network", "none", env.image, "echo", "warm"], { env: { ...process.env, CONTAINERS_CONF: env.containersConf } });
+  console.log(`image ${env.image} imported; warm-up podman run --rm: exit ${warm.status} in ${fmtMs(warm.ms)} ms`);
+  console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+
+  const methods: FullMethod[] = [
+    fullOsvc("osvc", "osvc apply (default parallelism)", []),
+    fullOsvc("osvc-p1", "osvc apply --parallelism 1", ["--parallelism", "1"]),
+    fullShell("shell", "shell script (bash, sequential)", true),
+    fullShell("shell-noarp", "shell script without arping", false),
+  ];
+  const samples = new Map<FullKey, FullSample[]>(methods.map((m) => [m.key, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = methods.map((_, i) => methods[(i + round) % methods.length]);
+    console.log(`\nround ${round + 1}: ${order.map((m) => m.key).join(", ")}`);
+    for (const m of order) {
+      cleanup.check();
+      const s = await runFullOnce(m, env, cleanup);
+      samples.get(m.key)!.push(s);
+      console.log(
+        `  ${pad(m.key, 11, true)} ${pad(fmtMs(s.ms), 7)} ms  ${s.ok ? "all up" : `FAILED (${s.note})`}` +
+          (s.engineMs !== undefined ? ` (engine "Apply complete" ${fmtMs(s.engineMs)} ms)` : "") +
+          `\n      phases ms: ${fmtPhases(s.phases)}\n      ${describeFullTeardown(s)}`,
+      );
+    }
+  }
+  console.log(`\nload average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+
+  // ------------------------------------------------ table
+  const med = (k: FullKey) => median((samples.get(k) ?? []).map((s) => s.ms));
+  const allOk = (k: FullKey) => (samples.get(k) ?? []).every((s) => s.ok);
+  const osvcMs = med("osvc");
+  console.log(`\nfull service (${FULL.n} × ip + disk + fs + dir + container + app = ${total} resources): wall time, median of ${ROUNDS} rounds\n`);
+  const head = `${pad("method", 34, true)} ${pad("median ms", 10)} ${pad("rounds ms", 22)} ${pad("÷ osvc", 8)}  result`;
+  console.log(head);
+  console.log("-".repeat(head.length + 6));
+  for (const m of methods) {
+    const ss = samples.get(m.key)!;
+    const md = med(m.key);
+    console.log(
+      `${pad(m.label, 34, true)} ${pad(fmtMs(md), 10)} ${pad(ss.map((s) => fmtMs(s.ms)).join(" / "), 22)} ${pad(`${(md / osvcMs).toFixed(2)}x`, 8)}  ${allOk(m.key) ? "ok" : "FAILED"}`,
+    );
+  }
+  console.log(`\nwhere the time goes: median ms per phase (osvc: from the arrival of its log lines, a group lasts until the next group's first line; script: its @phase marks)\n`);
+  const ph = `${pad("method", 34, true)}${PHASES.map((p) => pad(p, 10)).join("")}`;
+  console.log(ph);
+  console.log("-".repeat(ph.length));
+  for (const m of methods) {
+    const ss = samples.get(m.key)!;
+    const cells = PHASES.map((p) => {
+      const xs = ss.map((s) => s.phases.get(p)).filter((x): x is number => x !== undefined);
+      return pad(xs.length ? fmtMs(median(xs)) : "-", 10);
+    });
+    console.log(`${pad(m.label, 34, true)}${cells.join("")}`);
+  }
+  for (const k of ["osvc", "osvc-p1"] as const) {
+    const ss = (samples.get(k) ?? []).filter((s) => s.engineMs !== undefined);
+    if (ss.length) console.log(`${k}: the engine's apply phase ("Apply complete") took ${fmtMs(median(ss.map((s) => s.engineMs!)))} ms (median)`);
+  }
+
+  // ------------------------------------------------ teardown of the session: the image
+  cleanup.runHook("full-image");
+  const imageGone = !imageExists(env);
+  const osvcLeft = [...samples.get("osvc")!, ...samples.get("osvc-p1")!].reduce((a, s) => a + (s.leftAfterDestroy?.length ?? 0), 0);
+  const stillLeft = [...samples.values()].flat().reduce((a, s) => a + s.left.length, 0);
+  const final = leftovers("/tmp/osvc-bench-full-", true);
+
+  // ------------------------------------------------ verdicts
+  console.log("\ntargets");
+  const shellMs = med("shell");
+  console.log(
+    `  ${verdict(allOk("osvc") && allOk("shell") && osvcMs <= shellMs)}  osvc no slower than the shell script: ${fmtMs(osvcMs)} ms vs ${fmtMs(shellMs)} ms (osvc takes ${(osvcMs / shellMs).toFixed(2)}x the script's time)`,
+  );
+  const noarp = med("shell-noarp");
+  console.log(
+    `  info  against the script without the arping checks: ${fmtMs(osvcMs)} ms vs ${fmtMs(noarp)} ms (${(osvcMs / noarp).toFixed(2)}x); the checks cost the script ${fmtMs(shellMs - noarp)} ms (${FULL.n} × arping -D -c 2 -w 2 + arping -U -c 1)`,
+  );
+  console.log(`  ${verdict(osvcLeft === 0)}  osvc destroy left nothing (addresses, app processes, containers, mounts, loop devices): ${osvcLeft} left`);
+  console.log(
+    `  ${verdict(stillLeft === 0 && isClean(final) && imageGone && !netnsExists(env))}  cleanup after every run and at the end: ${stillLeft} thing(s) left after runs, ${final.loops.length} loop device(s) and ${final.mounts.length} mount(s) of bench files, namespace ${netnsExists(env) ? "STILL THERE" : "deleted"}, image ${imageGone ? "removed" : "STILL THERE"}`,
   );
 }
 

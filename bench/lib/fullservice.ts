@@ -178,6 +178,9 @@ export function procsInNetns(env: FullEnv): { pid: number; cmdline: string }[] {
 
 /** SIGKILLs every process left inside the bench's namespace (they are all the bench's) and waits for them. */
 export function killNetnsProcs(env: FullEnv): { killed: number; what: string[]; errors: string[] } {
+  // podman's own helpers (conmon, `podman container cleanup`) finish by themselves shortly after
+  // `podman rm -f`: give them up to 3 s before killing what is left.
+  for (let k = 0; k < 30 && procsInNetns(env).some((p) => /(^|\/)(conmon|podman)( |$)/.test(p.cmdline)); k++) spawnSync("sleep", ["0.1"]);
   const procs = procsInNetns(env).filter((p) => p.pid !== process.pid);
   for (const p of procs) {
     try {
