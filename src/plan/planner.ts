@@ -165,6 +165,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   if (!options.refresh) for (const [rid, rec] of Object.entries(recorded)) outputs.set(rid, rec.outputs as Outputs);
   const lookup = outputsLookup(outputs);
   const observed = new Map<string, Observed>();
+  const probeFailed = new Set<string>();
   const pending = new Set([...desired.keys()].filter((rid) => desired.get(rid)!.provider && !boolKw(desired.get(rid)!.resource, "disable")));
   const specOf = (rid: string): ResourceSpec => {
     const d = desired.get(rid)!;
@@ -190,7 +191,22 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       }
       await Promise.all(
         [...byDriver].map(async ([p, rids]) => {
-          const obs = await p.probe(input.probe, rids.map(specOf));
+          let obs: Observed[];
+          try {
+            obs = await p.probe(input.probe, rids.map(specOf));
+          } catch (e) {
+            // One driver that cannot look (a daemon down) must not hide the rest of the plan.
+            for (const rid of rids) probeFailed.add(rid);
+            const err = e as Error & { hint?: string };
+            diagnostics.push({
+              code: "E3006",
+              severity: "error",
+              summary: `cannot probe ${p.type} resources (${rids.join(", ")})`,
+              detail: err.message,
+              hint: err.hint,
+            });
+            return;
+          }
           rids.forEach((rid, i) => {
             observed.set(rid, obs[i]);
             if (obs[i].outputs) outputs.set(rid, { ...obs[i].outputs });
@@ -216,6 +232,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     let c: Decision;
     if (mode === "start" || mode === "stop") c = decideStartStop(mode, rid, d, o, recorded[rid], options);
     else c = decide(rid, d, o, recorded[rid], role, options, diagnostics, input.interrupted?.has(rid) ?? false);
+    if (probeFailed.has(rid)) c = { ...c, action: "noop", reason: "unknown: its driver could not probe the host (see the error above)", diff: [], blocked: "probe failed" };
     changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
   }
   if (mode === "stop") changes.reverse();

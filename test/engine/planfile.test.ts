@@ -90,3 +90,13 @@ describe("templates over http", () => {
     }
   });
 });
+
+describe("the seed's amazon template", () => {
+  it("plans what runs here and says plainly what cannot", () => {
+    const dir = makeTempDir("osvc-seed-");
+    const r = runCli(["plan", path.join(ROOT, "fixtures/seed/testec2docker.template"), "--node", "node12.nsx.lab.net", "--root", path.join(dir, "root")]);
+    expect(r.code).toBe(1);
+    for (const d of ["ip.amazon", "disk.amazon", "sync.docker", "sync.btrfs"]) expect(r.stderr).toContain(`no provider for ${d} runs on this host`);
+    expect(r.stdout).toMatch(/fs#1 \(fs\.btrfs\) will be provisioned/);
+  });
+});
