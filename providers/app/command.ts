@@ -12,6 +12,7 @@
 // receives its values as positional arguments and never parses them.)
 import path from "node:path";
 import { access, constants } from "node:fs/promises";
+import { explicitShellHint, isShell, usesShellOperators } from "../../src/core/command.js";
 import { shlexSplit } from "../../src/core/convert.js";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
@@ -30,11 +31,8 @@ export interface AppCommand {
   readonly display: string;
 }
 
-/** Upstream runs a shell when the command contains |, ||, && or a word ending in ";". */
-export function needsShell(line: string): boolean {
-  if (line.includes("|") || line.includes("&&")) return true;
-  return line.split(/\s+/).some((w) => w.endsWith(";"));
-}
+/** Upstream ran a shell for these; osvc refuses them without an explicit one (see src/core/command.ts). */
+export const needsShell = usesShellOperators;
 
 function str(v: KwValue | undefined): string | undefined {
   if (v === undefined || v === null) return undefined;
@@ -67,12 +65,9 @@ export function commandOf(r: ResourceSpec, action: AppAction): AppCommand | unde
   const words = shlexSplit(line);
   if (!words.ok) throw new ProviderError(`${r.rid}: ${action}: ${words.error}`, words.hint);
   if (words.value.length === 0) return undefined;
-  const explicitShell = ["sh", "/bin/sh", "bash", "/bin/bash", "dash", "/bin/dash"].includes(words.value[0]);
+  const explicitShell = isShell(words.value[0]);
   if (needsShell(line) && !explicitShell) {
-    throw new ProviderError(
-      `${r.rid}: ${action} uses shell operators, but osvc runs commands without a shell`,
-      `write it as: sh -c '${line.replace(/'/g, "'\\''")}' (or put it in a script)`,
-    );
+    throw new ProviderError(`${r.rid}: ${action} uses shell operators, but osvc runs commands without a shell`, explicitShellHint(line));
   }
   return { argv: words.value, shell: explicitShell, display: line };
 }

@@ -1,6 +1,7 @@
 // Triggers: [blocking_]{pre,post}_{provision,unprovision,start,stop} commands around an action.
 // A trigger is an argument vector (POSIX shell-word split of the keyword), run without a shell:
 // no template value ever reaches a shell. Write `sh -c '...'` explicitly to use one.
+import { explicitShellHint, isShell, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
 import type { KwValue } from "../core/value.js";
 import { ProviderError } from "../provider/api.js";
@@ -9,17 +10,13 @@ import type { Exec } from "../provider/exec.js";
 export type TriggerAction = "provision" | "unprovision" | "start" | "stop";
 export type TriggerWhen = "pre" | "post";
 
-const SHELL_OPERATOR = /(^|\s)(\|\|?|&&|;|>>?|<)(\s|$)|;\s*$/;
 
 export function triggerArgv(command: string): { argv: string[] } | { error: string; hint?: string } {
   const r = shlexSplit(command);
   if (!r.ok) return { error: r.error, hint: r.hint };
   if (r.value.length === 0) return { argv: [] };
-  if (SHELL_OPERATOR.test(command) && !["sh", "/bin/sh", "bash", "/bin/bash"].includes(r.value[0])) {
-    return {
-      error: `the command ${JSON.stringify(command)} uses shell operators, but osvc runs commands without a shell`,
-      hint: `Write it as: sh -c '${command.replace(/'/g, "'\\''")}' (or put it in a script).`,
-    };
+  if (usesShellOperators(command) && !isShell(r.value[0])) {
+    return { error: `the command ${JSON.stringify(command)} uses shell operators, but osvc runs commands without a shell`, hint: explicitShellHint(command) };
   }
   return { argv: r.value };
 }

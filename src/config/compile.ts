@@ -2,6 +2,8 @@
 // sections, drivers, keywords, scopes, required keywords, values.
 import { didYouMean, type Diagnostic } from "../core/diagnostics.js";
 import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
+import { explicitShellHint, isShell, usesShellOperators } from "../core/command.js";
+import { shlexSplit } from "../core/convert.js";
 import type { KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
@@ -180,8 +182,29 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
       });
     }
   }
+  checkCommands(rid.group, keywords, diagnostics);
   linkNetns(driver.id, keywords);
   return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
+}
+
+/** Commands run without a shell: shell operators are an error at validation, with the explicit form. */
+function checkCommands(group: string, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
+  for (const [name, k] of keywords) {
+    const isCommand = /^(blocking_)?(pre|post)_/.test(name) || (group === "app" && ["start", "stop", "check", "info"].includes(name));
+    if (!isCommand || k.origin === "default") continue;
+    const line = k.text.trim();
+    if (!usesShellOperators(line)) continue;
+    const words = shlexSplit(line);
+    if (words.ok && words.value.length && isShell(words.value[0])) continue;
+    diagnostics.push({
+      code: "E2028",
+      severity: "error",
+      summary: "shell operators need an explicit shell",
+      detail: `${name} = ${line}: osvc runs commands without a shell, so |, &&, ;, > and < would reach the program as plain words.`,
+      range: k.range,
+      hint: explicitShellHint(line),
+    });
+  }
 }
 
 /**

@@ -39,14 +39,15 @@ blocking_pre_provision = false
     expect(runCli(["destroy", `trig${process.pid}`, "--root", path.join(dir, "root"), "--auto-approve"]).code).toBe(0);
   });
 
-  it("refuses shell operators without an explicit shell", () => {
+  it("refuses shell operators without an explicit shell, at validation", () => {
     const dir = makeTempDir("osvc-trig-");
     const conf = path.join(dir, "t.conf");
     writeFileSync(conf, `[fs#0]\ntype = directory\npath = ${dir}/a\nblocking_pre_provision = touch ${dir}/x && touch ${dir}/y\n`);
     const r = runCli(["apply", conf, "--root", path.join(dir, "root"), "--path", `trig2${process.pid}`, "--auto-approve"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/uses shell operators/);
-    expect(r.stdout).toMatch(/sh -c/);
+    expect(r.stderr).toMatch(/t\.conf:4:\d+: error E2028: shell operators need an explicit shell/);
+    expect(r.stderr).toMatch(/sh -c 'touch/);
     expect(existsSync(path.join(dir, "x"))).toBe(false);
+    expect(existsSync(path.join(dir, "a"))).toBe(false); // nothing was applied
   });
 });

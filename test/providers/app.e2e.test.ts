@@ -121,8 +121,9 @@ describe("app commands", () => {
     expect(() => commandOf(r({ start: "true" }), "start")).toThrow(/script/);
     expect(() => commandOf(r({ script: "rel/launch", start: "true" }), "start")).toThrow(/absolute/);
     expect(commandOf(r({ start: `/bin/echo "a b" 'c$d' e\\ f` }), "start")).toEqual({ argv: ["/bin/echo", "a b", "c$d", "e f"], shell: false, display: `/bin/echo "a b" 'c$d' e\\ f` });
-    // $(...), >, ; inside a word: no shell, passed literally
-    expect(commandOf(r({ start: "echo $(id) > x" }), "start")).toMatchObject({ argv: ["echo", "$(id)", ">", "x"], shell: false });
+    // $(...) and ; inside a word: no shell, passed literally; a redirection is refused
+    expect(commandOf(r({ start: "echo $(id) a;b" }), "start")).toMatchObject({ argv: ["echo", "$(id)", "a;b"], shell: false });
+    expect(() => commandOf(r({ start: "echo $(id) > x" }), "start")).toThrow(/shell operators/);
     // Shell operators are refused (no template value reaches a shell), with a hint to write sh -c explicitly.
     expect(() => commandOf(r({ start: "a && b" }), "start")).toThrow(/shell operators/);
     expect(() => commandOf(r({ start: "a || b" }), "start")).toThrow(ProviderError);
@@ -441,10 +442,11 @@ describe("app.forking on the host", () => {
     expect(readFileSync(path.join(dir, "out.txt"), "utf8")).toBe(`${dir}\na b $c\n0077\n`);
     expect(await probeOne(F, ctx, r)).toMatchObject({ up: true });
 
-    // a plain command line runs without a shell: $FOO and > are literal arguments
-    const lit = app("app#4", "app.forking", { start: 'printf "%s:" $FOO > x', cwd: dir, environment: ["FOO=no"] });
+    // a plain command line runs without a shell: $FOO is a literal argument; a redirection is refused
+    const lit = app("app#4", "app.forking", { start: 'printf "%s:" $FOO x', cwd: dir, environment: ["FOO=no"] });
     await F.start(ctx, lit);
-    expect(readFileSync(path.join(dir, "app_4.log"), "utf8")).toBe("$FOO:>:x:");
+    expect(readFileSync(path.join(dir, "app_4.log"), "utf8")).toBe("$FOO:x:");
+    await expect(F.start(ctx, app("app#6", "app.forking", { start: 'printf "%s:" $FOO > x', cwd: dir }))).rejects.toThrow(/shell operators/);
     expect(existsSync(path.join(dir, "x"))).toBe(false);
 
     // user/group and limits apply to check commands too
