@@ -427,7 +427,7 @@ describe("app.forking on the host", () => {
     expect(await probeOne(F, ctx, r)).toEqual({ provisioned: null, up: false });
   });
 
-  it("honours environment, cwd, umask and user; && goes through sh, plain words do not", async () => {
+  it("honours environment, cwd, umask and user; operators need an explicit sh -c", async () => {
     const dir = makeTempDir();
     const ctx = testContext({ varDir: dir });
     const r = app("app#3", "app.forking", {
