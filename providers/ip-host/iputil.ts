@@ -1,4 +1,4 @@
-// Shared by ip.host and ip.netns: keyword readers and `ip -j route` parsing.
+// Shared by ip.host and ip.netns: keyword readers and `ip -j` (addr, link, route) parsing.
 import type { KwValue } from "../../src/core/value.js";
 import { ipLiteral } from "./spec.js";
 
@@ -29,4 +29,67 @@ export function parseDefaultRoutes(stdout: string): DefaultRoute[] {
     ...(typeof x.gateway === "string" ? { gateway: ipLiteral(x.gateway)?.addr ?? x.gateway } : {}),
     ...(typeof x.dev === "string" ? { dev: x.dev } : {}),
   }));
+}
+
+export interface AddrInfo {
+  readonly family: 4 | 6;
+  /** Canonical address text. */
+  readonly local: string;
+  readonly prefixlen: number;
+  readonly label?: string;
+  readonly scope?: string;
+  /** IPv6 duplicate address detection failed. */
+  readonly dadfailed?: boolean;
+}
+
+export interface LinkInfo {
+  readonly ifname: string;
+  readonly ifindex: number;
+  /** ifindex of the peer (veth) in the other namespace, when the peer lives in another namespace. */
+  readonly linkIndex?: number;
+  readonly kind?: string;
+  readonly ifalias?: string;
+  readonly master?: string;
+  readonly address?: string;
+  readonly operstate?: string;
+  readonly flags: readonly string[];
+  readonly addrs: readonly AddrInfo[];
+}
+
+/** Parses `ip [-d] -j addr show` (also `ip -d -j link show`: no addr_info); empty output: no interface. */
+export function parseIpLinks(stdout: string): LinkInfo[] {
+  if (!stdout.trim()) return [];
+  const data = JSON.parse(stdout) as Record<string, unknown>[];
+  const out: LinkInfo[] = [];
+  for (const l of data) {
+    if (typeof l.ifname !== "string") continue;
+    const addrs: AddrInfo[] = [];
+    for (const a of (Array.isArray(l.addr_info) ? l.addr_info : []) as Record<string, unknown>[]) {
+      if (typeof a.local !== "string" || typeof a.prefixlen !== "number") continue;
+      const lit = ipLiteral(a.local);
+      if (!lit) continue;
+      addrs.push({
+        family: lit.family,
+        local: lit.addr,
+        prefixlen: a.prefixlen,
+        ...(typeof a.label === "string" ? { label: a.label } : {}),
+        ...(typeof a.scope === "string" ? { scope: a.scope } : {}),
+        ...(a.dadfailed === true ? { dadfailed: true } : {}),
+      });
+    }
+    const info = l.linkinfo as { info_kind?: unknown } | undefined;
+    out.push({
+      ifname: l.ifname,
+      ifindex: typeof l.ifindex === "number" ? l.ifindex : 0,
+      ...(typeof l.link_index === "number" ? { linkIndex: l.link_index } : {}),
+      ...(info && typeof info.info_kind === "string" ? { kind: info.info_kind } : {}),
+      ...(typeof l.ifalias === "string" ? { ifalias: l.ifalias } : {}),
+      ...(typeof l.master === "string" ? { master: l.master } : {}),
+      ...(typeof l.address === "string" ? { address: l.address.toLowerCase() } : {}),
+      ...(typeof l.operstate === "string" ? { operstate: l.operstate } : {}),
+      flags: Array.isArray(l.flags) ? l.flags.map(String) : [],
+      addrs,
+    });
+  }
+  return out;
 }

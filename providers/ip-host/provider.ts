@@ -24,7 +24,7 @@ import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { ipHostSpec, ipLiteral, netmaskToPrefix } from "./spec.js";
 import type { IpLiteral } from "./spec.js";
-import { ARPING_HINT, flag, parseDefaultRoutes, str, type DefaultRoute } from "./iputil.js";
+import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "./iputil.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
 
@@ -33,56 +33,10 @@ const IFNAMSIZ = 15;
 // ---------------------------------------------------------------------------------------------
 // Host readers
 
-export interface AddrInfo {
-  readonly family: 4 | 6;
-  /** Canonical address text. */
-  readonly local: string;
-  readonly prefixlen: number;
-  readonly label?: string;
-  readonly scope?: string;
-  /** IPv6 duplicate address detection failed. */
-  readonly dadfailed?: boolean;
-}
-
-export interface LinkInfo {
-  readonly ifname: string;
-  readonly ifindex: number;
-  readonly flags: readonly string[];
-  readonly operstate?: string;
-  readonly addrs: readonly AddrInfo[];
-}
+export type { AddrInfo, LinkInfo } from "./iputil.js";
 
 /** Parses `ip -j addr show` (an empty output means no interface). */
-export function parseIpAddrJson(stdout: string): LinkInfo[] {
-  if (!stdout.trim()) return [];
-  const data = JSON.parse(stdout) as Record<string, unknown>[];
-  const out: LinkInfo[] = [];
-  for (const l of data) {
-    if (typeof l.ifname !== "string") continue;
-    const addrs: AddrInfo[] = [];
-    for (const a of (Array.isArray(l.addr_info) ? l.addr_info : []) as Record<string, unknown>[]) {
-      if (typeof a.local !== "string" || typeof a.prefixlen !== "number") continue;
-      const lit = ipLiteral(a.local);
-      if (!lit) continue;
-      addrs.push({
-        family: lit.family,
-        local: lit.addr,
-        prefixlen: a.prefixlen,
-        ...(typeof a.label === "string" ? { label: a.label } : {}),
-        ...(typeof a.scope === "string" ? { scope: a.scope } : {}),
-        ...(a.dadfailed === true ? { dadfailed: true } : {}),
-      });
-    }
-    out.push({
-      ifname: l.ifname,
-      ifindex: typeof l.ifindex === "number" ? l.ifindex : 0,
-      flags: Array.isArray(l.flags) ? l.flags.map(String) : [],
-      ...(typeof l.operstate === "string" ? { operstate: l.operstate } : {}),
-      addrs,
-    });
-  }
-  return out;
-}
+export const parseIpAddrJson = parseIpLinks;
 
 async function listAddrs(exec: Exec): Promise<LinkInfo[]> {
   const r = await run(exec, "ip", ["-j", "addr", "show"]);

@@ -33,7 +33,7 @@ import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { ipLiteral, netmaskToPrefix } from "../ip-host/spec.js";
 import type { IpLiteral } from "../ip-host/spec.js";
 import { ipNetnsSpec } from "./spec.js";
-import { ARPING_HINT, flag, parseDefaultRoutes, str, type DefaultRoute } from "../ip-host/iputil.js";
+import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "../ip-host/iputil.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
 
@@ -44,55 +44,11 @@ const MAC_RE = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 // ---------------------------------------------------------------------------------------------
 // Host readers
 
-export interface NsAddr {
-  readonly family: 4 | 6;
-  readonly local: string;
-  readonly prefixlen: number;
-  readonly scope?: string;
-}
-
-export interface NsLink {
-  readonly ifname: string;
-  readonly ifindex: number;
-  /** ifindex of the peer (veth) in the other namespace, when the peer lives in another namespace. */
-  readonly linkIndex?: number;
-  readonly kind?: string;
-  readonly ifalias?: string;
-  readonly master?: string;
-  readonly address?: string;
-  readonly flags: readonly string[];
-  readonly addrs: readonly NsAddr[];
-}
+export type NsAddr = AddrInfo;
+export type NsLink = LinkInfo;
 
 /** Parses `ip -d -j addr show` (also `ip -d -j link show`: no addr_info). */
-export function parseIpLinksJson(stdout: string): NsLink[] {
-  if (!stdout.trim()) return [];
-  const data = JSON.parse(stdout) as Record<string, unknown>[];
-  const out: NsLink[] = [];
-  for (const l of data) {
-    if (typeof l.ifname !== "string") continue;
-    const addrs: NsAddr[] = [];
-    for (const a of (Array.isArray(l.addr_info) ? l.addr_info : []) as Record<string, unknown>[]) {
-      if (typeof a.local !== "string" || typeof a.prefixlen !== "number") continue;
-      const lit = ipLiteral(a.local);
-      if (!lit) continue;
-      addrs.push({ family: lit.family, local: lit.addr, prefixlen: a.prefixlen, ...(typeof a.scope === "string" ? { scope: a.scope } : {}) });
-    }
-    const info = l.linkinfo as { info_kind?: unknown } | undefined;
-    out.push({
-      ifname: l.ifname,
-      ifindex: typeof l.ifindex === "number" ? l.ifindex : 0,
-      ...(typeof l.link_index === "number" ? { linkIndex: l.link_index } : {}),
-      ...(info && typeof info.info_kind === "string" ? { kind: info.info_kind } : {}),
-      ...(typeof l.ifalias === "string" ? { ifalias: l.ifalias } : {}),
-      ...(typeof l.master === "string" ? { master: l.master } : {}),
-      ...(typeof l.address === "string" ? { address: l.address.toLowerCase() } : {}),
-      flags: Array.isArray(l.flags) ? l.flags.map(String) : [],
-      addrs,
-    });
-  }
-  return out;
-}
+export const parseIpLinksJson = parseIpLinks;
 
 function parseOrThrow(r: ExecResult, what: string): NsLink[] {
   try {
