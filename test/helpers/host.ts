@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, existsSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ProbeContext, ProviderContext, LogLevel, Provider, ResourceSpec } from "../../src/provider/api.js";
-import { createExec } from "../../src/provider/exec.js";
+import { createExec, type Exec } from "../../src/provider/exec.js";
 import type { Outputs, KwValue } from "../../src/core/value.js";
 
 /** Runs a command synchronously (tests only); returns rc and output, never throws on rc != 0. */
@@ -98,12 +98,15 @@ export interface TestContext extends ProviderContext, ProbeContext {
 }
 
 /** A ProviderContext/ProbeContext over the real createExec, recording logs and commands in memory. */
-export function testContext(opts: { varDir?: string; objectName?: string } = {}): TestContext {
+export function testContext(opts: { varDir?: string; objectName?: string; exec?: (record: (command: string) => void) => Exec } = {}): TestContext {
   const logs: LogLine[] = [];
   const commands: string[] = [];
-  const exec = createExec((ev) => {
-    if (!ev.result) commands.push(ev.command);
-  });
+  const record = (c: string) => commands.push(c);
+  const exec = opts.exec
+    ? opts.exec(record)
+    : createExec((ev) => {
+        if (!ev.result) record(ev.command);
+      });
   const ac = new AbortController();
   return {
     exec,

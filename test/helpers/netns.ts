@@ -10,8 +10,8 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { createExec, displayCommand } from "../../src/provider/exec.js";
-import type { LogLine, TestContext } from "./host.js";
-import { sh } from "./host.js";
+import type { TestContext } from "./host.js";
+import { sh, testContext } from "./host.js";
 
 /** Registry of namespaces (and helper processes) to remove in afterEach. */
 export const netnsCleanup = {
@@ -143,27 +143,7 @@ export function nsExec(ns: string, record?: (command: string) => void): Exec {
 
 /** A Provider/Probe context whose commands all run inside namespace `ns`. */
 export function nsContext(ns: string, opts: { objectName?: string; varDir?: string; exec?: Exec } = {}): TestContext {
-  const logs: LogLine[] = [];
-  const commands: string[] = [];
-  const exec = opts.exec ?? nsExec(ns, (c) => commands.push(c));
-  const ac = new AbortController();
-  return {
-    exec,
-    log(level, message) {
-      logs.push({ level, message });
-    },
-    signal: ac.signal,
-    role: "solo",
-    objectName: opts.objectName ?? "e2e",
-    nodename: os.hostname(),
-    varDir: opts.varDir ?? os.tmpdir(),
-    logs,
-    commands,
-    reset() {
-      logs.length = 0;
-      commands.length = 0;
-    },
-  };
+  return testContext({ ...opts, exec: (record) => opts.exec ?? nsExec(ns, record) });
 }
 
 /** A process sleeping inside namespace `ns` (registered for cleanup): its /proc/PID/ns/net stands for a container's. */
