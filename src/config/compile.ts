@@ -1,6 +1,6 @@
 // Template -> evaluated resources + diagnostics, for one node. Validation lives here too:
 // sections, drivers, keywords, scopes, required keywords, values.
-import { didYouMean, type Diagnostic } from "../core/diagnostics.js";
+import { didYouMean, suggestion, type Diagnostic } from "../core/diagnostics.js";
 import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
 import { explicitShellHint, isShell, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
@@ -119,14 +119,14 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
         hint: `Add "type = <one of ${known.slice(0, 8).join(", ")}${known.length > 8 ? ", ..." : ""}>".`,
       });
     } else {
-      const m = type ? didYouMean(type, known) : undefined;
+      const hint = type ? suggestion(type, known) : undefined;
       diagnostics.push({
         code: "E2011",
         severity: "error",
         summary: "unknown driver type",
         detail: `[${sec.name}] has type "${type}", but the ${rid.group} group has no such driver. Known ${rid.group} types: ${known.join(", ")}.`,
         range: typeRes?.range ?? sec.range,
-        hint: m ? `Did you mean "${m}"?` : undefined,
+        hint,
       });
     }
     for (const base of sec.byBase.keys()) {

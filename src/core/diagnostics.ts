@@ -109,6 +109,29 @@ export function editDistance(a: string, b: string): number {
   return prev[n];
 }
 
+/** Every candidate at the smallest distance (within the same bound as didYouMean), sorted. */
+export function closestCandidates(word: string, candidates: Iterable<string>): string[] {
+  const max = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  let best = Infinity;
+  let out: string[] = [];
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d > max) continue;
+    if (d < best) {
+      best = d;
+      out = [c];
+    } else if (d === best) out.push(c);
+  }
+  return out.sort();
+}
+
+/** "Did you mean x?" or "Did you mean one of: x, y?", or undefined. */
+export function suggestion(word: string, candidates: Iterable<string>, quote = (s: string) => `"${s}"`): string | undefined {
+  const c = closestCandidates(word, candidates);
+  if (c.length === 0) return undefined;
+  return c.length === 1 ? `Did you mean ${quote(c[0])}?` : `Did you mean one of: ${c.map(quote).join(", ")}?`;
+}
+
 /** The closest candidate within a distance proportional to the word length. */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
