@@ -96,6 +96,11 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--json", "NDJSON events instead of log lines")
     .action(wrap(async (arg: string, opts: Record<string, unknown>) => (await engine()).destroyCommand(arg, { ...opts, color })));
 
+  stateOptions(program.command("force-unlock").argument("<object>", "object path").description("show who holds an object's lock, and remove it"))
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--force", "remove it even if its holder is alive on this host")
+    .action(wrap(async (arg: string, opts: Record<string, unknown>) => (await engine()).forceUnlockCommand(arg, { ...opts, color })));
+
   stateOptions(program.command("status").argument("[object]", "object path (default: every recorded object)").description("resource status and flags, probed live"))
     .option("--node <name>", "node name")
     .option("--format <fmt>", "text or json", "text")

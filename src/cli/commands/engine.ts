@@ -1,7 +1,8 @@
 // osvc plan | apply | destroy | status | graph: load -> graph -> plan -> (apply) -> view.
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_PROVIDERS } from "../../../providers/index.js";
@@ -18,7 +19,7 @@ import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
-import { LockTimeoutError } from "../../state/lock.js";
+import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
@@ -357,6 +358,42 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
     }
     return runApply(plan, opts, store, undefined);
   });
+}
+
+// ---------------------------------------------------------------- force-unlock
+
+/** Shows who holds an object's lock and removes it: for a holder on another host, or a stuck one. */
+export async function forceUnlockCommand(arg: string, opts: EngineOptions & { force?: boolean }): Promise<number> {
+  const store = storeFor(opts);
+  const object = formatObjectPath(objectPathOf(arg, opts));
+  const file = join(store.objectDir(object), LOCK_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    process.stdout.write(`${object} is not locked.\n`);
+    return 0;
+  }
+  let holder: LockHolder | undefined;
+  try {
+    holder = JSON.parse(text) as LockHolder;
+  } catch {
+    holder = undefined;
+  }
+  if (holder) {
+    process.stdout.write(`${object} is locked by pid ${holder.pid} on host ${holder.host} (${holder.command}) since ${holder.startedAt}.\n`);
+    const dead = await isHolderDead(holder);
+    if (!dead && holder.host === hostname() && !opts.force) {
+      throw new UsageError(`pid ${holder.pid} is alive on this host: it holds the lock for a reason`, `Let it finish, or stop it (kill ${holder.pid}); --force removes the lock anyway.`);
+    }
+  } else process.stdout.write(`${object}: the lock file is unreadable.\n`);
+  if (!(await confirm(`Remove the lock of ${object}?`, opts))) {
+    process.stdout.write("Cancelled.\n");
+    return 1;
+  }
+  await rm(file, { force: true });
+  process.stdout.write(`${object}: lock removed.\n`);
+  return 0;
 }
 
 // ---------------------------------------------------------------- status
