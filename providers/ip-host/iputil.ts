@@ -1,6 +1,8 @@
 // Shared by ip.host and ip.netns: keyword readers and `ip -j` (addr, link, route) parsing.
+import { ProviderError } from "../../src/provider/api.js";
+import type { Exec } from "../../src/provider/exec.js";
 import type { KwValue } from "../../src/core/value.js";
-import { ipLiteral } from "./spec.js";
+import { ipLiteral, type IpLiteral } from "./spec.js";
 
 export const ARPING_HINT = "install iputils-arping (apt-get install iputils-arping)";
 
@@ -92,4 +94,27 @@ export function parseIpLinks(stdout: string): LinkInfo[] {
     });
   }
   return out;
+}
+
+/** Resolves ipname: an address literal as is, a name with `getent ahostsv4` (first answer). */
+export async function resolveIpname(exec: Exec, rid: string, name: string | undefined, cache?: Map<string, Promise<IpLiteral>>): Promise<IpLiteral> {
+  if (!name) throw new ProviderError(`${rid}: ipname is not set`, "set ipname to the address (or a DNS name resolving to it)");
+  const lit = ipLiteral(name);
+  if (lit) return lit;
+  const go = async (): Promise<IpLiteral> => {
+    const r = await exec("getent", ["ahostsv4", name]);
+    if (r.exitCode === 127) throw new ProviderError(`cannot resolve ipname ${name}: getent is not installed`, "install libc-bin, or set ipname to an address");
+    const first = r.exitCode === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
+    const got = first ? ipLiteral(first) : undefined;
+    if (!got) throw new ProviderError(`cannot resolve ipname ${name} (getent ahostsv4 ${name}: exit code ${r.exitCode})`, "set ipname to an address, or make the name resolvable on this node");
+    return got;
+  };
+  if (!cache) return go();
+  let p = cache.get(name);
+  if (!p) {
+    p = go();
+    p.catch(() => undefined);
+    cache.set(name, p);
+  }
+  return p;
 }

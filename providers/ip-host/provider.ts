@@ -24,7 +24,7 @@ import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { ipHostSpec, ipLiteral, netmaskToPrefix } from "./spec.js";
 import type { IpLiteral } from "./spec.js";
-import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "./iputil.js";
+import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, resolveIpname, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "./iputil.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
 
@@ -65,29 +65,6 @@ function devOf(r: ResourceSpec): string {
   const d = str(r.kw.ipdev);
   if (!d) throw new ProviderError(`${r.rid}: keyword "ipdev" is required`);
   return d;
-}
-
-/** Resolves ipname: an address literal as is, a name with `getent ahostsv4` (first answer). */
-async function resolveIpname(exec: Exec, rid: string, name: string | undefined, cache?: Map<string, Promise<IpLiteral>>): Promise<IpLiteral> {
-  if (!name) throw new ProviderError(`${rid}: ipname is not set`, "set ipname to the address (or a DNS name resolving to it)");
-  const lit = ipLiteral(name);
-  if (lit) return lit;
-  const go = async (): Promise<IpLiteral> => {
-    const r = await exec("getent", ["ahostsv4", name]);
-    if (r.exitCode === 127) throw new ProviderError(`cannot resolve ipname ${name}: getent is not installed`, "install libc-bin, or set ipname to an address");
-    const first = r.exitCode === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
-    const got = first ? ipLiteral(first) : undefined;
-    if (!got) throw new ProviderError(`cannot resolve ipname ${name} (getent ahostsv4 ${name}: exit code ${r.exitCode})`, "set ipname to an address, or make the name resolvable on this node");
-    return got;
-  };
-  if (!cache) return go();
-  let p = cache.get(name);
-  if (!p) {
-    p = go();
-    p.catch(() => undefined);
-    cache.set(name, p);
-  }
-  return p;
 }
 
 /** The prefix length: netmask keyword, else another address of the same family on the device, else /32 (/128). */

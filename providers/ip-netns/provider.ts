@@ -33,7 +33,7 @@ import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { ipLiteral, netmaskToPrefix } from "../ip-host/spec.js";
 import type { IpLiteral } from "../ip-host/spec.js";
 import { ipNetnsSpec } from "./spec.js";
-import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "../ip-host/iputil.js";
+import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, resolveIpname, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "../ip-host/iputil.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
 
@@ -139,27 +139,6 @@ function macOf(r: ResourceSpec): string | undefined {
   const m = str(r.kw.macaddr);
   if (m !== undefined && !MAC_RE.test(m)) throw new ProviderError(`${r.rid}: macaddr ${JSON.stringify(m)} is not a MAC address (xx:xx:xx:xx:xx:xx)`);
   return m?.toLowerCase();
-}
-
-async function resolveIpname(exec: Exec, rid: string, name: string | undefined, cache?: Map<string, Promise<IpLiteral>>): Promise<IpLiteral> {
-  if (!name) throw new ProviderError(`${rid}: ipname is not set`, "set ipname to the address (or a DNS name resolving to it)");
-  const lit = ipLiteral(name);
-  if (lit) return lit;
-  const go = async (): Promise<IpLiteral> => {
-    const r = await exec("getent", ["ahostsv4", name]);
-    const first = r.exitCode === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
-    const got = first ? ipLiteral(first) : undefined;
-    if (!got) throw new ProviderError(`cannot resolve ipname ${name} (getent ahostsv4 ${name}: exit code ${r.exitCode})`, "set ipname to an address, or make the name resolvable on this node");
-    return got;
-  };
-  if (!cache) return go();
-  let p = cache.get(name);
-  if (!p) {
-    p = go();
-    p.catch(() => undefined);
-    cache.set(name, p);
-  }
-  return p;
 }
 
 /** The ipdev bridge, checked: undefined when ipdev is unset. */
