@@ -18,6 +18,7 @@ import { compileTexts, KeywordCatalog, type CompileResult } from "../src/config/
 import { parseObjectPath } from "../src/core/path.js";
 import { generateTemplate } from "./lib/templates.js";
 import { fmtMs, median, pad, timeMedian } from "./lib/stats.js";
+import { projectRoot } from "./lib/host.js";
 
 const SIZES = [10, 100, 1_000, 10_000];
 const RUNS = 5;
@@ -28,16 +29,6 @@ const TARGET_10K_MS = 1000;
 const TARGET_LINEARITY = 2.0;
 const TARGET_VERSION_RATIO = 1.5;
 
-/** The project root: the nearest ancestor holding package.json and bin/osvc.js (works from bench/ and dist/bench/). */
-function projectRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(d, "package.json")) && existsSync(join(d, "bin", "osvc.js"))) return d;
-    const up = dirname(d);
-    if (up === d) throw new Error("project root not found");
-    d = up;
-  }
-}
 
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 
