@@ -40,11 +40,18 @@ export interface LoopRow {
   "back-file": string;
 }
 
-/** `losetup -l -J` rows (empty list when no loop device is attached). */
+/**
+ * `losetup -l -J` rows (empty list when no loop device is attached). A device another process is
+ * attaching or detaching right now has no backing file yet (`null`): it gets "" here, so callers
+ * can match on the string without caring about that race.
+ */
 export function losetupJ(): LoopRow[] {
   const out = execFileSync("losetup", ["-l", "-J", "-O", "NAME,BACK-FILE"], { encoding: "utf8" });
   if (!out.trim()) return [];
-  return (JSON.parse(out) as { loopdevices?: LoopRow[] }).loopdevices ?? [];
+  const rows = (JSON.parse(out) as { loopdevices?: { name?: unknown; "back-file"?: unknown }[] }).loopdevices ?? [];
+  return rows
+    .filter((r) => typeof r.name === "string")
+    .map((r) => ({ name: r.name as string, "back-file": typeof r["back-file"] === "string" ? r["back-file"] : "" }));
 }
 
 /** Loop devices `losetup -j FILE` reports for a file (inode-based). */

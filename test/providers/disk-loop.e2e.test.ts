@@ -13,7 +13,7 @@ afterEach(() => {
 const MiB = 1024 * 1024;
 
 describe("disk.loop parsers", () => {
-  it("parses losetup -l -J, with the (deleted) suffix and an empty output", () => {
+  it("parses losetup -l -J, with the (deleted) suffix, a device being attached and an empty output", () => {
     expect(parseLosetupJson("")).toEqual([]);
     expect(parseLosetupJson('{"loopdevices": [\n\n]}')).toEqual([]);
     const rows = parseLosetupJson(
@@ -21,6 +21,7 @@ describe("disk.loop parsers", () => {
         loopdevices: [
           { name: "/dev/loop0", "back-file": "/tmp/a.img", "back-ino": 12 },
           { name: "/dev/loop1", "back-file": "/tmp/b.img (deleted)", "back-ino": 13 },
+          { name: "/dev/loop2", "back-file": null, "back-ino": null },
         ],
       }),
     );
