@@ -1,7 +1,8 @@
 // disk.loop: a loop device over a sparse backing file (opensvc-semantics §11.2, host-environment §1).
 //
-// provision  : mkdir -p parent; adopt an existing file as is, or create a sparse file of `size`
-//              (rounded down to 512 bytes) with truncate; then start.
+// provision  : adopt an existing file as is, or create the missing parent directories and a new
+//              sparse file of `size` (rounded down to 512 bytes; O_EXCL, mode 0600, in-process:
+//              src/provider/files.ts); then start.
 // start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
@@ -11,6 +12,7 @@ import path from "node:path";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
+import { createSparseFile, makeDirs, removeEmptyDir, removeFile } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -125,18 +127,6 @@ function preserved(r: ResourceSpec): Record<string, boolean | readonly string[]>
   const c = r.recorded?.created_file;
   const dirs = r.recorded?.created_dirs;
   return { ...(typeof c === "boolean" ? { created_file: c } : {}), ...(Array.isArray(dirs) ? { created_dirs: dirs as readonly string[] } : {}) };
-}
-
-/** Directories between `dir` and its first existing ancestor, deepest first (what mkdir -p creates). */
-async function missingDirs(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  let d = dir;
-  while (d !== path.dirname(d)) {
-    if ((await fileInfo(d)).exists) break;
-    out.push(d);
-    d = path.dirname(d);
-  }
-  return out;
 }
 
 async function mountsOf(_exec: Exec, dev: string): Promise<string[]> {
@@ -269,9 +259,9 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
-    createdDirs = await missingDirs(path.dirname(file));
-    if (createdDirs.length) await run(ctx.exec, "mkdir", ["-p", "--", path.dirname(file)]);
-    await run(ctx.exec, "truncate", ["-s", String(size), "--", file]);
+    createdDirs = await makeDirs(path.dirname(file));
+    for (const d of [...createdDirs].reverse()) ctx.log("info", `created directory ${d}`);
+    await createSparseFile(file, size);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
     created = true;
   }
@@ -280,7 +270,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     dev = await attach(ctx, file, !info.exists);
   } catch (e) {
     if (created && !info.exists) {
-      await ctx.exec("rm", ["-f", "--", file]);
+      if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
       await removeEmptyDirs(ctx, createdDirs);
     }
     throw e;
@@ -291,8 +281,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
 /** Removes directories osvc created for the backing file, deepest first, while they are empty. */
 async function removeEmptyDirs(ctx: ProviderContext, dirs: readonly string[]): Promise<void> {
   for (const d of dirs) {
-    const r = await ctx.exec("rmdir", ["--", d]);
-    if (r.exitCode !== 0) break;
+    if (!(await removeEmptyDir(d))) break;
     ctx.log("info", `removed directory ${d}`);
   }
 }
@@ -307,8 +296,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
   const info = await fileInfo(file);
   if (info.exists) {
     if (!info.isFile) throw new ProviderError(`${file} is not a regular file; refusing to delete it`);
-    await run(ctx.exec, "rm", ["-f", "--", file]);
-    ctx.log("info", `deleted ${file}`);
+    if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
   }
   const dirs = r.recorded?.created_dirs;
   if (Array.isArray(dirs)) await removeEmptyDirs(ctx, dirs as string[]);

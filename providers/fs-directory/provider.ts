@@ -11,6 +11,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
+import { makeDirs } from "../../src/provider/files.js";
 import { applyOwnership, ownershipActual, statPaths } from "../fs/ownership.js";
 import { fsDirectorySpec } from "./spec.js";
 
@@ -68,13 +69,7 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   let created = r.recorded?.created_dir === true || r.resumed === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
-    try {
-      await run(ctx.exec, "mkdir", ["-p", "--", p]);
-    } catch (e) {
-      if (e instanceof ExecError) throw new ProviderError(`cannot create directory ${p}: ${e.message}`);
-      throw e;
-    }
-    ctx.log("info", `created directory ${p}`);
+    for (const d of (await makeDirs(p)).reverse()) ctx.log("info", `created directory ${d}`);
     try {
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {

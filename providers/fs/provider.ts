@@ -17,6 +17,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
+import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
 import { FS_TYPES_RUNNABLE, fsSpecs } from "./spec.js";
@@ -552,7 +553,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (e instanceof ProviderError) throw e;
     }
     if (!exists) {
-      await run(ctx.exec, "mkdir", ["-p", "--", mnt]);
+      for (const d of (await makeDirs(mnt)).reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
     }
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), dev.path, mnt];
@@ -652,8 +653,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         ctx.log("info", `mount point ${mnt} kept: still a mount point`);
         return;
       }
-      await run(ctx.exec, "rmdir", ["--", mnt]);
-      ctx.log("info", `removed mount point ${mnt}`);
+      if (await removeEmptyDir(mnt)) ctx.log("info", `removed mount point ${mnt}`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return;

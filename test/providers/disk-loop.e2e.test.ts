@@ -59,7 +59,11 @@ describe("disk.loop on the host", () => {
     const st = statSync(file);
     expect(st.size).toBe(64 * MiB);
     expect(st.blocks * 512).toBeLessThan(MiB); // sparse
-    expect(ctx.commands.some((c) => c.startsWith("truncate -s 67108864"))).toBe(true);
+    expect(st.mode & 0o777).toBe(0o600); // a disk image is private to root
+    expect(ctx.logs.map((l) => l.message)).toEqual(
+      expect.arrayContaining([`created directory ${path.join(dir, "sub")}`, `created directory ${path.join(dir, "sub", "dir")}`, `created sparse file ${file} of ${64 * MiB} bytes`]),
+    );
+    expect(out.created_dirs).toEqual([path.join(dir, "sub", "dir"), path.join(dir, "sub")]);
 
     // probe again: provisioned and up, outputs computed from the host
     const rec = res("disk#0", "disk.loop", { file, size: 64 * MiB + 100 }, out);
@@ -67,11 +71,14 @@ describe("disk.loop on the host", () => {
     expect(o1).toMatchObject({ provisioned: true, up: true, outputs: { exposed_devs: [dev], created_file: true } });
     expect(o1.problems).toBeUndefined();
 
-    // re-provision is a no-op: same device, no truncate, no new attach
+    // re-provision is a no-op: same device, no new file, no new attach
     ctx.reset();
+    const ino = statSync(file).ino;
     const again = await P.provision(ctx, rec);
     expect(again).toMatchObject({ exposed_devs: [dev], created_file: true });
-    expect(ctx.commands.filter((c) => c.startsWith("truncate") || c.startsWith("losetup -f"))).toEqual([]);
+    expect(ctx.commands.filter((c) => c.startsWith("losetup -f"))).toEqual([]);
+    expect(ctx.logs.some((l) => /created sparse file/.test(l.message))).toBe(false);
+    expect(statSync(file).ino).toBe(ino);
     expect(loopsOf(file)).toEqual([dev]);
 
     // start is idempotent
@@ -87,8 +94,9 @@ describe("disk.loop on the host", () => {
     expect(loopsOf(file)).toEqual(s2.exposed_devs);
     expect(s2.created_file).toBe(true);
 
-    // unprovision: detached, file gone
+    // unprovision: detached, file gone, and the directories it created
     await P.unprovision(ctx, rec);
+    expect(existsSync(path.join(dir, "sub"))).toBe(false);
     expect(loopsOf(file)).toEqual([]);
     expect(losetupJ().some((l) => l["back-file"].startsWith(file))).toBe(false);
     expect(existsSync(file)).toBe(false);
@@ -126,7 +134,7 @@ describe("disk.loop on the host", () => {
     const out = await P.provision(ctx, r);
     expect(out.created_file).toBe(false);
     expect(ctx.logs.some((l) => /already exists, adopted/.test(l.message))).toBe(true);
-    expect(ctx.commands.some((c) => c.startsWith("truncate"))).toBe(false);
+    expect(ctx.logs.some((l) => /created sparse file/.test(l.message))).toBe(false);
     expect(statSync(file).size).toBe(3 * MiB);
     expect(loopsOf(file)).toEqual(out.exposed_devs);
 
