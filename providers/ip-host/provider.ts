@@ -103,6 +103,24 @@ export function freeLabel(link: LinkInfo): string | undefined {
   return undefined;
 }
 
+/**
+ * Runs `fn` alone among the label picks of this process for `key` (an interface). Addresses
+ * started in parallel each read the address list long before they add (the availability check
+ * waits 2 s): picking the label and adding the address under this lock, from a fresh listing,
+ * keeps them from all taking the same "<dev>:1".
+ */
+const labelLocks = new Map<string, Promise<unknown>>();
+async function withLabelLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = labelLocks.get(key) ?? Promise.resolve();
+  const next = prev.catch(() => undefined).then(fn);
+  labelLocks.set(key, next);
+  try {
+    return await next;
+  } finally {
+    if (labelLocks.get(key) === next) labelLocks.delete(key);
+  }
+}
+
 function outputsOf(t: Target, extra: Record<string, string | number | boolean> = {}): Outputs {
   return { ipaddr: t.ip.addr, prefix: t.prefix, ipdev: t.dev, ...extra };
 }
@@ -236,12 +254,18 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   } else if (ip.family === 4) {
     ctx.log("warning", `${dev} has no carrier: ${ip.addr} availability not checked (check_carrier = false)`);
   }
-  const label = ip.family === 4 && flag(r.kw.alias, true) ? freeLabel(link) : undefined;
-  try {
-    await run(ctx.exec, "ip", ["addr", "add", `${ip.addr}/${prefix}`, "dev", dev, ...(label ? ["label", label] : [])]);
-  } catch (e) {
-    if (e instanceof ExecError) throw new ProviderError(`cannot add ${ip.addr}/${prefix} on ${dev}: ${e.message}`);
-    throw e;
+  const add = async (label?: string) => {
+    try {
+      await run(ctx.exec, "ip", ["addr", "add", `${ip.addr}/${prefix}`, "dev", dev, ...(label ? ["label", label] : [])]);
+    } catch (e) {
+      if (e instanceof ExecError) throw new ProviderError(`cannot add ${ip.addr}/${prefix} on ${dev}: ${e.message}`);
+      throw e;
+    }
+  };
+  if (ip.family === 4 && flag(r.kw.alias, true)) {
+    await withLabelLock(dev, async () => add(freeLabel(findLink(await listAddrs(ctx.exec), dev) ?? link)));
+  } else {
+    await add();
   }
   if (ip.family === 4 && hasCarrier(link)) await announce(ctx, ip.addr, dev);
   let gw: Record<string, boolean>;
