@@ -120,7 +120,7 @@ describe.concurrent("data safety on a device that already holds ext4", () => {
     const a = await sb.osvc(["apply", tpl, "--path", name, "--auto-approve"]);
     expect(a.code, show(a)).toBe(0);
     expect(a.stdout).not.toMatch(RAN_FORMAT);
-    expect(a.stdout).toMatch(/already exists, adopted/);
+    expect(a.stdout).toMatch(/disk#0 +adopted \(/);
     expect(a.stdout).not.toMatch(/created sparse file/);
     const devs = loopsBackedBy(file);
     expect(devs).toHaveLength(1);

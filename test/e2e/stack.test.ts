@@ -193,7 +193,7 @@ async function wholeStack(sb: Sandbox): Promise<void> {
   const at = (re: RegExp) => log.split("\n").findIndex((l) => re.test(l));
   expect(at(/fs#4 +mounted /)).toBeGreaterThanOrEqual(0);
   expect(at(/fs#4 +mounted /)).toBeLessThan(at(/fs#1 +mount /));
-  expect(at(/fs#1 +mounted /)).toBeLessThan(at(/fs#0 +mkdir /));
+  expect(at(/fs#1 +mounted /)).toBeLessThan(at(/fs#0 +created directory /));
 
   const dev = [0, 1, 2, 3].map((i) => verifyLoop(sb, name, `disk#${i}`, img(i), [32, 320, 128, 32][i] * MiB));
   verifyFs(dev[0], x, "ext4");
