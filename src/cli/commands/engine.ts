@@ -214,7 +214,9 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   const name = plan.object;
   const c = colorsFor(opts.color, process.stdout);
   const total = plan.changes.filter((x) => x.action !== "noop").length;
-  const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress: Boolean(process.stdout.isTTY), total });
+  // log-update (and its string-width) costs ~10 ms to load: only for a live progress line on a terminal.
+  const progress = !opts.json && process.stdout.isTTY ? (await import("log-update")).createLogUpdate : undefined;
+  const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress, total });
   const ac = new AbortController();
   let interrupts = 0;
   const onSigint = () => {

@@ -1,6 +1,6 @@
 // Apply views: log lines in the seed's shape ("INFO    <name>.<rid>   <message>"), a live
 // progress line on a terminal, or NDJSON events (--json).
-import { createLogUpdate } from "log-update";
+import type { createLogUpdate } from "log-update";
 import type { ApplyEvent, ApplyResult } from "../../apply/applier.js";
 import type { Plan } from "../../plan/model.js";
 import { planJson } from "../../plan/render.js";
@@ -29,14 +29,21 @@ function secs(ms: number): string {
 }
 
 /** Human log lines; on a TTY a progress line stays under them. */
-export function textView(opts: { name: string; out: NodeJS.WriteStream; c: Colors; progress: boolean; total: number }): ApplyView {
+export function textView(opts: {
+  name: string;
+  out: NodeJS.WriteStream;
+  c: Colors;
+  /** log-update's factory when a live progress line is wanted (a terminal): loaded only then. */
+  progress?: typeof createLogUpdate;
+  total: number;
+}): ApplyView {
   const { out, c, name } = opts;
   const width = Math.max(28, name.length + 14);
   const running = new Map<string, { action: string; since: number }>();
   let finished = 0;
   // A terminal that reports no size (a pty under script(1)) would wrap the line to nothing.
   const sized = { write: (t: string) => out.write(t), get columns() { return out.columns || 100; }, get rows() { return out.rows || 24; } };
-  const live = opts.progress ? createLogUpdate(sized as unknown as NodeJS.WriteStream, { showCursor: true }) : undefined;
+  const live = opts.progress?.(sized as unknown as NodeJS.WriteStream, { showCursor: true });
   let timer: NodeJS.Timeout | undefined;
   const renderProgress = () => {
     if (!live) return;
