@@ -18,7 +18,7 @@
 // netmask    : dotted or prefix length; unset → the prefix of another address of the same family
 //              already on ipdev (global scope), else /32 (/128).
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { inBackground, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
@@ -267,7 +267,8 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   } else {
     await add();
   }
-  if (ip.family === 4 && hasCarrier(link)) await announce(ctx, ip.addr, dev);
+  // The announce then idles for arping's 1 s interval: it does not hold the resource up.
+  if (ip.family === 4 && hasCarrier(link)) await inBackground(ctx, announce(ctx, ip.addr, dev));
   let gw: Record<string, boolean>;
   try {
     gw = await applyGateway(ctx, r, t);

@@ -26,7 +26,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { inBackground, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
@@ -384,7 +384,8 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
         fresh = true;
       }
     }
-    if (fresh && ip.family === 4 && bridge) await announce(ctx, nsPath, ip.addr, nsdev);
+    // The announce then idles for arping's 1 s interval: it does not hold the resource up.
+    if (fresh && ip.family === 4 && bridge) await inBackground(ctx, announce(ctx, nsPath, ip.addr, nsdev));
     if (gw) {
       const routes = await nsDefaultRoutes(ctx.exec, nsPath, gw.family);
       if (!routes.some((x) => x.gateway === gw.addr && x.dev === nsdev)) {

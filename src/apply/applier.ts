@@ -122,6 +122,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     return Array.isArray(v) ? (v as string[]) : [String(v)];
   };
 
+  // Best-effort work providers handed over (announces): awaited before the run ends.
+  const backgroundWork: Promise<void>[] = [];
   const makeCtx = (rid: string): ProviderContext => ({
     exec: input.exec ? input.exec((m) => emit({ type: "log", rid, level: "info", message: m })) : createExec(({ command, result }) => {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
@@ -132,6 +134,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     objectName: object,
     nodename: input.node,
     varDir,
+    background: (work) => {
+      backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
+    },
   });
 
   const specFor = (ch: ResourceChange): ResourceSpec => {
@@ -449,6 +454,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
     }
   }
+  await Promise.all(backgroundWork);
   await settled();
   await journalWriter.close();
   return {

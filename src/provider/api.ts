@@ -31,6 +31,18 @@ export interface ProviderContext {
   readonly nodename: string;
   /** Per-object private directory on this node (var dir), created by the engine. */
   readonly varDir: string;
+  /**
+   * Hands over best-effort work that must not hold the resource up (a gratuitous ARP announce
+   * that then idles for a second): the engine awaits it before the run ends. The work must not
+   * reject; it logs its own failures. Where a context has no `background`, await the work.
+   */
+  readonly background?: (work: Promise<void>) => void;
+}
+
+/** Runs best-effort work in the background when the context allows it, else awaits it. */
+export async function inBackground(ctx: ProviderContext, work: Promise<void>): Promise<void> {
+  if (ctx.background) ctx.background(work);
+  else await work;
 }
 
 /** What a read-only probe found on the host. */

@@ -258,6 +258,27 @@ describe("ip.host in a network namespace", () => {
     expect(nsAddrs(nsA, "vA").filter((a) => a.family === "inet6")).toEqual([]);
   });
 
+  it("hands the announce to the engine's background work: the address is up before arping's idle second ends", async () => {
+    // A stale neighbour entry with a wrong MAC on the peer: only the gratuitous ARP fixes it.
+    must("ip", ["-n", nsB, "neigh", "replace", `${NET}.10`, "lladdr", "02:00:00:00:00:99", "dev", "vB", "nud", "stale"]);
+    const work: Promise<void>[] = [];
+    const ctx = { ...nsContext(nsA), background: (w: Promise<void>) => void work.push(w) };
+    const r = res("ip#1", "ip.host", { ipname: `${NET}.10`, ipdev: "vA", netmask: "24" });
+    await P.start(ctx, r);
+    expect(work).toHaveLength(1);
+    let announced = false;
+    void work[0].then(() => (announced = true));
+    await new Promise((done) => setImmediate(done));
+    expect(announced).toBe(false); // arping -U is still idling: start did not wait for it
+    expect(nsAddrs(nsA, "vA").map((a) => a.local)).toContain(`${NET}.10`);
+    await Promise.all(work);
+    expect(ctx.commands).toContain(`arping -U -c 1 -I vA -s ${NET}.10 ${NET}.10`);
+    const mac = (JSON.parse(must("ip", ["-n", nsA, "-j", "link", "show", "vA"])) as { address: string }[])[0].address;
+    const neigh = JSON.parse(must("ip", ["-n", nsB, "-j", "neigh", "show", `${NET}.10`, "dev", "vB"])) as { lladdr?: string }[];
+    expect(neigh[0]?.lladdr).toBe(mac);
+    await P.stop(ctx, r);
+  });
+
   it("works from a whole node process running inside the namespace (compiled provider)", () => {
     const dist = `${ROOT}dist/providers/ip-host/provider.js`;
     expect(existsSync(dist), "run `npm run build` first").toBe(true);
