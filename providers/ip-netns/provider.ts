@@ -1,5 +1,8 @@
 // ip.netns (v2 alias ip.docker): an address inside the network namespace of a container
-// (opensvc-semantics §11.9, host-environment §4). Only mode = bridge is implemented.
+// (opensvc-semantics §11.9, host-environment §4). Modes: bridge (a veth pair), macvlan and
+// ipvlan-l2/l3/l3s (a sub-interface of ipdev created directly inside the namespace; ipvlan needs
+// the kernel's ipvlan driver, which these machines lack: start says so). dedicated and ovs are
+// refused with the reason.
 //
 // The container's namespace comes in keyword netns_path, a path to a namespace file
 // (/proc/<pid>/ns/net, /run/netns/<name>): the engine fills it from the container's outputs
@@ -22,6 +25,9 @@
 // stop       : delete the host end (the kernel deletes both ends), or the tagged container end
 //              when the host end is gone. An address osvc found on an interface it did not create
 //              is left alone. unprovision = stop; provision = start.
+// macvlan,   : `ip link add link IPDEV name NSDEV netns PATH type macvlan mode bridge` (or ipvlan
+// ipvlan-*     mode l2|l3|l3s), tagged with the same ifalias; then as above from "nsdev up". No host
+//              end: stop deletes the tagged interface inside (the namespace's end deletes it too).
 // update     : netns_path changed (the container got a new namespace): stop the old, start the new.
 import { createHash } from "node:crypto";
 import path from "node:path";
@@ -110,9 +116,22 @@ export function firstFreeEth(links: readonly NsLink[]): string {
   return `eth${n}`;
 }
 
-function checkMode(r: ResourceSpec): void {
+type Mode = "bridge" | "macvlan" | "ipvlan-l2" | "ipvlan-l3" | "ipvlan-l3s";
+const SUBIF_MODES: readonly string[] = ["macvlan", "ipvlan-l2", "ipvlan-l3", "ipvlan-l3s"];
+
+function modeOf(r: ResourceSpec): Mode {
   const mode = str(r.kw.mode) ?? "bridge";
-  if (mode !== "bridge") throw new ProviderError(`${r.rid}: mode ${mode} is not supported here`, "use mode = bridge (a veth pair, optionally attached to the ipdev bridge)");
+  if (mode === "bridge" || SUBIF_MODES.includes(mode)) return mode as Mode;
+  if (mode === "dedicated") {
+    throw new ProviderError(`${r.rid}: mode dedicated is not supported here`, "moving a host interface into a container cannot be undone safely when the container dies; use mode = macvlan over that interface, or bridge");
+  }
+  if (mode === "ovs") throw new ProviderError(`${r.rid}: mode ovs is not supported here: openvswitch is not installed on these machines`, "use mode = bridge (a Linux bridge) or macvlan");
+  throw new ProviderError(`${r.rid}: unknown mode ${mode}`, "use bridge, macvlan, ipvlan-l2, ipvlan-l3 or ipvlan-l3s");
+}
+
+/** `ip link add ... type` arguments of a sub-interface mode. */
+function subifType(mode: Mode): string[] {
+  return mode === "macvlan" ? ["macvlan", "mode", "bridge"] : ["ipvlan", "mode", mode.slice("ipvlan-".length)];
 }
 
 function netnsPathOf(r: ResourceSpec): string | undefined {
@@ -151,6 +170,15 @@ function bridgeOf(r: ResourceSpec, links: readonly NsLink[] | undefined): NsLink
   return b;
 }
 
+/** The ipdev a macvlan/ipvlan hangs off, in osvc's namespace: required. */
+function parentOf(r: ResourceSpec, links: readonly NsLink[] | undefined, mode: Mode): NsLink {
+  const dev = str(r.kw.ipdev);
+  if (!dev) throw new ProviderError(`${r.rid}: mode ${mode} needs ipdev, the interface the ${subifType(mode)[0]} hangs off`, "set ipdev = eth0 (an interface of the namespace osvc runs in)");
+  const l = links?.find((x) => x.ifname === dev);
+  if (!l) throw new ProviderError(`ipdev ${dev} does not exist`, "check ipdev: `ip link show` lists the interfaces of the namespace osvc runs in");
+  return l;
+}
+
 function prefixOf(r: ResourceSpec, ip: IpLiteral, bridge: NsLink | undefined): number {
   const nm = str(r.kw.netmask);
   if (nm) {
@@ -164,9 +192,9 @@ function prefixOf(r: ResourceSpec, ip: IpLiteral, bridge: NsLink | undefined): n
   return other ? other.prefixlen : ip.family === 4 ? 32 : 128;
 }
 
-/** The container end osvc created for this resource, if present in the namespace. */
+/** The interface osvc created for this resource in the namespace (veth end, macvlan, ipvlan), if present. */
 function taggedEnd(inside: readonly NsLink[], tag: string): NsLink | undefined {
-  return inside.find((l) => l.ifalias === tag && l.kind === "veth");
+  return inside.find((l) => l.ifalias === tag && (l.kind === "veth" || l.kind === "macvlan" || l.kind === "ipvlan"));
 }
 
 function paired(host: NsLink | undefined, end: NsLink | undefined): boolean {
@@ -214,16 +242,17 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
         return { level, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
       };
       let ip: IpLiteral;
-      let bridge: NsLink | undefined;
+      let mode: Mode;
+      let bridge: NsLink | undefined; // the bridge (mode bridge) or the parent interface
       let prefix: number;
       let nsPath: string | undefined;
       try {
-        checkMode(r);
+        mode = modeOf(r);
         nsdevOf(r);
         macOf(r);
         nsPath = netnsPathOf(r);
         ip = await resolveIpname(ctx.exec, r.rid, str(r.kw.ipname), cache);
-        bridge = bridgeOf(r, host);
+        bridge = mode === "bridge" ? bridgeOf(r, host) : parentOf(r, host, mode);
         prefix = prefixOf(r, ip, bridge);
       } catch (e) {
         return down(asProblem(e));
@@ -242,14 +271,16 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
       const ours = dev !== undefined && dev.ifalias === tag;
       const outputs: Outputs | undefined =
         present && dev
-          ? {
-              ipaddr: ip.addr,
-              prefix,
-              nsdev: dev.ifname,
-              netns_path: nsPath,
-              created_veth: ours,
-              ...(ours ? { host_dev: hostDevName(ctx.objectName, r.rid) } : {}),
-            }
+          ? mode === "bridge"
+            ? {
+                ipaddr: ip.addr,
+                prefix,
+                nsdev: dev.ifname,
+                netns_path: nsPath,
+                created_veth: ours,
+                ...(ours ? { host_dev: hostDevName(ctx.objectName, r.rid) } : {}),
+              }
+            : { ipaddr: ip.addr, prefix, nsdev: dev.ifname, netns_path: nsPath, created_dev: ours }
           : undefined;
       return { provisioned: null, up, ...(outputs ? { outputs } : {}), ...(problems.length ? { problems } : {}) };
     }),
@@ -274,22 +305,170 @@ async function del(ctx: ProviderContext, hostDev: string): Promise<void> {
   if (r.exitCode !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw new ExecError(r);
 }
 
+function gatewayOf(r: ResourceSpec, ip: IpLiteral): IpLiteral | undefined {
+  const gwText = str(r.kw.gateway);
+  if (!gwText) return undefined;
+  const gw = ipLiteral(gwText);
+  if (!gw || gw.family !== ip.family) throw new ProviderError(`${r.rid}: gateway ${JSON.stringify(gwText)} is not an IPv${ip.family} address`);
+  return gw;
+}
+
+interface Placement {
+  readonly nsPath: string;
+  readonly nsdev: string;
+  readonly ip: IpLiteral;
+  readonly prefix: number;
+  readonly mac?: string;
+  /** The L2 segment's name in osvc's namespace (bridge or parent): `arping -D`/`-U` run only with one. */
+  readonly lan?: string;
+}
+
+/**
+ * On nsdev (an interface osvc created): MAC, up, then the address: a prefix change replaces it;
+ * a new one is checked free (`arping -D`) first and announced (`arping -U`, background) after.
+ */
+async function configureAddress(ctx: ProviderContext, r: ResourceSpec, p: Placement): Promise<void> {
+  const { nsPath, nsdev, ip, prefix, mac, lan } = p;
+  const inNs = (args: readonly string[]) => nsRun(ctx.exec, nsPath, args);
+  const inside = (await nsLinks(ctx.exec, nsPath)) ?? [];
+  const cur = inside.find((l) => l.ifname === nsdev);
+  if (mac && cur?.address !== mac) await inNs(["link", "set", "dev", nsdev, "address", mac]);
+  if (!cur?.flags.includes("UP")) await inNs(["link", "set", "dev", nsdev, "up"]);
+  const mine = cur?.addrs.filter((a) => a.local === ip.addr) ?? [];
+  if (mine.some((a) => a.prefixlen === prefix)) {
+    ctx.log("info", `${ip.addr} is already up on ${nsdev} in ${nsPath}`);
+    return;
+  }
+  for (const a of mine) {
+    await inNs(["addr", "del", `${a.local}/${a.prefixlen}`, "dev", nsdev]);
+    ctx.log("info", `${a.local}/${a.prefixlen} removed from ${nsdev} (prefix changes to /${prefix})`);
+  }
+  if (mine.length === 0 && ip.family === 4 && lan) await checkAvailable(ctx, nsPath, ip.addr, nsdev, lan);
+  const noprefixroute = flag(r.kw.del_net_route, false) ? ["noprefixroute"] : [];
+  try {
+    await inNs(["addr", "add", `${ip.addr}/${prefix}`, "dev", nsdev, ...noprefixroute]);
+  } catch (e) {
+    if (e instanceof ExecError) throw new ProviderError(`cannot add ${ip.addr}/${prefix} on ${nsdev} in ${nsPath}: ${e.message}`);
+    throw e;
+  }
+  // The announce then idles for arping's 1 s interval: it does not hold the resource up.
+  if (ip.family === 4 && lan) await inBackground(ctx, announce(ctx, nsPath, ip.addr, nsdev));
+}
+
+/** The namespace's default route via gw on nsdev, unless already so. */
+async function setGateway(ctx: ProviderContext, nsPath: string, nsdev: string, gw: IpLiteral): Promise<void> {
+  const routes = await nsDefaultRoutes(ctx.exec, nsPath, gw.family);
+  if (routes.some((x) => x.gateway === gw.addr && x.dev === nsdev)) return;
+  try {
+    await nsRun(ctx.exec, nsPath, [gw.family === 6 ? "-6" : "-4", "route", "replace", "default", "via", gw.addr, "dev", nsdev]);
+  } catch (e) {
+    if (e instanceof ExecError) throw new ProviderError(`cannot set the default route via ${gw.addr} dev ${nsdev} in ${nsPath}: ${e.message}`);
+    throw e;
+  }
+  ctx.log("info", `default route via ${gw.addr} dev ${nsdev} set in ${nsPath}`);
+}
+
+/**
+ * With no interface of osvc's for this resource: the name of an interface osvc did not create
+ * that already holds the address (left as is), or undefined (osvc creates one). A wanted nsdev
+ * that exists without the address is refused.
+ */
+function foreignHolder(ctx: ProviderContext, inside: readonly NsLink[], wantDev: string | undefined, ip: IpLiteral, nsPath: string): string | undefined {
+  const holder = inside.find((l) => l.addrs.some((a) => a.local === ip.addr));
+  const existing = wantDev ? inside.find((l) => l.ifname === wantDev) : undefined;
+  if (existing && holder?.ifname !== existing.ifname) {
+    throw new ProviderError(
+      `${existing.ifname} already exists in ${nsPath} and was not created by osvc`,
+      "set nsdev to a free interface name, or leave it unset (osvc then uses the first free eth<N>)",
+    );
+  }
+  const found = existing ?? (wantDev ? undefined : holder);
+  if (found) ctx.log("info", `${ip.addr} is already configured on ${found.ifname} in ${nsPath} (an interface osvc did not create: left as is)`);
+  return found?.ifname;
+}
+
+/** Modes macvlan and ipvlan-*: a sub-interface of ipdev, created directly inside the namespace. */
+async function startSubif(
+  ctx: ProviderContext,
+  r: ResourceSpec,
+  o: { mode: Mode; nsPath: string; wantDev: string | undefined; mac: string | undefined; ip: IpLiteral; here: readonly NsLink[] },
+): Promise<Outputs> {
+  const { mode, nsPath, wantDev, mac, ip, here } = o;
+  const parent = parentOf(r, here, mode);
+  const prefix = prefixOf(r, ip, parent);
+  const gw = gatewayOf(r, ip);
+  const tag = nsTag(ctx.objectName, r.rid);
+  const [kind] = subifType(mode);
+  const inNs = (args: readonly string[]) => nsRun(ctx.exec, nsPath, args);
+
+  // A veth pair left by mode bridge: deleting its host end deletes both ends.
+  const hostDev = hostDevName(ctx.objectName, r.rid);
+  const oldHost = here.find((l) => l.ifname === hostDev);
+  if (oldHost) {
+    if (oldHost.kind !== "veth") throw new ProviderError(`${hostDev} is not a veth (${oldHost.kind ?? "no link kind"}); refusing to delete it`);
+    await del(ctx, hostDev);
+    ctx.log("info", `veth pair ${hostDev} deleted (mode is now ${mode})`);
+  }
+  let inside = await nsLinks(ctx.exec, nsPath);
+  if (!inside) throw new ProviderError(`network namespace ${nsPath} does not exist`, "start the container first");
+  let end = taggedEnd(inside, tag);
+  if (end && (end.kind !== kind || end.linkIndex !== parent.ifindex || (wantDev !== undefined && end.ifname !== wantDev))) {
+    const why = end.kind !== kind ? `mode is now ${mode}` : end.linkIndex !== parent.ifindex ? `ipdev is now ${parent.ifname}` : `nsdev is now ${wantDev}`;
+    await inNs(["link", "del", "dev", end.ifname]);
+    ctx.log("info", `${end.ifname} deleted from ${nsPath} (${why})`);
+    inside = (await nsLinks(ctx.exec, nsPath)) ?? [];
+    end = undefined;
+  }
+  let nsdev: string;
+  let created = false;
+  const foreign = end ? undefined : foreignHolder(ctx, inside, wantDev, ip, nsPath);
+  if (end) {
+    nsdev = end.ifname;
+  } else if (foreign) {
+    nsdev = foreign;
+  } else {
+    nsdev = wantDev ?? firstFreeEth(inside);
+    const add = await ctx.exec("ip", ["link", "add", "link", parent.ifname, "name", nsdev, "netns", nsPath, ...(mac ? ["address", mac] : []), "type", ...subifType(mode)]);
+    if (add.exitCode !== 0) {
+      if (/Unknown device type/i.test(add.stderr)) {
+        throw new ProviderError(`this kernel has no ${kind} driver: cannot create ${nsdev} over ${parent.ifname}`, `use mode = ${kind === "ipvlan" ? "macvlan" : "bridge"}, or load the ${kind} kernel module on this node`);
+      }
+      throw new ProviderError(`cannot create ${kind} ${nsdev} over ${parent.ifname} in ${nsPath}: ${new ExecError(add).message}`);
+    }
+    created = true;
+    ctx.log("info", `${kind} ${nsdev} created over ${parent.ifname} in ${nsPath}`);
+  }
+  const ours = !foreign;
+  try {
+    if (ours) {
+      if (created) await inNs(["link", "set", "dev", nsdev, "alias", tag]);
+      const carrier = parent.flags.includes("UP") && parent.flags.includes("LOWER_UP");
+      if (!carrier && ip.family === 4) ctx.log("warning", `${parent.ifname} has no carrier: ${ip.addr} availability not checked`);
+      await configureAddress(ctx, r, { nsPath, nsdev, ip, prefix, ...(mac ? { mac } : {}), ...(carrier ? { lan: parent.ifname } : {}) });
+    }
+    if (gw) await setGateway(ctx, nsPath, nsdev, gw);
+  } catch (e) {
+    if (created) {
+      const d = await nsenter(ctx.exec, nsPath, "ip", ["link", "del", "dev", nsdev]);
+      if (d.exitCode === 0) ctx.log("info", `${nsdev} deleted from ${nsPath} (start failed)`);
+    }
+    throw e;
+  }
+  return { ipaddr: ip.addr, prefix, nsdev, netns_path: nsPath, created_dev: ours };
+}
+
 async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
-  checkMode(r);
+  const mode = modeOf(r);
   const nsPath = requireNetnsPath(r);
   const wantDev = nsdevOf(r);
   const mac = macOf(r);
   const ip = await resolveIpname(ctx.exec, r.rid, str(r.kw.ipname));
   await checkNotOwnNamespace(ctx, nsPath);
   const here = await hostLinks(ctx.exec);
+  if (mode !== "bridge") return startSubif(ctx, r, { mode, nsPath, wantDev, mac, ip, here });
   const bridge = bridgeOf(r, here);
   const prefix = prefixOf(r, ip, bridge);
-  let gw: IpLiteral | undefined;
-  const gwText = str(r.kw.gateway);
-  if (gwText) {
-    gw = ipLiteral(gwText);
-    if (!gw || gw.family !== ip.family) throw new ProviderError(`${r.rid}: gateway ${JSON.stringify(gwText)} is not an IPv${ip.family} address`);
-  }
+  const gw = gatewayOf(r, ip);
   const hostDev = hostDevName(ctx.objectName, r.rid);
   const tag = nsTag(ctx.objectName, r.rid);
   const inNs = (args: readonly string[]) => nsRun(ctx.exec, nsPath, args);
@@ -321,20 +500,9 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   if (end) {
     nsdev = end.ifname;
   } else {
-    const holder = inside.find((l) => l.addrs.some((a) => a.local === ip.addr));
-    const existing = wantDev ? inside.find((l) => l.ifname === wantDev) : undefined;
-    if (existing) {
-      if (holder?.ifname !== existing.ifname) {
-        throw new ProviderError(
-          `${existing.ifname} already exists in ${nsPath} and was not created by osvc`,
-          "set nsdev to a free interface name, or leave it unset (osvc then uses the first free eth<N>)",
-        );
-      }
-      nsdev = existing.ifname;
-      ctx.log("info", `${ip.addr} is already configured on ${nsdev} in ${nsPath} (an interface osvc did not create: left as is)`);
-    } else if (!wantDev && holder) {
-      nsdev = holder.ifname;
-      ctx.log("info", `${ip.addr} is already configured on ${nsdev} in ${nsPath} (an interface osvc did not create: left as is)`);
+    const foreign = foreignHolder(ctx, inside, wantDev, ip, nsPath);
+    if (foreign) {
+      nsdev = foreign;
     } else {
       nsdev = wantDev ?? firstFreeEth(inside);
       try {
@@ -350,7 +518,6 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   }
 
   try {
-    let fresh = false;
     if (ours) {
       if (created) await inNs(["link", "set", "dev", nsdev, "alias", tag]);
       hostEnd = (await hostLinks(ctx.exec)).find((l) => l.ifname === hostDev);
@@ -361,43 +528,9 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
         if (master) ctx.log("info", `${hostDev} attached to bridge ${master}`);
       }
       if (!hostEnd.flags.includes("UP")) await run(ctx.exec, "ip", ["link", "set", "dev", hostDev, "up"]);
-      inside = (await nsLinks(ctx.exec, nsPath)) ?? [];
-      const cur = inside.find((l) => l.ifname === nsdev);
-      if (mac && cur?.address !== mac) await inNs(["link", "set", "dev", nsdev, "address", mac]);
-      if (!cur?.flags.includes("UP")) await inNs(["link", "set", "dev", nsdev, "up"]);
-      const mine = cur?.addrs.filter((a) => a.local === ip.addr) ?? [];
-      if (mine.some((a) => a.prefixlen === prefix)) {
-        ctx.log("info", `${ip.addr} is already up on ${nsdev} in ${nsPath}`);
-      } else {
-        for (const a of mine) {
-          await inNs(["addr", "del", `${a.local}/${a.prefixlen}`, "dev", nsdev]);
-          ctx.log("info", `${a.local}/${a.prefixlen} removed from ${nsdev} (prefix changes to /${prefix})`);
-        }
-        if (mine.length === 0 && ip.family === 4 && bridge) await checkAvailable(ctx, nsPath, ip.addr, nsdev, bridge.ifname);
-        const noprefixroute = flag(r.kw.del_net_route, false) ? ["noprefixroute"] : [];
-        try {
-          await inNs(["addr", "add", `${ip.addr}/${prefix}`, "dev", nsdev, ...noprefixroute]);
-        } catch (e) {
-          if (e instanceof ExecError) throw new ProviderError(`cannot add ${ip.addr}/${prefix} on ${nsdev} in ${nsPath}: ${e.message}`);
-          throw e;
-        }
-        fresh = true;
-      }
+      await configureAddress(ctx, r, { nsPath, nsdev, ip, prefix, ...(mac ? { mac } : {}), ...(bridge ? { lan: bridge.ifname } : {}) });
     }
-    // The announce then idles for arping's 1 s interval: it does not hold the resource up.
-    if (fresh && ip.family === 4 && bridge) await inBackground(ctx, announce(ctx, nsPath, ip.addr, nsdev));
-    if (gw) {
-      const routes = await nsDefaultRoutes(ctx.exec, nsPath, gw.family);
-      if (!routes.some((x) => x.gateway === gw.addr && x.dev === nsdev)) {
-        try {
-          await inNs([gw.family === 6 ? "-6" : "-4", "route", "replace", "default", "via", gw.addr, "dev", nsdev]);
-        } catch (e) {
-          if (e instanceof ExecError) throw new ProviderError(`cannot set the default route via ${gw.addr} dev ${nsdev} in ${nsPath}: ${e.message}`);
-          throw e;
-        }
-        ctx.log("info", `default route via ${gw.addr} dev ${nsdev} set in ${nsPath}`);
-      }
-    }
+    if (gw) await setGateway(ctx, nsPath, nsdev, gw);
   } catch (e) {
     if (created) {
       const d = await ctx.exec("ip", ["link", "del", "dev", hostDev]);
@@ -463,7 +596,7 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
       ctx.log("info", `${end.ifname} deleted from ${nsPath}`);
     }
   }
-  if (rec.created_veth === false && typeof rec.nsdev === "string" && typeof rec.ipaddr === "string") {
+  if ((rec.created_veth === false || rec.created_dev === false) && typeof rec.nsdev === "string" && typeof rec.ipaddr === "string") {
     ctx.log("info", `${rec.ipaddr} left on ${rec.nsdev} in ${nsPath}: osvc did not create that interface`);
   }
 }

@@ -8,7 +8,7 @@ const overrides: KeywordSpec[] = [
     type: "string",
     scopable: true,
     aliases: ["dev"],
-    text: "mode bridge: the Linux bridge, in the network namespace osvc runs in, the host end of the veth pair is attached to. Unset: the host end is left unattached (the namespace is then only reachable through that veth).",
+    text: "mode bridge: the Linux bridge, in the network namespace osvc runs in, the host end of the veth pair is attached to; unset, the host end is left unattached (the namespace is then only reachable through that veth). Modes macvlan and ipvlan-*: the interface (in osvc's namespace) the sub-interface hangs off; required.",
     example: "br0",
   },
   {
@@ -41,7 +41,7 @@ const netnsKeywords: KeywordSpec[] = [
     scopable: true,
     default: "bridge",
     candidates: ["bridge", "dedicated", "macvlan", "ipvlan-l2", "ipvlan-l3", "ipvlan-l3s", "ovs"],
-    text: "How the namespace interface is plugged: a veth pair whose host end joins the ipdev bridge (bridge, the only mode implemented here), the ipdev itself moved in (dedicated), a macvlan/ipvlan over ipdev, or an openvswitch port.",
+    text: "How the namespace interface is plugged: a veth pair whose host end joins the ipdev bridge (bridge), a macvlan (bridge mode) or ipvlan (l2, l3, l3s) sub-interface of ipdev created inside the namespace, the ipdev itself moved in (dedicated), or an openvswitch port (ovs). Runs here: bridge, macvlan, and ipvlan where the kernel has the ipvlan driver (these machines do not); dedicated and ovs are refused.",
   },
   { name: "nsdev", type: "string", scopable: true, text: "The interface name inside the namespace; defaults to the first free eth<N>.", example: "eth1" },
   { name: "macaddr", type: "string", scopable: true, text: "The MAC address of the namespace interface.", example: "02:42:0a:00:00:0a" },
@@ -55,7 +55,7 @@ const byName = new Map(overrides.map((k) => [k.name, k]));
 export const ipNetnsSpec: DriverSpec = {
   group: "ip",
   type: "netns",
-  text: "An IP address inside the network namespace of a container resource. Start creates a veth pair, puts one end in the namespace (nsdev) and configures the address on it; stop deletes the pair.",
+  text: "An IP address inside the network namespace of a container resource. Start creates the namespace's interface (nsdev: a veth pair's end, or a macvlan/ipvlan of ipdev) and configures the address on it; stop deletes it.",
   keywords: [...ipHostKeywords.map((k) => byName.get(k.name) ?? k), ...netnsKeywords],
 };
 

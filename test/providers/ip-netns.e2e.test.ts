@@ -7,12 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { firstFreeEth, hostDevName, ipNetnsProvider as P, nsTag, parseIpLinksJson } from "../../providers/ip-netns/provider.js";
 import { ProviderError } from "../../src/provider/api.js";
 import { ROOT } from "../helpers/cli.js";
-import { probeOne, res } from "../helpers/host.js";
+import { probeOne, res, sh } from "../helpers/host.js";
 import { makeNetns, must, netnsCleanup, nsAddrs, nsContext, nsDefaultRoutes, nsLinksJ, nsPing, rootLeaks, runNodeInNetns, sleeperIn, vethBetween } from "../helpers/netns.js";
 
 const NET = "10.231.2";
 const NET3 = "10.231.3";
-const TEST_ADDRS = [`${NET}.1`, `${NET}.10`, `${NET}.11`, `${NET}.12`, `${NET}.13`, `${NET}.20`, `${NET3}.1`, `${NET3}.10`];
+const NET4 = "10.231.4";
+const TEST_ADDRS = [`${NET}.1`, `${NET}.10`, `${NET}.11`, `${NET}.12`, `${NET}.13`, `${NET}.20`, `${NET3}.1`, `${NET3}.10`, `${NET4}.1`, `${NET4}.10`, `${NET4}.11`];
 const HOST = hostDevName("e2e", "ip#1");
 
 afterEach(() => {
@@ -228,12 +229,12 @@ describe("ip.netns in network namespaces", () => {
       res("ip#3", "ip.netns", { ...base, ipdev: "lo" }),
       res("ip#4", "ip.netns", { ...base, ipdev: "br9" }),
     ]);
-    expect(mode.problems).toEqual([{ level: "error", message: "ip#1: mode macvlan is not supported here", hint: expect.any(String) }]);
+    expect(mode.problems).toEqual([{ level: "error", message: "ip#1: mode macvlan needs ipdev, the interface the macvlan hangs off", hint: expect.any(String) }]);
     expect(gone.problems).toEqual([{ level: "warning", message: "network namespace /run/netns/osvc-t-no-such-ns does not exist (is container#0 running?)" }]);
     expect(notBridge.problems?.[0]).toMatchObject({ level: "error", message: "ipdev lo is not a Linux bridge (no link kind)" });
     expect(noBridge.problems?.[0]).toMatchObject({ level: "error", message: "bridge br9 (ipdev) does not exist" });
 
-    await expect(P.start(ctx, res("ip#1", "ip.netns", { ...base, mode: "ipvlan-l2" }))).rejects.toThrow("mode ipvlan-l2 is not supported here");
+    await expect(P.start(ctx, res("ip#1", "ip.netns", { ...base, mode: "ipvlan-l2" }))).rejects.toThrow("mode ipvlan-l2 needs ipdev");
     await expect(P.start(ctx, res("ip#1", "ip.netns", { netns: "container#0", ipname: `${NET}.10` }))).rejects.toThrow(
       "ip#1: the network namespace of container#0 is not known (netns_path is not set)",
     );
@@ -276,5 +277,116 @@ describe("ip.netns in network namespaces", () => {
     expect(link(nsH, HOST)).toMatchObject({ master: "br0" });
     expect(nsAddrs(nsC, "eth0").map((a) => a.local)).toEqual([`${NET}.10`]);
     expect(nsPing(nsH, `${NET}.10`)).toBe(true);
+  });
+});
+
+describe("ip.netns modes macvlan and ipvlan", () => {
+  let nsH: string; // osvc's namespace, holding the parent interface vH
+  let nsC: string; // the container's
+  let nsN: string; // a neighbour on vH's link
+  let pathC: string;
+
+  beforeEach(() => {
+    nsH = makeNetns("ipm-h");
+    nsC = makeNetns("ipm-c");
+    nsN = makeNetns("ipm-n");
+    pathC = `/run/netns/${nsC}`;
+    vethBetween({ ns: nsH, dev: "vH" }, { ns: nsN, dev: "vN" });
+    must("ip", ["-n", nsN, "addr", "add", `${NET4}.1/24`, "dev", "vN"]);
+  });
+
+  it("macvlan: creates the sub-interface of ipdev inside the namespace, checks and adds the address, routes, probes, stops", async () => {
+    const ctx = nsContext(nsH);
+    const r = res("ip#1", "ip.netns", { netns: "container#0", netns_path: pathC, ipname: `${NET4}.10`, ipdev: "vH", netmask: "24", mode: "macvlan", gateway: `${NET4}.1` });
+    expect(await probeOne(P, ctx, r)).toEqual({ provisioned: null, up: false });
+
+    const out = await P.start(ctx, r);
+    expect(out).toEqual({ ipaddr: `${NET4}.10`, prefix: 24, nsdev: "eth0", netns_path: pathC, created_dev: true });
+    expect(ctx.commands).toEqual(
+      expect.arrayContaining([
+        `ip link add link vH name eth0 netns ${pathC} type macvlan mode bridge`,
+        `nsenter --net=${pathC} arping -D -c 2 -w 2 -I eth0 ${NET4}.10`,
+        `nsenter --net=${pathC} ip addr add ${NET4}.10/24 dev eth0`,
+      ]),
+    );
+    // independent checks: a macvlan tagged as osvc's, the address, the route, reachable from the neighbour
+    expect(link(nsC, "eth0")).toMatchObject({ flags: expect.arrayContaining(["UP"]), ifalias: "osvc:e2e:ip#1", linkinfo: { info_kind: "macvlan" } });
+    expect(nsAddrs(nsC, "eth0")).toContainEqual({ ifname: "eth0", family: "inet", local: `${NET4}.10`, prefixlen: 24, label: "eth0" });
+    expect(nsDefaultRoutes(nsC)).toContainEqual(expect.objectContaining({ gateway: `${NET4}.1`, dev: "eth0" }));
+    expect(nsPing(nsN, `${NET4}.10`)).toBe(true);
+    expect(nsLinksJ(nsH).map((l) => l.ifname).sort()).toEqual(["lo", "vH"]); // nothing created in osvc's namespace
+
+    const o = await probeOne(P, ctx, res("ip#1", "ip.netns", r.kw, out));
+    expect(o).toMatchObject({ up: true, outputs: { nsdev: "eth0", created_dev: true } });
+
+    // idempotent
+    ctx.reset();
+    expect(await P.start(ctx, res("ip#1", "ip.netns", r.kw, out))).toEqual(out);
+    expect(ctx.commands.filter((c) => c.startsWith("ip link add"))).toEqual([]);
+
+    // an address the neighbour holds is refused, and the macvlan made for it is gone again
+    const taken = res("ip#2", "ip.netns", { netns: "container#0", netns_path: pathC, ipname: `${NET4}.1`, ipdev: "vH", netmask: "24", mode: "macvlan" });
+    await expect(P.start(ctx, taken)).rejects.toThrow(/10\.231\.4\.1 is already in use on vH/);
+    expect(nsLinksJ(nsC).map((l) => l.ifname).sort()).toEqual(["eth0", "lo"]);
+
+    await P.stop(ctx, res("ip#1", "ip.netns", r.kw, out));
+    expect(link(nsC, "eth0")).toBeUndefined();
+    expect(link(nsH, "vH")).toBeDefined();
+    expect(nsPing(nsN, `${NET4}.10`)).toBe(false);
+    expect(await probeOne(P, ctx, r)).toMatchObject({ up: false });
+    await P.stop(ctx, res("ip#1", "ip.netns", r.kw, out)); // idempotent
+  });
+
+  it("switching a resource from bridge to macvlan and back replaces its interface", async () => {
+    must("ip", ["-n", nsH, "link", "add", "br0", "type", "bridge"]);
+    must("ip", ["-n", nsH, "link", "set", "br0", "up"]);
+    const ctx = nsContext(nsH);
+    const kw = { netns: "container#0", netns_path: pathC, ipname: `${NET4}.11`, netmask: "24" };
+    const b = await P.start(ctx, res("ip#1", "ip.netns", { ...kw, ipdev: "br0", mode: "bridge" }));
+    expect(link(nsC, "eth0")?.linkinfo?.info_kind).toBe("veth");
+    const m = await P.start(ctx, res("ip#1", "ip.netns", { ...kw, ipdev: "vH", mode: "macvlan" }, b));
+    expect(m).toMatchObject({ nsdev: "eth0", created_dev: true });
+    expect(link(nsC, "eth0")?.linkinfo?.info_kind).toBe("macvlan");
+    expect(link(nsH, HOST)).toBeUndefined(); // the veth pair is gone
+    const b2 = await P.start(ctx, res("ip#1", "ip.netns", { ...kw, ipdev: "br0", mode: "bridge" }, m));
+    expect(b2).toMatchObject({ nsdev: "eth0", created_veth: true, host_dev: HOST });
+    expect(link(nsC, "eth0")?.linkinfo?.info_kind).toBe("veth");
+    expect(nsLinksJ(nsC).filter((l) => l.linkinfo?.info_kind === "macvlan")).toEqual([]);
+    await P.stop(ctx, res("ip#1", "ip.netns", { ...kw, ipdev: "br0", mode: "bridge" }, b2));
+    expect(nsLinksJ(nsC).map((l) => l.ifname)).toEqual(["lo"]);
+  });
+
+  it("ipvlan: runs where the kernel has the driver, else says so and leaves nothing", async () => {
+    const ctx = nsContext(nsH);
+    const r = res("ip#1", "ip.netns", { netns: "container#0", netns_path: pathC, ipname: `${NET4}.10`, ipdev: "vH", netmask: "24", mode: "ipvlan-l2" });
+    const probeKernel = sh("ip", ["-n", nsH, "link", "add", "link", "vH", "name", "ivtest", "type", "ipvlan", "mode", "l2"]);
+    if (probeKernel.rc === 0) {
+      must("ip", ["-n", nsH, "link", "del", "ivtest"]);
+      const out = await P.start(ctx, r);
+      expect(out).toMatchObject({ nsdev: "eth0", created_dev: true });
+      expect(link(nsC, "eth0")?.linkinfo?.info_kind).toBe("ipvlan");
+      expect(nsPing(nsN, `${NET4}.10`)).toBe(true);
+      await P.stop(ctx, res("ip#1", "ip.netns", r.kw, out));
+    } else {
+      expect(probeKernel.stderr).toMatch(/Unknown device type/);
+      await expect(P.start(ctx, r)).rejects.toThrow(/this kernel has no ipvlan driver: cannot create eth0 over vH/);
+    }
+    expect(nsLinksJ(nsC).map((l) => l.ifname)).toEqual(["lo"]);
+  });
+
+  it("refuses dedicated and ovs with the reason, at probe and at start", async () => {
+    const ctx = nsContext(nsH);
+    for (const [mode, why] of [
+      ["dedicated", /mode dedicated is not supported here/],
+      ["ovs", /openvswitch is not installed/],
+    ] as const) {
+      const r = res("ip#1", "ip.netns", { netns: "container#0", netns_path: pathC, ipname: `${NET4}.10`, ipdev: "vH", mode });
+      const o = await probeOne(P, ctx, r);
+      expect(o.problems?.[0]).toMatchObject({ level: "error", message: expect.stringMatching(why) });
+      await expect(P.start(ctx, r)).rejects.toThrow(why);
+    }
+    const noDev = res("ip#1", "ip.netns", { netns: "container#0", netns_path: pathC, ipname: `${NET4}.10`, mode: "macvlan" });
+    await expect(P.start(ctx, noDev)).rejects.toThrow(/mode macvlan needs ipdev/);
+    expect(nsLinksJ(nsC).map((l) => l.ifname)).toEqual(["lo"]);
   });
 });
