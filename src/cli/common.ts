@@ -1,5 +1,6 @@
 // Shared CLI wiring: inputs, evaluation context, catalog, diagnostics output.
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../../providers/catalog.js";
 import { parseObjectPath, pathFromFileName, type ObjectPath } from "../core/path.js";
@@ -14,6 +15,8 @@ import {
   type LoadedText,
 } from "../config/index.js";
 import { SourceFile } from "../../grammar/index.js";
+import { loadNodeConfig, type NodeConfig } from "../config/nodeconf.js";
+import { defaultRoot } from "../state/store.js";
 import { colorsFor, type ColorMode } from "./views/color.js";
 import { renderDiagnostics } from "./views/diagnostics.js";
 
@@ -36,6 +39,10 @@ export function builtinCatalog(): KeywordCatalog {
 export interface TemplateOptions {
   path?: string;
   node?: string;
+  /** The node config file (default: <root>/node.conf when it exists). */
+  nodeConfig?: string;
+  /** The state root, where node.conf is looked for. */
+  root?: string;
   env?: string[];
   resource?: string[];
   interactive?: boolean;
@@ -117,11 +124,16 @@ export async function compileFromOptions(template: string | undefined, opts: Tem
   const path = resolvePath(opts.path, template);
   return compileTexts(texts, {
     path,
-    nodename: opts.node ?? hostname(),
+    ...nodeEval(opts),
     envOverrides,
     osEnv: opts.osEnv ? process.env : undefined,
     catalog: builtinCatalog(),
   });
+}
+
+/** The node an evaluation is for: its name, and its node config ({node.*} references, cluster name). */
+export function nodeEval(opts: { node?: string; nodeConfig?: string; root?: string }, recordedNode?: string): { nodename: string; nodeConfig: NodeConfig } {
+  return { nodename: opts.node ?? recordedNode ?? hostname(), nodeConfig: loadNodeConfig(opts.nodeConfig, join(opts.root ?? defaultRoot(), "node.conf")) };
 }
 
 export function sourcesOf(texts: readonly LoadedText[]): Map<string, SourceFile> {

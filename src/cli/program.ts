@@ -8,6 +8,7 @@ function templateOptions(cmd: Command): Command {
   return cmd
     .option("--path <path>", "object path [<namespace>/<kind>/]<name> (default: the template file name without extension)")
     .option("--node <name>", "evaluate for this node name (default: this host's name)")
+    .option("--node-config <file>", "the node config read by {node.*} references (default: <root>/node.conf when it exists)")
     .option("--env <key=value>", "override an [env] key (repeatable)", collect, [])
     .option("--resource <json>", "add a resource from a JSON object with an rtype key (repeatable)", collect, [])
     .option("--interactive", "prompt for each [env] key on the terminal")

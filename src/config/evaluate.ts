@@ -13,6 +13,7 @@ import type { KeywordCatalog, ResolvedDriver } from "./catalog.js";
 import { applyModifier } from "./modifiers.js";
 import { atomOf, countRefAtoms, ExprError, evalExpr, pyStr, pyToJs, type PyVal } from "./expr.js";
 import type { Key, Section, Template } from "./template.js";
+import { NODE_DEFAULTS, type NodeConfig } from "./nodeconf.js";
 
 export interface EvalContext {
   readonly path: ObjectPath;
@@ -22,6 +23,8 @@ export interface EvalContext {
   readonly envOverrides?: Readonly<Record<string, string>>;
   /** Opt-in: uppercase OS environment variables override {env.x} (upstream v2 behaviour). */
   readonly osEnv?: Readonly<Record<string, string | undefined>>;
+  /** What {node.<keyword>} and {node.labels.<name>} read (src/config/nodeconf.ts). */
+  readonly nodeConfig?: NodeConfig;
   readonly catalog: KeywordCatalog;
 }
 
@@ -190,7 +193,7 @@ export class Evaluator {
   }
 
   private get clustername(): string {
-    return this.ctx.clustername ?? "default";
+    return this.ctx.clustername ?? this.ctx.nodeConfig?.clustername ?? "default";
   }
 
   // ------------------------------------------------------------ scoping
@@ -467,7 +470,9 @@ export class Evaluator {
         code: "W2001",
         severity: "warning",
         summary: "unknown reference, kept as written",
-        detail: `${ref.raw} does not name a keyword, a section option or a built-in; it is left verbatim.`,
+        detail: ref.name.startsWith("node.")
+          ? `${ref.raw}: the node config has no ${ref.name.startsWith("node.labels.") ? `label ${ref.name.slice(12)}` : `[node] ${ref.name.slice(5)}`}; it is left verbatim.`
+          : `${ref.raw} does not name a keyword, a section option or a built-in; it is left verbatim.`,
         range,
         hint,
       });
@@ -539,6 +544,7 @@ export class Evaluator {
       if (b !== undefined) return { ok: true, text: b };
       if (name === "id") return { ok: true, text: this.objectId() };
     }
+    if (name.startsWith("node.")) return this.nodeRef(name.slice(5));
     const { sec, opt } = this.splitRefName(section, name);
     if (!sec || !opt) return "unknown";
     // Deferred resource outputs: {disk#0.exposed_devs[0]}, {volume#0.mnt}.
@@ -570,6 +576,14 @@ export class Evaluator {
     return this.evalKeyword(sec, opt);
   }
 
+  /** {node.<keyword>} from [node], {node.labels.<name>} from [labels] of the node config. */
+  private nodeRef(rest: string): Evaluated | "unknown" {
+    const nc = this.ctx.nodeConfig;
+    const key = rest.toLowerCase();
+    const v = key.startsWith("labels.") ? nc?.labels[key.slice(7)] : (nc?.node[key] ?? NODE_DEFAULTS[key]);
+    return v === undefined ? "unknown" : { ok: true, text: v };
+  }
+
   private envRef(opt: string): Evaluated {
     const os = this.ctx.osEnv?.[opt.toUpperCase()];
     if (os !== undefined) return { ok: true, text: os };
@@ -577,6 +591,11 @@ export class Evaluator {
   }
 
   private refHint(ref: RefAst): string | undefined {
+    if (ref.name.startsWith("node.")) {
+      const file = this.ctx.nodeConfig?.file;
+      const where = ref.name.startsWith("node.labels.") ? `[labels] ${ref.name.slice(12)}` : `[node] ${ref.name.slice(5)}`;
+      return file ? `Define ${where} in the node config ${file}.` : `No node config was found: define ${where} in <state root>/node.conf, or pass --node-config FILE.`;
+    }
     const { sec, opt } = this.splitRefName("DEFAULT", ref.name);
     const candidates = new Set<string>(["nodename", "short_nodename", "name", "svcname", "short_name", "namespace", "kind", "path", "id", "fqdn", "clustername", "rid", "rindex", "rgroup", "nodes", "drpnodes"]);
     if (sec && sec !== "DEFAULT" && this.template.sections.has(sec)) {

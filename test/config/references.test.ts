@@ -16,6 +16,7 @@ interface Case {
 }
 
 const NODES = "[DEFAULT]\nnodes = n1 n2\ndrpnodes = n3\n";
+const NODE_CONF = "[node]\nenv = PRD\nsite = paris\n[cluster]\nname = prod-eu\n[labels]\naz = fr1\n";
 
 const cases: Case[] = [
   // ---- built-in names
@@ -32,6 +33,15 @@ const cases: Case[] = [
   { name: "path namespaced", tpl: "[env]\nx = {path}", section: "env", key: "x", want: "prod/svc/web", opts: { path: "prod/svc/web" } },
   { name: "fqdn", tpl: "[env]\nx = {fqdn}", section: "env", key: "x", want: "svc1.root.svc.default" },
   { name: "clustername", tpl: "[env]\nx = {clustername}", section: "env", key: "x", want: "default" },
+  // ---- node config: {node.<keyword>}, {node.labels.<name>}, the cluster name
+  { name: "node.env default without a node config", tpl: "[env]\nx = {node.env}", section: "env", key: "x", want: "TST" },
+  { name: "node.env from node.conf", tpl: "[env]\nx = {node.env}", section: "env", key: "x", want: "PRD", opts: { nodeConf: NODE_CONF } },
+  { name: "node keyword, modifier", tpl: "[env]\nx = {upper:node.site}", section: "env", key: "x", want: "PARIS", opts: { nodeConf: NODE_CONF } },
+  { name: "node label", tpl: "[env]\nx = {node.labels.az}", section: "env", key: "x", want: "fr1", opts: { nodeConf: NODE_CONF } },
+  { name: "node keyword in an expression", tpl: "[env]\nx = $('{node.env}' == 'PRD')", section: "env", key: "x", typed: true, opts: { nodeConf: NODE_CONF } },
+  { name: "clustername from node.conf", tpl: "[env]\nx = {fqdn}", section: "env", key: "x", want: "svc1.root.svc.prod-eu", opts: { nodeConf: NODE_CONF } },
+  { name: "unknown node keyword: verbatim", tpl: "[env]\nx = {node.nope}", section: "env", key: "x", want: "{node.nope}", codes: ["W2001"], opts: { nodeConf: NODE_CONF } },
+  { name: "unknown node label: verbatim", tpl: "[env]\nx = {node.labels.rack}", section: "env", key: "x", want: "{node.labels.rack}", codes: ["W2001"] },
   { name: "id when set", tpl: "[DEFAULT]\nid = 1234\n[env]\nx = {id}", section: "env", key: "x", want: "1234" },
   { name: "rid", tpl: "[fs#1]\ntype = ext4\ndev = /dev/x\nmnt = /srv/{rid}", section: "fs#1", key: "mnt", want: "/srv/fs#1" },
   { name: "rindex", tpl: "[fs#1]\ntype = ext4\ndev = /dev/x\nmnt = /srv/d{rindex}", section: "fs#1", key: "mnt", want: "/srv/d1" },

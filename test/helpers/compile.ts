@@ -1,3 +1,4 @@
+import { parseNodeConfig } from "../../src/config/nodeconf.js";
 import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../../providers/catalog.js";
 import { compileTexts, Evaluator, KeywordCatalog, type CompileResult } from "../../src/config/index.js";
 import { parseObjectPath } from "../../src/core/path.js";
@@ -10,6 +11,8 @@ export interface CompileOpts {
   env?: Record<string, string>;
   osEnv?: Record<string, string>;
   file?: string;
+  /** node.conf text ({node.*} references). */
+  nodeConf?: string;
 }
 
 export function compile(text: string, o: CompileOpts = {}): CompileResult {
@@ -20,6 +23,7 @@ export function compile(text: string, o: CompileOpts = {}): CompileResult {
     nodename: o.node ?? "n1",
     envOverrides: o.env,
     osEnv: o.osEnv,
+    ...(o.nodeConf !== undefined ? { nodeConfig: parseNodeConfig(o.nodeConf, "/etc/test/node.conf") } : {}),
     catalog,
   });
 }
@@ -32,6 +36,7 @@ export function evalKey(text: string, section: string, key: string, o: CompileOp
     nodename: o.node ?? "n1",
     envOverrides: o.env,
     osEnv: o.osEnv,
+    ...(o.nodeConf !== undefined ? { nodeConfig: parseNodeConfig(o.nodeConf, "/etc/test/node.conf") } : {}),
     catalog,
   });
   const spec = ev.specFor(section, key);

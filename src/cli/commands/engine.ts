@@ -21,7 +21,7 @@ import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
-import { builtinCatalog, compileFromOptions, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
+import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
 import { jsonView, textView, versionLine, type ApplyView } from "../views/apply-log.js";
@@ -433,7 +433,7 @@ export async function statusCommand(arg: string | undefined, opts: EngineOptions
     const state = await store.readState(object);
     const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], {
       path: parsed.path,
-      nodename: opts.node ?? state?.node ?? hostname(),
+      ...nodeEval(opts, state?.node),
       catalog: builtinCatalog(),
     });
     const { graph } = buildGraph(compiled.evaluated);

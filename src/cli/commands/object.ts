@@ -3,7 +3,7 @@
 //               set provisioned|set unprovisioned|update|delete|purge|validate config|edit config
 import { randomUUID } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { compileTexts, readInput, renderConfig, resourcesToTemplate, type CompileResult, type RenderFormat } from "../../config/index.js";
@@ -14,12 +14,12 @@ import { hasChanges } from "../../plan/model.js";
 import { desiredInputs } from "../../plan/planner.js";
 import { execInteractive } from "../../provider/exec.js";
 import type { ResourceState } from "../../state/model.js";
-import { builtinCatalog, collect, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
+import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
 import type { ColorMode } from "../views/color.js";
 import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, statusCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit"]);
-const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace"]);
+const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace"]);
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
@@ -69,7 +69,7 @@ async function installedConfig(path: ObjectPath, opts: ObjOpts): Promise<string>
 function compileInstalled(path: ObjectPath, text: string, opts: ObjOpts): CompileResult {
   return compileTexts([{ name: `${formatObjectPath(path)}.conf`, text }], {
     path,
-    nodename: opts.node ?? hostname(),
+    ...nodeEval(opts),
     catalog: builtinCatalog(),
   });
 }
@@ -256,7 +256,7 @@ async function edit(path: ObjectPath, opts: ObjOpts): Promise<number> {
       process.stdout.write("No changes.\n");
       return 0;
     }
-    const compiled = compileTexts([{ name: file, text: edited }], { path, nodename: opts.node ?? hostname(), catalog: builtinCatalog() });
+    const compiled = compileTexts([{ name: file, text: edited }], { path, ...nodeEval(opts), catalog: builtinCatalog() });
     if (reportDiagnostics(compiled, opts.color)) {
       const kept = join(store.objectDir(object), `config.conf.invalid-${Date.now()}`);
       await writeFile(kept, edited, { mode: 0o600 });
@@ -282,6 +282,7 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     c
       .option("--root <dir>", "state directory")
       .option("--node <name>", "act as this node")
+      .option("--node-config <file>", "the node config ({node.*} references; default: <root>/node.conf when it exists)")
       .option("--lock-timeout <duration>", "wait for the object's lock")
       .option("--local", "act on this node only (always the case here)")
       .option("--json", "NDJSON events")

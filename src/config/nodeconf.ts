@@ -1,0 +1,75 @@
+// The node config: what `{node.<keyword>}` and `{node.labels.<name>}` references read (opensvc-semantics
+// §3.1), and the cluster name of `{clustername}`/`{fqdn}`. An INI file in OpenSVC's node.conf shape:
+//
+//   [node]
+//   env = PRD
+//   [cluster]
+//   name = prod-eu
+//   [labels]
+//   az = fr1
+//
+// It is found at `--node-config FILE`, else `<state root>/node.conf` when that file exists (so that
+// two node roots on one host, `--root`, are two nodes). Without one, {node.env} is upstream's
+// default, TST, and the other node references stay verbatim with a warning.
+import { readFileSync } from "node:fs";
+import { parse } from "ini";
+
+export interface NodeConfig {
+  /** The file it was read from (for messages); undefined for the built-in defaults. */
+  readonly file?: string;
+  readonly node: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly clustername?: string;
+}
+
+/** Upstream's default node keywords. */
+export const NODE_DEFAULTS: Readonly<Record<string, string>> = { env: "TST" };
+
+export class NodeConfigError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = "NodeConfigError";
+  }
+}
+
+function strings(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!v || typeof v !== "object") return out;
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x === "string" || typeof x === "number" || typeof x === "boolean") out[k.toLowerCase()] = String(x);
+  }
+  return out;
+}
+
+/** Parses node.conf text. Sections other than node, cluster and labels are ignored. */
+export function parseNodeConfig(text: string, file?: string): NodeConfig {
+  const data = parse(text) as Record<string, unknown>;
+  const node = { ...NODE_DEFAULTS, ...strings(data.node) };
+  const cluster = strings(data.cluster);
+  return { ...(file ? { file } : {}), node, labels: strings(data.labels), ...(cluster.name ? { clustername: cluster.name } : {}) };
+}
+
+/**
+ * Reads the node config: `explicit` must exist; `fallback` (<root>/node.conf) is used only when
+ * it exists. Neither: the defaults.
+ */
+export function loadNodeConfig(explicit: string | undefined, fallback: string | undefined): NodeConfig {
+  const file = explicit ?? fallback;
+  if (file) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (explicit || code !== "ENOENT") {
+        const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : (e as Error).message;
+        throw new NodeConfigError(`cannot read the node config ${file}: ${why}`, explicit ? "Check the --node-config path." : undefined);
+      }
+    }
+    if (text !== undefined) return parseNodeConfig(text, file);
+  }
+  return { node: { ...NODE_DEFAULTS }, labels: {} };
+}
