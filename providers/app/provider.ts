@@ -32,8 +32,9 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceInfo, ResourceSpec, StatusLogLine } from "../../src/provider/api.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
+import { removeFile } from "../../src/provider/files.js";
 import {
   commandOf,
   cwdOf,
@@ -157,12 +158,25 @@ interface CheckResult {
   readonly status: AppStatus;
   readonly exitCode: number;
   readonly problem?: Problem;
+  /** The check's output lines when status_log is set: stdout as info, stderr as warning. */
+  readonly log?: readonly StatusLogLine[];
+}
+
+const STATUS_LOG_LINES = 20;
+
+/** status_log: the check's output as status log lines (the last ones of each stream). */
+function statusLog(r: ResourceSpec, stdout: string, stderr: string): StatusLogLine[] {
+  if (r.kw.status_log !== true) return [];
+  const lines = (text: string) => text.split("\n").map((l) => l.trimEnd()).filter(Boolean).slice(-STATUS_LOG_LINES);
+  return [...lines(stdout).map((message) => ({ level: "info" as const, message })), ...lines(stderr).map((message) => ({ level: "warning" as const, message }))];
 }
 
 async function runCheck(exec: Exec, r: ResourceSpec, cmd: AppCommand, re: RunEnv): Promise<CheckResult> {
   const res = await runCommand(exec, r, "check", cmd, re);
+  const lines = statusLog(r, res.stdout, res.stderr);
+  const log = lines.length ? { log: lines } : {};
   if (res.timedOut) {
-    return { status: "undef", exitCode: -1, problem: { level: "warning", message: `check timed out after ${timeoutMs(r, "check") / 1000}s: ${cmd.display}`, hint: "raise check_timeout" } };
+    return { status: "undef", exitCode: -1, problem: { level: "warning", message: `check timed out after ${timeoutMs(r, "check") / 1000}s: ${cmd.display}`, hint: "raise check_timeout" }, ...log };
   }
   const mapped = retcodesOf(r).get(res.exitCode);
   if (mapped === undefined) {
@@ -170,11 +184,12 @@ async function runCheck(exec: Exec, r: ResourceSpec, cmd: AppCommand, re: RunEnv
       status: "undef",
       exitCode: res.exitCode,
       problem: { level: "warning", message: `check exited with code ${res.exitCode}, which retcodes does not map: ${cmd.display}`, hint: 'map it in retcodes, e.g. "0:up 1:down 3:down"' },
+      ...log,
     };
   }
-  if (mapped === "warn") return { status: mapped, exitCode: res.exitCode, problem: { level: "warning", message: `check reports warn (exit code ${res.exitCode})` } };
-  if (mapped === "undef") return { status: mapped, exitCode: res.exitCode, problem: { level: "warning", message: `check reports undef (exit code ${res.exitCode})` } };
-  return { status: mapped, exitCode: res.exitCode };
+  if (mapped === "warn") return { status: mapped, exitCode: res.exitCode, problem: { level: "warning", message: `check reports warn (exit code ${res.exitCode})` }, ...log };
+  if (mapped === "undef") return { status: mapped, exitCode: res.exitCode, problem: { level: "warning", message: `check reports undef (exit code ${res.exitCode})` }, ...log };
+  return { status: mapped, exitCode: res.exitCode, ...log };
 }
 
 /** up / down from a check status; undefined for n/a (fall back to osvc's own tracking). */
@@ -221,10 +236,12 @@ function probeFor(kind: Kind) {
           if (bad.length) problems.push({ level: "error", message: `${bad.join(", ")} not supported yet (they need config and secret objects)`, hint: "use environment = KEY=VALUE words instead" });
           const check = commandOf(r, "check");
           let checkUp: boolean | undefined;
+          let log: readonly StatusLogLine[] | undefined;
           if (check && !bad.length) {
             const c = await runCheck(ctx.exec, r, check, await runEnv(ctx.exec, r));
             if (c.problem) problems.push(c.problem);
             checkUp = upOf(c.status);
+            log = c.log;
           }
           let own: boolean;
           let outputs: Outputs | undefined;
@@ -235,7 +252,7 @@ function probeFor(kind: Kind) {
           } else {
             own = await markerValid(files.marker);
           }
-          return { provisioned: null, up: checkUp ?? own, ...(outputs ? { outputs } : {}), ...(problems.length ? { problems } : {}) };
+          return { provisioned: null, up: checkUp ?? own, ...(outputs ? { outputs } : {}), ...(problems.length ? { problems } : {}), ...(log ? { log } : {}) };
         } catch (e) {
           if (!(e instanceof ProviderError)) throw e;
           problems.push({ level: "error", message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
@@ -434,7 +451,30 @@ async function simpleStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> 
 
 async function removeFiles(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   const f = appFiles(ctx.varDir, r.rid);
-  await ctx.exec("rm", ["-f", "--", f.pidfile, f.marker, f.log]);
+  for (const file of [f.pidfile, f.marker, f.log]) await removeFile(file);
+}
+
+/** `key: value` lines of an info command's output (other lines are ignored). */
+export function parseInfo(stdout: string): ResourceInfo[] {
+  const out: ResourceInfo[] = [];
+  for (const line of stdout.split("\n")) {
+    const m = /^\s*([^:\s][^:]*?)\s*:\s?(.*)$/.exec(line);
+    if (m) out.push({ key: m[1], value: m[2].trimEnd() });
+  }
+  return out;
+}
+
+/** Runs the info command (nothing without one) and returns its key: value lines. */
+async function info(ctx: ProbeContext, r: ResourceSpec): Promise<readonly ResourceInfo[]> {
+  const cmd = commandOf(r, "info");
+  if (!cmd) return [];
+  const res = await runCommand(ctx.exec, r, "info", cmd, await runEnv(ctx.exec, r));
+  if (res.timedOut) throw new ProviderError(`info timed out after ${timeoutMs(r, "info") / 1000}s: ${cmd.display}`, "raise info_timeout");
+  if (res.exitCode !== 0) {
+    const tail = (res.stderr || res.stdout).trim().split("\n").slice(-3).join("\n");
+    throw new ProviderError(`info exited with code ${res.exitCode}: ${cmd.display}${tail ? `: ${tail}` : ""}`);
+  }
+  return parseInfo(res.stdout);
 }
 
 export const appForkingProvider: Provider = {
@@ -450,6 +490,7 @@ export const appForkingProvider: Provider = {
   },
   start: forkingStart,
   stop: forkingStop,
+  info,
 };
 
 export const appSimpleProvider: Provider = {
@@ -465,6 +506,7 @@ export const appSimpleProvider: Provider = {
   },
   start: simpleStart,
   stop: simpleStop,
+  info,
 };
 
 export const appProviders: readonly Provider[] = [appForkingProvider, appSimpleProvider];

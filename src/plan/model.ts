@@ -1,4 +1,5 @@
 // The plan: plain data. apply/ executes it and never re-derives decisions from a template.
+import type { StatusLogLine } from "../provider/api.js";
 import type { Diagnostic } from "../core/diagnostics.js";
 import type { KeywordType } from "../core/schema.js";
 import type { KwValue, Outputs } from "../core/value.js";
@@ -78,7 +79,7 @@ export interface ResourceChange {
   readonly standby?: boolean;
   readonly optional?: boolean;
   /** What the probe saw. */
-  readonly observed?: { provisioned: boolean | null; up: boolean };
+  readonly observed?: { provisioned: boolean | null; up: boolean; log?: readonly StatusLogLine[] };
 }
 
 export interface Plan {

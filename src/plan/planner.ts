@@ -361,7 +361,7 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
     standby,
     optional,
     // Not probed (a dependency is down): what the state recorded.
-    observed: o ? { provisioned: o.provisioned, up: o.up } : { provisioned: rec?.provisioned === true, up: false },
+    observed: o ? { provisioned: o.provisioned, up: o.up, ...(o.log?.length ? { log: o.log } : {}) } : { provisioned: rec?.provisioned === true, up: false },
   };
   const make = (action: Action, reason: string, diff: KeywordDiff[] = [], blocked?: string): Decision => ({ ...base, action, reason, diff, blocked });
   const specOf = (k: string) => d.specs.get(k);
@@ -455,7 +455,7 @@ function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Obs
     shared: boolKw(r, "shared"),
     standby: boolKw(r, "standby"),
     optional: boolKw(r, "optional"),
-    observed: o ? { provisioned: o.provisioned, up: o.up } : undefined,
+    observed: o ? { provisioned: o.provisioned, up: o.up, ...(o.log?.length ? { log: o.log } : {}) } : undefined,
     diff: [] as KeywordDiff[],
   };
   if (boolKw(r, "disable")) return { ...base, action: "noop", reason: "disabled" };

@@ -1,4 +1,5 @@
 // Status model (reference §10): resource status, the 8-character flags, avail/overall merges.
+import type { StatusLogLine } from "../provider/api.js";
 import type { Plan, ResourceChange } from "./model.js";
 
 export type Status = "up" | "down" | "warn" | "n/a" | "undef" | "stdby up" | "stdby down";
@@ -13,6 +14,8 @@ export interface ResourceStatus {
   readonly optional: boolean;
   readonly label: string;
   readonly note?: string;
+  /** Status log lines (an app's check output with status_log). */
+  readonly log?: readonly StatusLogLine[];
 }
 
 export interface ObjectStatus {
@@ -107,6 +110,7 @@ export function planStatus(plan: Plan, info: (rid: string) => { disabled: boolea
         optional: c.optional ?? false,
         label: i.label,
         note: c.blocked === "no provider" ? "no provider on this host" : undefined,
+        ...(c.observed?.log?.length ? { log: c.observed.log } : {}),
       };
     });
   return { object: plan.object, node: plan.node, ...aggregate(resources), resources };

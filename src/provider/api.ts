@@ -45,6 +45,11 @@ export async function inBackground(ctx: ProviderContext, work: Promise<void>): P
   else await work;
 }
 
+export interface StatusLogLine {
+  readonly level: "info" | "warning";
+  readonly message: string;
+}
+
 /** What a read-only probe found on the host. */
 export interface Observed {
   /** The thing exists (file created, filesystem formatted, container created...). null: no provisioner (n/a). */
@@ -57,6 +62,8 @@ export interface Observed {
   readonly outputs?: Outputs;
   /** Problems found without acting (a foreign filesystem signature...). Errors block provisioning. */
   readonly problems?: readonly { level: "warning" | "error"; message: string; hint?: string }[];
+  /** Status log lines shown under the resource by `status` (an app's check output with status_log). */
+  readonly log?: readonly StatusLogLine[];
 }
 
 export interface Provider {
@@ -77,6 +84,13 @@ export interface Provider {
   stop(ctx: ProviderContext, r: ResourceSpec): Promise<void>;
   /** In-place change of updatable keywords (remount options, chmod). */
   update?(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs>;
+  /** Read-only key/value facts about the resource (an app's `info` command), for `print resinfo`. */
+  info?(ctx: ProbeContext, r: ResourceSpec): Promise<readonly ResourceInfo[]>;
+}
+
+export interface ResourceInfo {
+  readonly key: string;
+  readonly value: string;
 }
 
 /** Probes get exec and identity, but no logger side effects beyond debug. */

@@ -409,6 +409,7 @@ function statusText(s: ObjectStatus, c: ReturnType<typeof colorsFor>): string {
     const last = i === s.resources.length - 1;
     const branch = last ? "`-" : "|-";
     out.push(`      ${branch} ${r.rid.padEnd(14)} ${r.flags}  ${col(r.status).padEnd(10 + (col(r.status).length - r.status.length))} ${r.label}${r.note ? c.yellow(` (${r.note})`) : ""}`);
+    for (const l of r.log ?? []) out.push(`      ${last ? " " : "|"}  ${" ".repeat(14)} ${l.level === "warning" ? c.yellow("warn:") : c.dim("info:")} ${l.message}`);
   });
   return out.join("\n") + "\n";
 }
@@ -460,6 +461,61 @@ export async function statusCommand(arg: string | undefined, opts: EngineOptions
   if (opts.format === "json") process.stdout.write(JSON.stringify(arg ? results[0] : results, null, 2) + "\n");
   else for (const s of results) process.stdout.write(statusText(s, c));
   return 0;
+}
+
+/**
+ * `print resinfo`: the key/value facts resources report (an app's info command), read-only.
+ * Disabled resources and drivers without an info hook are skipped; a failing info command is
+ * reported on its row and makes the exit code 1.
+ */
+export async function resinfoCommand(object: string, opts: EngineOptions): Promise<number> {
+  const store = storeFor(opts);
+  const config = await store.readConfig(object);
+  if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>`);
+  const parsed = parseObjectPath(object);
+  if (!parsed.ok) throw new UsageError(parsed.error);
+  const state = await store.readState(object);
+  const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...nodeEval(opts, state?.node), catalog: builtinCatalog() });
+  if (!compiled.ok) {
+    printDiagnostics(compiled.diagnostics, compiled, opts.color);
+    return 1;
+  }
+  const { graph } = buildGraph(compiled.evaluated);
+  const reg = registry();
+  const plan = await makePlan({
+    evaluated: compiled.evaluated,
+    graph: dependencyView(graph),
+    state,
+    registry: reg,
+    probe: probeContext(store, object, compiled.evaluated.nodename),
+    options: planOptions({ ...opts, leader: true, refresh: "false" }),
+    templateHash: state?.templateHash ?? "",
+    osvcVersion: osvcVersion(),
+  });
+  const ctx = probeContext(store, object, compiled.evaluated.nodename);
+  const rows: { rid: string; key: string; value: string }[] = [];
+  const errors: { rid: string; error: string }[] = [];
+  for (const ch of plan.changes) {
+    const provider = reg.get(ch.driver);
+    if (!provider?.info || ch.reason === "disabled") continue;
+    try {
+      for (const i of await provider.info(ctx, { rid: ch.rid, driver: ch.driver, kw: ch.inputs, ...(ch.priorOutputs ? { recorded: ch.priorOutputs } : {}) })) rows.push({ rid: ch.rid, ...i });
+    } catch (e) {
+      errors.push({ rid: ch.rid, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  if (opts.format === "json") {
+    process.stdout.write(JSON.stringify({ object, node: plan.node, info: rows, errors }, null, 2) + "\n");
+  } else {
+    const c = colorsFor(opts.color, process.stdout);
+    const w = Math.max(3, ...rows.map((r) => r.rid.length));
+    const k = Math.max(3, ...rows.map((r) => r.key.length));
+    if (rows.length) process.stdout.write(`${c.bold("rid".padEnd(w))}  ${c.bold("key".padEnd(k))}  ${c.bold("value")}\n`);
+    for (const r of rows) process.stdout.write(`${r.rid.padEnd(w)}  ${r.key.padEnd(k)}  ${r.value}\n`);
+    if (!rows.length && !errors.length) process.stdout.write("No resource info (no resource of this object has an info command).\n");
+    for (const e of errors) process.stderr.write(`${c.red("error")}: ${e.rid}: ${e.error}\n`);
+  }
+  return errors.length ? 1 : 0;
 }
 
 function describe(rid: string, kw: (k: string) => unknown, outputs: Record<string, unknown> | undefined): string {

@@ -16,7 +16,7 @@ import { execInteractive } from "../../provider/exec.js";
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
 import type { ColorMode } from "../views/color.js";
-import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, statusCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
+import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit"]);
 const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace"]);
@@ -323,13 +323,14 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       return code === 0 ? del(path, o) : code;
     }),
   );
-  common(program.command("print").argument("<what>", "status or config"))
+  common(program.command("print").argument("<what>", "status, config or resinfo"))
     .option("--format <fmt>", "text, json, ini or yaml")
     .option("--eval", "print config: the evaluated config")
     .action(
       run(async (o, what) => {
         if (what === "status") return statusCommand(formatObjectPath(path), { ...o, format: o.format === "json" ? "json" : "text" });
-        if (what !== "config") throw new UsageError(`print ${what}: expected status or config`);
+        if (what === "resinfo") return resinfoCommand(formatObjectPath(path), { ...o, format: o.format === "json" ? "json" : "text" });
+        if (what !== "config") throw new UsageError(`print ${what}: expected status, config or resinfo`);
         const text = await installedConfig(path, o);
         if (!o.eval && (o.format === undefined || o.format === "ini")) {
           process.stdout.write(text);
