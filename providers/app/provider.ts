@@ -325,7 +325,7 @@ async function forkingStop(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     if (res.exitCode !== 0) throw new ProviderError(`stop command failed with exit code ${res.exitCode}: ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
     for (const line of tail.split("\n").filter(Boolean)) ctx.log("info", `stop: ${line}`);
   }
-  await ctx.exec("rm", ["-f", "--", files.marker]);
+  await removeFile(files.marker);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,7 +356,7 @@ async function simpleStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outpu
   if (re.prefix.length && !cmd.shell && !(await resolveExecutable(cmd.argv[0], envPath))) {
     throw new ProviderError(`${r.rid}: command not found: ${cmd.argv[0]}`, "use an absolute path or a command in PATH");
   }
-  if (t.pidfileExists) await ctx.exec("rm", ["-f", "--", files.pidfile]); // stale: its process is gone
+  if (t.pidfileExists) await removeFile(files.pidfile); // stale: its process is gone
   const offset = await fileSize(files.log);
   const ssd = ["--start", "--background", "--make-pidfile", "--pidfile", files.pidfile, "--output", files.log, "--chdir", re.cwd];
   if (re.umask) ssd.push("--umask", re.umask);
@@ -409,7 +409,7 @@ async function simpleStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> 
   const stopMs = timeoutMs(r, "stop");
   if (!t.alive || !t.stat) {
     ctx.log("info", "not running");
-    if (t.pidfileExists) await ctx.exec("rm", ["-f", "--", files.pidfile]);
+    if (t.pidfileExists) await removeFile(files.pidfile);
     return;
   }
   const root = t.stat;
@@ -443,7 +443,7 @@ async function simpleStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> 
     procs = await waitGone(procs, 5000);
     if (procs.length) throw new ProviderError(`pid ${procs.map((p) => p.pid).join(", ")} survived SIGKILL`, "the process may be stuck in the kernel (state D)");
   }
-  await ctx.exec("rm", ["-f", "--", files.pidfile]);
+  await removeFile(files.pidfile);
   ctx.log("info", `stopped pid ${root.pid}`);
 }
 

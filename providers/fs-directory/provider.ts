@@ -11,7 +11,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { makeDirs } from "../../src/provider/files.js";
+import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
 import { applyOwnership, ownershipActual, statPaths } from "../fs/ownership.js";
 import { fsDirectorySpec } from "./spec.js";
 
@@ -73,7 +73,7 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     try {
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {
-      await ctx.exec("rmdir", ["--", p]); // leave nothing behind a failed start
+      await removeEmptyDir(p); // leave nothing behind a failed start
       throw e;
     }
     return { created_dir: true };
