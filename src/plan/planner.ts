@@ -111,6 +111,12 @@ export function desiredInputs(r: EvaluatedResource, lookup: OutputLookup): Omit<
   return { inputs, unknown, deferredTexts, specs };
 }
 
+/** What a change keeps of a probe: provisioned, up, and the lines `status` shows under the resource (problems, then the resource's own status log). */
+function observedOf(o: Observed): NonNullable<ResourceChange["observed"]> {
+  const log = [...(o.problems ?? []).map((p) => ({ level: p.level, message: p.message })), ...(o.log ?? [])];
+  return { provisioned: o.provisioned, up: o.up, ...(log.length ? { log } : {}) };
+}
+
 function boolKw(r: EvaluatedResource, name: string, dflt = false): boolean {
   const v = r.keywords.get(name)?.value;
   return typeof v === "boolean" ? v : dflt;
@@ -361,7 +367,7 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
     standby,
     optional,
     // Not probed (a dependency is down): what the state recorded.
-    observed: o ? { provisioned: o.provisioned, up: o.up, ...(o.log?.length ? { log: o.log } : {}) } : { provisioned: rec?.provisioned === true, up: false },
+    observed: o ? observedOf(o) : { provisioned: rec?.provisioned === true, up: false },
   };
   const make = (action: Action, reason: string, diff: KeywordDiff[] = [], blocked?: string): Decision => ({ ...base, action, reason, diff, blocked });
   const specOf = (k: string) => d.specs.get(k);
@@ -455,7 +461,7 @@ function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Obs
     shared: boolKw(r, "shared"),
     standby: boolKw(r, "standby"),
     optional: boolKw(r, "optional"),
-    observed: o ? { provisioned: o.provisioned, up: o.up, ...(o.log?.length ? { log: o.log } : {}) } : undefined,
+    observed: o ? observedOf(o) : undefined,
     diff: [] as KeywordDiff[],
   };
   if (boolKw(r, "disable")) return { ...base, action: "noop", reason: "disabled" };

@@ -46,7 +46,7 @@ export async function inBackground(ctx: ProviderContext, work: Promise<void>): P
 }
 
 export interface StatusLogLine {
-  readonly level: "info" | "warning";
+  readonly level: "info" | "warning" | "error";
   readonly message: string;
 }
 

@@ -82,6 +82,12 @@ describe.concurrent("data safety on a device that already holds ext4", () => {
     expect(a.stderr).toMatch(/holds an? ext4 filesystem; refusing to format it as xfs/);
     expect(a.stdout).not.toMatch(RAN_FORMAT);
     expect(a.stdout).not.toMatch(/^INFO +e2e-safety-plan\.fs#0/m);
+    // created without provisioning, its status shows the probe's finding under the resource
+    const c = await sb.osvc([name, "create", "--config", tpl]);
+    expect(c.code, show(c)).toBe(0);
+    const st = await sb.osvc([name, "print", "status"]);
+    expect(st.code, show(st)).toBe(0);
+    expect(st.stdout).toMatch(new RegExp(`fs#0 .*\\n +error: device ${dev} holds an? ext4 filesystem; refusing to format it as xfs`));
 
     expect(mountsUnder(sb.dir)).toEqual([]);
     expect(loopsBackedBy(file)).toEqual([dev]);

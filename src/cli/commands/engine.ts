@@ -409,7 +409,7 @@ function statusText(s: ObjectStatus, c: ReturnType<typeof colorsFor>): string {
     const last = i === s.resources.length - 1;
     const branch = last ? "`-" : "|-";
     out.push(`      ${branch} ${r.rid.padEnd(14)} ${r.flags}  ${col(r.status).padEnd(10 + (col(r.status).length - r.status.length))} ${r.label}${r.note ? c.yellow(` (${r.note})`) : ""}`);
-    for (const l of r.log ?? []) out.push(`      ${last ? " " : "|"}  ${" ".repeat(14)} ${l.level === "warning" ? c.yellow("warn:") : c.dim("info:")} ${l.message}`);
+    for (const l of r.log ?? []) out.push(`      ${last ? " " : "|"}  ${" ".repeat(14)} ${l.level === "error" ? c.red("error:") : l.level === "warning" ? c.yellow("warn:") : c.dim("info:")} ${l.message}`);
   });
   return out.join("\n") + "\n";
 }
