@@ -9,6 +9,7 @@ import { fsProviders } from "./fs/provider.js";
 import { fsDirectoryProvider } from "./fs-directory/provider.js";
 import { ipHostProvider } from "./ip-host/provider.js";
 import { ipNetnsProvider } from "./ip-netns/provider.js";
+import { syncRsyncProvider } from "./sync-rsync/provider.js";
 
 export const BUILTIN_PROVIDERS: readonly Provider[] = [
   ipHostProvider,
@@ -20,4 +21,5 @@ export const BUILTIN_PROVIDERS: readonly Provider[] = [
   containerPodmanProvider,
   containerDockerProvider,
   ...appProviders,
+  syncRsyncProvider,
 ];

@@ -117,6 +117,8 @@ function observedOf(o: Observed): NonNullable<ResourceChange["observed"]> {
   return { provisioned: o.provisioned, up: o.up, ...(log.length ? { log } : {}) };
 }
 
+const STATUS_ONLY = "status only: `osvc <path> sync update` runs it";
+
 function boolKw(r: EvaluatedResource, name: string, dflt = false): boolean {
   const v = r.keywords.get(name)?.value;
   return typeof v === "boolean" ? v : dflt;
@@ -379,6 +381,7 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
 
   if (boolKw(r, "disable")) return make("noop", "disabled");
   if (!p) return make("noop", "no provider on this host", [], "no provider");
+  if (p.statusOnly) return make("noop", STATUS_ONLY);
   for (const pr of o?.problems ?? []) {
     diagnostics.push({
       code: pr.level === "error" ? "E3003" : "W3003",
@@ -466,6 +469,7 @@ function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Obs
   };
   if (boolKw(r, "disable")) return { ...base, action: "noop", reason: "disabled" };
   if (!d.provider) return { ...base, action: "noop", reason: "no provider on this host", blocked: "no provider" };
+  if (d.provider.statusOnly) return { ...base, action: "noop", reason: STATUS_ONLY };
   if (mode === "start") {
     if (o?.up) return { ...base, action: "noop", reason: "already up" };
     return { ...base, action: "start", reason: o ? "down" : "its dependencies are down" };

@@ -106,7 +106,7 @@ export function planStatus(plan: Plan, info: (rid: string) => { disabled: boolea
         driver: c.driver,
         status,
         flags: flagsOf(c, i),
-        provisioned: i.recorded === undefined ? (i.disabled ? null : false) : i.recorded,
+        provisioned: c.observed?.provisioned === null ? null : i.recorded === undefined ? (i.disabled ? null : false) : i.recorded,
         optional: c.optional ?? false,
         label: i.label,
         note: c.blocked === "no provider" ? "no provider on this host" : undefined,

@@ -86,6 +86,21 @@ export interface Provider {
   update?(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs>;
   /** Read-only key/value facts about the resource (an app's `info` command), for `print resinfo`. */
   info?(ctx: ProbeContext, r: ResourceSpec): Promise<readonly ResourceInfo[]>;
+  /**
+   * Status only: apply never provisions, starts, stops or unprovisions it; its probe reports
+   * status (sync resources). Its own action is `syncUpdate`.
+   */
+  readonly statusOnly?: boolean;
+  /** `osvc <path> sync update`: replicate to the peers (local paths or nodes over ssh). */
+  syncUpdate?(ctx: ProviderContext, r: ResourceSpec, peers: readonly SyncPeer[]): Promise<Outputs>;
+}
+
+/** A sync destination: this node ("local"), or a peer node reached over ssh by its name. */
+export interface SyncPeer {
+  readonly node: string;
+  readonly local: boolean;
+  /** ssh client config file for the peers (node config `[node] ssh_config`). */
+  readonly sshConfig?: string;
 }
 
 export interface ResourceInfo {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_PROVIDERS } from "../../../providers/index.js";
-import { applyPlan, type ApplyResult } from "../../apply/applier.js";
+import { applyPlan, type ApplyEvent, type ApplyResult } from "../../apply/applier.js";
 import { compileTexts, type CompileResult, type EvaluatedTemplate } from "../../config/index.js";
 import { parseDuration } from "../../core/convert.js";
 import { hasErrors, type Diagnostic } from "../../core/diagnostics.js";
@@ -17,6 +17,7 @@ import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.
 import { makePlan, type DependencyView, type PlanOptions } from "../../plan/planner.js";
 import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
+import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
@@ -518,6 +519,85 @@ export async function resinfoCommand(object: string, opts: EngineOptions): Promi
   return errors.length ? 1 : 0;
 }
 
+/**
+ * `osvc <path> sync update`: run the sync resources (status-only providers with syncUpdate) to
+ * their peers: "local", and the nodes/drpnodes of the object other than this one, over ssh.
+ */
+export async function syncUpdateCommand(object: string, opts: EngineOptions & { rid?: string; syncTarget?: string }): Promise<number> {
+  const store = storeFor(opts);
+  const config = await store.readConfig(object);
+  if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>`);
+  const parsed = parseObjectPath(object);
+  if (!parsed.ok) throw new UsageError(parsed.error);
+  const state = await store.readState(object);
+  const node = nodeEval(opts, state?.node);
+  const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...node, catalog: builtinCatalog() });
+  if (!compiled.ok) {
+    printDiagnostics(compiled.diagnostics, compiled, opts.color);
+    return 1;
+  }
+  const reg = registry();
+  const wanted = opts.rid ? opts.rid.split(",").map((x) => x.trim()).filter(Boolean) : [];
+  const ev = compiled.evaluated;
+  const known = ev.resources.map((r) => r.rid.toString());
+  for (const w of wanted) if (!known.includes(w)) throw new UsageError(`${w}: no such resource in ${object}`, `Resources: ${known.join(", ")}`);
+  const syncs = ev.resources.filter((r) => {
+    const p = r.driver ? reg.get(r.driver.id) : undefined;
+    return p?.syncUpdate && r.keywords.get("disable")?.value !== true && (wanted.length === 0 || wanted.includes(r.rid.toString()));
+  });
+  if (syncs.length === 0) {
+    process.stdout.write(`No sync resource to run in ${object}.\n`);
+    return 0;
+  }
+  const listKw = (k: string): string[] => {
+    const v = ev.defaults.get(k)?.value;
+    return Array.isArray(v) ? v.map(String) : typeof v === "string" && v ? v.split(/\s+/) : [];
+  };
+  const me = ev.nodename.toLowerCase();
+  const sshConfig = node.nodeConfig.node.ssh_config;
+  const c = colorsFor(opts.color, process.stdout);
+  const view = textView({ name: object, out: process.stdout, c, total: syncs.length });
+  const emit = (e: ApplyEvent) => view.event(e);
+  let failed = 0;
+  await withLock(store, object, opts, "sync update", async () => {
+    for (const r of syncs) {
+      const rid = r.rid.toString();
+      const provider = reg.get(r.driver!.id)!;
+      const targets = opts.syncTarget ? [opts.syncTarget] : (() => {
+        const v = r.keywords.get("target")?.value;
+        return Array.isArray(v) ? v.map(String) : [];
+      })();
+      const peers: SyncPeer[] = [];
+      for (const t of targets) {
+        if (t === "local") peers.push({ node: ev.nodename, local: true });
+        else if (t === "nodes" || t === "drpnodes") {
+          for (const n of listKw(t)) if (n.toLowerCase() !== me && !peers.some((p) => p.node === n)) peers.push({ node: n, local: false, ...(sshConfig ? { sshConfig } : {}) });
+        } else throw new UsageError(`${rid}: unknown target ${t}`, "Targets are nodes, drpnodes and local.");
+      }
+      const inputs = Object.fromEntries([...r.keywords].filter(([, k]) => k.value !== undefined).map(([name, k]) => [name, k.value!]));
+      const ctx: ProviderContext = {
+        exec: createExec(({ command, result }) => {
+          if (!result) emit({ type: "log", rid, level: "info", message: command });
+        }),
+        log: (level, message) => emit({ type: "log", rid, level, message }),
+        signal: new AbortController().signal,
+        role: "solo",
+        objectName: object,
+        nodename: ev.nodename,
+        varDir: store.varDir(object),
+      };
+      try {
+        await provider.syncUpdate!(ctx, { rid, driver: r.driver!.id, kw: inputs }, peers);
+      } catch (e) {
+        failed++;
+        emit({ type: "log", rid, level: "error", message: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  });
+  view.close();
+  return failed ? 1 : 0;
+}
+
 function describe(rid: string, kw: (k: string) => unknown, outputs: Record<string, unknown> | undefined): string {
   const group = rid.split("#")[0];
   const dev = (outputs?.exposed_devs as string[] | undefined)?.[0];
@@ -526,6 +606,10 @@ function describe(rid: string, kw: (k: string) => unknown, outputs: Record<strin
   if (group === "ip") return `${kw("ipname") ?? ""}@${kw("ipdev") ?? ""}`;
   if (group === "container") return String(kw("image") ?? "");
   if (group === "app") return String(kw("start") ?? kw("script") ?? "");
+  if (group === "sync") {
+    const src = kw("src");
+    return `${Array.isArray(src) ? src.join(" ") : String(src ?? "")} -> ${String(kw("dst") ?? "")} (${[kw("target")].flat().join(" ")})`;
+  }
   return "";
 }
 

@@ -16,10 +16,10 @@ import { execInteractive } from "../../provider/exec.js";
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
 import type { ColorMode } from "../views/color.js";
-import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
+import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
-const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit"]);
-const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace"]);
+const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit", "sync"]);
+const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target"]);
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
@@ -365,6 +365,16 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     }),
   );
   common(program.command("edit").argument("<what>", "config")).action(run((o) => edit(path, o)));
+  common(program.command("sync").argument("<what>", "update"))
+    .option("--rid <rids>", "comma-separated sync resource ids (default: all)")
+    .option("--target <target>", "only this target: nodes, drpnodes or local")
+    .action(
+      run(async (o, what) => {
+        if (what !== "update") throw new UsageError(`sync ${what}: expected update`, "osvc <path> sync update [--rid sync#0] [--target nodes]");
+        const to = o.target as unknown as string | undefined; // this command's --target is one word
+        return syncUpdateCommand(formatObjectPath(path), { ...o, target: undefined, ...(to ? { syncTarget: to } : {}) });
+      }),
+    );
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (e) {
