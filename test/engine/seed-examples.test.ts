@@ -38,6 +38,11 @@ afterAll(() => {
 });
 
 afterEach(() => {
+  // A failed test may leave its containers: they hold the mounts (and so the loop devices) the
+  // directory cleanup then has to take away. Remove them first, by name.
+  for (const c of containers("docker-service").split("\n").filter((n) => n.startsWith("docker-service.container."))) {
+    sh("env", [`CONTAINERS_CONF=${CONF}`, "podman", "rm", "-f", "-t", "0", c]);
+  }
   expect(cleanup.run()).toEqual([]);
 });
 

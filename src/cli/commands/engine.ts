@@ -607,8 +607,10 @@ function describe(rid: string, kw: (k: string) => unknown, outputs: Record<strin
   if (group === "container") return String(kw("image") ?? "");
   if (group === "app") return String(kw("start") ?? kw("script") ?? "");
   if (group === "sync") {
-    const src = kw("src");
-    return `${Array.isArray(src) ? src.join(" ") : String(src ?? "")} -> ${String(kw("dst") ?? "")} (${[kw("target")].flat().join(" ")})`;
+    const src = [kw("src") ?? []].flat().join(" ");
+    const dst = String(kw("dst") ?? "");
+    const to = [kw("target") ?? []].flat().join(" ");
+    return [src || dst ? `${src} -> ${dst}` : "", to ? `to ${to}` : ""].filter(Boolean).join(" ");
   }
   return "";
 }
