@@ -78,7 +78,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
     resources.map(async (r): Promise<Observed> => {
       const rec = await readRecord(ctx.varDir, r.rid);
       if (!rec || Object.keys(rec.peers).length === 0) {
-        return { provisioned: null, up: false, log: [{ level: "info", message: "never synced: run `osvc <path> sync update`" }] };
+        return { provisioned: null, up: false, log: [{ level: "info", message: `never synced: run \`osvc ${ctx.objectName} sync update\`` }] };
       }
       const log: StatusLogLine[] = [];
       let up = true;
@@ -93,7 +93,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
         provisioned: null,
         up,
         log,
-        ...(stale ? { problems: [{ level: "warning" as const, message: `a copy is older than max_delay (${maxDelayMs(r) / 1000}s)`, hint: "run `osvc <path> sync update`" }] } : {}),
+        ...(stale ? { problems: [{ level: "warning" as const, message: `a copy is older than max_delay (${maxDelayMs(r) / 1000}s)`, hint: `run \`osvc ${ctx.objectName} sync update\`` }] } : {}),
       };
     }),
   );

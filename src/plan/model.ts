@@ -104,6 +104,9 @@ export interface Plan {
  *  start/stop: the OpenSVC start and stop actions (no provisioning). */
 export type PlanMode = "converge" | "destroy" | "start" | "stop";
 
+/** The reason of a status-only resource's noop (sync: its own action runs it). */
+export const STATUS_ONLY = "status only: `osvc <path> sync update` runs it";
+
 export function hasChanges(p: Plan): boolean {
   return p.changes.some((c) => c.action !== "noop");
 }

@@ -9,7 +9,7 @@ import type { Observed, ProbeContext, Provider, ResourceSpec } from "../provider
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
 import { groupOrder, Rid } from "../core/rid.js";
-import { PLAN_FORMAT_VERSION, type Action, type KeywordDiff, type Plan, type PlanMode, type ResourceChange } from "./model.js";
+import { PLAN_FORMAT_VERSION, STATUS_ONLY, type Action, type KeywordDiff, type Plan, type PlanMode, type ResourceChange } from "./model.js";
 
 export interface PlanOptions {
   readonly refresh: boolean;
@@ -116,8 +116,6 @@ function observedOf(o: Observed): NonNullable<ResourceChange["observed"]> {
   const log = [...(o.problems ?? []).map((p) => ({ level: p.level, message: p.message })), ...(o.log ?? [])];
   return { provisioned: o.provisioned, up: o.up, ...(log.length ? { log } : {}) };
 }
-
-const STATUS_ONLY = "status only: `osvc <path> sync update` runs it";
 
 function boolKw(r: EvaluatedResource, name: string, dflt = false): boolean {
   const v = r.keywords.get(name)?.value;

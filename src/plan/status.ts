@@ -1,6 +1,6 @@
 // Status model (reference §10): resource status, the 8-character flags, avail/overall merges.
 import type { StatusLogLine } from "../provider/api.js";
-import type { Plan, ResourceChange } from "./model.js";
+import { STATUS_ONLY, type Plan, type ResourceChange } from "./model.js";
 
 export type Status = "up" | "down" | "warn" | "n/a" | "undef" | "stdby up" | "stdby down";
 type Merged = Status | "up+stdby" | "stdby up+down";
@@ -106,7 +106,8 @@ export function planStatus(plan: Plan, info: (rid: string) => { disabled: boolea
         driver: c.driver,
         status,
         flags: flagsOf(c, i),
-        provisioned: c.observed?.provisioned === null ? null : i.recorded === undefined ? (i.disabled ? null : false) : i.recorded,
+        // A status-only resource (sync) has nothing to provision: it does not count in "provisioned".
+        provisioned: c.reason === STATUS_ONLY ? null : i.recorded === undefined ? (i.disabled ? null : false) : i.recorded,
         optional: c.optional ?? false,
         label: i.label,
         note: c.blocked === "no provider" ? "no provider on this host" : undefined,
