@@ -86,7 +86,7 @@ describe("acquireLock", () => {
     const first = await acquireLock(dir, { timeoutMs: 0, command: "a" });
     const t0 = Date.now();
     await expect(acquireLock(dir, { timeoutMs: 0, command: "b" })).rejects.toThrow(LockTimeoutError);
-    expect(Date.now() - t0).toBeLessThan(100);
+    expect(Date.now() - t0).toBeLessThan(1000); // no wait loop (a loaded CI machine can take tens of ms)
     await first.release();
   });
 
