@@ -415,6 +415,18 @@ function statusText(s: ObjectStatus, c: ReturnType<typeof colorsFor>): string {
   return out.join("\n") + "\n";
 }
 
+/** An installed object: its config compiled for this node (and the node config), and its recorded state. */
+async function loadInstalled(store: StateStore, object: string, opts: EngineOptions) {
+  const config = await store.readConfig(object);
+  if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>, or apply a template`);
+  const parsed = parseObjectPath(object);
+  if (!parsed.ok) throw new UsageError(parsed.error);
+  const state = await store.readState(object);
+  const node = nodeEval(opts, state?.node);
+  const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...node, catalog: builtinCatalog() });
+  return { state, node, compiled };
+}
+
 export async function statusCommand(arg: string | undefined, opts: EngineOptions): Promise<number> {
   const store = storeFor(opts);
   const objects = arg ? [formatObjectPath(objectPathOf(arg, opts))] : await store.listObjects();
@@ -425,19 +437,7 @@ export async function statusCommand(arg: string | undefined, opts: EngineOptions
   const c = colorsFor(opts.color, process.stdout);
   const results: ObjectStatus[] = [];
   for (const object of objects) {
-    const config = await store.readConfig(object);
-    if (config === null) {
-      process.stderr.write(`${object}: no installed config (apply a template first)\n`);
-      return 1;
-    }
-    const parsed = parseObjectPath(object);
-    if (!parsed.ok) throw new UsageError(parsed.error);
-    const state = await store.readState(object);
-    const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], {
-      path: parsed.path,
-      ...nodeEval(opts, state?.node),
-      catalog: builtinCatalog(),
-    });
+    const { state, compiled } = await loadInstalled(store, object, opts);
     const { graph } = buildGraph(compiled.evaluated);
     const plan = await makePlan({
       evaluated: compiled.evaluated,
@@ -471,12 +471,7 @@ export async function statusCommand(arg: string | undefined, opts: EngineOptions
  */
 export async function resinfoCommand(object: string, opts: EngineOptions): Promise<number> {
   const store = storeFor(opts);
-  const config = await store.readConfig(object);
-  if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>`);
-  const parsed = parseObjectPath(object);
-  if (!parsed.ok) throw new UsageError(parsed.error);
-  const state = await store.readState(object);
-  const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...nodeEval(opts, state?.node), catalog: builtinCatalog() });
+  const { state, compiled } = await loadInstalled(store, object, opts);
   if (!compiled.ok) {
     printDiagnostics(compiled.diagnostics, compiled, opts.color);
     return 1;
@@ -525,13 +520,7 @@ export async function resinfoCommand(object: string, opts: EngineOptions): Promi
  */
 export async function syncUpdateCommand(object: string, opts: EngineOptions & { rid?: string; syncTarget?: string }): Promise<number> {
   const store = storeFor(opts);
-  const config = await store.readConfig(object);
-  if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>`);
-  const parsed = parseObjectPath(object);
-  if (!parsed.ok) throw new UsageError(parsed.error);
-  const state = await store.readState(object);
-  const node = nodeEval(opts, state?.node);
-  const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...node, catalog: builtinCatalog() });
+  const { node, compiled } = await loadInstalled(store, object, opts);
   if (!compiled.ok) {
     printDiagnostics(compiled.diagnostics, compiled, opts.color);
     return 1;
