@@ -140,13 +140,6 @@ export function environmentOf(r: ResourceSpec): Record<string, string> {
   return env;
 }
 
-/** Keywords this implementation cannot honour yet (they need config and secret objects). */
-export function unsupportedKeywords(r: ResourceSpec): string[] {
-  return ["configs_environment", "secrets_environment"].filter((k) => {
-    const v = r.kw[k];
-    return Array.isArray(v) ? v.length > 0 : typeof v === "string" && v.trim() !== "";
-  });
-}
 
 export function cwdOf(r: ResourceSpec): string {
   const c = str(r.kw.cwd)?.trim();

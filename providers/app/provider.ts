@@ -27,13 +27,14 @@
 // Both: provisioned is null (apps have no provisioner: provision = start, unprovision = stop and
 // delete the pid, marker and log files). Not data-bearing, nothing updatable in place: a changed
 // command restarts the app. `info` and `status_log` are accepted but not used (no info hook yet);
-// configs_environment and secrets_environment need config/secret objects: reported as errors.
+// configs_environment and secrets_environment: read from the namespace's cfg/sec objects at each run.
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceInfo, ResourceSpec, StatusLogLine } from "../../src/provider/api.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
+import { dataEnvironment } from "../../src/provider/data-env.js";
 import { removeFile } from "../../src/provider/files.js";
 import {
   commandOf,
@@ -48,7 +49,6 @@ import {
   ridFileBase,
   timeoutMs,
   umaskOf,
-  unsupportedKeywords,
 } from "./command.js";
 import type { AppAction, AppCommand, AppStatus } from "./command.js";
 import { allProcs, bootTime, liveness, processTree, readPidFile, readProcStat } from "./proc.js";
@@ -122,9 +122,10 @@ interface RunEnv {
   readonly prefix: readonly string[];
 }
 
-async function runEnv(exec: Exec, r: ResourceSpec): Promise<RunEnv> {
-  const bad = unsupportedKeywords(r);
-  if (bad.length) throw new ProviderError(`${r.rid}: ${bad.join(", ")} not supported yet (they need config and secret objects)`, "use environment = KEY=VALUE words instead");
+/** How the app's commands run; configs_/secrets_environment are read now from their cfg/sec objects (never logged). */
+async function runEnv(ctx: ProbeContext, r: ResourceSpec): Promise<RunEnv> {
+  const exec = ctx.exec;
+  const data = await dataEnvironment(ctx, r);
   const id = identityOf(r);
   let primaryGid: string | undefined;
   if (id.user && !id.group) {
@@ -134,7 +135,7 @@ async function runEnv(exec: Exec, r: ResourceSpec): Promise<RunEnv> {
   }
   const umask = umaskOf(r);
   return {
-    env: environmentOf(r),
+    env: { ...environmentOf(r), ...data },
     cwd: cwdOf(r),
     ...(umask ? { umask } : {}),
     prefix: [...limitsPrefix(r), ...identityPrefix(id, primaryGid)],
@@ -232,13 +233,11 @@ function probeFor(kind: Kind) {
         const problems: Problem[] = [];
         const files = appFiles(ctx.varDir, r.rid);
         try {
-          const bad = unsupportedKeywords(r);
-          if (bad.length) problems.push({ level: "error", message: `${bad.join(", ")} not supported yet (they need config and secret objects)`, hint: "use environment = KEY=VALUE words instead" });
           const check = commandOf(r, "check");
           let checkUp: boolean | undefined;
           let log: readonly StatusLogLine[] | undefined;
-          if (check && !bad.length) {
-            const c = await runCheck(ctx.exec, r, check, await runEnv(ctx.exec, r));
+          if (check) {
+            const c = await runCheck(ctx.exec, r, check, await runEnv(ctx, r));
             if (c.problem) problems.push(c.problem);
             checkUp = upOf(c.status);
             log = c.log;
@@ -272,7 +271,7 @@ async function touchMarker(ctx: ProviderContext, marker: string): Promise<void> 
 
 async function forkingStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const files = appFiles(ctx.varDir, r.rid);
-  const re = await runEnv(ctx.exec, r);
+  const re = await runEnv(ctx, r);
   const check = commandOf(r, "check");
   if (check) {
     const c = await runCheck(ctx.exec, r, check, re);
@@ -304,7 +303,7 @@ async function forkingStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outp
 
 async function forkingStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   const files = appFiles(ctx.varDir, r.rid);
-  const re = await runEnv(ctx.exec, r);
+  const re = await runEnv(ctx, r);
   const check = commandOf(r, "check");
   const cmd = commandOf(r, "stop");
   let skip = false;
@@ -333,7 +332,7 @@ async function forkingStop(ctx: ProviderContext, r: ResourceSpec): Promise<void>
 
 async function simpleStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const files = appFiles(ctx.varDir, r.rid);
-  const re = await runEnv(ctx.exec, r);
+  const re = await runEnv(ctx, r);
   const t = await tracked(r, files);
   if (t.alive && t.stat) {
     ctx.log("info", `already running as pid ${t.stat.pid}`);
@@ -403,7 +402,6 @@ async function signal(ctx: ProviderContext, sig: "TERM" | "KILL", procs: readonl
 
 async function simpleStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   const files = appFiles(ctx.varDir, r.rid);
-  const re = await runEnv(ctx.exec, r);
   const t = await tracked(r, files);
   const cmd = commandOf(r, "stop");
   const stopMs = timeoutMs(r, "stop");
@@ -423,6 +421,8 @@ async function simpleStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> 
   let procs = await targets();
   const t0 = Date.now();
   if (cmd) {
+    // Read here, not before: a process that is not running needs no environment to be left alone.
+    const re = await runEnv(ctx, r);
     const offset = await fileSize(files.log);
     ctx.log("info", `stop: ${cmd.display}${cmd.shell ? " (through /bin/sh: the command line uses shell operators)" : ""}`);
     const res = await runCommand(ctx.exec, r, "stop", cmd, re, { log: files.log, signal: ctx.signal });
@@ -468,7 +468,7 @@ export function parseInfo(stdout: string): ResourceInfo[] {
 async function info(ctx: ProbeContext, r: ResourceSpec): Promise<readonly ResourceInfo[]> {
   const cmd = commandOf(r, "info");
   if (!cmd) return [];
-  const res = await runCommand(ctx.exec, r, "info", cmd, await runEnv(ctx.exec, r));
+  const res = await runCommand(ctx.exec, r, "info", cmd, await runEnv(ctx, r));
   if (res.timedOut) throw new ProviderError(`info timed out after ${timeoutMs(r, "info") / 1000}s: ${cmd.display}`, "raise info_timeout");
   if (res.exitCode !== 0) {
     const tail = (res.stderr || res.stdout).trim().split("\n").slice(-3).join("\n");

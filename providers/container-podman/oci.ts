@@ -25,11 +25,15 @@
 // Outputs: name, container_id, and while running pid and netns_path = /proc/<pid>/ns/net (valid as
 // long as the container runs; it changes at every restart). ip.netns uses netns_path.
 import { existsSync } from "node:fs";
+import { mkdir, open } from "node:fs/promises";
+import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError } from "../../src/provider/exec.js";
 import type { ExecResult } from "../../src/provider/exec.js";
+import { dataEnvironment } from "../../src/provider/data-env.js";
+import { removeFile } from "../../src/provider/files.js";
 import type { DriverSpec } from "../../src/core/schema.js";
 
 type Problem = { level: "warning" | "error"; message: string; hint?: string };
@@ -220,9 +224,6 @@ export function runArgsSetNetwork(runArgs: readonly string[]): boolean {
 function refuseUnsupported(r: ResourceSpec): void {
   if (!kwBool(r, "detach", true)) {
     throw new ProviderError(`${r.rid}: detach = false is not supported`, "a container resource is a long-running container: remove detach = false (use a task for run-to-completion jobs)");
-  }
-  for (const k of ["secrets_environment", "configs_environment"]) {
-    if (kwList(r, k).length) throw new ProviderError(`${r.rid}: ${k} is not supported yet (osvc has no secret or config objects)`, "pass the values with environment = KEY=VALUE");
   }
   for (const m of kwList(r, "volume_mounts")) {
     const src = m.split(":")[0];
@@ -528,8 +529,16 @@ async function start(engine: OciEngine, ctx: ProviderContext, r: ResourceSpec): 
     uts: await resolveNs(engine, ctx, env, r, "utsns"),
     userns: await resolveNs(engine, ctx, env, r, "userns"),
   };
-  const args = ["run", ...buildRunArgs(r, name, ctx.objectName, ns)];
-  const res = await cli(engine, ctx, env, args, (kwSeconds(r, "start_timeout", 5) + 60) * 1000);
+  // configs_/secrets_environment: through a private env file (0600, removed right after the run),
+  // so no value shows in a command line or a log.
+  const envFile = await writeEnvFile(ctx, r, name, await dataEnvironment(ctx, r));
+  const args = ["run", ...(envFile ? ["--env-file", envFile] : []), ...buildRunArgs(r, name, ctx.objectName, ns)];
+  let res: ExecResult;
+  try {
+    res = await cli(engine, ctx, env, args, (kwSeconds(r, "start_timeout", 5) + 60) * 1000);
+  } finally {
+    if (envFile) await removeFile(envFile);
+  }
   try {
     if (res.exitCode !== 0 || res.timedOut) {
       const logs = (await inspectOne(engine, ctx, env, name)) ? await logsTail(engine, ctx, env, name) : "";
@@ -549,6 +558,25 @@ async function start(engine: OciEngine, ctx: ProviderContext, r: ResourceSpec): 
     }
     throw e;
   }
+}
+
+/** Writes `vars` as an env file in the var dir (mode 0600); undefined when there is none. */
+async function writeEnvFile(ctx: ProviderContext, r: ResourceSpec, name: string, vars: Record<string, string>): Promise<string | undefined> {
+  const entries = Object.entries(vars);
+  if (entries.length === 0) return undefined;
+  for (const [k, v] of entries) {
+    if (/[\r\n]/.test(v)) throw new ProviderError(`${r.rid}: the value of ${k} holds a line break, which an environment file cannot carry`, "store it without line breaks, or mount it as a file");
+  }
+  await mkdir(ctx.varDir, { recursive: true, mode: 0o700 });
+  const file = path.join(ctx.varDir, `${name}.env`);
+  await removeFile(file); // a leftover of an interrupted run
+  const fh = await open(file, "wx", 0o600);
+  try {
+    await fh.writeFile(entries.map(([k, v]) => `${k}=${v}\n`).join(""));
+  } finally {
+    await fh.close();
+  }
+  return file;
 }
 
 /** Waits until no container has this name (an rm = true container being removed); true when gone. */

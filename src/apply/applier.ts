@@ -2,12 +2,14 @@
 // It receives a Plan and never parses a template.
 import { mkdir } from "node:fs/promises";
 import { resolveDeferred } from "../config/deferred.js";
+import { parseObjectPath } from "../core/path.js";
 import type { KwValue, Outputs } from "../core/value.js";
 import { DESCENDING, type Plan, type ResourceChange } from "../plan/model.js";
 import { ProviderError, type LogLevel, type Provider, type ProviderContext, type ResourceSpec } from "../provider/api.js";
 import { createExec, ExecError, type Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
+import { dataReader } from "../state/data.js";
 import type { StateStore } from "../state/store.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
 
@@ -122,6 +124,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     return Array.isArray(v) ? (v as string[]) : [String(v)];
   };
 
+  // configs_/secrets_environment: keys of the cfg/sec objects of this object's namespace.
+  const parsedPath = parseObjectPath(object);
+  const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
   const makeCtx = (rid: string): ProviderContext => ({
@@ -134,6 +139,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     objectName: object,
     nodename: input.node,
     varDir,
+    readData,
     background: (work) => {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },

@@ -1,6 +1,8 @@
 // Object paths: [<namespace>/<kind>/]<name>
 
-export const OBJECT_KINDS = ["svc", "vol"] as const;
+export const OBJECT_KINDS = ["svc", "vol", "cfg", "sec"] as const;
+/** Kinds that hold data keys ([data]) rather than resources. */
+export const DATA_KINDS: readonly string[] = ["cfg", "sec"];
 export type ObjectKind = (typeof OBJECT_KINDS)[number];
 
 export interface ObjectPath {

@@ -37,7 +37,12 @@ export interface ProviderContext {
    * reject; it logs its own failures. Where a context has no `background`, await the work.
    */
   readonly background?: (work: Promise<void>) => void;
+  /** Reads a key of a cfg/sec object of the object's namespace (configs_/secrets_environment). */
+  readonly readData?: DataReader;
 }
+
+/** A key of a config (cfg) or secret (sec) object; throws ProviderError when missing. */
+export type DataReader = (kind: "cfg" | "sec", name: string, key: string) => Promise<Buffer>;
 
 /** Runs best-effort work in the background when the context allows it, else awaits it. */
 export async function inBackground(ctx: ProviderContext, work: Promise<void>): Promise<void> {
@@ -114,6 +119,7 @@ export interface ProbeContext {
   readonly objectName: string;
   readonly nodename: string;
   readonly varDir: string;
+  readonly readData?: DataReader;
 }
 
 /** A provider failure meant for the user: message, optional hint. */

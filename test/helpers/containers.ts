@@ -499,6 +499,28 @@ export function defineContainerSuite(o: SuiteOptions): void {
     expect(containerNames(cli)).not.toContain(name);
   });
 
+  it("passes configs_/secrets_environment through a private env file, never on the command line", async () => {
+    const cli = o.cli();
+    const base = newCtx();
+    const ctx = { ...base, readData: async (kind: "cfg" | "sec", name: string, key: string) => Buffer.from(`${kind} ${name}/${key} value`) };
+    const name = `${ctx.objectName}.container.0`;
+    track(name);
+    const r = res("container#0", o.driver, kw({ environment: ["PLAIN=1"], secrets_environment: ["PW=db/password"], configs_environment: ["MODE=app/mode"] }));
+    await P.start(ctx, r);
+    const env = inspectContainer(cli, name)!.Config.Env ?? [];
+    expect(env).toEqual(expect.arrayContaining(["PLAIN=1", "PW=sec db/password value", "MODE=cfg app/mode value"]));
+    const run = base.commands.find((c) => c.startsWith(`${cli.bin} run `)) ?? "";
+    expect(run).toMatch(/--env-file \S+\.env/);
+    expect(base.commands.join("\n")).not.toContain("db/password value");
+    expect(existsSync(run.match(/--env-file (\S+)/)![1])).toBe(false); // removed right after the run
+    await P.unprovision(ctx, r);
+    // a malformed word, and a context without cfg/sec objects: clear errors, nothing run
+    base.reset();
+    await expect(P.start(ctx, res("container#0", o.driver, kw({ secrets_environment: ["PW=nokey"] })))).rejects.toThrow(/secrets_environment: "PW=\.\.\." is not VAR=<sec>\/<key>/);
+    await expect(P.start(base, res("container#0", o.driver, kw({ configs_environment: ["MODE=app/mode"] })))).rejects.toThrow(/needs cfg objects/);
+    expect(base.commands.filter((c) => c.startsWith(`${cli.bin} run `))).toEqual([]);
+  });
+
   it("a container that exits at once fails the start with its last log lines, and is removed", async () => {
     const cli = o.cli();
     const ctx = newCtx();

@@ -456,11 +456,16 @@ describe("app.forking on the host", () => {
     expect(await probeOne(F, ctx, lim)).toMatchObject({ up: true });
   });
 
-  it("reports unsupported keywords as errors", async () => {
+  it("reads configs_/secrets_environment from cfg/sec objects at each command, and says why it cannot", async () => {
     const dir = makeTempDir();
-    const ctx = testContext({ varDir: dir });
-    const o = await probeOne(F, ctx, app("app#0", "app.forking", { start: "true", script: "/bin/true", secrets_environment: ["PW=db/pw"] }));
-    expect(o.problems?.[0]).toMatchObject({ level: "error", message: expect.stringMatching(/secrets_environment/) });
-    await expect(F.start(ctx, app("app#0", "app.forking", { secrets_environment: ["PW=db/pw"] }))).rejects.toThrow(/not supported/);
+    const base = testContext({ varDir: dir });
+    const ctx = { ...base, readData: async (kind: "cfg" | "sec", name: string, key: string) => Buffer.from(kind === "sec" ? "hunter2" : `${name}.${key}`) };
+    const r = app("app#0", "app.forking", { check: `sh -c 'test "$(printf %s "$PW" | md5sum | cut -c1-8):$MODE" = 2ab96390:app.mode'`, secrets_environment: ["PW=db/pw"], configs_environment: ["MODE=app/mode"] });
+    expect(await probeOne(F, ctx, r)).toMatchObject({ up: true });
+    expect(base.commands.join("\n")).not.toContain("hunter2");
+    // without cfg/sec objects in the context, and with a malformed word: an error, not a silent empty value
+    expect((await probeOne(F, base, r)).problems?.[0]).toMatchObject({ level: "error", message: expect.stringMatching(/configs_environment needs cfg objects/) });
+    await expect(F.start(ctx, app("app#0", "app.forking", { secrets_environment: ["PW"] }))).rejects.toThrow(/secrets_environment: "PW" is not VAR=<sec>\/<key>/);
   });
+
 });

@@ -101,7 +101,6 @@ describe("container drivers: pure parts", () => {
     const ctx = testContext({ objectName: "refuse" });
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ detach: false }, /detach = false is not supported/],
-      [{ secrets_environment: ["A=s/k"] }, /secrets_environment is not supported/],
       [{ volume_mounts: ["data/sub:/d"] }, /absolute host path/],
       [{ name: "bad name" }, /invalid container name/],
       [{ containers_conf: "/nonexistent/containers.conf" }, /does not exist/],

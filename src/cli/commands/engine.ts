@@ -10,7 +10,7 @@ import { applyPlan, type ApplyEvent, type ApplyResult } from "../../apply/applie
 import { compileTexts, type CompileResult, type EvaluatedTemplate } from "../../config/index.js";
 import { parseDuration } from "../../core/convert.js";
 import { hasErrors, type Diagnostic } from "../../core/diagnostics.js";
-import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
+import { DATA_KINDS, formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
 import { buildGraph, closure, topoOrder, toDot, type ResourceGraph } from "../../graph/index.js";
 import { hasChanges, type Plan, type PlanMode } from "../../plan/model.js";
 import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.js";
@@ -21,6 +21,7 @@ import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
+import { dataReader } from "../../state/data.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
@@ -89,7 +90,8 @@ function templateHash(c: CompileResult, env: Record<string, string>): string {
 }
 
 function probeContext(store: StateStore, object: string, node: string) {
-  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object) };
+  const p = parseObjectPath(object);
+  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object), readData: dataReader(store, p.ok ? p.path.namespace : "root") };
 }
 
 export function printDiagnostics(ds: readonly Diagnostic[], c: CompileResult | undefined, color: ColorMode | undefined): void {
@@ -429,7 +431,8 @@ async function loadInstalled(store: StateStore, object: string, opts: EngineOpti
 
 export async function statusCommand(arg: string | undefined, opts: EngineOptions): Promise<number> {
   const store = storeFor(opts);
-  const objects = arg ? [formatObjectPath(objectPathOf(arg, opts))] : await store.listObjects();
+  // Every object: the services and volumes (cfg/sec objects hold keys, not resources).
+  const objects = arg ? [formatObjectPath(objectPathOf(arg, opts))] : (await store.listObjects()).filter((o) => !DATA_KINDS.includes(o.split("/").length === 3 ? o.split("/")[1] : "svc"));
   if (objects.length === 0) {
     process.stdout.write("No objects recorded on this node.\n");
     return 0;

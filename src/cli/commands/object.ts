@@ -9,17 +9,18 @@ import { Command, CommanderError } from "commander";
 import { compileTexts, readInput, renderConfig, resourcesToTemplate, type CompileResult, type RenderFormat } from "../../config/index.js";
 import { removeSections, sectionNames, setKeys } from "../../config/edit.js";
 import { hasErrors } from "../../core/diagnostics.js";
-import { formatObjectPath, parseObjectPath, type ObjectPath } from "../../core/path.js";
+import { DATA_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../../core/path.js";
 import { hasChanges } from "../../plan/model.js";
 import { desiredInputs } from "../../plan/planner.js";
 import { execInteractive } from "../../provider/exec.js";
+import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDataEntries, type DataKind } from "../../state/data.js";
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
 import type { ColorMode } from "../views/color.js";
 import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
-const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit", "sync"]);
-const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target"]);
+const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
+const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from"]);
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
@@ -42,6 +43,10 @@ function findVerb(args: readonly string[]): number {
 
 interface ObjOpts extends EngineOptions {
   template?: string;
+  /** add/decode/remove of cfg and sec objects. */
+  key?: string;
+  value?: string;
+  from?: string;
   config?: string;
   provision?: boolean;
   force?: boolean;
@@ -110,6 +115,7 @@ async function composeConfig(path: ObjectPath, opts: ObjOpts): Promise<string> {
     const extra = resourcesToTemplate(opts.resource, { existing: text ? sectionNames(text) : [] });
     text = text ? `${text.replace(/\n*$/, "\n")}\n${extra}` : extra;
   }
+  if (!text && DATA_KINDS.includes(path.kind)) text = "[DEFAULT]\n"; // a cfg/sec object starts empty: add keys to it
   if (!text) throw new UsageError("nothing to create from", "Pass --config <file|url>, --template <file|url> or --resource '<json>'.");
   let env = parseEnvOverrides(opts.env);
   if (opts.interactive) env = await promptEnv([{ name: src ?? "<resources>", text }], env);
@@ -121,6 +127,42 @@ async function composeConfig(path: ObjectPath, opts: ObjOpts): Promise<string> {
     text = names.includes("DEFAULT") ? setKeys(text, "DEFAULT", { id: randomUUID() }) : `[DEFAULT]\nid = ${randomUUID()}\n\n${text}`;
   }
   return text;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** `add --key`: sets a key of a cfg/sec object (a sec value is encrypted with the node key). */
+async function dataAdd(path: ObjectPath, key: string, value: Buffer, opts: ObjOpts): Promise<number> {
+  checkDataKey(key);
+  const store = storeFor(opts);
+  const object = formatObjectPath(path);
+  return withLock(store, object, opts, `osvc ${object} add`, async () => {
+    const text = await installedConfig(path, opts);
+    const entries = dataEntries(text);
+    const existed = entries.has(key);
+    const kind = path.kind as DataKind;
+    entries.set(key, encodeValue(kind, value, kind === "sec" ? await nodeKey(store.root, true) : undefined));
+    await store.installConfig(object, withDataEntries(text, entries));
+    process.stdout.write(`INFO    ${object.padEnd(28)} key ${key} ${existed ? "changed" : "added"} (${value.length} bytes${kind === "sec" ? ", encrypted" : ""})\n`);
+    return 0;
+  });
+}
+
+async function dataRemove(path: ObjectPath, key: string, opts: ObjOpts): Promise<number> {
+  const store = storeFor(opts);
+  const object = formatObjectPath(path);
+  return withLock(store, object, opts, `osvc ${object} remove`, async () => {
+    const text = await installedConfig(path, opts);
+    const entries = dataEntries(text);
+    if (!entries.delete(key)) throw new UsageError(`${object} has no key ${key}`, `Keys: ${[...dataEntries(text).keys()].join(", ") || "none"}`);
+    await store.installConfig(object, withDataEntries(text, entries));
+    process.stdout.write(`INFO    ${object.padEnd(28)} key ${key} removed\n`);
+    return 0;
+  });
 }
 
 async function create(path: ObjectPath, opts: ObjOpts): Promise<number> {
@@ -365,6 +407,47 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     }),
   );
   common(program.command("edit").argument("<what>", "config")).action(run((o) => edit(path, o)));
+  // cfg and sec objects: named keys (upstream's data objects), read by configs_/secrets_environment.
+  const dataOnly = () => {
+    if (!DATA_KINDS.includes(path.kind)) throw new UsageError(`${formatObjectPath(path)} is a ${path.kind} object: keys belong to cfg and sec objects`, "Use a path like <namespace>/cfg/<name> or <namespace>/sec/<name>.");
+  };
+  common(program.command("add"))
+    .requiredOption("--key <key>", "the key")
+    .option("--value <value>", "the value")
+    .option("--from <file>", "read the value from a file (- for stdin)")
+    .action(
+      run(async (o) => {
+        dataOnly();
+        if ((o.value === undefined) === (o.from === undefined)) throw new UsageError("pass exactly one of --value and --from");
+        const value = o.value !== undefined ? Buffer.from(o.value, "utf8") : o.from === "-" ? await readStdin() : await readFile(o.from!);
+        return dataAdd(path, o.key!, value, o);
+      }),
+    );
+  common(program.command("keys")).action(
+    run(async (o) => {
+      dataOnly();
+      for (const k of dataEntries(await installedConfig(path, o)).keys()) process.stdout.write(`${k}\n`);
+      return 0;
+    }),
+  );
+  common(program.command("decode"))
+    .requiredOption("--key <key>", "the key")
+    .action(
+      run(async (o) => {
+        dataOnly();
+        const store = storeFor(o);
+        process.stdout.write(await readDataValue(store, path.namespace, path.kind as DataKind, path.name, o.key!));
+        return 0;
+      }),
+    );
+  common(program.command("remove"))
+    .requiredOption("--key <key>", "the key")
+    .action(
+      run(async (o) => {
+        dataOnly();
+        return dataRemove(path, o.key!, o);
+      }),
+    );
   common(program.command("sync").argument("<what>", "update"))
     .option("--rid <rids>", "comma-separated sync resource ids (default: all)")
     .option("--target <target>", "only this target: nodes, drpnodes or local")
