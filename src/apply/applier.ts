@@ -9,7 +9,7 @@ import { ProviderError, type LogLevel, type Provider, type ProviderContext, type
 import { createExec, ExecError, type Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
-import { dataReader } from "../state/data.js";
+import { dataReader } from "./data-reader.js";
 import type { StateStore } from "../state/store.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
 

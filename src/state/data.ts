@@ -7,7 +7,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ProviderError, type DataReader } from "../provider/api.js";
 
 export type DataKind = "cfg" | "sec";
 
@@ -126,16 +125,4 @@ export async function readDataValue(
   if (text === undefined) throw new DataError(`${path} has no key ${key}`, `Add it: osvc ${path} add --key ${key} --value ...`);
   const k = text.startsWith("crypt:") ? await nodeKey(store.root, false) : undefined;
   return decodeValue(text, () => k ?? Buffer.alloc(32));
-}
-
-/** The DataReader providers get: keys of the cfg/sec objects of `namespace`, errors as ProviderErrors. */
-export function dataReader(store: { readonly root: string; readConfig(path: string): Promise<string | null> }, namespace: string): DataReader {
-  return async (kind, name, key) => {
-    try {
-      return await readDataValue(store, namespace, kind, name, key);
-    } catch (e) {
-      if (e instanceof DataError) throw new ProviderError(e.message, e.hint);
-      throw e;
-    }
-  };
 }

@@ -6,17 +6,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseInfo } from "../../providers/app/provider.js";
 import { runCli } from "../helpers/cli.js";
+import { testPids } from "../helpers/host.js";
 
 const dirs: string[] = [];
-const pids: number[] = [];
 afterEach(() => {
-  for (const pid of pids.splice(0)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  }
+  testPids.end();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -75,7 +69,7 @@ describe("app status_log and info", () => {
     for (const rid of ["app#0", "app#1"]) {
       const pid = state.resources[rid]?.outputs?.pid;
       expect(pid, rid).toBeTypeOf("number");
-      pids.push(pid!);
+      testPids.add(pid!);
       expect(alive(pid!)).toBe(true);
     }
 
@@ -97,6 +91,6 @@ describe("app status_log and info", () => {
 
     const p = runCli([name, "purge", "--root", root]);
     expect(p.code, p.stderr + p.stdout).toBe(0);
-    for (const pid of pids) expect(alive(pid), `${pid}: ${procState(pid)}`).toBe(false);
+    for (const pid of testPids.pids) expect(alive(pid), `${pid}: ${procState(pid)}`).toBe(false);
   });
 });

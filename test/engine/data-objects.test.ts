@@ -6,17 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
+import { testPids } from "../helpers/host.js";
 
 const dirs: string[] = [];
-const pids: number[] = [];
 afterEach(() => {
-  for (const pid of pids.splice(0)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
+  testPids.end();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -101,7 +95,7 @@ describe("cfg and sec objects", () => {
     const state = JSON.parse(readFileSync(join(root, "objects/test/svc/web/state.json"), "utf8")) as { resources: Record<string, { outputs?: { pid?: number } }> };
     const pid = state.resources["app#0"]?.outputs?.pid;
     expect(pid).toBeTypeOf("number");
-    pids.push(pid!);
+    testPids.add(pid!);
     for (let i = 0; i < 50; i++) {
       try {
         if (readFileSync(join(d, "out"), "utf8").length) break;

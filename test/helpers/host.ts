@@ -188,3 +188,20 @@ export function forceCleanup(paths: readonly string[]): string[] {
   }
   return problems;
 }
+
+/** Processes a test started (through osvc): SIGKILLed by pid, then forgotten, by `end()` in afterEach. */
+export const testPids = {
+  pids: [] as number[],
+  add(pid: number): void {
+    this.pids.push(pid);
+  },
+  end(): void {
+    for (const pid of this.pids.splice(0)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+  },
+};

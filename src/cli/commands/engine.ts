@@ -21,7 +21,7 @@ import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
-import { dataReader } from "../../state/data.js";
+import { dataReader } from "../../apply/data-reader.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
