@@ -136,8 +136,9 @@ describe("acquireLock", () => {
   });
 
   it("reclaims the lock of a zombie", async () => {
-    // The background sleep exits but its parent (exec'd into `sleep 3`) never reaps it.
-    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 3"], { stdio: ["ignore", "pipe", "ignore"] });
+    // The forked child exits at once and its parent never reaps it (perl does not, unlike a shell
+    // that may reap a job before it execs): a zombie, whatever the machine's load.
+    const parent = spawn("perl", ["-e", '$| = 1; my $p = fork(); if (!$p) { exit 0 } print "$p\\n"; sleep 3'], { stdio: ["ignore", "pipe", "ignore"] });
     try {
       const pid = Number(await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(d.toString()))));
       let state = "";
