@@ -7,7 +7,7 @@
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
 // unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
-import { readdir, realpath, stat } from "node:fs/promises";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
@@ -199,6 +199,20 @@ async function attach(ctx: ProviderContext, file: string, fresh = false): Promis
   return dev;
 }
 
+/** Waits until the loop device has no backing file any more (sysfs), at most `ms`. */
+async function detachSettled(dev: string, ms: number): Promise<void> {
+  const file = `/sys/block/${path.basename(dev)}/loop/backing_file`;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      await readFile(file, "utf8");
+    } catch {
+      return; // gone: detached
+    }
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
 async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const file = fileOf(r);
   const info = await fileInfo(file);
@@ -236,7 +250,10 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
       }
       throw e;
     }
-    // The kernel accepts LOOP_CLR_FD on a busy device and only defers it (autoclear): check.
+    // The kernel accepts LOOP_CLR_FD on a busy device and only defers it (autoclear) until the
+    // last opener closes it. A passing prober (udev, a blkid scanning every device) holds it for a
+    // moment: give such a holder up to 2 s (sysfs, no command), then check.
+    await detachSettled(l.name, 2000);
     const after = await listLoops(ctx.exec);
     if (after.some((x) => x.name === l.name && x.backFile === l.backFile)) {
       throw new ProviderError(

@@ -1,5 +1,5 @@
 // disk.loop against the real host: sparse file, loop attach/detach, adoption, busy refusal.
-import { existsSync, statSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { diskLoopProvider as P, parseLosetupAssoc, parseLosetupJson } from "../../providers/disk-loop/provider.js";
@@ -178,6 +178,34 @@ describe("disk.loop on the host", () => {
     await P.unprovision(ctx, rec);
     expect(loopsOf(file)).toEqual([]);
     expect(existsSync(file)).toBe(false);
+  });
+
+  it("a passing opener (a prober) delays the detach; one that stays open is reported", async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, "probed.img");
+    const ctx = testContext({ varDir: dir });
+    const r = res("disk#0", "disk.loop", { file, size: 8 * MiB });
+    const out = await P.provision(ctx, r);
+    const dev = (out.exposed_devs as string[])[0];
+    const rec = res("disk#0", "disk.loop", r.kw, out);
+    // open for 300 ms, as udev or a blkid scanning every device would
+    let fd = openSync(dev, "r");
+    const closer = setTimeout(() => closeSync(fd), 300);
+    await P.stop(ctx, rec);
+    clearTimeout(closer);
+    expect(loopsOf(file)).toEqual([]);
+    expect(ctx.logs).toContainEqual({ level: "info", message: `${dev} detached from ${file}` });
+    // held open for longer than the grace: the clear error, and the detach stays pending
+    const again = await P.start(ctx, rec);
+    const dev2 = (again.exposed_devs as string[])[0];
+    fd = openSync(dev2, "r");
+    try {
+      await expect(P.stop(ctx, rec)).rejects.toThrow(new RegExp(`loop device ${dev2} \\(${file}\\) is still in use; its detach is deferred`));
+    } finally {
+      closeSync(fd);
+    }
+    for (let i = 0; i < 40 && loopsOf(file).length; i++) await new Promise((d) => setTimeout(d, 50));
+    expect(loopsOf(file)).toEqual([]); // the kernel finished it when the holder closed
   });
 
   it("reports a loop still attached to a deleted copy of the file and detaches it at stop", async () => {
