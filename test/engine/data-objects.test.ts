@@ -108,12 +108,14 @@ describe("cfg and sec objects", () => {
     expect(c.stdout + c.stderr).not.toContain(SECRET);
     expect(allText(root)).not.toContain(SECRET);
 
-    // a missing key fails the start with the way to fix it
-    writeFileSync(conf, readFileSync(conf, "utf8").replace("PW=db/password", "PW=db/nope").replace("app#0", "app#1"));
+    // a missing key is an error of the plan, at the keyword, with the way to fix it: nothing starts
+    writeFileSync(conf, readFileSync(conf, "utf8").replace("PW=db/password", "PW=db/nope").replace("app#0", "app#1").replace(`${d}/out`, `${d}/out2`));
     const m = cli(["test/svc/web2", "create", "--config", conf, "--provision"]);
     expect(m.code).toBe(1);
-    expect(m.stdout + m.stderr).toContain("test/sec/db has no key nope");
-    expect(m.stdout + m.stderr).toContain("osvc test/sec/db add --key nope --value ...");
+    expect(m.stderr).toMatch(/web2\.conf:\d+:23: error E3007: app#1: secrets_environment: test\/sec\/db has no key nope/);
+    expect(m.stderr).toContain("hint: Add it: osvc test/sec/db add --key nope --value ...");
+    expect(m.stdout).not.toMatch(/INFO +test\/svc\/web2\.app#1/);
+    expect(() => readFileSync(join(d, "out2"))).toThrow();
 
     expect(cli(["test/svc/web", "purge"]).code).toBe(0);
     expect(cli(["test/svc/web2", "purge"]).code).toBe(0);

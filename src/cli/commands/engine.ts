@@ -22,6 +22,7 @@ import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
+import { dataEntries } from "../../state/data.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
@@ -126,11 +127,48 @@ export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): P
   return { compiled, graph, view: dependencyView(graph), diagnostics };
 }
 
+/**
+ * configs_/secrets_environment name keys of cfg/sec objects: a missing object or key is an error
+ * at plan time (E3007, at the keyword), not a failed start in the middle of an apply.
+ */
+async function checkDataRefs(ev: EvaluatedTemplate, store: StateStore): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  const cache = new Map<string, Map<string, string> | null>();
+  for (const r of ev.resources) {
+    if (r.keywords.get("disable")?.value === true) continue;
+    for (const [kw, kind] of [["configs_environment", "cfg"], ["secrets_environment", "sec"]] as const) {
+      const k = r.keywords.get(kw);
+      const v = k?.value;
+      const words = Array.isArray(v) ? v.map(String) : [];
+      for (const w of words) {
+        const m = /^[A-Za-z_][A-Za-z0-9_]*=([^/\s]+)\/(\S+)$/.exec(w);
+        if (!m) continue; // the provider says what is wrong with the word
+        const path = `${ev.path.namespace}/${kind}/${m[1]}`;
+        if (!cache.has(path)) {
+          const text = await store.readConfig(path);
+          cache.set(path, text === null ? null : dataEntries(text));
+        }
+        const entries = cache.get(path);
+        if (entries && entries.has(m[2])) continue;
+        out.push({
+          code: "E3007",
+          severity: "error",
+          summary: `${r.rid}: ${kw}: ${entries ? `${path} has no key ${m[2]}` : `${path} does not exist on this node`}`,
+          ...(k?.range ? { range: k.range } : {}),
+          hint: entries ? `Add it: osvc ${path} add --key ${m[2]} --value ...` : `Create it: osvc ${path} create, then osvc ${path} add --key ${m[2]} --value ...`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
 export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: PlanMode; force?: boolean }, store: StateStore, destroy = false): Promise<Plan> {
   const object = formatObjectPath(p.compiled.evaluated.path);
   const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
   const interrupted = await reportInterrupted(store, object);
-  return makePlan({
+  const dataDiagnostics = destroy || opts.mode === "stop" ? [] : await checkDataRefs(p.compiled.evaluated, store);
+  const plan = await makePlan({
     interrupted,
     evaluated: p.compiled.evaluated,
     graph: p.view,
@@ -141,6 +179,7 @@ export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: Pl
     templateHash: templateHash(p.compiled, parseEnvOverrides(opts.env)),
     osvcVersion: osvcVersion(),
   });
+  return dataDiagnostics.length ? { ...plan, diagnostics: [...plan.diagnostics, ...dataDiagnostics] } : plan;
 }
 
 /** An earlier apply that died mid-step left intents without outcomes: say so; probing resolves them. */
