@@ -18,6 +18,7 @@ import { makePlan, type DependencyView, type PlanOptions } from "../../plan/plan
 import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import type { ProviderContext, SyncPeer } from "../../provider/api.js";
+import { parseDataWord } from "../../provider/data-env.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
@@ -141,21 +142,21 @@ async function checkDataRefs(ev: EvaluatedTemplate, store: StateStore): Promise<
       const v = k?.value;
       const words = Array.isArray(v) ? v.map(String) : [];
       for (const w of words) {
-        const m = /^[A-Za-z_][A-Za-z0-9_]*=([^/\s]+)\/(\S+)$/.exec(w);
+        const m = parseDataWord(w);
         if (!m) continue; // the provider says what is wrong with the word
-        const path = `${ev.path.namespace}/${kind}/${m[1]}`;
+        const path = `${ev.path.namespace}/${kind}/${m.object}`;
         if (!cache.has(path)) {
           const text = await store.readConfig(path);
           cache.set(path, text === null ? null : dataEntries(text));
         }
         const entries = cache.get(path);
-        if (entries && entries.has(m[2])) continue;
+        if (entries && entries.has(m.key)) continue;
         out.push({
           code: "E3007",
           severity: "error",
-          summary: `${r.rid}: ${kw}: ${entries ? `${path} has no key ${m[2]}` : `${path} does not exist on this node`}`,
+          summary: `${r.rid}: ${kw}: ${entries ? `${path} has no key ${m.key}` : `${path} does not exist on this node`}`,
           ...(k?.range ? { range: k.range } : {}),
-          hint: entries ? `Add it: osvc ${path} add --key ${m[2]} --value ...` : `Create it: osvc ${path} create, then osvc ${path} add --key ${m[2]} --value ...`,
+          hint: entries ? `Add it: osvc ${path} add --key ${m.key} --value ...` : `Create it: osvc ${path} create, then osvc ${path} add --key ${m.key} --value ...`,
         });
       }
     }
