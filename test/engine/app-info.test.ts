@@ -89,6 +89,15 @@ describe("app status_log and info", () => {
     const rj = JSON.parse(runCli([name, "print", "resinfo", "--format", "json", "--root", root]).stdout) as { info: unknown[]; errors: unknown[] };
     expect(rj).toMatchObject({ info: [{ rid: "app#0", key: "version", value: "1.2.3" }, { rid: "app#0", key: "port", value: "8080" }], errors: [] });
 
+    // a failing info command: its row says why, and the exit code is 1
+    const failing = join(d, "failing.conf");
+    writeFileSync(failing, `[app#0]\ntype = forking\nstart = true\ninfo = sh -c 'echo broken >&2; exit 3'\n`);
+    expect(runCli([`${name}f`, "create", "--config", failing, "--root", root]).code).toBe(0);
+    const bad = runCli([`${name}f`, "print", "resinfo", "--root", root]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("error: app#0: info exited with code 3: sh -c 'echo broken >&2; exit 3': broken");
+    expect(runCli([`${name}f`, "delete", "--root", root]).code).toBe(0);
+
     const p = runCli([name, "purge", "--root", root]);
     expect(p.code, p.stderr + p.stdout).toBe(0);
     for (const pid of testPids.pids) expect(alive(pid), `${pid}: ${procState(pid)}`).toBe(false);

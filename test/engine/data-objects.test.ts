@@ -44,6 +44,9 @@ describe("cfg and sec objects", () => {
     expect(cli(["test/cfg/app", "create"]).code).toBe(0);
     expect(cli(["test/cfg/app", "add", "--key", "app.conf", "--from", join(d, "app.conf")]).code).toBe(0);
     expect(cli(["test/cfg/app", "add", "--key", "mode", "--value", "prod"]).code).toBe(0);
+    expect(runCli(["test/cfg/app", "add", "--key", "motd", "--from", "-", "--root", root], { input: "hello\nworld\n" }).code).toBe(0);
+    expect(cli(["test/cfg/app", "decode", "--key", "motd"]).stdout).toBe("hello\nworld\n");
+    expect(cli(["test/cfg/app", "remove", "--key", "motd"]).code).toBe(0);
     expect(cli(["test/cfg/app", "keys"]).stdout).toBe("app.conf\nmode\n");
     expect(cli(["test/cfg/app", "decode", "--key", "app.conf"]).stdout).toBe("mode=prod\nlevel=2\n");
     expect(cli(["test/sec/db", "decode", "--key", "password"]).stdout).toBe(SECRET);

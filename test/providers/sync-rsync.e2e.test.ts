@@ -233,6 +233,12 @@ describe("sync.rsync to a peer node over ssh (private sshd on 127.0.0.1)", () =>
     expect(by["sync#0"].flags[5]).toBe("/"); // no provisioner
     expect(by["sync#1"]).toMatchObject({ status: "down", log: [{ level: "warning", message: expect.stringMatching(/^n3: last sync failed/) }] });
 
+    // --target overrides the resource's targets: sync#1 to this node only
+    const loc = cli(["sync", "update", "--rid", "sync#1", "--target", "local"]);
+    expect(loc.code, loc.stdout + loc.stderr).toBe(0);
+    expect(loc.stdout).toMatch(new RegExp(`INFO +${name}\\.sync#1 +synced to n1 in `));
+    expect(tree(path.join(dir, "dst-drp"))).toEqual(["a.txt=alpha 2\n"]);
+    expect(cli(["sync", "update", "--target", "elsewhere"]).stderr).toContain("unknown target elsewhere");
     // apply leaves sync resources alone: status only
     const plan = runCli(["plan", tpl, "--path", name, "--root", root, "--node", "n1", "--node-config", path.join(dir, "node.conf"), "--detailed-exitcode"]);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
