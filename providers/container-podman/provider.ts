@@ -4,6 +4,10 @@
 // Runtime settings: every podman call runs with CONTAINERS_CONF pointing to a private
 // containers.conf, so the host's /etc/containers is never changed. It is the `containers_conf`
 // keyword when set, else a file osvc writes in the object's var dir with what these hosts need:
+//   - network_config_dir = <var dir>/container.podman/networks: podman 4 opens (creates) its network
+//     config dir and `netavark.lock` in it at every start-up, whatever the command (even `ps`): by
+//     default that is /etc/containers/networks, which a fresh host does not have. Named networks
+//     (podman network create) therefore live there too; name the host's in your own containers_conf;
 //   - default_ulimits nofile/nproc at most the node's hard limits: podman's defaults are above them,
 //     and without CAP_SYS_RESOURCE runc fails with "setrlimit RLIMIT_NOFILE: Operation not permitted";
 //   - runtime = "runc" when runc is installed: crun fails on hybrid cgroup hierarchies;
@@ -34,8 +38,16 @@ function hardLimit(label: string): number | undefined {
   }
 }
 
-/** The containers.conf osvc writes (pure but for the host probes passed in). */
-export function defaultContainersConf(host: { nofileHard?: number; nprocHard?: number; runc: boolean; netavark: boolean }): string {
+/** What the containers.conf osvc writes depends on in the host. */
+export interface PodmanHost {
+  readonly nofileHard?: number;
+  readonly nprocHard?: number;
+  readonly runc: boolean;
+  readonly netavark: boolean;
+}
+
+/** The containers.conf osvc writes (pure but for the host probes passed in); networkConfigDir is absolute. */
+export function defaultContainersConf(host: PodmanHost, networkConfigDir: string): string {
   const nofile = Math.min(20000, host.nofileHard ?? 20000);
   const nproc = Math.min(4096, host.nprocHard ?? 4096);
   const lines = [
@@ -49,36 +61,44 @@ export function defaultContainersConf(host: { nofileHard?: number; nprocHard?: n
     "",
     "[network]",
     ...(host.netavark ? ['network_backend = "netavark"'] : []),
+    // A TOML basic string: JSON's escapes are valid TOML.
+    `network_config_dir = ${JSON.stringify(networkConfigDir)}`,
     "",
   ];
   return lines.join("\n");
 }
 
-function hostConf(): string {
-  return defaultContainersConf({
+function probeHost(): PodmanHost {
+  return {
     nofileHard: hardLimit("Max open files"),
     nprocHard: hardLimit("Max processes"),
     runc: Boolean(firstExisting(BIN_DIRS.map((d) => `${d}/runc`))),
     netavark: Boolean(firstExisting(["/usr/lib/podman/netavark", "/usr/libexec/podman/netavark", "/usr/local/lib/podman/netavark", "/usr/local/libexec/podman/netavark"])),
-  });
+  };
 }
 
-let cachedConf: string | undefined;
+let cachedHost: PodmanHost | undefined;
 
-/** Writes (atomically, only when different) the default containers.conf in the var dir. */
+/**
+ * Writes (atomically, only when different) the default containers.conf in the var dir, and makes
+ * its private network config dir (podman would make it with mode 0700 itself).
+ */
 export async function ensureContainersConf(varDir: string): Promise<string> {
-  const file = path.join(varDir, "container.podman", "containers.conf");
-  cachedConf ??= hostConf();
+  const dir = path.resolve(varDir, "container.podman");
+  const file = path.join(dir, "containers.conf");
+  const networks = path.join(dir, "networks");
+  cachedHost ??= probeHost();
+  const conf = defaultContainersConf(cachedHost, networks);
   let current: string | undefined;
   try {
     current = await readFile(file, "utf8");
   } catch {
     current = undefined;
   }
-  if (current !== cachedConf) {
-    await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(networks, { recursive: true, mode: 0o700 });
+  if (current !== conf) {
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, cachedConf, { mode: 0o644 });
+    await writeFile(tmp, conf, { mode: 0o644 });
     await rename(tmp, file);
   }
   return file;

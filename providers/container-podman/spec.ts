@@ -7,7 +7,7 @@ export const containerPodmanKeywords: KeywordSpec[] = [
     name: "containers_conf",
     type: "string",
     scopable: true,
-    text: "The containers.conf podman runs with (CONTAINERS_CONF). Default: one osvc writes in the object's var dir (runc, ulimits within the node's hard limits); /etc/containers is never changed.",
+    text: "The containers.conf podman runs with (CONTAINERS_CONF). Default: one osvc writes in the object's var dir (runc, ulimits within the node's hard limits, a private network_config_dir), so /etc/containers is never changed. A file of yours should set [network] network_config_dir too: podman creates /etc/containers/networks otherwise.",
     example: "/etc/osvc/containers.conf",
   },
 ];

@@ -3,11 +3,13 @@
 // and snapshots of the host settings a container engine could change behind our back.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Provider } from "../../src/provider/api.js";
+import { tracedExec, writesUnder } from "./fstrace.js";
 import { cleanup, makeTempDir, probeOne, res, testContext } from "./host.js";
 
 export interface CliResult {
@@ -110,7 +112,9 @@ export function removeImage(cli: Cli, tag: string): string[] {
 /** A containers.conf for the tests' own podman calls (the settings of host-environment §5). */
 export function writeTestContainersConf(dir: string): string {
   const f = path.join(dir, "containers.conf");
-  writeFileSync(f, '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n[network]\nnetwork_backend = "netavark"\n');
+  // network_config_dir: podman 4 makes /etc/containers/networks at every start-up otherwise.
+  const networks = path.join(dir, "networks");
+  writeFileSync(f, `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n[network]\nnetwork_backend = "netavark"\nnetwork_config_dir = ${JSON.stringify(networks)}\n`);
   return f;
 }
 
@@ -418,6 +422,34 @@ export function defineContainerSuite(o: SuiteOptions): void {
       { provisioned: null, up: false, outputs: { name: n1 } },
     ]);
     await P.unprovision(ctx, r0);
+  });
+
+  it("changes no host configuration: no CLI call it makes writes under /etc or the home directory (strace)", async () => {
+    const traced = tracedExec(o.cli().bin, makeTempDir("osvc-trace-"));
+    const ctx = testContext({ varDir: o.varDir(), objectName: `ce2e-${uniq()}`, exec: traced.exec });
+    const [n0, n1] = [0, 1].map((i) => `${ctx.objectName}.container.${i}`);
+    track(n0, n1);
+    const r0 = res("container#0", o.driver, kw());
+    const r1 = res("container#1", o.driver, kw({ netns: "container#0" }));
+    // The whole life of two containers: probe, run, share a namespace, stop, start, remove.
+    expect((await P.probe(ctx, [r0, r1])).map((x) => x.up)).toEqual([false, false]);
+    await P.start(ctx, r0);
+    await P.start(ctx, r1);
+    await P.stop(ctx, r1);
+    await P.stop(ctx, r0);
+    await P.start(ctx, r0);
+    await P.start(ctx, r1);
+    expect((await P.probe(ctx, [r0, r1])).map((x) => x.up)).toEqual([true, true]);
+    await P.unprovision(ctx, r1);
+    await P.unprovision(ctx, r0);
+    expect(containerNames(o.cli()).filter((n) => n === n0 || n === n1)).toEqual([]);
+    const calls = traced.calls();
+    expect(traced.count()).toBeGreaterThan(10);
+    // Not blind: the CLI's reads of its host configuration are seen (opens are all traced).
+    expect(calls.some((c) => !c.write && c.path.startsWith("/etc/"))).toBe(true);
+    // podman 4 opens (creating on a fresh host) /etc/containers/networks/netavark.lock at every
+    // start-up unless containers.conf names another network_config_dir.
+    expect(writesUnder(calls, ["/etc", os.homedir()]).map((c) => c.line)).toEqual([]);
   });
 
   it("honours a custom name, and netns = container#N finds that container by its osvc labels", async () => {

@@ -1,7 +1,7 @@
 // container.podman against the real host: a busybox image imported from a local tarball, real
 // containers, independent checks with `podman inspect` and /proc; the host network and
 // /etc/containers must be left exactly as they were (no podman0, no ip_forward change).
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,12 +89,15 @@ describe("container drivers: pure parts", () => {
     });
   });
 
-  it("writes a containers.conf within the node's hard limits", () => {
-    const conf = defaultContainersConf({ nofileHard: 1024, nprocHard: 1e6, runc: true, netavark: false });
+  it("writes a containers.conf within the node's hard limits, with a private network config dir", () => {
+    const conf = defaultContainersConf({ nofileHard: 1024, nprocHard: 1e6, runc: true, netavark: false }, "/v/container.podman/networks");
     expect(conf).toContain('default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]');
     expect(conf).toContain('runtime = "runc"');
     expect(conf).not.toContain("network_backend");
-    expect(defaultContainersConf({ runc: false, netavark: true })).not.toContain("runtime");
+    expect(conf).toMatch(/^\[network\]\nnetwork_config_dir = "\/v\/container.podman\/networks"$/m);
+    expect(defaultContainersConf({ runc: false, netavark: true }, "/v/n")).not.toContain("runtime");
+    // a TOML basic string: quotes and backslashes escaped
+    expect(defaultContainersConf({ runc: false, netavark: true }, '/v/a"b\\c')).toContain('network_config_dir = "/v/a\\"b\\\\c"');
   });
 
   it("refuses what it cannot honour, before running anything", async () => {
@@ -152,6 +155,9 @@ describe("container.podman on the host", () => {
       await P.start(ctx, r);
       const conf = readFileSync(path.join(dir, "container.podman", "containers.conf"), "utf8");
       expect(conf).toMatch(/^runtime = "runc"$/m);
+      // podman's network config (netavark.lock) in the var dir, not in /etc/containers/networks
+      expect(conf).toContain(`network_config_dir = "${dir}/container.podman/networks"`);
+      expect(existsSync(path.join(dir, "container.podman", "networks", "netavark.lock"))).toBe(true);
       expect(conf).toMatch(/^default_ulimits = \["nofile=\d+:\d+", "nproc=\d+:\d+"\]$/m);
       expect(inspectContainer(cli, name)).toMatchObject({ State: { Running: true } });
       const info = JSON.parse(cli.run(["container", "inspect", "--format", "{{json .OCIRuntime}}", name]).stdout) as string;
