@@ -509,7 +509,7 @@ export function defineContainerSuite(o: SuiteOptions): void {
       "container#0",
       o.driver,
       kw({
-        hostname: "web1",
+        hostname: "ce2e-host",
         environment: ["FOO=bar baz", "X=1"],
         volume_mounts: [`${dir}:/data:rw`],
         cwd: "/data",
@@ -521,10 +521,10 @@ export function defineContainerSuite(o: SuiteOptions): void {
     const out = await P.start(ctx, r);
     const file = path.join(dir, "out.txt");
     for (let i = 0; i < 50 && !(existsSync(file) && readFileSync(file, "utf8").split("\n").length >= 5); i++) await sleep(100);
-    expect(readFileSync(file, "utf8")).toBe("bar baz\nweb1\n/data\n65534\n");
+    expect(readFileSync(file, "utf8")).toBe("bar baz\nce2e-host\n/data\n65534\n");
     expect(statSync(file).uid).toBe(65534);
     const i = inspectContainer(cli, name)!;
-    expect(i.Config.Hostname).toBe("web1");
+    expect(i.Config.Hostname).toBe("ce2e-host");
     expect(i.Config.Env).toEqual(expect.arrayContaining(["FOO=bar baz", "X=1"]));
     expect(i.State.Pid).toBe(out.pid);
     await P.unprovision(ctx, r);
