@@ -120,12 +120,14 @@ export function writeTestContainersConf(dir: string): string {
 
 /**
  * What a container engine could change on the host: ip_forward, its bridges (podman0, cni-podman0,
- * docker0, br-*: only those, other tests may add links of their own meanwhile), /etc/containers.
+ * docker0, br-*: only those, other tests may add links of their own meanwhile), /etc/containers
+ * and /etc/docker.
  */
 export interface HostNetSnapshot {
   ipForward: string;
   engineLinks: string[];
   etcContainers: string[];
+  etcDocker: string[];
 }
 
 function treeListing(dir: string): string[] {
@@ -159,6 +161,7 @@ export function hostNetSnapshot(): HostNetSnapshot {
     ipForward: readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(),
     engineLinks,
     etcContainers: treeListing("/etc/containers"),
+    etcDocker: treeListing("/etc/docker"),
   };
 }
 
