@@ -2,7 +2,7 @@
 // plan shows no changes, destroy leaves nothing; a missing image in the middle of the container
 // stack rolls back the address, the mounts and the loop device of that run.
 // osvc runs inside a private network namespace (nsenter --net), never in the host's own.
-// Nothing here may meet what a user runs from the README (test/audit/examples-isolation.test.ts):
+// Nothing here may meet what a user runs from the README (test/examples-isolation.test.ts):
 // every object gets a name of this run (so its sandbox /tmp/osvc-<name>, its containers
 // <name>.container.N and its volume group are this run's), the image a tag of this run, the
 // podman settings a temp dir.
