@@ -65,7 +65,7 @@ import {
   allUp,
   buildImage,
   cleanupFull,
-  CONTAINERS_CONF_TEXT,
+  containersConfText,
   describeUp,
   fullLeftovers,
   fullScript,
@@ -568,7 +568,7 @@ async function fullBench(cleanup: CleanupRegistry): Promise<void> {
   // The session directory holds the containers.conf (both methods use it) and the image build's scratch files.
   const session = cleanup.add(benchDir("full-session"));
   const env: FullEnv = { ...FULL, containersConf: join(session, "containers.conf") };
-  writeFileSync(env.containersConf, CONTAINERS_CONF_TEXT);
+  writeFileSync(env.containersConf, containersConfText(session));
   cleanup.hook("full-image", () => removeImage(env));
   const img = buildImage(env, session);
   if (!img.ok) throw new Error(`cannot import the bench image ${env.image}: ${img.error}`);

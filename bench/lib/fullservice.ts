@@ -67,8 +67,13 @@ function sh(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): { r
 
 const podmanEnv = (env: FullEnv): NodeJS.ProcessEnv => ({ ...process.env, CONTAINERS_CONF: env.containersConf });
 
-/** The containers.conf the project's tests and examples use (host-environment §5), never /etc. */
-export const CONTAINERS_CONF_TEXT = '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n';
+/**
+ * The containers.conf the project's tests and examples use (host-environment §5), never /etc: its
+ * network config dir is `dir`/networks (podman 4 creates /etc/containers/networks otherwise).
+ */
+export function containersConfText(dir: string): string {
+  return `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n[network]\nnetwork_config_dir = ${JSON.stringify(`${dir}/networks`)}\n`;
+}
 
 // ------------------------------------------------------------------ image
 
