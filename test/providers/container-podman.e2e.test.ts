@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildRunArgs, defaultContainerName, parseDockerPs, parseInspect, parsePodmanPs, runArgsSetNetwork } from "../../providers/container-podman/oci.js";
 import { containerPodmanProvider as P, defaultContainersConf } from "../../providers/container-podman/provider.js";
 import { ProviderError } from "../../src/provider/api.js";
@@ -101,7 +101,10 @@ describe("container drivers: pure parts", () => {
   });
 
   it("refuses what it cannot honour, before running anything", async () => {
-    const ctx = testContext({ objectName: "refuse" });
+    // A var dir of its own: the containers.conf osvc writes goes there (never a fixed /tmp path).
+    const varDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "osvc-podman-refuse-")));
+    onTestFinished(() => rmSync(varDir, { recursive: true, force: true }));
+    const ctx = testContext({ varDir, objectName: `refuse-${uniq()}` });
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ detach: false }, /detach = false is not supported/],
       [{ volume_mounts: ["data/sub:/d"] }, /absolute host path/],
