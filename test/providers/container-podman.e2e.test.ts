@@ -1,7 +1,7 @@
 // container.podman against the real host: a busybox image imported from a local tarball, real
 // containers, independent checks with `podman inspect` and /proc; the host network and
 // /etc/containers must be left exactly as they were (no podman0, no ip_forward change).
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -22,7 +22,8 @@ import {
   uniq,
   writeTestContainersConf,
 } from "../helpers/containers.js";
-import { res, testContext } from "../helpers/host.js";
+import { BIN } from "../helpers/cli.js";
+import { makeTempDir, res, sh, testContext } from "../helpers/host.js";
 
 describe("container drivers: pure parts", () => {
   it("names containers <name>.<rid with # → .>, namespaced ones <ns>..<name>...", () => {
@@ -211,6 +212,28 @@ describe("container.podman on the host", () => {
     const obs = await P.probe(ctx, [res("container#0", "container.podman", baseKw(image, { name: "bad name" })), res("container#1", "container.podman", baseKw(image))]);
     expect(obs[0]).toMatchObject({ provisioned: null, up: false, problems: [{ level: "error", message: expect.stringMatching(/invalid container name/) }] });
     expect(obs[1]).toEqual({ provisioned: null, up: false, outputs: { name: `${ctx.objectName}.container.1` } });
+  });
+
+  it("on a fresh host (no /etc/containers/networks) a plan creates nothing under /etc/containers", () => {
+    // The fresh host: a private mount namespace where /etc/containers is a copy of the host's
+    // without networks/ (the host's own /etc is never changed). osvc runs there; plan probes
+    // through podman (ps, image exists), which is enough for podman to create its network config dir.
+    const t = makeTempDir("osvc-podman-fresh-");
+    const etc = path.join(t, "etc-containers");
+    expect(sh("cp", ["-a", "/etc/containers", etc]).rc).toBe(0);
+    rmSync(path.join(etc, "networks"), { recursive: true, force: true });
+    const before = sh("find", [etc, "-printf", "%P %y %s %T@\n"]).stdout;
+    const tpl = path.join(t, "fresh.conf");
+    writeFileSync(tpl, `[container#0]\ntype = podman\nimage = ${image}\ncommand = sleep 300\n`);
+    const name = `ce2e-fresh-${uniq()}`;
+    const inFreshHost = (args: string[]) =>
+      sh("unshare", ["-m", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /etc/containers && shift && exec "$@"', "sh", etc, process.execPath, BIN, ...args, "--root", path.join(t, "root")]);
+    const p = inFreshHost(["plan", tpl, "--path", name, "--color", "never"]);
+    expect(p.rc, p.stderr + p.stdout).toBe(0);
+    expect(p.stdout).toMatch(/> container#0 \(container\.podman\) will be started/);
+    expect(p.stderr).not.toMatch(/not present locally/); // podman ran there, and found the image
+    expect(sh("find", [etc, "-printf", "%P %y %s %T@\n"]).stdout).toBe(before);
+    expect(existsSync(path.join(etc, "networks"))).toBe(false);
   });
 
   it("left the host network and /etc/containers untouched so far", () => {
