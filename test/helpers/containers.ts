@@ -9,6 +9,7 @@ import { afterEach, expect, it } from "vitest";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Provider } from "../../src/provider/api.js";
+import { createExec, displayCommand } from "../../src/provider/exec.js";
 import { tracedExec, writesUnder } from "./fstrace.js";
 import { cleanup, makeTempDir, probeOne, res, testContext } from "./host.js";
 
@@ -558,9 +559,27 @@ export function defineContainerSuite(o: SuiteOptions): void {
 
   it("a container that exits at once fails the start with its last log lines, and is removed", async () => {
     const cli = o.cli();
-    const ctx = newCtx();
-    const name = `${ctx.objectName}.container.0`;
+    const objectName = `ce2e-${uniq()}`;
+    const name = `${objectName}.container.0`;
     track(name);
+    // On a loaded host osvc's first look may come before the shell in the container exited: then
+    // the start rightly succeeds (it was running). To test the exited case every time, each
+    // inspect osvc makes after its `run` waits until the engine reports the container ended.
+    const base = createExec();
+    let ran = false;
+    const ctx = testContext({
+      varDir: o.varDir(),
+      objectName,
+      exec: (record) => async (file, args, opts) => {
+        if (!opts?.quiet) record(displayCommand(file, args));
+        if (ran && file === cli.bin && args[0] === "container" && args[1] === "inspect") {
+          for (let i = 0; i < 300 && /^(created|running|configured)$/.test(cli.run(["container", "inspect", "--format", "{{.State.Status}}", name]).stdout.trim()); i++) await sleep(100);
+        }
+        const out = await base(file, args, opts);
+        if (file === cli.bin && args[0] === "run") ran = true;
+        return out;
+      },
+    });
     const r = res("container#0", o.driver, kw({ command: ["sh", "-c", "echo boom-osvc >&2; exit 3"] }));
     const err = await P.start(ctx, r).then(
       () => undefined,
