@@ -103,8 +103,9 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
   const catalog = ev.ctx.catalog;
   const typeKey = sec.byBase.get("type");
   const typeRes = typeKey ? ev.keyword(sec.name, "type", undefined) : undefined;
-  const type = typeRes?.text.trim() || undefined;
   const driver = ev.driverOf(sec.name);
+  // In a typeless group (volume), "type" is a driver keyword (the pool type), not the driver's type.
+  const type = driver?.spec.type === "" ? undefined : typeRes?.text.trim() || undefined;
   const keywords = new Map<string, EvaluatedKeyword>();
   const unknown = new Map<string, EvaluatedKeyword>();
   if (!driver) {

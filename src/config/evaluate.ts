@@ -95,6 +95,9 @@ const constantDefaults = new WeakMap<KeywordSpec, EvaluatedKeyword>();
 
 const NODE_SCOPES = ["nodes", "drpnodes", "encapnodes"] as const;
 
+/** Keyword types whose empty value means unset (upstream's size and duration converters return nil). */
+const EMPTY_MEANS_UNSET: ReadonlySet<string> = new Set(["size", "duration"]);
+
 function deterministicId(path: ObjectPath): string {
   const h = createHash("sha256").update(`osvc:${formatObjectPath(path)}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
@@ -302,7 +305,8 @@ export class Evaluator {
     else if (inherit === "head") found = fromSection("DEFAULT") ?? fromSection(section);
     else if (inherit === "head2leaf") found = fromSection("DEFAULT") ?? fromSection(section);
     else found = fromSection(section) ?? fromSection("DEFAULT");
-    if (found) return found;
+    // As upstream, an empty size or duration ("size =", "lock_timeout =") means unset: the default applies.
+    if (found && !(spec && EMPTY_MEANS_UNSET.has(spec.type) && found.text.trim() === "")) return found;
     if (spec?.default !== undefined) return { text: spec.default, origin: "default" };
     return undefined;
   }
@@ -368,6 +372,9 @@ export class Evaluator {
     let deferred: Set<string> | undefined;
     let markers: MarkerPart[] | undefined;
     let typed: PyVal | undefined;
+    let sawExpr = false;
+    /** References left as written (unknown or deferred): the second pass leaves them alone too. */
+    const kept = new Set<string>();
     for (const p of parts) {
       switch (p.kind) {
         case "text":
@@ -384,11 +391,13 @@ export class Evaluator {
             text += p.ref.raw;
           } else {
             text += r.text;
+            if (r.text === p.ref.raw) kept.add(p.ref.raw);
             if (r.deferred) for (const d of r.deferred) (deferred ??= new Set()).add(d);
           }
           break;
         }
         case "expr": {
+          sawExpr = true;
           let inner = p.inner;
           let exprDeferred = false;
           let atoms: Map<string, PyVal> | undefined = p.ast && p.refs.length > 0 && countRefAtoms(p.ast) === p.refs.length ? new Map() : undefined;
@@ -457,7 +466,33 @@ export class Evaluator {
         }
       }
     }
+    if (ok && sawExpr && text.includes("{")) {
+      // As upstream: references again after $(...), so an expression may compute a reference
+      // ({nodes[$(0//(3//{#nodes}))]} is {nodes[0]} after the expression).
+      const again = this.referencePass(section, lk, text, kept);
+      if (again.text !== text) typed = undefined;
+      ok = again.ok;
+      text = again.text;
+      if (again.deferred) for (const d of again.deferred) (deferred ??= new Set()).add(d);
+    }
     return { ok, text, typed, deferred, markers };
+  }
+
+  /** One more pass over evaluated text: references only (expressions and markers stay text). */
+  private referencePass(section: string, lk: Lookup, text: string, kept: ReadonlySet<string>): Evaluated {
+    const at: Lookup = { text, origin: lk.origin, range: lk.range };
+    let ok = true;
+    let out = "";
+    let deferred: Set<string> | undefined;
+    for (const p of parseLooseValue(text)) {
+      if (p.kind === "ref" && !kept.has(p.ref.raw)) {
+        const r = this.resolveRef(section, p.ref, at, p.start, p.end);
+        if (!r.ok) ok = false;
+        out += r.ok ? r.text : p.ref.raw;
+        if (r.deferred) for (const d of r.deferred) (deferred ??= new Set()).add(d);
+      } else out += text.slice(p.start, p.end);
+    }
+    return { ok, text: out, deferred };
   }
 
   /** Resolves one reference in the context of `section`. */
