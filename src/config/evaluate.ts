@@ -441,7 +441,7 @@ export class Evaluator {
                 summary: "invalid expression after substituting references",
                 detail: `$(${p.inner}) became $(${inner}): ${parsed?.error ?? "syntax error"}.`,
                 range: this.rangeOf(lk, p.start, p.end),
-                hint: "Quote referenced text that is not a number, e.g. $('{nodename}' == 'n1').",
+                hint: shellSubstitutionHint(p.inner) ?? "Quote referenced text that is not a number, e.g. $('{nodename}' == 'n1').",
               });
             }
             ok = false;
@@ -459,6 +459,7 @@ export class Evaluator {
               summary: `expression error: ${e.message}`,
               detail: `While evaluating $(${inner}).`,
               range: this.rangeOf(lk, p.start, p.end),
+              hint: shellSubstitutionHint(p.inner),
             });
             ok = false;
           }
@@ -493,6 +494,26 @@ export class Evaluator {
       } else out += text.slice(p.start, p.end);
     }
     return { ok, text: out, deferred };
+  }
+
+  /**
+   * The references of a keyword's value as written (also those inside $(...)), each with the text it
+   * stands for and its position: what a check on substituted text needs (commands: src/config/compile.ts).
+   * References kept as written (unknown, deferred) are not substitutions and are left out.
+   */
+  substitutions(section: string, base: string): { raw: string; text: string; range?: SourceRange }[] {
+    const lk = this.lookup(section, base);
+    if (!lk?.value) return [];
+    const out: { raw: string; text: string; range?: SourceRange }[] = [];
+    const add = (ref: RefAst, start: number, end: number) => {
+      const r = this.resolveRef(section, ref, lk, start, end);
+      if (r.ok && !r.deferred && r.text !== ref.raw) out.push({ raw: ref.raw, text: r.text, range: this.rangeOf(lk, start, end) });
+    };
+    for (const p of this.partsOf(lk)) {
+      if (p.kind === "ref") add(p.ref, p.start, p.end);
+      else if (p.kind === "expr") for (const rp of p.refs) add(rp.ref, rp.start, rp.end);
+    }
+    return out;
   }
 
   /** Resolves one reference in the context of `section`. */
@@ -746,6 +767,15 @@ export class Evaluator {
       spec,
     };
   }
+}
+
+/**
+ * "$(hostname -f)" is a shell command substitution, not arithmetic: a command word then arguments
+ * (an option, a path, another word) or a pipe. The hint names the literal form.
+ */
+export function shellSubstitutionHint(inner: string): string | undefined {
+  if (!/^\s*[A-Za-z_./][\w./-]*\s+(-|\/|[A-Za-z_{])|\|/.test(inner)) return undefined;
+  return `$(...) is arithmetic in a template; for a shell command substitution write $$(${inner.trim()}) (a command holding it runs through /bin/sh).`;
 }
 
 /** Parses a value that has no source (a keyword default, a --env value). */
