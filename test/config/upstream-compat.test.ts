@@ -11,6 +11,7 @@
 //   names      om3 core/naming/path.go NewPathFromStrings + util/hostname IsValid (path_test.go TestNewPath)
 //   volume     om3 drivers/resvol: "type" is the pool type
 //   commands   om3 util/command commandArgsFromString (|, && or ; → /bin/sh -c) and testdata/svcappComplexCommand.conf
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { commandOf } from "../../providers/app/command.js";
 import { renderConfig } from "../../src/config/index.js";
@@ -306,5 +307,13 @@ describe("app commands as upstream writes them", () => {
       expect(d?.hint, line).toMatch(/\$\$\(/);
     }
     expect(compile("[app#0]\nstart = echo $$(hostname -f)\n").diagnostics).toEqual([]);
+  });
+  it("osvc keywords and the README say what the code does", () => {
+    for (const kw of ["start", "stop", "check", "info"]) expect(catalog.byId("app.forking")?.keywords.get(kw)?.text, kw).toMatch(/run through \/bin\/sh -c when it holds shell operators/);
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    expect(readme).toMatch(/runs through `\/bin\/sh -c`, so upstream's\s+`stop = echo One && echo Two` works/);
+    expect(readme).toContain("| E2028 | a value substituted into a command");
+    expect(readme).not.toMatch(/are an error \(E2028\)|commands run without a shell \(write/);
+    expect(readme).toContain("## Differences from upstream");
   });
 });
