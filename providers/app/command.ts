@@ -3,16 +3,17 @@
 // A command keyword is one of:
 //   unset, "" or "false"   → no command
 //   "true" or an integer   → `<script> <action>` (an integer is upstream's legacy sequence number)
+//   a line with shell operators ("|", "||", "&&", ";", redirections, $(...)) → `/bin/sh -c <line>`,
+//                            as upstream runs it (its test templates use `echo One && echo Two`)
 //   anything else          → a command line, split into words with shlexSplit and run WITHOUT a shell.
 //
-// No template value ever reaches a shell: a command line that uses shell operators ("|", "||",
-// "&&", a word ending in ";") is refused with a hint, where upstream would have run /bin/sh -c on
-// it. Writing `sh -c '...'` explicitly is the user's own choice of a program to run, and works.
-// (The one /bin/sh osvc itself runs for apps is REDIRECT_SCRIPT below: a constant script that
-// receives its values as positional arguments and never parses them.)
+// Only the template as written reaches the shell: validation refuses a value substituted into a
+// command (reference, [env], --env, environment) that holds shell syntax (E2028, src/core/command.ts).
+// (The other /bin/sh osvc runs for apps is REDIRECT_SCRIPT below: a constant script that receives
+// its values as positional arguments and never parses them.)
 import path from "node:path";
 import { access, constants } from "node:fs/promises";
-import { explicitShellHint, isShell, usesShellOperators } from "../../src/core/command.js";
+import { isShell, shellArgv, usesShellOperators } from "../../src/core/command.js";
 import { shlexSplit } from "../../src/core/convert.js";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
@@ -25,13 +26,13 @@ export const SCRIPT_ARG: Readonly<Record<AppAction, string>> = { start: "start",
 export interface AppCommand {
   /** The argument vector to run (argv[0] may be a bare name, looked up in PATH). */
   readonly argv: readonly string[];
-  /** The user wrote an explicit shell invocation (sh -c '...'). */
+  /** The command runs through a shell: written as sh -c '...', or holding shell operators. */
   readonly shell: boolean;
   /** For logs: the command as the user wrote it. */
   readonly display: string;
 }
 
-/** Upstream ran a shell for these; osvc refuses them without an explicit one (see src/core/command.ts). */
+/** Lines run through /bin/sh -c, as upstream (see src/core/command.ts). */
 export const needsShell = usesShellOperators;
 
 function str(v: KwValue | undefined): string | undefined {
@@ -66,9 +67,7 @@ export function commandOf(r: ResourceSpec, action: AppAction): AppCommand | unde
   if (!words.ok) throw new ProviderError(`${r.rid}: ${action}: ${words.error}`, words.hint);
   if (words.value.length === 0) return undefined;
   const explicitShell = isShell(words.value[0]);
-  if (needsShell(line) && !explicitShell) {
-    throw new ProviderError(`${r.rid}: ${action} uses shell operators, but osvc runs commands without a shell`, explicitShellHint(line));
-  }
+  if (needsShell(line) && !explicitShell) return { argv: shellArgv(line), shell: true, display: line };
   return { argv: words.value, shell: explicitShell, display: line };
 }
 

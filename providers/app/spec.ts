@@ -15,7 +15,7 @@ const LIMITS: ReadonlyArray<[string, KeywordSpec["type"], string]> = [
 ];
 
 const ACTION_TEXT =
-  "false or unset: nothing; true: run <script> ACTION; an integer: legacy sequence number, runs <script> ACTION; otherwise a command line (run through a shell when it contains |, ||, && or ;).";
+  "false or unset: nothing; true: run <script> ACTION; an integer: legacy sequence number, runs <script> ACTION; otherwise a command line: run through /bin/sh -c when it holds shell operators as written (|, ||, &&, ;, a redirection, $$(...), backquotes), else as words without a shell. A value substituted into it (a reference, [env], --env) may not hold shell syntax (E2028).";
 
 /** Keywords shared by app.forking and app.simple. */
 export const appKeywords: KeywordSpec[] = [

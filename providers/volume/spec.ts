@@ -6,6 +6,7 @@ export const volumeSpec: DriverSpec = {
   text: "A volume object allocated from a storage pool and claimed by this object; it exposes a mount point. Unprovision only releases the claim: the data survives until the volume is purged.",
   keywords: [
     { name: "name", type: "string", scopable: true, default: "{name}-vol-{rindex}", text: "The volume object name, in the same namespace.", example: "{name}-data" },
+    { name: "type", type: "string", provisioning: true, inherit: "leaf", text: "The type of the storage pool to allocate the volume from (as upstream, not a driver type: a volume has one driver); with pool unset, the pool is chosen among pools of this type.", example: "shm" },
     { name: "pool", type: "string", provisioning: true, inherit: "leaf", text: "The storage pool the volume is allocated from; defaults to the pool best matching size, access and format.", example: "default" },
     { name: "size", type: "size", provisioning: true, text: "Size of the volume allocated at provision.", example: "10g" },
     { name: "access", type: "string", provisioning: true, default: "rwo", candidates: ["rwo", "roo", "rwx", "rox"], text: "Access mode: read-write or read-only, by one node (o) or many (x)." },

@@ -1,7 +1,8 @@
 // Triggers: [blocking_]{pre,post}_{provision,unprovision,start,stop} commands around an action.
-// A trigger is an argument vector (POSIX shell-word split of the keyword), run without a shell:
-// no template value ever reaches a shell. Write `sh -c '...'` explicitly to use one.
-import { explicitShellHint, isShell, usesShellOperators } from "../core/command.js";
+// A trigger is an argument vector (POSIX shell-word split of the keyword) run without a shell, or,
+// as upstream, `/bin/sh -c <line>` when the line holds shell operators as written in the template
+// (validation refuses substituted values holding shell syntax: src/core/command.ts).
+import { isShell, shellArgv, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
 import type { KwValue } from "../core/value.js";
 import { ProviderError } from "../provider/api.js";
@@ -15,9 +16,7 @@ export function triggerArgv(command: string): { argv: string[] } | { error: stri
   const r = shlexSplit(command);
   if (!r.ok) return { error: r.error, hint: r.hint };
   if (r.value.length === 0) return { argv: [] };
-  if (usesShellOperators(command) && !isShell(r.value[0])) {
-    return { error: `the command ${JSON.stringify(command)} uses shell operators, but osvc runs commands without a shell`, hint: explicitShellHint(command) };
-  }
+  if (usesShellOperators(command) && !isShell(r.value[0])) return { argv: shellArgv(command) };
   return { argv: r.value };
 }
 

@@ -38,7 +38,8 @@ export class KeywordCatalog {
 
   /** The driver of a resource section: group + type (or the group's default type). */
   driverFor(group: string, type: string | undefined): ResolvedDriver | undefined {
-    const t = type ?? this.defaultTypes[group];
+    // A typeless group (volume) is its own driver: there, "type" is a keyword of the driver (the pool type).
+    const t = this.defaultTypes[group] === "" ? "" : (type ?? this.defaultTypes[group]);
     const id = t ? `${group}.${t}` : group;
     return this.byId(id);
   }

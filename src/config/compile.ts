@@ -2,7 +2,7 @@
 // sections, drivers, keywords, scopes, required keywords, values.
 import { didYouMean, suggestion, type Diagnostic } from "../core/diagnostics.js";
 import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
-import { explicitShellHint, isShell, usesShellOperators } from "../core/command.js";
+import { SHELL_SYNTAX, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
 import type { KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
@@ -103,8 +103,9 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
   const catalog = ev.ctx.catalog;
   const typeKey = sec.byBase.get("type");
   const typeRes = typeKey ? ev.keyword(sec.name, "type", undefined) : undefined;
-  const type = typeRes?.text.trim() || undefined;
   const driver = ev.driverOf(sec.name);
+  // In a typeless group (volume), "type" is a driver keyword (the pool type), not the driver's type.
+  const type = driver?.spec.type === "" ? undefined : typeRes?.text.trim() || undefined;
   const keywords = new Map<string, EvaluatedKeyword>();
   const unknown = new Map<string, EvaluatedKeyword>();
   if (!driver) {
@@ -182,28 +183,36 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
       });
     }
   }
-  checkCommands(rid.group, keywords, diagnostics);
+  checkCommands(ev, sec.name, rid.group, keywords, diagnostics);
   linkNetns(driver.id, keywords);
   return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
 }
 
-/** Commands run without a shell: shell operators are an error at validation, with the explicit form. */
-function checkCommands(group: string, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
+/**
+ * Commands (app start/stop/check/info, triggers) run through /bin/sh -c when they hold shell operators
+ * as written, else as words. Either way only the template's own text may hold shell syntax: a value
+ * substituted into a command (a reference, an [env] key, --env, the environment) that holds some is
+ * an error at that reference (E2028).
+ */
+function checkCommands(ev: Evaluator, section: string, group: string, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
   for (const [name, k] of keywords) {
     const isCommand = /^(blocking_)?(pre|post)_/.test(name) || (group === "app" && ["start", "stop", "check", "info"].includes(name));
     if (!isCommand || k.origin === "default") continue;
-    const line = k.text.trim();
-    if (!usesShellOperators(line)) continue;
-    const words = shlexSplit(line);
-    if (words.ok && words.value.length && isShell(words.value[0])) continue;
-    diagnostics.push({
-      code: "E2028",
-      severity: "error",
-      summary: "shell operators need an explicit shell",
-      detail: `${name} = ${line}: osvc runs commands without a shell, so |, &&, ;, > and < would reach the program as plain words.`,
-      range: k.range,
-      hint: explicitShellHint(line),
-    });
+    const shell = usesShellOperators(k.text);
+    for (const sub of ev.substitutions(section, name)) {
+      const m = SHELL_SYNTAX.exec(sub.text);
+      if (!m) continue;
+      diagnostics.push({
+        code: "E2028",
+        severity: "error",
+        summary: "a substituted value would add shell syntax to a command",
+        detail: `${name}: ${sub.raw} is ${JSON.stringify(sub.text)}, which holds ${JSON.stringify(m[0])}. Only the command as written in the template may hold shell syntax${shell ? " (this one runs through /bin/sh)" : ""}; a substituted value never does.`,
+        range: sub.range ?? k.range,
+        hint: shell
+          ? `Pass the value through the environment and quote it in the command: environment = "VALUE=${sub.raw}", then use "$VALUE" in ${name}.`
+          : `Write the text in the template itself, or pass it through the environment (environment = "VALUE=${sub.raw}") and read it in the program.`,
+      });
+    }
   }
 }
 

@@ -95,6 +95,9 @@ const constantDefaults = new WeakMap<KeywordSpec, EvaluatedKeyword>();
 
 const NODE_SCOPES = ["nodes", "drpnodes", "encapnodes"] as const;
 
+/** Keyword types whose empty value means unset (upstream's size and duration converters return nil). */
+const EMPTY_MEANS_UNSET: ReadonlySet<string> = new Set(["size", "duration"]);
+
 function deterministicId(path: ObjectPath): string {
   const h = createHash("sha256").update(`osvc:${formatObjectPath(path)}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
@@ -302,7 +305,8 @@ export class Evaluator {
     else if (inherit === "head") found = fromSection("DEFAULT") ?? fromSection(section);
     else if (inherit === "head2leaf") found = fromSection("DEFAULT") ?? fromSection(section);
     else found = fromSection(section) ?? fromSection("DEFAULT");
-    if (found) return found;
+    // As upstream, an empty size or duration ("size =", "lock_timeout =") means unset: the default applies.
+    if (found && !(spec && EMPTY_MEANS_UNSET.has(spec.type) && found.text.trim() === "")) return found;
     if (spec?.default !== undefined) return { text: spec.default, origin: "default" };
     return undefined;
   }
@@ -368,6 +372,9 @@ export class Evaluator {
     let deferred: Set<string> | undefined;
     let markers: MarkerPart[] | undefined;
     let typed: PyVal | undefined;
+    let sawExpr = false;
+    /** References left as written (unknown or deferred): the second pass leaves them alone too. */
+    const kept = new Set<string>();
     for (const p of parts) {
       switch (p.kind) {
         case "text":
@@ -384,11 +391,13 @@ export class Evaluator {
             text += p.ref.raw;
           } else {
             text += r.text;
+            if (r.text === p.ref.raw) kept.add(p.ref.raw);
             if (r.deferred) for (const d of r.deferred) (deferred ??= new Set()).add(d);
           }
           break;
         }
         case "expr": {
+          sawExpr = true;
           let inner = p.inner;
           let exprDeferred = false;
           let atoms: Map<string, PyVal> | undefined = p.ast && p.refs.length > 0 && countRefAtoms(p.ast) === p.refs.length ? new Map() : undefined;
@@ -432,7 +441,7 @@ export class Evaluator {
                 summary: "invalid expression after substituting references",
                 detail: `$(${p.inner}) became $(${inner}): ${parsed?.error ?? "syntax error"}.`,
                 range: this.rangeOf(lk, p.start, p.end),
-                hint: "Quote referenced text that is not a number, e.g. $('{nodename}' == 'n1').",
+                hint: shellSubstitutionHint(p.inner) ?? "Quote referenced text that is not a number, e.g. $('{nodename}' == 'n1').",
               });
             }
             ok = false;
@@ -450,6 +459,7 @@ export class Evaluator {
               summary: `expression error: ${e.message}`,
               detail: `While evaluating $(${inner}).`,
               range: this.rangeOf(lk, p.start, p.end),
+              hint: shellSubstitutionHint(p.inner),
             });
             ok = false;
           }
@@ -457,7 +467,53 @@ export class Evaluator {
         }
       }
     }
+    if (ok && sawExpr && text.includes("{")) {
+      // As upstream: references again after $(...), so an expression may compute a reference
+      // ({nodes[$(0//(3//{#nodes}))]} is {nodes[0]} after the expression).
+      const again = this.referencePass(section, lk, text, kept);
+      if (again.text !== text) typed = undefined;
+      ok = again.ok;
+      text = again.text;
+      if (again.deferred) for (const d of again.deferred) (deferred ??= new Set()).add(d);
+    }
     return { ok, text, typed, deferred, markers };
+  }
+
+  /** One more pass over evaluated text: references only (expressions and markers stay text). */
+  private referencePass(section: string, lk: Lookup, text: string, kept: ReadonlySet<string>): Evaluated {
+    const at: Lookup = { text, origin: lk.origin, range: lk.range };
+    let ok = true;
+    let out = "";
+    let deferred: Set<string> | undefined;
+    for (const p of parseLooseValue(text)) {
+      if (p.kind === "ref" && !kept.has(p.ref.raw)) {
+        const r = this.resolveRef(section, p.ref, at, p.start, p.end);
+        if (!r.ok) ok = false;
+        out += r.ok ? r.text : p.ref.raw;
+        if (r.deferred) for (const d of r.deferred) (deferred ??= new Set()).add(d);
+      } else out += text.slice(p.start, p.end);
+    }
+    return { ok, text: out, deferred };
+  }
+
+  /**
+   * The references of a keyword's value as written (also those inside $(...)), each with the text it
+   * stands for and its position: what a check on substituted text needs (commands: src/config/compile.ts).
+   * References kept as written (unknown, deferred) are not substitutions and are left out.
+   */
+  substitutions(section: string, base: string): { raw: string; text: string; range?: SourceRange }[] {
+    const lk = this.lookup(section, base);
+    if (!lk?.value) return [];
+    const out: { raw: string; text: string; range?: SourceRange }[] = [];
+    const add = (ref: RefAst, start: number, end: number) => {
+      const r = this.resolveRef(section, ref, lk, start, end);
+      if (r.ok && !r.deferred && r.text !== ref.raw) out.push({ raw: ref.raw, text: r.text, range: this.rangeOf(lk, start, end) });
+    };
+    for (const p of this.partsOf(lk)) {
+      if (p.kind === "ref") add(p.ref, p.start, p.end);
+      else if (p.kind === "expr") for (const rp of p.refs) add(rp.ref, rp.start, rp.end);
+    }
+    return out;
   }
 
   /** Resolves one reference in the context of `section`. */
@@ -711,6 +767,15 @@ export class Evaluator {
       spec,
     };
   }
+}
+
+/**
+ * "$(hostname -f)" is a shell command substitution, not arithmetic: a command word then arguments
+ * (an option, a path, another word) or a pipe. The hint names the literal form.
+ */
+export function shellSubstitutionHint(inner: string): string | undefined {
+  if (!/^\s*[A-Za-z_./][\w./-]*\s+(-|\/|[A-Za-z_{])|\|/.test(inner)) return undefined;
+  return `$(...) is arithmetic in a template; for a shell command substitution write $$(${inner.trim()}) (a command holding it runs through /bin/sh).`;
 }
 
 /** Parses a value that has no source (a keyword default, a --env value). */

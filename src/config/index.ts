@@ -14,7 +14,7 @@ export { Evaluator, DEFERRED_ATTRS } from "./evaluate.js";
 export type { EvalContext, EvaluatedKeyword, EvaluatedResource, EvaluatedTemplate } from "./evaluate.js";
 export { readInput, parseAny, parseYamlTemplate, resourcesToTemplate, InputError } from "./load.js";
 export type { LoadedText } from "./load.js";
-export { renderConfig, type RenderFormat } from "./render.js";
+export { renderConfig, renderRawConfig, type RenderFormat } from "./render.js";
 export { Template } from "./template.js";
 
 export interface CompileResult {

@@ -1,8 +1,11 @@
-// The fully evaluated config (print config --eval): INI, JSON or YAML. Scopes are collapsed.
+// The config as written (print config) and fully evaluated (print config --eval): INI, JSON or
+// YAML. The evaluated form collapses scopes; the raw form keeps keys and values as written.
 import { stringify as yamlStringify } from "yaml";
-import { formatObjectPath } from "../core/path.js";
+import { exactNumber } from "../core/convert.js";
+import { formatObjectPath, type ObjectPath } from "../core/path.js";
 import type { KwValue } from "../core/value.js";
 import type { EvaluatedKeyword, EvaluatedTemplate } from "./evaluate.js";
+import type { Template } from "./template.js";
 
 export type RenderFormat = "ini" | "json" | "yaml";
 
@@ -55,6 +58,39 @@ export function renderConfig(t: EvaluatedTemplate, format: RenderFormat): string
     obj[name] = o;
   }
   obj.metadata = { path: formatObjectPath(t.path), name: t.path.name, namespace: t.path.namespace, kind: t.path.kind, node: t.nodename };
-  if (format === "json") return JSON.stringify(obj, null, 2) + "\n";
-  return yamlStringify(obj, { lineWidth: 0 });
+  return serialize(obj, format);
+}
+
+/**
+ * The config as written, as upstream's `print config --format json|yaml` without --eval: every
+ * section with its keys (scoped ones as key@scope) and raw values, references and $(...) unevaluated,
+ * plus metadata. `ini` is the text itself, printed by the caller.
+ */
+export function renderRawConfig(t: Template, path: ObjectPath, format: Exclude<RenderFormat, "ini">): string {
+  const obj: Record<string, unknown> = {};
+  for (const [name, sec] of t.sections) {
+    const o: Record<string, string> = {};
+    for (const [k, key] of sec.keys) o[k] = key.entry.value.text;
+    obj[name] = o;
+  }
+  obj.metadata = { path: formatObjectPath(path), name: path.name, namespace: path.namespace, kind: path.kind };
+  return serialize(obj, format);
+}
+
+const BIG = "\u0000osvc-big:";
+
+/** JSON or YAML; integers beyond 2^53 (sizes up to 8EiB) are printed exactly, not rounded. */
+function serialize(obj: Record<string, unknown>, format: Exclude<RenderFormat, "ini">): string {
+  const unsafe = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && !Number.isSafeInteger(v);
+  if (format === "json") {
+    const text = JSON.stringify(obj, (_k, v: unknown) => (unsafe(v) ? BIG + exactNumber(v) : v), 2);
+    return text.replace(/"\\u0000osvc-big:(-?\d+)"/g, "$1") + "\n";
+  }
+  const big = (v: unknown): unknown => {
+    if (unsafe(v)) return BigInt(v);
+    if (Array.isArray(v)) return v.map(big);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, big(x)]));
+    return v;
+  };
+  return yamlStringify(big(obj), { lineWidth: 0 });
 }

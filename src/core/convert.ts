@@ -55,14 +55,19 @@ function sizeMultiplier(unit: string): number | undefined {
   return base ** power;
 }
 
+/** The largest size: sizes are signed 64-bit integers upstream (8EiB is one byte too many). */
+export const MAX_SIZE_EXCLUSIVE = 2 ** 63;
+
 /**
- * Size in bytes. Units are case-insensitive: none/b = bytes, k m g t p e and ki/kib ... are binary
- * (x1024^n), kb mb gb tb pb eb are decimal (x1000^n). Decimals allowed, result floored.
+ * Size in bytes, as upstream's converter (om3 util/sizeconv): units are case-insensitive: none/b =
+ * bytes, k m g t p e and ki/kib ... are binary (x1024^n), kb mb gb tb pb eb are decimal (x1000^n).
+ * The decimal mark is '.' or ',' (1,3kb = 1300). Computed in float64 and truncated, as upstream;
+ * 8EiB and beyond is out of the 64-bit range: an error. An empty value is handled by callers (unset).
  */
 export function parseSize(s: string): ConvertResult<number> {
   const text = s.trim();
   if (text === "") return fail("empty size", SIZE_UNITS_HINT);
-  const m = /^(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)$/.exec(text);
+  const m = /^(\d+(?:[.,]\d*)?|[.,]\d+)\s*([a-zA-Z]*)$/.exec(text);
   if (!m) {
     if (/^-/.test(text)) return fail(`invalid size ${q(s)}: a size cannot be negative`, SIZE_UNITS_HINT);
     return fail(`invalid size ${q(s)}`, SIZE_UNITS_HINT);
@@ -70,10 +75,14 @@ export function parseSize(s: string): ConvertResult<number> {
   const unit = m[2].toLowerCase();
   const mult = sizeMultiplier(unit);
   if (mult === undefined) return fail(`invalid size ${q(s)}: unknown unit ${q(m[2])}`, SIZE_UNITS_HINT);
-  const n = Number(m[1]);
-  const bytes = Math.floor(n * mult);
-  if (!Number.isFinite(bytes)) return fail(`invalid size ${q(s)}: too large`, SIZE_UNITS_HINT);
+  const bytes = Math.trunc(Number(m[1].replace(",", ".")) * mult);
+  if (!(bytes < MAX_SIZE_EXCLUSIVE)) return fail(`invalid size ${q(s)}: beyond the 64-bit range`, "the largest size is 8EiB minus one byte (9223372036854775807)");
   return ok(bytes);
+}
+
+/** A number as text, exact for integers beyond 2^53 (String() would print 8646911284551352000 for 7.5EiB). */
+export function exactNumber(n: number): string {
+  return Number.isInteger(n) && !Number.isSafeInteger(n) ? BigInt(n).toString() : String(n);
 }
 
 const FORMAT_UNITS: ReadonlyArray<[string, number]> = [
@@ -91,7 +100,7 @@ const FORMAT_UNITS: ReadonlyArray<[string, number]> = [
  */
 export function formatSize(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0 || !Number.isInteger(bytes)) return String(bytes);
-  let best = String(bytes);
+  let best = exactNumber(bytes);
   let bestHasDot = false;
   for (const [u, mult] of FORMAT_UNITS) {
     const v = bytes / mult;
@@ -111,21 +120,27 @@ export function formatSize(bytes: number): string {
 
 // ---------------------------------------------------------------- duration
 
-const DURATION_UNITS: Readonly<Record<string, number>> = { w: 604800, d: 86400, h: 3600, m: 60, s: 1, ms: 0.001 };
-const DURATION_HINT = "combine <n>w <n>d <n>h <n>m <n>s <n>ms, e.g. 1w2d3h4m5s, 1m30s, 500ms; a bare number is seconds";
+const DURATION_UNITS: Readonly<Record<string, number>> = { y: 31536000, w: 604800, d: 86400, h: 3600, m: 60, s: 1, ms: 0.001, us: 0.000001, ns: 0.000000001 };
+const DURATION_HINT = "combine <n>y <n>w <n>d <n>h <n>m <n>s <n>ms, e.g. 1w2d3h4m5s, 1m30s, 500ms, -1m; a bare number is seconds";
 
-/** Seconds from "1w2d3h4m5s", "1m30s", "500ms", or a bare number of seconds. */
+/**
+ * Seconds from "1w2d3h4m5s", "1m30s", "500ms", "1y" (365 days), or a bare number of seconds, with an
+ * optional sign ("-1m" is -60), as upstream's converter (Go durations plus d, w, y).
+ * An empty value is handled by callers (unset).
+ */
 export function parseDuration(s: string): ConvertResult<number> {
   const text = s.trim().toLowerCase();
   if (text === "") return fail("empty duration", DURATION_HINT);
-  if (/^(\d+(?:\.\d*)?|\.\d+)$/.test(text)) return ok(Number(text));
-  const re = /(\d+(?:\.\d*)?|\.\d+)\s*(ms|w|d|h|m|s)\s*/y;
+  const sign = text.startsWith("-") ? -1 : 1;
+  const body = /^[+-]/.test(text) ? text.slice(1) : text;
+  if (/^(\d+(?:\.\d*)?|\.\d+)$/.test(body)) return ok(sign * Number(body) || 0);
+  const re = /(\d+(?:\.\d*)?|\.\d+)\s*(ms|us|ns|y|w|d|h|m|s)\s*/y;
   let total = 0;
   let pos = 0;
   let parts = 0;
-  while (pos < text.length) {
+  while (pos < body.length) {
     re.lastIndex = pos;
-    const m = re.exec(text);
+    const m = re.exec(body);
     if (!m) return fail(`invalid duration ${q(s)}`, DURATION_HINT);
     total += Number(m[1]) * DURATION_UNITS[m[2]];
     pos = re.lastIndex;
@@ -133,7 +148,7 @@ export function parseDuration(s: string): ConvertResult<number> {
   }
   if (parts === 0) return fail(`invalid duration ${q(s)}`, DURATION_HINT);
   // avoid 0.30000000000000004-style noise from the ms part
-  return ok(Math.round(total * 1e6) / 1e6);
+  return ok(sign * (Math.round(total * 1e9) / 1e9) || 0);
 }
 
 // ---------------------------------------------------------------- shlex

@@ -53,7 +53,7 @@ describe("formatKeywords", () => {
     const t = text("DEFAULT");
     expect(t.split("\n")[0]).toMatch(/^DEFAULT {2}Object-level keywords/);
     expect(t).toContain("  nodes  (list, scopable, default {nodename})\n");
-    expect(t).toContain("  env  (string, default TST)\n");
+    expect(t).toContain("  env  (string, default TST, alias service_type)\n");
     expect(text("default")).toBe(t);
   });
 

@@ -21,7 +21,7 @@ const TPL = "[DEFAULT]\nnodes = n1 n2\n\n[env]\nwhere = {node.env}-{node.labels.
 describe("node config", () => {
   it("each state root is a node with its own node.conf", () => {
     const d = tmp();
-    const tpl = join(d, "svc.conf");
+    const tpl = join(d, "web.conf");
     writeFileSync(tpl, TPL);
     const r1 = join(d, "n1");
     const r2 = join(d, "n2");
@@ -46,7 +46,7 @@ describe("node config", () => {
     const root = join(d, "root");
     mkdirSync(root);
     writeFileSync(join(root, "node.conf"), "[node]\nenv = PRD\n[labels]\naz = fr1\n");
-    const tpl = join(d, "svc.conf");
+    const tpl = join(d, "web.conf");
     writeFileSync(tpl, TPL);
     const created = runCli(["nodeconf1", "create", "--config", tpl, "--root", root, "--node", "n1"]);
     expect(created.code, created.stderr).toBe(0);

@@ -1,5 +1,5 @@
 // app.simple and app.forking against the real host: detached processes tracked by pid + start
-// time, zombies counted as dead, forking commands with check/retcodes, sh only for shell operators.
+// time, zombies counted as dead, forking commands with check/retcodes, /bin/sh -c for shell operators (as upstream).
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -121,16 +121,13 @@ describe("app commands", () => {
     expect(() => commandOf(r({ start: "true" }), "start")).toThrow(/script/);
     expect(() => commandOf(r({ script: "rel/launch", start: "true" }), "start")).toThrow(/absolute/);
     expect(commandOf(r({ start: `/bin/echo "a b" 'c$d' e\\ f` }), "start")).toEqual({ argv: ["/bin/echo", "a b", "c$d", "e f"], shell: false, display: `/bin/echo "a b" 'c$d' e\\ f` });
-    // $(...) and ; inside a word: no shell, passed literally; a redirection is refused
-    expect(commandOf(r({ start: "echo $(id) a;b" }), "start")).toMatchObject({ argv: ["echo", "$(id)", "a;b"], shell: false });
-    expect(() => commandOf(r({ start: "echo $(id) > x" }), "start")).toThrow(/shell operators/);
-    // Shell operators are refused (no template value reaches a shell), with a hint to write sh -c explicitly.
-    expect(() => commandOf(r({ start: "a && b" }), "start")).toThrow(/shell operators/);
-    expect(() => commandOf(r({ start: "a || b" }), "start")).toThrow(ProviderError);
-    expect(() => commandOf(r({ start: "a | b" }), "start")).toThrow(ProviderError);
-    expect(() => commandOf(r({ start: "a; b" }), "start")).toThrow(ProviderError);
+    // As upstream, a line holding shell operators runs through /bin/sh -c (om3 util/command: |, && or ; anywhere).
+    const sh = (line: string) => ({ argv: ["/bin/sh", "-c", line], shell: true, display: line });
+    for (const line of ["a && b", "a || b", "a | b", "a; b", "echo a;b", "echo $(id) > x", "echo `id`", "a > x", "a 2>&1"]) expect(commandOf(r({ start: line }), "start"), line).toEqual(sh(line));
+    // a word with > inside is not a redirection; an explicit sh -c is kept as written
+    expect(commandOf(r({ start: "echo a>b" }), "start")).toMatchObject({ argv: ["echo", "a>b"], shell: false });
     expect(commandOf(r({ start: "sh -c 'a && b'" }), "start")).toEqual({ argv: ["sh", "-c", "a && b"], shell: true, display: "sh -c 'a && b'" });
-    expect(needsShell("echo a;b")).toBe(false);
+    expect(needsShell("echo a b")).toBe(false);
     expect(() => commandOf(r({ start: "echo 'unterminated" }), "start")).toThrow(ProviderError);
   });
 
@@ -427,7 +424,7 @@ describe("app.forking on the host", () => {
     expect(await probeOne(F, ctx, r)).toEqual({ provisioned: null, up: false });
   });
 
-  it("honours environment, cwd, umask and user; operators need an explicit sh -c", async () => {
+  it("honours environment, cwd, umask and user; operators run through /bin/sh", async () => {
     const dir = makeTempDir();
     const ctx = testContext({ varDir: dir });
     const r = app("app#3", "app.forking", {
@@ -442,12 +439,12 @@ describe("app.forking on the host", () => {
     expect(readFileSync(path.join(dir, "out.txt"), "utf8")).toBe(`${dir}\na b $c\n0077\n`);
     expect(await probeOne(F, ctx, r)).toMatchObject({ up: true });
 
-    // a plain command line runs without a shell: $FOO is a literal argument; a redirection is refused
+    // a plain command line runs without a shell: $FOO is a literal argument; with an operator, /bin/sh runs it
     const lit = app("app#4", "app.forking", { start: 'printf "%s:" $FOO x', cwd: dir, environment: ["FOO=no"] });
     await F.start(ctx, lit);
     expect(readFileSync(path.join(dir, "app_4.log"), "utf8")).toBe("$FOO:x:");
-    await expect(F.start(ctx, app("app#6", "app.forking", { start: 'printf "%s:" $FOO > x', cwd: dir }))).rejects.toThrow(/shell operators/);
-    expect(existsSync(path.join(dir, "x"))).toBe(false);
+    await F.start(ctx, app("app#6", "app.forking", { start: 'printf "%s:" "$FOO" > x', cwd: dir, environment: ["FOO=yes"] }));
+    expect(readFileSync(path.join(dir, "x"), "utf8")).toBe("yes:");
 
     // user/group and limits apply to check commands too
     const asNobody = app("app#5", "app.forking", { check: `sh -c 'test "$(id -u):$(id -g)" = 65534:65534'`, user: "nobody" });

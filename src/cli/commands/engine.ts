@@ -59,6 +59,7 @@ function lockTimeoutMs(opts: EngineOptions): number {
   if (opts.lockTimeout === undefined) return 0;
   const r = parseDuration(opts.lockTimeout);
   if (!r.ok) throw new UsageError(`--lock-timeout ${opts.lockTimeout}: ${r.error}`, "Example: --lock-timeout 30s");
+  if (r.value < 0) throw new UsageError(`--lock-timeout ${opts.lockTimeout}: a wait cannot be negative`, "Example: --lock-timeout 30s");
   return Math.round(r.value * 1000);
 }
 

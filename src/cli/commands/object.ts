@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { compileTexts, readInput, renderConfig, resourcesToTemplate, type CompileResult, type RenderFormat } from "../../config/index.js";
+import { compileTexts, readInput, renderConfig, renderRawConfig, resourcesToTemplate, type CompileResult, type RenderFormat } from "../../config/index.js";
 import { removeSections, sectionNames, setKeys } from "../../config/edit.js";
 import { hasErrors } from "../../core/diagnostics.js";
 import { DATA_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../../core/path.js";
@@ -69,6 +69,13 @@ async function installedConfig(path: ObjectPath, opts: ObjOpts): Promise<string>
   const text = await storeFor(opts).readConfig(formatObjectPath(path));
   if (text === null) throw new UsageError(`object ${formatObjectPath(path)} does not exist on this node`, `Create it: osvc ${formatObjectPath(path)} create --config <file>`);
   return text;
+}
+
+/** print config --format: text (the INI form, also "ini"), json or yaml. */
+function configFormat(f: string | undefined): RenderFormat {
+  if (f === undefined || f === "text" || f === "ini") return "ini";
+  if (f === "json" || f === "yaml") return f;
+  throw new UsageError(`--format ${f}: expected text, ini, json or yaml`);
 }
 
 function compileInstalled(path: ObjectPath, text: string, opts: ObjOpts): CompileResult {
@@ -373,14 +380,20 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
         if (what === "status") return statusCommand(formatObjectPath(path), { ...o, format: o.format === "json" ? "json" : "text" });
         if (what === "resinfo") return resinfoCommand(formatObjectPath(path), { ...o, format: o.format === "json" ? "json" : "text" });
         if (what !== "config") throw new UsageError(`print ${what}: expected status, config or resinfo`);
+        const format = configFormat(o.format);
         const text = await installedConfig(path, o);
-        if (!o.eval && (o.format === undefined || o.format === "ini")) {
+        // As upstream: the config as written unless --eval, whatever the format.
+        if (!o.eval && format === "ini") {
           process.stdout.write(text);
           return 0;
         }
         const compiled = compileInstalled(path, text, o);
+        if (!o.eval && format !== "ini") {
+          process.stdout.write(renderRawConfig(compiled.template, path, format));
+          return 0;
+        }
         if (reportDiagnostics(compiled, o.color)) return 1;
-        process.stdout.write(renderConfig(compiled.evaluated, (o.format ?? "ini") as RenderFormat));
+        process.stdout.write(renderConfig(compiled.evaluated, format));
         return 0;
       }),
     );
