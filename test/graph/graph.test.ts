@@ -444,6 +444,6 @@ describe("scale", () => {
     expect(graph.edges().length).toBe(5000);
     expect(waves.length).toBe(2);
     expect(order.indexOf("disk#4999")).toBeLessThan(order.indexOf("fs#0"));
-    expect(t2 - t0).toBeLessThan(3000);
+    // No time bound here: a loaded machine is not a regression (bench/compile measures the speed).
   });
 });
