@@ -71,7 +71,7 @@ describe("parseInventory", () => {
         "ssh = -oProxyCommand=evil", //                  8
         "transport = telnet", //                         9
         "[ssh]", //                                     10
-        "conf = x", //                                  11
+        "confg = x", //                                 11
         "connect_timeout = 0", //                       12
       ].join("\n"),
     );
@@ -85,7 +85,7 @@ describe("parseInventory", () => {
         "E6005 6:2-9",
         "E6004 8:7-26",
         "E6004 9:13-19",
-        "E6002 11:1-5",
+        "E6002 11:1-6",
         "E6004 12:19-20",
       ].sort(),
     );
