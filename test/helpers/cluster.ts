@@ -389,6 +389,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   } catch (e) {
     const problems = await stop();
     if (problems.length) (e as Error).message += `\n(cleanup: ${problems.join("; ")})`;
+    Object.assign(e as Error, { clusterDir: dir, clusterId: id });
     throw e;
   }
   (cluster as { startMs: number }).startMs = Math.round(performance.now() - t0);
