@@ -43,6 +43,8 @@ export class TransportError extends Error {
 /** ssh's exit code for its own errors. */
 export const SSH_ERROR_EXIT = 255;
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
+/** A remote command's default time limit (the Exec's own default). */
+export const DEFAULT_RUN_TIMEOUT_MS = 120_000;
 /** sun_path is 108 bytes; leave room for ssh's temporary suffix on the control socket. */
 const MAX_CONTROL_PATH = 90;
 
@@ -117,11 +119,36 @@ export class SshTransport implements Transport {
     const remote = remoteCommand(argv);
     const args = [...this.sshArgs(node), "--", remote];
     if (this.controlPath) mkdirSync(this.opts.controlDir, { recursive: true, mode: 0o700 });
-    const r = await this.exec(this.opts.ssh ?? "ssh", args, {
-      ...(opts.input !== undefined ? { input: opts.input } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    // A multiplexed session's stdio is handed to the master: killing our ssh alone leaves the
+    // master holding our pipes until the remote command ends. On a timeout or an abort, the
+    // node's master is closed too (its other sessions end as unreachable; the remote command
+    // itself runs on, as it would after a lost link).
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    const ac = new AbortController();
+    let ended: "timeout" | "abort" | undefined;
+    const end = (why: "timeout" | "abort") => {
+      if (ended) return;
+      ended = why;
+      ac.abort();
+      void this.closeMaster(node);
+    };
+    const onAbort = () => end("abort");
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(() => end("timeout"), timeoutMs);
+    let r: ExecResult;
+    try {
+      r = await this.exec(this.opts.ssh ?? "ssh", args, {
+        ...(opts.input !== undefined ? { input: opts.input } : {}),
+        timeoutMs: timeoutMs + 1000, // ours fires first
+        signal: ac.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+    if (ended === "timeout") return { ...r, node, timedOut: true };
+    if (ended === "abort") return { ...r, node };
     return { ...r, node, ...unreachableOf(r, this.opts.ssh ?? "ssh") };
   }
 

@@ -167,6 +167,21 @@ describe("ssh transport on a 3-node cluster", () => {
     expect(back.unreachable).toBeUndefined();
   });
 
+  it("a timeout or an abort ends the local ssh; neither is mistaken for an unreachable node", async () => {
+    const t = await transport.run("n1", ["sleep", "30"], { timeoutMs: 1500 });
+    expect(t.timedOut).toBe(true);
+    expect(t.durationMs).toBeLessThan(15_000);
+    expect(t.unreachable).toBeUndefined();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 500);
+    const a = await transport.run("n1", ["sleep", "30"], { signal: ac.signal });
+    expect(a.exitCode).not.toBe(0);
+    expect(a.durationMs).toBeLessThan(15_000);
+    expect(a.unreachable).toBeUndefined();
+    // The master still serves the node.
+    expect((await transport.run("n1", ["hostname"])).stdout).toBe("n1\n");
+  });
+
   it("closeMaster ends a master; the next call opens a new one", async () => {
     await transport.run("n2", ["true"]);
     await transport.ssh.closeMaster("n2");
