@@ -301,8 +301,8 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     }
     writeFileSync(path.join(dir, "known_hosts"), known.join("\n") + "\n");
     const proxy = path.join(dir, "proxy");
-    // ssh runs it as `sh -c 'exec <proxy> host port'`. Its stderr goes to a log: a ControlPersist master
-    // outlives the first ssh, and a proxy holding that ssh's stderr would keep the caller waiting.
+    // ssh runs it as `sh -c 'exec <proxy> host port'`. Its stderr goes to a log for debugging (under
+    // ControlPersist, ssh itself would send it to /dev/null: the master outlives the first ssh).
     writeFileSync(
       proxy,
       [
