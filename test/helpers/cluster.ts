@@ -155,7 +155,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     const problems: string[] = [];
     // 1. ssh masters (of the test config and of any osvc state root under dir): ssh -O exit each socket.
     for (const sock of findSockets(dir)) {
-      await run("ssh", ["-o", `ControlPath=${sock}`, "-O", "exit", "x"]);
+      await run("ssh", ["-F", "/dev/null", "-o", `ControlPath=${sock}`, "-O", "exit", "x"]);
     }
     // 2. Every process inside our namespaces (sshd and its sessions, the proxies), by pid.
     const pidsOf = (ns: string) =>
