@@ -14,7 +14,9 @@ const ALLOWED: Record<string, string[]> = {
   "src/provider": ["src/core"],
   "src/plan": ["src/graph", "src/config", "src/state", "src/provider", "grammar", "src/core"],
   "src/apply": ["src/plan", "src/graph", "src/config", "src/state", "src/provider", "grammar", "src/core"],
-  "src/cli": ["src/apply", "src/plan", "src/graph", "src/config", "src/state", "src/provider", "grammar", "src/core", "providers"],
+  "src/engine": ["src/apply", "src/plan", "src/graph", "src/config", "src/state", "src/provider", "grammar", "src/core"],
+  "src/cluster": ["src/engine", "src/apply", "src/plan", "src/graph", "src/config", "src/state", "src/provider", "grammar", "src/core"],
+  "src/cli": ["src/cluster", "src/engine", "src/apply", "src/plan", "src/graph", "src/config", "src/state", "src/provider", "grammar", "src/core", "providers"],
   providers: ["src/provider", "src/core"],
 };
 
@@ -50,6 +52,13 @@ describe("architecture", () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it("every directory of src/ is a known layer", () => {
+    const unknown = readdirSync(join(ROOT, "src"))
+      .filter((d) => statSync(join(ROOT, "src", d)).isDirectory())
+      .filter((d) => !(`src/${d}` in ALLOWED));
+    expect(unknown).toEqual([]);
   });
 
   it("no provider runs host commands except through Exec", () => {

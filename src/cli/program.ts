@@ -112,6 +112,20 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--out <file>", "write the svg to a file")
     .action(wrap(async (template: string | undefined, opts: Record<string, unknown>) => (await engine()).graphCommand(template, { ...opts, color })));
 
+  const nodeLs = (cmd: Command) =>
+    cmd
+      .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
+      .option("--cluster-config <file>", "the cluster config (default: <root>/cluster.conf)")
+      .option("--format <fmt>", "text or json", "text")
+      .option("--parallelism <n>", "nodes asked at once", "10")
+      .action(wrap(async (opts: Record<string, unknown>) => {
+        const { nodeLsCommand } = await import("./commands/cluster.js");
+        return nodeLsCommand({ ...opts, color });
+      }));
+  const nodeDesc = "each node of the cluster config: how it is reached, whether it answers, its osvc version (exit 1 when one does not)";
+  nodeLs(program.command("node").description("the cluster's nodes").command("ls").description(nodeDesc));
+  nodeLs(program.command("cluster").description("the cluster").command("nodes").description(nodeDesc));
+
   return {
     async run(argv: string[]): Promise<number> {
       try {
