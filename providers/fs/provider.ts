@@ -441,8 +441,16 @@ async function membersOf(type: RunnableFsType, r: ResourceSpec, dev: string): Pr
   return out;
 }
 
-/** What formatting `dev` would destroy: sampled, read-only. A device that cannot be read is an error. */
-async function contentOf(dev: string): Promise<DeviceContent> {
+/**
+ * What formatting `dev` would destroy: sampled, read-only. A device that cannot be read is an error.
+ * The block device's cached pages are dropped first (blockdev --flushbufs): data written to a loop
+ * device's backing file since an earlier look must not hide behind cached zeros.
+ */
+async function contentOf(exec: Exec, dev: string): Promise<DeviceContent> {
+  if ((await stat(dev)).isBlockDevice()) {
+    const f = await exec("blockdev", ["--flushbufs", dev]);
+    if (f.exitCode !== 0) throw new ProviderError(`cannot read ${dev} to check that it is blank: blockdev --flushbufs: ${(f.stderr || f.stdout).trim() || `exit code ${f.exitCode}`}`);
+  }
   const s = await sampleBlank(dev);
   return { device: dev, blank: s.blank, detail: s.detail };
 }
@@ -501,7 +509,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         } else {
           // A provision would format it: say what that destroys (the planner shows it, and refuses data).
           try {
-            content = await contentOf(dev.path);
+            content = await contentOf(ctx.exec, dev.path);
           } catch (e) {
             const err = e as ProviderError;
             problems.push({ level: "error", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
@@ -640,7 +648,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         if (ms.kind !== "none") throw foreignSignatureError(m, ms, type);
       }
       for (const d of [dev.path, ...members]) {
-        const c = await contentOf(d);
+        const c = await contentOf(ctx.exec, d);
         if (c.blank) continue;
         if (!r.allow?.format) throw formatRefused(r.rid, c, type);
         ctx.log("warning", `formatting ${d}, which holds ${c.detail} (--allow-format ${r.rid})`);
