@@ -60,7 +60,10 @@ describe("fs.directory on the host", () => {
     expect(existsSync(p)).toBe(true);
 
     writeFileSync(path.join(p, "index.html"), "x");
-    await P.unprovision(ctx, r2);
+    // a file the user added: refused without consent, the file kept
+    await expect(P.unprovision(ctx, r2)).rejects.toThrow(`refusing to delete ${p}: it holds 1 file (1 bytes) that osvc did not create`);
+    expect(existsSync(path.join(p, "index.html"))).toBe(true);
+    await P.unprovision(ctx, { ...r2, allow: { destroy: true } });
     expect(existsSync(p)).toBe(false);
     expect(existsSync(path.dirname(p))).toBe(true);
     expect(await probeOne(P, ctx, r2)).toEqual({ provisioned: false, up: false });
