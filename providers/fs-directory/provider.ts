@@ -6,8 +6,9 @@
 // stop       : no-op.
 // unprovision: `rm -r --one-file-system PATH` only when osvc created it (recorded created_dir),
 //              never for / or a top-level system directory, and only while it holds no files (what
-//              is in it was added after osvc created it) unless --allow-destroy <rid>. The plan
-//              shows what it would delete (removalImpact: files, bytes) and refuses it without consent.
+//              is in it was added after osvc created it) unless --allow-destroy <rid>: else it is
+//              kept, with a warning. The plan shows it (removalImpact: files, bytes): "will KEEP",
+//              or "will DELETE" with consent.
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
@@ -108,10 +109,8 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
   const u = await dirUsage(p);
   if (u && (u.files > 0 || u.truncated)) {
     if (!r.allow?.destroy) {
-      throw new ProviderError(
-        `refusing to delete ${p}: it holds ${describeUsage(u)} that osvc did not create`,
-        `move them out first, or pass --allow-destroy ${r.rid} to delete them with the directory`,
-      );
+      ctx.log("warning", `directory ${p} kept: it holds ${describeUsage(u)} that osvc did not create (--allow-destroy ${r.rid} deletes them)`);
+      return;
     }
     ctx.log("warning", `deleting ${p} with the ${describeUsage(u)} it holds (--allow-destroy ${r.rid})`);
   }

@@ -675,7 +675,8 @@ export class Evaluator {
         }
       } else value = r.text;
     }
-    if (value !== undefined && spec?.argv) {
+    // (a value still holding "$(" is an expression that failed to parse: reported already)
+    if (value !== undefined && spec?.argv && !r.text.includes("$(")) {
       const c = checkArgvValue(value, spec.argv);
       if (!c.ok) {
         this.diag({ code: "E2040", severity: "error", summary: `invalid value for ${spec.name}`, detail: `${c.error}.`, range: lk.range, hint: c.hint });

@@ -86,7 +86,8 @@ export interface ResourceChange {
 
 /** A destructive step of a change: a format of a device, a deletion of files. */
 export interface Destruction {
-  readonly kind: "format" | "delete";
+  /** keep: what would be deleted holds data and is kept, for lack of consent (--allow-destroy). */
+  readonly kind: "format" | "delete" | "keep";
   /** The device or path ("/dev/loop3", "the device of disk#0", "/srv/web/www"). */
   readonly target: string;
   /** What is there, in a few words ("blank: ...", "3 files (12 KiB)"). */
@@ -97,7 +98,7 @@ export interface Destruction {
 
 /** The marker of a destructive step in plan text ("will FORMAT /dev/loop3"). */
 export function destructionText(d: Destruction): string {
-  return `will ${d.kind === "format" ? "FORMAT" : "DELETE"} ${d.target}`;
+  return `will ${d.kind === "format" ? "FORMAT" : d.kind === "delete" ? "DELETE" : "KEEP"} ${d.target}`;
 }
 
 /** The option that allows a refused destruction of this kind. */

@@ -387,7 +387,7 @@ function markFormats(changes: ResourceChange[], observed: ReadonlyMap<string, Ob
   });
 }
 
-/** What removing a recorded resource deletes (fs.directory: files under it); data needs --allow-destroy <rid>. */
+/** What removing a recorded resource deletes (fs.directory: files under it); data is kept unless --allow-destroy <rid>. */
 async function removalDestruction(provider: Provider, probe: ProbeContext, rid: string, rec: ResourceState, options: PlanOptions, diagnostics: Diagnostic[]): Promise<Destruction | undefined> {
   if (!provider.removalImpact) return undefined;
   let impact;
@@ -399,16 +399,9 @@ async function removalDestruction(provider: Provider, probe: ProbeContext, rid: 
     return { kind: "delete", target: "(unknown)", detail: err.message, refused: "its content could not be checked" };
   }
   if (!impact?.data) return undefined;
-  const d: Destruction = { kind: "delete", target: impact.target, detail: impact.detail };
-  if ((options.allowDestroy ?? []).includes(rid)) return d;
-  diagnostics.push({
-    code: "E3011",
-    severity: "error",
-    summary: `${rid}: unprovisioning it would delete ${impact.target}, which holds ${impact.detail}`,
-    detail: "osvc created the directory, but not what is in it now: it deletes data only with your explicit consent.",
-    hint: `Move the files out first, or pass --allow-destroy ${rid} to delete them with it.`,
-  });
-  return { ...d, refused: `it holds ${impact.detail}` };
+  if ((options.allowDestroy ?? []).includes(rid)) return { kind: "delete", target: impact.target, detail: impact.detail };
+  // osvc created it, but not what is in it now: kept, and said so (the provider keeps it too).
+  return { kind: "keep", target: impact.target, detail: `it holds ${impact.detail} osvc did not create; pass --allow-destroy ${rid} to delete them` };
 }
 
 function unknownRid(rid: string, flag: string, known: string[]): Diagnostic {

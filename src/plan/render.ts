@@ -62,7 +62,8 @@ function changeBlock(ch: ResourceChange, c: Paint): string[] {
   const lines = [head];
   if (ch.stateOnly) lines.push(`      ${c.dim("(state only: nothing changes on the host)")}`);
   if (ch.destroys) {
-    lines.push(`      ${c.red(c.bold(`! ${destructionText(ch.destroys)}`))}: ${ch.destroys.detail}`);
+    const mark = `! ${destructionText(ch.destroys)}`;
+    lines.push(`      ${ch.destroys.kind === "keep" ? c.yellow(c.bold(mark)) : c.red(c.bold(mark))}: ${ch.destroys.detail}`);
     if (ch.destroys.refused) lines.push(`      ${c.red(c.bold("refused:"))} ${ch.destroys.refused}; pass ${allowFlag(ch.destroys)} ${ch.rid} to allow it`);
   }
   if (ch.blocked) lines.push(`      ${c.red(c.bold("refused:"))} ${ch.blocked}; pass --allow-replace ${ch.rid} to allow it`);
@@ -104,7 +105,7 @@ export function renderPlanText(plan: Plan, opts: RenderOptions = {}): string {
   const label: Record<Action, string> = { provision: "to provision", update: "to update", replace: "to replace", unprovision: "to unprovision", start: "to start", stop: "to stop", adopt: "to adopt", follow: "to follow", noop: "unchanged" };
   for (const a of SUMMARY_ORDER) if (counts[a]) parts.push(colorOf(a, c)(`${counts[a]} ${label[a]}`));
   out.push(`${c.bold("Plan:")} ${parts.join(", ")}${counts.noop ? `, ${counts.noop} unchanged` : ""}.`);
-  const destructive = changed.filter((x) => x.destroys);
+  const destructive = changed.filter((x) => x.destroys && x.destroys.kind !== "keep");
   if (destructive.length) out.push(`  ${c.red(c.bold("DESTRUCTIVE:"))} ${destructive.map((x) => `${x.rid} ${destructionText(x.destroys!)}${x.destroys!.refused ? " (refused)" : ""}`).join(", ")}`);
   const width = Math.max(...SUMMARY_ORDER.filter((a) => counts[a]).map((a) => a.length)) + 1;
   for (const a of SUMMARY_ORDER) {
@@ -139,7 +140,7 @@ export function planJson(plan: Plan): unknown {
       allow_destroy: plan.options.allowDestroy ?? [],
       destroy: plan.options.destroy,
     },
-    destructive: plan.changes.filter((ch) => ch.destroys).map((ch) => ({ rid: ch.rid, kind: ch.destroys!.kind, target: ch.destroys!.target, ...(ch.destroys!.refused ? { refused: ch.destroys!.refused } : {}) })),
+    destructive: plan.changes.filter((ch) => ch.destroys && ch.destroys.kind !== "keep").map((ch) => ({ rid: ch.rid, kind: ch.destroys!.kind, target: ch.destroys!.target, ...(ch.destroys!.refused ? { refused: ch.destroys!.refused } : {}) })),
     resource_changes: plan.changes.map((ch) => ({
       rid: ch.rid,
       driver: ch.driver,

@@ -162,37 +162,42 @@ describe.concurrent("template values add options, never operands", () => {
 });
 
 describe.concurrent("destroy of fs.directory never deletes files the user added", () => {
-  it("the destroy plan says what it would delete and refuses without --allow-destroy; empty trees go without it", async (ctx) => {
+  it("the destroy plan says what it would delete, keeps it without --allow-destroy, deletes it with; empty trees go", async (ctx) => {
     const sb = sandbox(ctx, "osvc-e2e-dirdata-");
     const name = "e2e-dirdata";
     const dir = sb.at("srv/www");
     const empty = sb.at("srv/empty");
     const tpl = sb.write("d.conf", `[fs#0]\ntype = directory\npath = ${dir}\n\n[fs#1]\ntype = directory\npath = ${empty}\n`);
+    const addFiles = () => {
+      mkdirSync(path.join(dir, "sub"));
+      writeFileSync(path.join(dir, "index.html"), "<h1>user content</h1>\n");
+      writeFileSync(path.join(dir, "sub", "upload.bin"), Buffer.alloc(5000, 1));
+    };
     const a = await sb.osvc(["apply", tpl, "--path", name, "--auto-approve"]);
     expect(a.code, show(a)).toBe(0);
-    mkdirSync(path.join(dir, "sub"));
-    writeFileSync(path.join(dir, "index.html"), "<h1>user content</h1>\n");
-    writeFileSync(path.join(dir, "sub", "upload.bin"), Buffer.alloc(5000, 1));
+    addFiles();
     mkdirSync(path.join(empty, "a", "b"), { recursive: true });
 
     const d = await sb.osvc(["destroy", name, "--auto-approve"]);
-    expect(d.code, show(d)).toBe(1);
-    expect(d.stdout).toContain(`! will DELETE ${dir}: 2 files (4.9 KiB) in 1 subdirectory`);
-    expect(d.stdout).toMatch(/refused: it holds 2 files .*; pass --allow-destroy fs#0 to allow it/);
-    expect(d.stderr).toMatch(/error E3011: fs#0: unprovisioning it would delete .*www, which holds 2 files/);
+    expect(d.code, show(d)).toBe(0);
+    expect(d.stdout).toContain(`! will KEEP ${dir}: it holds 2 files (4.9 KiB) in 1 subdirectory osvc did not create; pass --allow-destroy fs#0 to delete them`);
+    expect(d.stdout).toMatch(/WARNING +e2e-dirdata\.fs#0 +directory .*www kept: it holds 2 files/);
     expect(readFileSync(path.join(dir, "index.html"), "utf8")).toBe("<h1>user content</h1>\n");
-    expect(existsSync(empty)).toBe(true);
-
-    // unprovision of that one resource through the OpenSVC surface: refused the same way
-    const u = await sb.osvc([name, "unprovision", "--rid", "fs#0"]);
-    expect(u.code, show(u)).toBe(1);
     expect(existsSync(path.join(dir, "sub", "upload.bin"))).toBe(true);
-
-    const ok = await sb.osvc(["destroy", name, "--auto-approve", "--allow-destroy", "fs#0"]);
-    expect(ok.code, show(ok)).toBe(0);
-    expect(ok.stdout).toMatch(/WARNING +e2e-dirdata\.fs#0 +deleting .*www with the 2 files/);
-    expect(existsSync(dir)).toBe(false);
-    expect(existsSync(empty)).toBe(false);
+    expect(existsSync(empty)).toBe(false); // only empty directories: osvc's own, removed
     expect(sb.state(name)!.resources).toEqual({});
+
+    // with consent: the plan says DELETE, and it goes
+    const dir2 = sb.at("srv2/www");
+    const tpl2 = sb.write("d2.conf", `[fs#0]\ntype = directory\npath = ${dir2}\n`);
+    const a2 = await sb.osvc(["apply", tpl2, "--path", `${name}-2`, "--auto-approve"]);
+    expect(a2.code, show(a2)).toBe(0);
+    writeFileSync(path.join(dir2, "f"), "x");
+    const ok = await sb.osvc(["destroy", `${name}-2`, "--auto-approve", "--allow-destroy", "fs#0"]);
+    expect(ok.code, show(ok)).toBe(0);
+    expect(ok.stdout).toContain(`! will DELETE ${dir2}: 1 file (1 bytes)`);
+    expect(ok.stdout).toMatch(/DESTRUCTIVE: fs#0 will DELETE/);
+    expect(ok.stdout).toMatch(/WARNING +e2e-dirdata-2\.fs#0 +deleting .*www with the 1 file/);
+    expect(existsSync(dir2)).toBe(false);
   });
 });
