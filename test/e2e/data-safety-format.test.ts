@@ -7,7 +7,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { blkidType } from "../helpers/host.js";
+import { blkidType, sh } from "../helpers/host.js";
+import { ROOT } from "../helpers/cli.js";
+import { parseBlkid } from "../../providers/fs/provider.js";
 import { loopsBackedBy, mountsUnder, must, runCliAsync, sandbox, show, type Sandbox } from "../helpers/e2e.js";
 
 /** A log line of apply running a formatting command. */
@@ -120,6 +122,22 @@ describe.concurrent("mkfs never runs over data", () => {
     const d2 = await sb.osvc(["destroy", `${name}-2`, "--auto-approve"]);
     expect(d2.code, show(d2)).toBe(0);
     expect(existsSync(fresh)).toBe(false);
+  });
+});
+
+describe("a device that cannot be read is an error, never blank", () => {
+  it("blkid's Permission denied (exit 2) and a sample read refused (EACCES) are errors for a non-root user", (ctx) => {
+    const sb = sandbox(ctx, "osvc-e2e-fmt-eacces-");
+    const file = sb.at("d.img");
+    must("truncate", ["-s", "32M", file]);
+    const dev = must("losetup", ["-f", "--show", file]).trim();
+    const asNobody = (cmd: string, args: string[]) => sh("setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", cmd, ...args]);
+    const b = asNobody("blkid", ["-p", "-o", "export", dev]);
+    expect(b.rc).toBe(2);
+    expect(parseBlkid(b.rc, b.stdout, b.stderr)).toEqual({ kind: "error", message: expect.stringMatching(/Permission denied/) });
+    const script = `import(${JSON.stringify(path.join(ROOT, "dist/src/provider/content.js"))}).then((m) => m.sampleBlank(${JSON.stringify(dev)})).then((r) => console.log("BLANK", JSON.stringify(r)), (e) => console.log("ERROR", e.message))`;
+    const n = asNobody(process.execPath, ["-e", script]);
+    expect(n.stdout).toMatch(new RegExp(`^ERROR cannot read ${dev} to check that it is blank: EACCES`));
   });
 });
 
