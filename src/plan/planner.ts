@@ -262,7 +262,8 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     }
     const shared = rec.shared === true;
     const stateOnly = (shared && role === "follower") || rec.follow === true || rec.provisioned === false;
-    const destroys = stateOnly || !provider ? undefined : await removalDestruction(provider, input.probe, rid, rec, options, diagnostics);
+    // What it would delete is looked at on the host (read-only), unless the plan trusts the state.
+    const destroys = stateOnly || !provider || !options.refresh ? undefined : await removalDestruction(provider, input.probe, rid, rec, options, diagnostics);
     removals.push({
       ...(destroys ? { destroys } : {}),
       rid,
