@@ -60,6 +60,21 @@ describe.concurrent("mkfs never runs over data", () => {
     expect(a.stdout).not.toMatch(RAN_FORMAT);
     expect(loopsBackedBy(file)).toEqual([]);
     expect(sum()).toBe(before);
+
+    // the OpenSVC surface: provision refuses the same way, provision --allow-format <rid> formats
+    const c = await sb.osvc([name, "create", "--config", tpl]);
+    expect(c.code, show(c)).toBe(0);
+    const pv = await sb.osvc([name, "provision"]);
+    expect(pv.code, show(pv)).toBe(1);
+    expect(pv.stderr).toMatch(/error E3010: fs#0: refusing to format/);
+    expect(pv.stdout).not.toMatch(RAN_FORMAT);
+    expect(sum()).toBe(before);
+    const ok = await sb.osvc([name, "provision", "--allow-format", "fs#0"]);
+    expect(ok.code, show(ok)).toBe(0);
+    expect(blkidType(loopsBackedBy(file)[0])).toBe("ext4");
+    const pg = await sb.osvc([name, "purge"]);
+    expect(pg.code, show(pg)).toBe(0);
+    expect(existsSync(file)).toBe(true);
   });
 
   it("refuses a device attached by hand holding data; the provider refuses too when data appears after the plan", async (ctx) => {
