@@ -58,7 +58,9 @@ export function checkOptionWords(words: readonly string[], table: OptionTable): 
       const long = table.long ?? {};
       let takes: boolean | undefined = Object.prototype.hasOwnProperty.call(long, name) ? long[name] : undefined;
       if (takes === undefined && table.negations && name.startsWith("no-") && long[name.slice(3)] === false) takes = false;
-      if (takes === undefined) return { ok: false, error: `unknown option --${name} of ${tool}: osvc cannot tell whether it takes a value`, hint: `${hint} Write an option that takes a value as --name=value.` };
+      // An option osvc does not know is accepted with its value attached (--name=value): then no
+      // word can be taken for an operand. Alone, it might take the next word as its value, or not.
+      if (takes === undefined && eq < 0) return { ok: false, error: `unknown option --${name} of ${tool}: osvc cannot tell whether it takes a value`, hint: `${hint} Write an option that takes a value as --${name}=value.` };
       const why = refusedOf(`--${name}`);
       if (why) return { ok: false, error: `--${name} is not accepted: it ${why}`, hint };
       if (eq >= 0) {

@@ -27,6 +27,8 @@ describe("option words", () => {
     expect(err(["-f", "/dev/loop9"], MKFS_BTRFS_OPTIONS)).toMatch(/"\/dev\/loop9" is not an option/);
     expect(err(["-L", "x", "--", "/dev/sdb"], MKE2FS_OPTIONS)).toMatch(/"--" ends the options/);
     expect(err(["--no-such-option"], MKE2FS_OPTIONS)).toMatch(/unknown option --no-such-option/);
+    expect(err(["--cpu-quota-x", "1"], OCI_RUN_OPTIONS)).toMatch(/unknown option --cpu-quota-x .*cannot tell whether it takes a value/);
+    expect(ok(["--cpu-quota-x=1"], OCI_RUN_OPTIONS)).toBe(true); // attached: cannot become an operand
     expect(err(["-l", "logdev=/dev/sdb"], MKFS_XFS_OPTIONS)).toMatch(/names a path/);
     expect(err(["-Jdevice=/dev/sdb"], MKE2FS_OPTIONS)).toMatch(/-J is not accepted/);
     expect(err(["-L"], MKE2FS_OPTIONS)).toMatch(/-L needs a value/);
