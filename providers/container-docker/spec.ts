@@ -1,10 +1,11 @@
+import { OCI_RUN_OPTIONS } from "../../src/core/argv.js";
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 
 /** Keywords of the OCI container drivers (container.docker, container.podman). */
 export const containerOciKeywords: KeywordSpec[] = [
-  { name: "image", type: "string", scopable: true, default: "ghcr.io/opensvc/pause", aliases: ["run_image"], text: "The container image. It must be present locally (podman/docker load or import): osvc never pulls, a missing image fails the start.", example: "nginx:latest" },
+  { name: "image", type: "string", scopable: true, default: "ghcr.io/opensvc/pause", aliases: ["run_image"], argv: { kind: "operand", tool: "the container run command" }, text: "The container image. It must be present locally (podman/docker load or import): osvc never pulls, a missing image fails the start.", example: "nginx:latest" },
   { name: "image_pull_policy", type: "string", scopable: true, default: "once", candidates: ["once", "always"], text: "Upstream: once pulls the image only when absent, always before every start. osvc never pulls: accepted for compatibility, always logs a warning." },
-  { name: "run_args", type: "shlex", scopable: true, text: "Extra arguments of the container run command (shell words).", example: "--net=bridge -p 80:80" },
+  { name: "run_args", type: "shlex", scopable: true, argv: { kind: "options", table: OCI_RUN_OPTIONS }, text: "Extra options of the container run command (shell words; options only: the image comes from image, the command from command).", example: "--net=bridge -p 80:80" },
   { name: "command", type: "shlex", scopable: true, aliases: ["run_command"], text: "The command run in the container, replacing the image's default command.", example: "/bin/bash" },
   { name: "entrypoint", type: "shlex", scopable: true, text: "Replaces the image's entrypoint.", example: "/bin/sh -c" },
   { name: "rm", type: "bool", scopable: true, default: "false", text: "Remove the container when it stops." },

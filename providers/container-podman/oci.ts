@@ -29,6 +29,7 @@ import { mkdir, open } from "node:fs/promises";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
+import { checkOperandWord, checkOptionWords, OCI_RUN_OPTIONS } from "../../src/core/argv.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError } from "../../src/provider/exec.js";
 import type { ExecResult } from "../../src/provider/exec.js";
@@ -210,7 +211,17 @@ export function containerName(ctx: ProbeContext, r: ResourceSpec): string {
 function imageOf(r: ResourceSpec): string {
   const image = kwString(r, "image");
   if (!image) throw new ProviderError(`${r.rid}: keyword "image" is required`, "set image, e.g. image = localhost/busybox:latest");
+  const c = checkOperandWord(image, "the container run command");
+  if (!c.ok) throw new ProviderError(`${r.rid}: image: ${c.error}`, c.hint);
   return image;
+}
+
+/** run_args: options of the run command only (the image and command come from their keywords). */
+function runArgsOf(r: ResourceSpec): string[] {
+  const words = kwList(r, "run_args");
+  const c = checkOptionWords(words, OCI_RUN_OPTIONS);
+  if (!c.ok) throw new ProviderError(`${r.rid}: run_args: ${c.error}`, c.hint);
+  return words;
 }
 
 const RID_REF = /^container#[A-Za-z0-9_.-]+$/;
@@ -248,7 +259,7 @@ export interface NamespaceOpts {
 /** The `run` arguments after `run` (pure: everything resolved beforehand). */
 export function buildRunArgs(r: ResourceSpec, name: string, objectName: string, ns: NamespaceOpts): string[] {
   const image = imageOf(r);
-  const runArgs = kwList(r, "run_args");
+  const runArgs = runArgsOf(r);
   const a: string[] = ["-d", "--pull", "never", "--name", name, "--label", `${LABEL_OBJECT}=${objectName}`, "--label", `${LABEL_RID}=${r.rid}`];
   if (ns.network !== undefined) a.push("--network", ns.network);
   else if (!runArgsSetNetwork(runArgs)) a.push("--network", "none");
@@ -276,7 +287,8 @@ export function buildRunArgs(r: ResourceSpec, name: string, objectName: string, 
   const entrypoint = kwList(r, "entrypoint");
   const command = kwList(r, "command");
   if (entrypoint.length) a.push("--entrypoint", entrypoint[0]);
-  a.push(...runArgs, image, ...entrypoint.slice(1), ...command);
+  // `--` ends the options: the image is an operand whatever it looks like.
+  a.push(...runArgs, "--", image, ...entrypoint.slice(1), ...command);
   return a;
 }
 

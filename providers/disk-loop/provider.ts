@@ -3,6 +3,8 @@
 // provision  : adopt an existing file as is, or create the missing parent directories and a new
 //              sparse file of `size` (rounded down to 512 bytes; O_EXCL, mode 0600, in-process:
 //              src/provider/files.ts); then start.
+// probe      : an existing file that is not attached is looked at (blkid -p, zeros sampled
+//              in-process), so that the plan of a filesystem on it knows whether mkfs would destroy data.
 // start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
@@ -16,6 +18,9 @@ import { createSparseFile, makeDirs, removeEmptyDir, removeFile } from "../../sr
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
+import { parseBlkid } from "../fs/provider.js";
+import { sampleBlank } from "../../src/provider/content.js";
+import type { DeviceContent } from "../../src/provider/api.js";
 import { diskLoopSpec } from "./spec.js";
 
 const DELETED_SUFFIX = " (deleted)";
@@ -166,14 +171,35 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
         });
       }
       const outputs: Outputs | undefined = devs.length > 0 ? { exposed_devs: devs, ...preserved(r) } : undefined;
+      let content: DeviceContent | undefined;
+      if (info.isFile && devs.length === 0) {
+        try {
+          content = await fileContent(ctx.exec, info.real);
+        } catch (e) {
+          const err = e as ProviderError;
+          problems.push({ level: "error", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+        }
+      }
       return {
         provisioned: info.exists && info.isFile,
         up: devs.length > 0,
         ...(outputs ? { outputs } : {}),
         ...(problems.length ? { problems } : {}),
+        ...(content ? { content } : {}),
       };
     }),
   );
+}
+
+/** What an existing backing file holds: a signature, else whether it is blank (sampled). */
+async function fileContent(exec: Exec, file: string): Promise<DeviceContent> {
+  const b = await exec("blkid", ["-p", "-o", "export", "--", file]);
+  const sig = parseBlkid(b.exitCode, b.stdout, b.stderr);
+  if (sig.kind === "error") throw new ProviderError(`cannot probe ${file} for a signature: ${sig.message}`);
+  if (sig.kind === "fs") return { device: file, signature: sig.type, blank: false, detail: `a ${sig.type} signature` };
+  if (sig.kind === "other") return { device: file, signature: sig.what, blank: false, detail: sig.what };
+  const s = await sampleBlank(file);
+  return { device: file, blank: s.blank, detail: s.detail };
 }
 
 /** Attaches the file, reusing a loop device already backed by it; `fresh`: osvc just created the file, nothing can hold it. */

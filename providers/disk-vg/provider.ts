@@ -21,6 +21,7 @@ import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
+import { checkOptionWords, VGCREATE_OPTIONS } from "../../src/core/argv.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError } from "../../src/provider/exec.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
@@ -126,7 +127,10 @@ function pvsOf(r: ResourceSpec): string[] {
 }
 
 function optionsOf(r: ResourceSpec): string[] {
-  return listOf(r.kw.options);
+  const words = listOf(r.kw.options);
+  const c = checkOptionWords(words, VGCREATE_OPTIONS);
+  if (!c.ok) throw new ProviderError(`${r.rid}: options: ${c.error}`, c.hint);
+  return words;
 }
 
 /** Canonical path of a device (symlinks such as /dev/disk/by-id resolved); the path itself when missing. */

@@ -5,13 +5,18 @@
 // provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir.
 // stop       : no-op.
 // unprovision: `rm -r --one-file-system PATH` only when osvc created it (recorded created_dir),
-//              never for / or a top-level system directory.
+//              never for / or a top-level system directory, and only while it holds no files (what
+//              is in it was added after osvc created it) unless --allow-destroy <rid>: else it is
+//              kept, with a warning. The plan shows it (removalImpact: files, bytes): "will KEEP",
+//              or "will DELETE" with consent.
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { describeUsage, dirUsage } from "../../src/provider/content.js";
+import type { RemovalImpact } from "../../src/provider/api.js";
 import { applyOwnership, ownershipActual, statPaths } from "../fs/ownership.js";
 import { fsDirectorySpec } from "./spec.js";
 
@@ -82,6 +87,15 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   return { created_dir: created };
 }
 
+/** What unprovision would delete: the files under a directory osvc created (none when it keeps it). */
+async function removalImpact(_ctx: ProbeContext, r: ResourceSpec): Promise<RemovalImpact | undefined> {
+  if (r.recorded?.created_dir !== true) return undefined;
+  const p = pathOf(r);
+  const u = await dirUsage(p);
+  if (!u) return undefined;
+  return { target: p, detail: describeUsage(u), data: u.files > 0 || u.truncated };
+}
+
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   const p = pathOf(r);
   if (r.recorded?.created_dir !== true) {
@@ -92,6 +106,14 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
   const st = (await statPaths(ctx.exec, [p])).get(p);
   if (!st) return;
   if (st.fileType !== "directory") throw new ProviderError(`${p} is a ${st.fileType}, not a directory; refusing to remove it`);
+  const u = await dirUsage(p);
+  if (u && (u.files > 0 || u.truncated)) {
+    if (!r.allow?.destroy) {
+      ctx.log("warning", `directory ${p} kept: it holds ${describeUsage(u)} that osvc did not create (--allow-destroy ${r.rid} deletes them)`);
+      return;
+    }
+    ctx.log("warning", `deleting ${p} with the ${describeUsage(u)} it holds (--allow-destroy ${r.rid})`);
+  }
   try {
     await run(ctx.exec, "rm", ["-r", "--one-file-system", "--", p]);
   } catch (e) {
@@ -114,6 +136,7 @@ export const fsDirectoryProvider: Provider = {
   spec: fsDirectorySpec,
   updatable: ["user", "group", "perm"],
   probe,
+  removalImpact,
   provision: start,
   unprovision,
   start,

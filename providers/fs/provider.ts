@@ -4,9 +4,12 @@
 //              existing device (no udev here: never lsblk, never plain blkid), `btrfs subvolume list`
 //              only for a btrfs subvolume whose device is mounted somewhere else, one `stat` for the
 //              ownership of mounted mount points.
-// provision  : blkid -p first: no signature → mkfs; same type → adopt (no mkfs); any other signature
-//              → refuse (never format over data). btrfs subvol=X: create the subvolume from a
-//              temporary top-level mount. Then start.
+// provision  : blkid -p first: same type → adopt (no mkfs); any other signature → refuse; no
+//              signature → mkfs only when the device is shown blank (sampled in-process: head, tail,
+//              evenly spaced regions all zero) or the user passed --allow-format <rid>. mkfs_opt
+//              words are options only (checked against mkfs's option table), then `--` and the
+//              devices: dev, and for btrfs the other members named by device= mount options.
+//              btrfs subvol=X: create the subvolume from a temporary top-level mount. Then start.
 // start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
 // unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
@@ -18,9 +21,12 @@ import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { sampleBlank } from "../../src/provider/content.js";
+import { checkOptionWords } from "../../src/core/argv.js";
+import type { DeviceContent } from "../../src/provider/api.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
-import { FS_TYPES_RUNNABLE, fsSpecs } from "./spec.js";
+import { FS_TYPES_RUNNABLE, fsSpecs, MKFS_OPTIONS } from "./spec.js";
 import { readMounts } from "./mountinfo.js";
 
 export type RunnableFsType = (typeof FS_TYPES_RUNNABLE)[number];
@@ -71,7 +77,8 @@ export type Signature =
   | { readonly kind: "error"; readonly message: string };
 
 export function parseBlkid(exitCode: number, stdout: string, stderr: string): Signature {
-  if (exitCode === 2 && stdout.trim() === "") return { kind: "none" };
+  // exit 2 means "nothing found" only when blkid could read the device: "Permission denied" also exits 2.
+  if (exitCode === 2 && stdout.trim() === "" && stderr.trim() === "") return { kind: "none" };
   if (exitCode !== 0) {
     const why = exitCode === 8 ? "ambivalent probing result (several signatures)" : (stderr || stdout).trim() || `exit code ${exitCode}`;
     return { kind: "error", message: why };
@@ -177,11 +184,13 @@ function mntOptOf(r: ResourceSpec): string | undefined {
   return o ? o : undefined;
 }
 
-function mkfsOptOf(r: ResourceSpec): string[] {
+function mkfsOptOf(r: ResourceSpec, type: RunnableFsType): string[] {
   const v = r.kw.mkfs_opt;
   if (v === undefined || v === null || v === "") return [];
-  if (Array.isArray(v)) return [...v];
-  return String(v).split(/\s+/).filter(Boolean);
+  const words = Array.isArray(v) ? [...v] : String(v).split(/\s+/).filter(Boolean);
+  const c = checkOptionWords(words, MKFS_OPTIONS[type]);
+  if (!c.ok) throw new ProviderError(`${r.rid}: mkfs_opt: ${c.error}`, c.hint);
+  return words;
 }
 
 function splitOpts(o: string | undefined): string[] {
@@ -403,15 +412,54 @@ function preserved(r: ResourceSpec): Record<string, boolean> {
   return out;
 }
 
-function mkfsCommand(type: RunnableFsType, opts: readonly string[], dev: string): [string, string[]] {
+/** The mkfs command: its flags, the checked mkfs_opt options, `--`, then the devices. */
+function mkfsCommand(type: RunnableFsType, opts: readonly string[], devs: readonly string[]): [string, string[]] {
   switch (type) {
     case "xfs":
-      return ["mkfs.xfs", ["-f", "-q", ...opts, dev]];
+      return ["mkfs.xfs", ["-f", "-q", ...opts, "--", ...devs]];
     case "btrfs":
-      return ["mkfs.btrfs", ["-f", "-q", ...opts, dev]];
+      return ["mkfs.btrfs", ["-f", "-q", ...opts, "--", ...devs]];
     default:
-      return [`mkfs.${type}`, ["-F", "-q", ...opts, dev]];
+      return [`mkfs.${type}`, ["-F", "-q", ...opts, "--", ...devs]];
   }
+}
+
+/** The other members of a multi-device btrfs (device= mount options other than dev), resolved. */
+async function membersOf(type: RunnableFsType, r: ResourceSpec, dev: string): Promise<string[]> {
+  if (type !== "btrfs") return [];
+  const out: string[] = [];
+  for (const m of coDevicesOf(mntOptOf(r))) {
+    if (!path.isAbsolute(m)) throw new ProviderError(`${r.rid}: device=${m} in mnt_opt must be an absolute device path`);
+    let real = m;
+    try {
+      real = await realpath(m);
+    } catch {
+      throw new ProviderError(`device ${m} (device= in mnt_opt) does not exist`, "is the disk resource providing it provisioned and started?");
+    }
+    if (real !== dev && !out.includes(real)) out.push(real);
+  }
+  return out;
+}
+
+/**
+ * What formatting `dev` would destroy: sampled, read-only. A device that cannot be read is an error.
+ * The block device's cached pages are dropped first (blockdev --flushbufs): data written to a loop
+ * device's backing file since an earlier look must not hide behind cached zeros.
+ */
+async function contentOf(exec: Exec, dev: string): Promise<DeviceContent> {
+  if ((await stat(dev)).isBlockDevice()) {
+    const f = await exec("blockdev", ["--flushbufs", dev]);
+    if (f.exitCode !== 0) throw new ProviderError(`cannot read ${dev} to check that it is blank: blockdev --flushbufs: ${(f.stderr || f.stdout).trim() || `exit code ${f.exitCode}`}`);
+  }
+  const s = await sampleBlank(dev);
+  return { device: dev, blank: s.blank, detail: s.detail };
+}
+
+function formatRefused(rid: string, c: DeviceContent, type: string): ProviderError {
+  return new ProviderError(
+    `refusing to format ${c.device} as ${type}: it holds ${c.detail}`,
+    `check that dev points to the intended device; if its content is really not needed, pass --allow-format ${rid}`,
+  );
 }
 
 export function makeFsProvider(type: RunnableFsType): Provider {
@@ -448,6 +496,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       const st = states[i];
       const problems: Problem[] = [];
       let provisioned = false;
+      let content: DeviceContent | undefined;
       if (dev.kind === "other") {
         problems.push({ level: "error", message: `${dev.spec} is neither a block device nor an image file` });
       } else if (dev.path && dev.kind !== "missing") {
@@ -457,6 +506,14 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         } else if (sig.kind !== "none") {
           const e = foreignSignatureError(dev.path, sig, type);
           problems.push({ level: "error", message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+        } else {
+          // A provision would format it: say what that destroys (the planner shows it, and refuses data).
+          try {
+            content = await contentOf(ctx.exec, dev.path);
+          } catch (e) {
+            const err = e as ProviderError;
+            problems.push({ level: "error", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+          }
         }
       }
       const subvol = type === "btrfs" ? subvolOf(mntOptOf(r)) : "";
@@ -495,6 +552,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         ...(Object.keys(actual).length ? { actual } : {}),
         ...(Object.keys(outputs).length ? { outputs } : {}),
         ...(problems.length ? { problems } : {}),
+        ...(content ? { content } : {}),
       });
     }
     return out;
@@ -556,7 +614,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       for (const d of (await makeDirs(mnt)).reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
     }
-    const args = ["-t", type, ...(opts ? ["-o", opts] : []), dev.path, mnt];
+    const args = ["-t", type, ...(opts ? ["-o", opts] : []), "--", dev.path, mnt];
     const m = await ctx.exec("mount", args);
     if (m.exitCode !== 0) {
       if (!exists) await rmdir(mnt).catch(() => undefined);
@@ -583,7 +641,19 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const sig = await probeSignature(ctx.exec, dev.path);
     let formatted = recordedBool(r, "formatted_by_osvc") === true || r.resumed === true;
     if (sig.kind === "none") {
-      const [file, args] = mkfsCommand(type, mkfsOptOf(r), dev.path);
+      const opts = mkfsOptOf(r, type);
+      const members = await membersOf(type, r, dev.path);
+      for (const m of members) {
+        const ms = await probeSignature(ctx.exec, m);
+        if (ms.kind !== "none") throw foreignSignatureError(m, ms, type);
+      }
+      for (const d of [dev.path, ...members]) {
+        const c = await contentOf(ctx.exec, d);
+        if (c.blank) continue;
+        if (!r.allow?.format) throw formatRefused(r.rid, c, type);
+        ctx.log("warning", `formatting ${d}, which holds ${c.detail} (--allow-format ${r.rid})`);
+      }
+      const [file, args] = mkfsCommand(type, opts, [dev.path, ...members]);
       const res = await ctx.exec(file, args);
       if (res.exitCode !== 0) {
         // the error comes first; a usage text may follow
@@ -699,6 +769,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     spec,
     updatable: ["mnt_opt", "user", "group", "perm"],
     dataBearing: true,
+    formats: "dev",
     probe,
     provision,
     unprovision,

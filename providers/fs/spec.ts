@@ -1,10 +1,11 @@
+import { MKE2FS_OPTIONS, MKFS_BTRFS_OPTIONS, MKFS_XFS_OPTIONS, type OptionTable } from "../../src/core/argv.js";
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 
 const fsKeywords: KeywordSpec[] = [
   { name: "dev", type: "string", required: true, scopable: true, text: "The block device, image file, LABEL=/UUID= or a reference such as {disk#0.exposed_devs[0]}.", example: "{disk#0.exposed_devs[0]}" },
   { name: "mnt", type: "string", required: true, scopable: true, text: "The mount point (a trailing / is ignored).", example: "/srv/{name}/data" },
-  { name: "mnt_opt", type: "string", scopable: true, text: "Mount options (comma separated). For btrfs, subvol=<name> selects (and at provision creates) a subvolume.", example: "defaults,noatime" },
-  { name: "mkfs_opt", type: "shlex", scopable: true, provisioning: true, text: "Extra mkfs options, inserted before the device.", example: "-L data" },
+  { name: "mnt_opt", type: "string", scopable: true, text: "Mount options (comma separated). For btrfs, subvol=<name> selects (and at provision creates) a subvolume, and device=<dev> names the other members of a multi-device filesystem (formatted together with dev at provision).", example: "defaults,noatime" },
+  { name: "mkfs_opt", type: "shlex", scopable: true, provisioning: true, text: "Extra mkfs options (options only: the devices come from dev, and for a multi-device btrfs from the device= mount options).", example: "-L data" },
   { name: "user", type: "string", scopable: true, text: "Owner of the mount point after mount (name or uid)." },
   { name: "group", type: "string", scopable: true, text: "Group of the mount point after mount (name or gid)." },
   { name: "perm", type: "octal", scopable: true, text: "Mode of the mount point after mount (octal).", example: "0755" },
@@ -23,9 +24,23 @@ export const FS_TYPES_RUNNABLE = ["ext2", "ext3", "ext4", "xfs", "btrfs"] as con
 /** Filesystem types known to templates but not provisioned here. */
 export const FS_TYPES_OTHER = ["zfs", "vfat", "tmpfs", "nfs", "nfs4", "cifs", "shm", "bind", "none", "reiserfs", "jfs", "ocfs2", "gfs2"] as const;
 
+/** The option table of each runnable type's mkfs: mkfs_opt words are checked against it. */
+export const MKFS_OPTIONS: Readonly<Record<(typeof FS_TYPES_RUNNABLE)[number], OptionTable>> = {
+  ext2: { ...MKE2FS_OPTIONS, tool: "mkfs.ext2" },
+  ext3: { ...MKE2FS_OPTIONS, tool: "mkfs.ext3" },
+  ext4: { ...MKE2FS_OPTIONS, tool: "mkfs.ext4" },
+  xfs: MKFS_XFS_OPTIONS,
+  btrfs: MKFS_BTRFS_OPTIONS,
+};
+
+function keywordsOf(t: string): KeywordSpec[] {
+  const table = (MKFS_OPTIONS as Record<string, OptionTable>)[t];
+  return table ? fsKeywords.map((k) => (k.name === "mkfs_opt" ? { ...k, argv: { kind: "options", table } } : k)) : fsKeywords;
+}
+
 export const fsSpecs: DriverSpec[] = [...FS_TYPES_RUNNABLE, ...FS_TYPES_OTHER].map((t) => ({
   group: "fs",
   type: t,
-  text: `A ${t} filesystem: formatted at provision when the device holds no signature, mounted at start.`,
-  keywords: fsKeywords,
+  text: `A ${t} filesystem: formatted at provision when the device is blank (no signature, no data), mounted at start.`,
+  keywords: keywordsOf(t),
 }));

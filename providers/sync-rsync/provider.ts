@@ -15,6 +15,7 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Outputs } from "../../src/core/value.js";
+import { checkOptionWords, RSYNC_OPTIONS } from "../../src/core/argv.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, StatusLogLine, SyncPeer } from "../../src/provider/api.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -136,6 +137,8 @@ async function syncUpdate(ctx: ProviderContext, r: ResourceSpec, peers: readonly
     return {};
   }
   const extra = listOf(r.kw.options);
+  const checked = checkOptionWords(extra, RSYNC_OPTIONS);
+  if (!checked.ok) throw new ProviderError(`${r.rid}: options: ${checked.error}`, checked.hint);
   const opts = [...(r.kw.reset_options === true ? [] : DEFAULT_OPTIONS), ...extra, ...(typeof r.kw.bwlimit === "string" && r.kw.bwlimit ? [`--bwlimit=${r.kw.bwlimit}`] : [])];
   const timeoutMs = (typeof r.kw.timeout === "number" && r.kw.timeout > 0 ? r.kw.timeout : DEFAULT_TIMEOUT_S) * 1000;
   const prior = await readRecord(ctx.varDir, r.rid);
@@ -146,7 +149,8 @@ async function syncUpdate(ctx: ProviderContext, r: ResourceSpec, peers: readonly
     try {
       if (!peer.local && !SAFE_NODE.test(peer.node)) throw new ProviderError(`node name ${JSON.stringify(peer.node)} cannot be an ssh destination`);
       if (dstfs) await checkDstfs(ctx, peer, dstfs);
-      const args = peer.local ? [...opts, ...src, dst] : [...opts, "-e", sshCommand(peer).join(" "), ...src, `${peer.node}:${dst}`];
+      // `--` ends the options: src and dst are operands whatever they look like.
+      const args = peer.local ? [...opts, "--", ...src, dst] : [...opts, "-e", sshCommand(peer).join(" "), "--", ...src, `${peer.node}:${dst}`];
       const res = await ctx.exec("rsync", args, { timeoutMs, signal: ctx.signal });
       if (res.exitCode === 127) throw new ProviderError("rsync is not installed", "apt-get install rsync");
       if (res.timedOut) throw new ProviderError(`rsync to ${peer.node} timed out after ${timeoutMs / 1000}s`, "raise timeout");

@@ -1,3 +1,4 @@
+import { RSYNC_OPTIONS } from "../../src/core/argv.js";
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 
 /** Scheduling keywords shared by the sync drivers. */
@@ -14,7 +15,7 @@ export const syncRsyncSpec: DriverSpec = {
     { name: "src", type: "list", required: true, scopable: true, text: "Source paths (files or directories).", example: "/srv/{name}/data/" },
     { name: "dst", type: "string", required: true, scopable: true, text: "Destination path on the target nodes.", example: "/srv/{name}/data" },
     { name: "target", type: "list", required: true, candidates: ["nodes", "drpnodes", "local"], text: "Which peers receive the data: nodes, drpnodes, and/or local (dst on this node).", example: "nodes drpnodes" },
-    { name: "options", type: "shlex", scopable: true, text: "Extra rsync options.", example: "--exclude=*.tmp" },
+    { name: "options", type: "shlex", scopable: true, argv: { kind: "options", table: RSYNC_OPTIONS }, text: "Extra rsync options (options only: what is copied comes from src, where to from dst).", example: "--exclude=*.tmp" },
     { name: "reset_options", type: "bool", scopable: true, default: "false", text: "Use options instead of osvc's default rsync options rather than in addition to them." },
     { name: "snap", type: "bool", scopable: true, default: "false", text: "Sync from a snapshot of the source filesystem for a consistent copy." },
     { name: "dstfs", type: "string", scopable: true, text: "Skip the sync when this filesystem is not mounted on the target (protects the target's root filesystem).", example: "/srv/{name}" },

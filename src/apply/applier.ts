@@ -145,6 +145,13 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     },
   });
 
+  /** The user's consent for a rid (--allow-format, --allow-destroy), as the provider sees it. */
+  const allowOf = (rid: string): Pick<ResourceSpec, "allow"> => {
+    const format = (plan.options.allowFormat ?? []).includes(rid);
+    const destroy = (plan.options.allowDestroy ?? []).includes(rid);
+    return format || destroy ? { allow: { ...(format ? { format } : {}), ...(destroy ? { destroy } : {}) } } : {};
+  };
+
   const specFor = (ch: ResourceChange): ResourceSpec => {
     const kw: Record<string, KwValue> = { ...ch.inputs };
     for (const k of ch.unknownInputs) {
@@ -155,7 +162,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
       else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...(ch.resumed ? { resumed: true } : {}) };
+    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...(ch.resumed ? { resumed: true } : {}), ...allowOf(ch.rid) };
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -264,7 +271,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       case "unprovision": {
         const prior = state.resources[ch.rid];
         if (!ch.stateOnly) {
-          const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
+          const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
           await around(spec.kw, "unprovision", () => provider!.unprovision(ctx, spec));
         }
         await persist((s) => {

@@ -73,6 +73,8 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
       .option("--target <rid>", "only this resource and what it depends on (repeatable)", collect, [])
       .option("--exclude <rid>", "leave out this resource and what depends on it (repeatable)", collect, [])
       .option("--allow-replace <rid>", "allow replacing this data-bearing resource (destroys its data; repeatable)", collect, [])
+      .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
+      .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, [])
       .option("--leader", "this node creates shared resources (shared = true)");
 
   stateOptions(planSelection(templateOptions(program.command("plan").argument("[template]", "template file, - for stdin, or an http(s) URL").description("show what apply would change on this host"))))
@@ -92,6 +94,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--path <path>", "object path")
     .option("--node <name>", "node name")
     .option("--leader", "this node destroys shared resources")
+    .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, [])
     .option("--auto-approve", "do not ask for confirmation")
     .option("--parallelism <n>", "resources acted on at once", "10")
     .option("--json", "NDJSON events instead of log lines")

@@ -2,6 +2,7 @@
 // scope -> inheritance -> keyword default -> references -> $(expr) -> typed conversion.
 import { createHash } from "node:crypto";
 import type { Diagnostic, SourceRange } from "../core/diagnostics.js";
+import { checkArgvValue } from "../core/argv.js";
 import { didYouMean } from "../core/diagnostics.js";
 import { convertValue } from "../core/convert.js";
 import { formatObjectPath, type ObjectPath } from "../core/path.js";
@@ -729,6 +730,14 @@ export class Evaluator {
           });
         }
       } else value = r.text;
+    }
+    // (a value still holding "$(" is an expression that failed to parse: reported already)
+    if (value !== undefined && spec?.argv && !r.text.includes("$(")) {
+      const c = checkArgvValue(value, spec.argv);
+      if (!c.ok) {
+        this.diag({ code: "E2040", severity: "error", summary: `invalid value for ${spec.name}`, detail: `${c.error}.`, range: lk.range, hint: c.hint });
+        value = undefined;
+      }
     }
     if (r.markers && r.markers.length && spec && !spec.markers) {
       this.diag({

@@ -1,5 +1,6 @@
 // Keyword schemas: the vocabulary shared by config/ (validation, evaluation),
 // provider/ and providers/ (each driver declares its keywords).
+import type { ArgvRule } from "./argv.js";
 
 /** How a raw string is converted once references and expressions are resolved. */
 export type KeywordType =
@@ -42,6 +43,8 @@ export interface KeywordSpec {
   /** Accepts provision-time markers such as <allocate> or <size=15>. */
   readonly markers?: boolean;
   readonly deprecated?: string;
+  /** The value becomes words of a command line: options only (checked with the tool's option table) or one operand. */
+  readonly argv?: ArgvRule;
 }
 
 export interface DriverSpec {

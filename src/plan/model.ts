@@ -73,6 +73,8 @@ export interface ResourceChange {
   readonly resumed?: boolean;
   /** The resource is data-bearing and a replace is refused unless allowed. */
   readonly blocked?: string;
+  /** Data this change destroys on the host: shown with its own marker, refused unless allowed. */
+  readonly destroys?: Destruction;
   readonly shared?: boolean;
   /** Only the state changes (a shared resource on a follower, a resource never provisioned). */
   readonly stateOnly?: boolean;
@@ -80,6 +82,28 @@ export interface ResourceChange {
   readonly optional?: boolean;
   /** What the probe saw. */
   readonly observed?: { provisioned: boolean | null; up: boolean; log?: readonly StatusLogLine[] };
+}
+
+/** A destructive step of a change: a format of a device, a deletion of files. */
+export interface Destruction {
+  /** keep: what would be deleted holds data and is kept, for lack of consent (--allow-destroy). */
+  readonly kind: "format" | "delete" | "keep";
+  /** The device or path ("/dev/loop3", "the device of disk#0", "/srv/web/www"). */
+  readonly target: string;
+  /** What is there, in a few words ("blank: ...", "3 files (12 KiB)"). */
+  readonly detail: string;
+  /** Why it is refused (it holds data and the user did not allow it). */
+  readonly refused?: string;
+}
+
+/** The marker of a destructive step in plan text ("will FORMAT /dev/loop3"). */
+export function destructionText(d: Destruction): string {
+  return `will ${d.kind === "format" ? "FORMAT" : d.kind === "delete" ? "DELETE" : "KEEP"} ${d.target}`;
+}
+
+/** The option that allows a refused destruction of this kind. */
+export function allowFlag(d: Destruction): string {
+  return d.kind === "format" ? "--allow-format" : "--allow-destroy";
 }
 
 export interface Plan {
@@ -97,7 +121,18 @@ export interface Plan {
   readonly changes: readonly ResourceChange[];
   readonly diagnostics: readonly Diagnostic[];
   /** Options that shaped the plan. */
-  readonly options: { readonly refresh: boolean; readonly targets: readonly string[]; readonly excludes: readonly string[]; readonly allowReplace: readonly string[]; readonly destroy: boolean; readonly mode?: PlanMode };
+  readonly options: {
+    readonly refresh: boolean;
+    readonly targets: readonly string[];
+    readonly excludes: readonly string[];
+    readonly allowReplace: readonly string[];
+    /** --allow-format <rid>: format a device that holds data without a signature. */
+    readonly allowFormat?: readonly string[];
+    /** --allow-destroy <rid>: delete data osvc did not create (files added to a directory). */
+    readonly allowDestroy?: readonly string[];
+    readonly destroy: boolean;
+    readonly mode?: PlanMode;
+  };
 }
 
 /** converge: make the host match (plan/apply); destroy: remove everything recorded;

@@ -9,13 +9,17 @@ import type { Observed, ProbeContext, Provider, ResourceSpec } from "../provider
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
 import { groupOrder, Rid } from "../core/rid.js";
-import { PLAN_FORMAT_VERSION, STATUS_ONLY, type Action, type KeywordDiff, type Plan, type PlanMode, type ResourceChange } from "./model.js";
+import { PLAN_FORMAT_VERSION, STATUS_ONLY, type Action, type Destruction, type KeywordDiff, type Plan, type PlanMode, type ResourceChange } from "./model.js";
 
 export interface PlanOptions {
   readonly refresh: boolean;
   readonly targets: readonly string[];
   readonly excludes: readonly string[];
   readonly allowReplace: readonly string[];
+  /** --allow-format <rid>: a device holding data without a signature may be formatted. */
+  readonly allowFormat?: readonly string[];
+  /** --allow-destroy <rid>: data osvc did not create (files added to a directory) may be deleted. */
+  readonly allowDestroy?: readonly string[];
   /** Plan the removal of everything recorded (osvc destroy). */
   readonly destroy: boolean;
   /** start/stop: the OpenSVC actions (default: converge, or destroy when `destroy`). */
@@ -243,6 +247,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   }
   if (mode === "stop") changes.reverse();
   cascadeReplace(changes, graph);
+  markFormats(changes, observed, registry, options, diagnostics);
 
   // Recorded resources that left the template (or everything, for destroy): unprovision,
   // in reverse dependency order.
@@ -257,7 +262,10 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     }
     const shared = rec.shared === true;
     const stateOnly = (shared && role === "follower") || rec.follow === true || rec.provisioned === false;
+    // What it would delete is looked at on the host (read-only), unless the plan trusts the state.
+    const destroys = stateOnly || !provider || !options.refresh ? undefined : await removalDestruction(provider, input.probe, rid, rec, options, diagnostics);
     removals.push({
+      ...(destroys ? { destroys } : {}),
       rid,
       driver: rec.driver,
       action: "unprovision",
@@ -299,7 +307,16 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     role,
     changes: [...removalOrder, ...changes],
     diagnostics,
-    options: { refresh: options.refresh, targets: options.targets, excludes: options.excludes, allowReplace: options.allowReplace, destroy: options.destroy, mode },
+    options: {
+      refresh: options.refresh,
+      targets: options.targets,
+      excludes: options.excludes,
+      allowReplace: options.allowReplace,
+      allowFormat: options.allowFormat ?? [],
+      allowDestroy: options.allowDestroy ?? [],
+      destroy: options.destroy,
+      mode,
+    },
   };
   return plan;
 }
@@ -320,6 +337,72 @@ function cascadeReplace(changes: ResourceChange[], graph: DependencyView): void 
       changes[i] = { ...d, action: "replace", reason: `depends on ${c.rid}, which is replaced`, blocked: undefined };
     }
   }
+}
+
+/** The resources a deferred value reads from ("{disk#0.exposed_devs[0]}" -> disk#0). */
+function referencedRids(text: string): string[] {
+  return [...new Set([...text.matchAll(/\{([a-z]+#[A-Za-z0-9_]+)\./g)].map((m) => m[1]))];
+}
+
+/**
+ * A provision that formats a device (fs.*) says so with its own marker, and is refused when the
+ * device holds data without a signature, unless --allow-format <rid>. When the device is only
+ * known after apply, what the resources providing it found decides (a disk created by this apply
+ * is blank; an existing backing file was sampled by its probe).
+ */
+function markFormats(changes: ResourceChange[], observed: ReadonlyMap<string, Observed>, registry: ProviderRegistry, options: PlanOptions, diagnostics: Diagnostic[]): void {
+  const byRid = new Map(changes.map((c) => [c.rid, c]));
+  changes.forEach((ch, i) => {
+    if (ch.action !== "provision") return;
+    const kw = registry.get(ch.driver)?.formats;
+    if (!kw) return;
+    const o = observed.get(ch.rid);
+    let d: (Destruction & { blank: boolean }) | undefined;
+    if (o?.content) {
+      d = { kind: "format", target: o.content.device, detail: o.content.detail, blank: o.content.blank };
+    } else if (!o && ch.unknownInputs.includes(kw)) {
+      for (const dep of referencedRids(ch.deferredInputs[kw]?.text ?? "")) {
+        const c = observed.get(dep)?.content;
+        const dc = byRid.get(dep);
+        if (c?.signature) return; // mkfs never runs over a signature: the filesystem is adopted or refused at apply
+        if (c) d = { kind: "format", target: `the device of ${dep} (${c.device}, known after apply)`, detail: c.detail, blank: c.blank };
+        else if (dc && (dc.action === "provision" || dc.action === "replace") && dc.observed?.provisioned !== true) {
+          d = { kind: "format", target: `the device of ${dep} (known after apply)`, detail: `created blank by this apply`, blank: true };
+        } else d = { kind: "format", target: `the device of ${dep} (known after apply)`, detail: "checked blank right before mkfs", blank: true };
+      }
+    }
+    if (!d) return;
+    const { blank, ...destroys } = d;
+    if (!blank && !(options.allowFormat ?? []).includes(ch.rid)) {
+      diagnostics.push({
+        code: "E3010",
+        severity: "error",
+        summary: `${ch.rid}: refusing to format ${d.target}, which holds data`,
+        detail: `It holds ${d.detail}. osvc formats only a device it created blank, or one shown blank.`,
+        hint: `Check that dev points to the intended device; if its content is really not needed, pass --allow-format ${ch.rid}.`,
+      });
+      changes[i] = { ...ch, destroys: { ...destroys, refused: `it holds ${d.detail}` } };
+      return;
+    }
+    changes[i] = { ...ch, destroys };
+  });
+}
+
+/** What removing a recorded resource deletes (fs.directory: files under it); data is kept unless --allow-destroy <rid>. */
+async function removalDestruction(provider: Provider, probe: ProbeContext, rid: string, rec: ResourceState, options: PlanOptions, diagnostics: Diagnostic[]): Promise<Destruction | undefined> {
+  if (!provider.removalImpact) return undefined;
+  let impact;
+  try {
+    impact = await provider.removalImpact(probe, { rid, driver: rec.driver, kw: rec.inputs as Record<string, KwValue>, recorded: rec.outputs as Outputs });
+  } catch (e) {
+    const err = e as Error & { hint?: string };
+    diagnostics.push({ code: "E3011", severity: "error", summary: `${rid}: cannot tell what unprovisioning it would delete`, detail: err.message, hint: err.hint });
+    return { kind: "delete", target: "(unknown)", detail: err.message, refused: "its content could not be checked" };
+  }
+  if (!impact?.data) return undefined;
+  if ((options.allowDestroy ?? []).includes(rid)) return { kind: "delete", target: impact.target, detail: impact.detail };
+  // osvc created it, but not what is in it now: kept, and said so (the provider keeps it too).
+  return { kind: "keep", target: impact.target, detail: `it holds ${impact.detail} osvc did not create; pass --allow-destroy ${rid} to delete them` };
 }
 
 function unknownRid(rid: string, flag: string, known: string[]): Diagnostic {

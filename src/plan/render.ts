@@ -1,6 +1,6 @@
 // Plan views: human text (symbols, colors, closing summary grouped by action) and stable JSON.
 import type { KwValue } from "../core/value.js";
-import { ACTION_SYMBOL, ACTION_TEXT, countByAction, SUMMARY_ORDER, type Action, type KeywordDiff, type Plan, type ResourceChange } from "./model.js";
+import { ACTION_SYMBOL, ACTION_TEXT, allowFlag, countByAction, destructionText, SUMMARY_ORDER, type Action, type KeywordDiff, type Plan, type ResourceChange } from "./model.js";
 
 export interface Paint {
   green(s: string): string;
@@ -61,6 +61,11 @@ function changeBlock(ch: ResourceChange, c: Paint): string[] {
   const head = `  ${color(sym.padStart(3))} ${c.bold(ch.rid)} (${ch.driver}) ${ACTION_TEXT[ch.action]}: ${ch.reason}`;
   const lines = [head];
   if (ch.stateOnly) lines.push(`      ${c.dim("(state only: nothing changes on the host)")}`);
+  if (ch.destroys) {
+    const mark = `! ${destructionText(ch.destroys)}`;
+    lines.push(`      ${ch.destroys.kind === "keep" ? c.yellow(c.bold(mark)) : c.red(c.bold(mark))}: ${ch.destroys.detail}`);
+    if (ch.destroys.refused) lines.push(`      ${c.red(c.bold("refused:"))} ${ch.destroys.refused}; pass ${allowFlag(ch.destroys)} ${ch.rid} to allow it`);
+  }
   if (ch.blocked) lines.push(`      ${c.red(c.bold("refused:"))} ${ch.blocked}; pass --allow-replace ${ch.rid} to allow it`);
   const shown = ch.action === "provision" || ch.action === "unprovision" || ch.action === "update" || ch.action === "replace" || ch.action === "adopt" ? ch.diff : [];
   const width = Math.max(0, ...shown.map((d) => d.key.length));
@@ -100,6 +105,8 @@ export function renderPlanText(plan: Plan, opts: RenderOptions = {}): string {
   const label: Record<Action, string> = { provision: "to provision", update: "to update", replace: "to replace", unprovision: "to unprovision", start: "to start", stop: "to stop", adopt: "to adopt", follow: "to follow", noop: "unchanged" };
   for (const a of SUMMARY_ORDER) if (counts[a]) parts.push(colorOf(a, c)(`${counts[a]} ${label[a]}`));
   out.push(`${c.bold("Plan:")} ${parts.join(", ")}${counts.noop ? `, ${counts.noop} unchanged` : ""}.`);
+  const destructive = changed.filter((x) => x.destroys && x.destroys.kind !== "keep");
+  if (destructive.length) out.push(`  ${c.red(c.bold("DESTRUCTIVE:"))} ${destructive.map((x) => `${x.rid} ${destructionText(x.destroys!)}${x.destroys!.refused ? " (refused)" : ""}`).join(", ")}`);
   const width = Math.max(...SUMMARY_ORDER.filter((a) => counts[a]).map((a) => a.length)) + 1;
   for (const a of SUMMARY_ORDER) {
     const rids = changed.filter((x) => x.action === a).map((x) => x.rid);
@@ -107,6 +114,8 @@ export function renderPlanText(plan: Plan, opts: RenderOptions = {}): string {
   }
   const blocked = changed.filter((x) => x.blocked);
   if (blocked.length) out.push("", c.red(`Refused: ${blocked.map((x) => x.rid).join(", ")} (data-bearing replace; see above).`));
+  const refused = destructive.filter((x) => x.destroys!.refused);
+  if (refused.length) out.push("", c.red(`Refused: ${refused.map((x) => `${x.rid} (${allowFlag(x.destroys!)} ${x.rid})`).join(", ")}: it would destroy data osvc did not create; see above.`));
   return out.join("\n") + "\n";
 }
 
@@ -122,7 +131,16 @@ export function planJson(plan: Plan): unknown {
     lineage: plan.lineage,
     serial: plan.serial,
     template_hash: plan.templateHash,
-    options: { refresh: plan.options.refresh, targets: plan.options.targets, excludes: plan.options.excludes, allow_replace: plan.options.allowReplace, destroy: plan.options.destroy },
+    options: {
+      refresh: plan.options.refresh,
+      targets: plan.options.targets,
+      excludes: plan.options.excludes,
+      allow_replace: plan.options.allowReplace,
+      allow_format: plan.options.allowFormat ?? [],
+      allow_destroy: plan.options.allowDestroy ?? [],
+      destroy: plan.options.destroy,
+    },
+    destructive: plan.changes.filter((ch) => ch.destroys && ch.destroys.kind !== "keep").map((ch) => ({ rid: ch.rid, kind: ch.destroys!.kind, target: ch.destroys!.target, ...(ch.destroys!.refused ? { refused: ch.destroys!.refused } : {}) })),
     resource_changes: plan.changes.map((ch) => ({
       rid: ch.rid,
       driver: ch.driver,
@@ -130,6 +148,7 @@ export function planJson(plan: Plan): unknown {
       symbol: ACTION_SYMBOL[ch.action].trim(),
       reason: ch.reason,
       ...(ch.blocked ? { refused: ch.blocked } : {}),
+      ...(ch.destroys ? { destroys: { kind: ch.destroys.kind, marker: destructionText(ch.destroys), target: ch.destroys.target, detail: ch.destroys.detail, ...(ch.destroys.refused ? { refused: ch.destroys.refused } : {}) } } : {}),
       ...(ch.stateOnly ? { state_only: true } : {}),
       depends_on: ch.dependsOn,
       change: {

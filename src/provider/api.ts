@@ -16,6 +16,8 @@ export interface ResourceSpec {
    * outcome in the journal): what exists of it now was created by osvc, not found on the host.
    */
   readonly resumed?: boolean;
+  /** The user's explicit consent for this resource (--allow-format, --allow-destroy <rid>). */
+  readonly allow?: { readonly format?: boolean; readonly destroy?: boolean };
 }
 
 export type LogLevel = "info" | "warning" | "error";
@@ -69,6 +71,33 @@ export interface Observed {
   readonly problems?: readonly { level: "warning" | "error"; message: string; hint?: string }[];
   /** Status log lines shown under the resource by `status` (an app's check output with status_log). */
   readonly log?: readonly StatusLogLine[];
+  /**
+   * What a format would destroy: the device a provision would format (fs.*, no signature), or the
+   * existing backing file of a device not attached yet (disk.loop), sampled read-only.
+   */
+  readonly content?: DeviceContent;
+}
+
+/** A device's content, as far as a format is concerned. */
+export interface DeviceContent {
+  /** The device (or image file) looked at. */
+  readonly device: string;
+  /** A signature blkid found (a filesystem type, a partition table): mkfs never runs over it. */
+  readonly signature?: string;
+  /** No signature and only zeros in every sampled region. */
+  readonly blank: boolean;
+  /** What was found, in a few words ("non-zero data at offset 4096 ..."). */
+  readonly detail: string;
+}
+
+/** What removing a resource would delete on the host, found read-only before the plan is shown. */
+export interface RemovalImpact {
+  /** The path or device deleted. */
+  readonly target: string;
+  /** What it holds ("3 files, 12 KiB"). */
+  readonly detail: string;
+  /** It holds data (not only what osvc created empty): removal needs --allow-destroy <rid>. */
+  readonly data: boolean;
 }
 
 export interface Provider {
@@ -79,6 +108,10 @@ export interface Provider {
   readonly updatable?: readonly string[];
   /** Holds data: a replace is refused unless explicitly allowed. */
   readonly dataBearing?: boolean;
+  /** Provision formats the device named by this keyword ("dev") when it holds no signature. */
+  readonly formats?: string;
+  /** Read-only: what unprovision would delete (fs.directory: the files under the directory). */
+  removalImpact?(ctx: ProbeContext, r: ResourceSpec): Promise<RemovalImpact | undefined>;
   /** Batched, read-only. Returns one Observed per resource, same order. */
   probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]>;
   /** Idempotent. Must refuse to overwrite data it did not create. Leaves the resource up. */

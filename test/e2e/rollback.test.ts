@@ -24,14 +24,14 @@ function listing(sb: Sandbox): string[] {
 
 describe.concurrent("a resource that fails midway", () => {
   it("is rolled back: the host is as before, the state and journal say what happened, the next plan provisions both again", async (ctx) => {
-    const { sb, file, mnt, template } = setup(ctx, "osvc-e2e-rollback-", "-Z nonsense");
+    const { sb, file, mnt, template } = setup(ctx, "osvc-e2e-rollback-", "-b 3");
     const name = "e2e-rollback";
     const before = listing(sb);
 
     const r = await sb.osvc(["apply", template, "--path", name, "--auto-approve"]);
     expect(r.code, show(r)).toBe(1);
     // what failed, and why
-    expect(r.stdout).toMatch(/^ERROR +e2e-rollback\.fs#0 +provision failed after [\d.]+s: mkfs\.ext4 failed on \/dev\/loop\d+.*invalid option/m);
+    expect(r.stdout).toMatch(/^ERROR +e2e-rollback\.fs#0 +provision failed after [\d.]+s: mkfs\.ext4 failed on \/dev\/loop\d+.*invalid block size/m);
     // that it rolled back what this run activated
     expect(r.stdout).toMatch(/^WARNING +e2e-rollback +rolling back what this run activated \(1 step\)/m);
     expect(r.stdout).toMatch(/^INFO +e2e-rollback\.disk#0 +rollback: unprovisioned/m);
@@ -47,7 +47,7 @@ describe.concurrent("a resource that fails midway", () => {
     // state: the failed rid with its error, nothing recorded as provisioned
     const st = sb.state(name)!;
     expect(st.resources["fs#0"]).toMatchObject({ provisioned: false });
-    expect(st.resources["fs#0"].lastError).toMatch(/mkfs\.ext4 failed.*invalid option/s);
+    expect(st.resources["fs#0"].lastError).toMatch(/mkfs\.ext4 failed.*invalid block size/s);
     expect(Object.values(st.resources).filter((x) => x.provisioned === true)).toEqual([]);
     expect(st.resources["disk#0"]?.provisioned ?? false).toBe(false);
 
@@ -70,7 +70,7 @@ describe.concurrent("a resource that fails midway", () => {
   });
 
   it("with --disable-rollback: the disk stays provisioned and attached, the state says so, the next plan only provisions the fs", async (ctx) => {
-    const { sb, file, mnt, tpl, template } = setup(ctx, "osvc-e2e-norollback-", "-Z nonsense");
+    const { sb, file, mnt, tpl, template } = setup(ctx, "osvc-e2e-norollback-", "-b 3");
     const name = "e2e-norollback";
 
     const r = await sb.osvc(["apply", template, "--path", name, "--auto-approve", "--disable-rollback"]);

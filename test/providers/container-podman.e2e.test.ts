@@ -46,10 +46,10 @@ describe("container drivers: pure parts", () => {
       "-d", "--pull", "never", "--name", "web.container.1", "--label", "osvc.object=web", "--label", "osvc.rid=container#1",
       "--network", "none", "--hostname", "h", "--init", "--user", "1:2", "--workdir", "/w",
       "--env", "A=1", "--env", "B=x y", "--volume", "/srv/a:/a:ro",
-      "--entrypoint", "/bin/sh", "--cap-add", "NET_ADMIN", "localhost/img:1", "-c", "echo hi",
+      "--entrypoint", "/bin/sh", "--cap-add", "NET_ADMIN", "--", "localhost/img:1", "-c", "echo hi",
     ]);
     const e2 = res("container#0", "container.podman", baseKw("i", { entrypoint: ["/bin/sh", "-c"], command: ["x"], init: false, rm: true }));
-    expect(buildRunArgs(e2, "n", "o", { network: "container:other" }).slice(-5)).toEqual(["--entrypoint", "/bin/sh", "i", "-c", "x"]);
+    expect(buildRunArgs(e2, "n", "o", { network: "container:other" }).slice(-6)).toEqual(["--entrypoint", "/bin/sh", "--", "i", "-c", "x"]);
     expect(buildRunArgs(e2, "n", "o", { network: "container:other" })).toEqual(expect.arrayContaining(["--network", "container:other", "--rm"]));
     expect(buildRunArgs(e2, "n", "o", {})).not.toContain("--init");
     // run_args choosing a network win over the default
@@ -58,6 +58,11 @@ describe("container drivers: pure parts", () => {
     expect(runArgsSetNetwork(["--network", "x"])).toBe(true);
     expect(runArgsSetNetwork(["--netns"])).toBe(false);
     expect(buildRunArgs(bridge, "n", "o", {})).not.toContain("none");
+    // template values add options, never operands: the image is always after `--`
+    const hostile = res("container#0", "container.podman", baseKw("--help", {}));
+    expect(() => buildRunArgs(hostile, "n", "o", {})).toThrow(/image: "--help" starts with "-"/);
+    const operand = res("container#0", "container.podman", baseKw("i", { run_args: ["--rm", "other-image"] }));
+    expect(() => buildRunArgs(operand, "n", "o", {})).toThrow(/run_args: "other-image" is not an option/);
   });
 
   it("parses podman and docker listings and inspect output", () => {

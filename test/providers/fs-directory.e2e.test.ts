@@ -60,7 +60,10 @@ describe("fs.directory on the host", () => {
     expect(existsSync(p)).toBe(true);
 
     writeFileSync(path.join(p, "index.html"), "x");
+    // a file the user added: kept without consent
     await P.unprovision(ctx, r2);
+    expect(existsSync(path.join(p, "index.html"))).toBe(true);
+    await P.unprovision(ctx, { ...r2, allow: { destroy: true } });
     expect(existsSync(p)).toBe(false);
     expect(existsSync(path.dirname(p))).toBe(true);
     expect(await probeOne(P, ctx, r2)).toEqual({ provisioned: false, up: false });

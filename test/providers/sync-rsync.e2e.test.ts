@@ -50,7 +50,7 @@ describe("sync.rsync to a local path", () => {
     expect(await probeOne(P, ctx, r)).toMatchObject({ provisioned: null, up: false, log: [{ level: "info", message: expect.stringMatching(/never synced/) }] });
     await P.syncUpdate!(ctx, r, local);
     expect(tree(dst)).toEqual(["a.txt=alpha\n", "sub/b.txt=beta\n"]);
-    expect(ctx.commands).toEqual([`rsync -a -H -A -X -x --numeric-ids --delete --force ${src}/ ${dst}`]);
+    expect(ctx.commands).toEqual([`rsync -a -H -A -X -x --numeric-ids --delete --force -- ${src}/ ${dst}`]);
     expect(await probeOne(P, ctx, r)).toMatchObject({ up: true, log: [{ level: "info", message: expect.stringMatching(/^n1: synced \d+s ago$/) }] });
 
     rmSync(path.join(src, "a.txt"));
@@ -210,7 +210,7 @@ describe("sync.rsync to a peer node over ssh (private sshd on 127.0.0.1)", () =>
 
     const u0 = cli(["sync", "update", "--rid", "sync#0"]);
     expect(u0.code, u0.stderr + u0.stdout).toBe(0);
-    expect(u0.stdout).toContain(`rsync -a -H -A -X -x --numeric-ids --delete --force -e 'ssh -F ${sshConfig} -o BatchMode=yes -o ConnectTimeout=10' ${src}/ n2:${dir}/dst`);
+    expect(u0.stdout).toContain(`rsync -a -H -A -X -x --numeric-ids --delete --force -e 'ssh -F ${sshConfig} -o BatchMode=yes -o ConnectTimeout=10' -- ${src}/ n2:${dir}/dst`);
     expect(u0.stdout).toMatch(new RegExp(`INFO +${name}\\.sync#0 +synced to n2 in `));
     expect(tree(path.join(dir, "dst"))).toEqual(["a.txt=alpha\n", "sub/b.txt=beta\n"]);
 

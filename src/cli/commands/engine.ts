@@ -40,6 +40,8 @@ export interface EngineOptions extends TemplateOptions {
   target?: string[];
   exclude?: string[];
   allowReplace?: string[];
+  allowFormat?: string[];
+  allowDestroy?: string[];
   leader?: boolean;
   autoApprove?: boolean;
   disableRollback?: boolean;
@@ -70,6 +72,8 @@ function planOptions(opts: EngineOptions, destroy = false): PlanOptions {
     targets: opts.target ?? [],
     excludes: opts.exclude ?? [],
     allowReplace: opts.allowReplace ?? [],
+    allowFormat: opts.allowFormat ?? [],
+    allowDestroy: opts.allowDestroy ?? [],
     destroy,
     leader: opts.leader ?? false,
   };

@@ -361,7 +361,14 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--force", "replace the config of an existing object");
   createOpts(program.command("create").description("create the object from a template, a config or resources")).action(run((o) => create(path, o)));
   createOpts(program.command("deploy").description("create and provision")).action(run((o) => create(path, { ...o, provision: true })));
-  const actionOpts = (c: Command) => common(c).option("--rid <rids>", "comma-separated resource ids").option("--leader", "this node handles shared resources").option("--disable-rollback", "leave what succeeded in place on failure").option("--force", "also stop standby resources");
+  const actionOpts = (c: Command) =>
+    common(c)
+      .option("--rid <rids>", "comma-separated resource ids")
+      .option("--leader", "this node handles shared resources")
+      .option("--disable-rollback", "leave what succeeded in place on failure")
+      .option("--force", "also stop standby resources")
+      .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
+      .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, []);
   actionOpts(program.command("provision")).action(run((o) => provision(path, o)));
   actionOpts(program.command("unprovision")).action(run((o) => provision(path, o, "destroy")));
   actionOpts(program.command("start")).action(run((o) => provision(path, o, "start")));
