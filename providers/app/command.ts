@@ -14,6 +14,7 @@ import path from "node:path";
 import { access, constants } from "node:fs/promises";
 import { explicitShellHint, isShell, usesShellOperators } from "../../src/core/command.js";
 import { shlexSplit } from "../../src/core/convert.js";
+import { ACCOUNT_HINT, accountProblem, ENV_WORDS_HINT, envWordProblem } from "../../src/core/formats.js";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ResourceSpec } from "../../src/provider/api.js";
@@ -118,8 +119,6 @@ export function timeoutMs(r: ResourceSpec, action: AppAction): number {
 // ---------------------------------------------------------------------------------------------
 // environment, user/group, limits, umask, cwd
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** `environment` KEY=VALUE words. */
 export function environmentOf(r: ResourceSpec): Record<string, string> {
   const v = r.kw.environment;
@@ -132,10 +131,10 @@ export function environmentOf(r: ResourceSpec): Record<string, string> {
   }
   const env: Record<string, string> = {};
   for (const w of words) {
+    const problem = envWordProblem(w);
+    if (problem) throw new ProviderError(`${r.rid}: environment: ${problem}`, ENV_WORDS_HINT);
     const i = w.indexOf("=");
-    const k = i > 0 ? w.slice(0, i) : "";
-    if (!ENV_NAME.test(k)) throw new ProviderError(`${r.rid}: environment: ${JSON.stringify(w)} is not a KEY=VALUE word`, 'e.g. environment = FOO=bar "MSG=hello world"');
-    env[k] = w.slice(i + 1);
+    env[w.slice(0, i)] = w.slice(i + 1);
   }
   return env;
 }
@@ -185,8 +184,6 @@ export function limitsPrefix(r: ResourceSpec): string[] {
   return opts.length ? ["prlimit", ...opts, "--"] : [];
 }
 
-const ID_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
-
 export interface Identity {
   readonly user?: string;
   readonly group?: string;
@@ -199,7 +196,8 @@ export function identityOf(r: ResourceSpec): Identity {
     ["user", user],
     ["group", group],
   ] as const) {
-    if (v !== undefined && !ID_WORD.test(v)) throw new ProviderError(`${r.rid}: invalid ${k} ${JSON.stringify(v)}`, "a name or a numeric id");
+    const problem = v === undefined ? undefined : accountProblem(v);
+    if (problem) throw new ProviderError(`${r.rid}: invalid ${k}: ${problem}`, ACCOUNT_HINT);
   }
   return { ...(user ? { user } : {}), ...(group ? { group } : {}) };
 }

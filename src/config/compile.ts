@@ -4,6 +4,7 @@ import { didYouMean, suggestion, type Diagnostic } from "../core/diagnostics.js"
 import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
 import { explicitShellHint, isShell, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
+import { formatProblem } from "../core/formats.js";
 import type { KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
@@ -183,6 +184,7 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
     }
   }
   checkCommands(rid.group, keywords, diagnostics);
+  checkFormats(keywords, diagnostics);
   linkNetns(driver.id, keywords);
   return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
 }
@@ -203,6 +205,27 @@ function checkCommands(group: string, keywords: Map<string, EvaluatedKeyword>, d
       detail: `${name} = ${line}: osvc runs commands without a shell, so |, &&, ;, > and < would reach the program as plain words.`,
       range: k.range,
       hint: explicitShellHint(line),
+    });
+  }
+}
+
+/**
+ * Values with a format (user and group names, KEY=VALUE words): a bad one would pass here and fail
+ * at apply, and again at stop; it is an error at the keyword instead.
+ */
+function checkFormats(keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
+  for (const [name, k] of keywords) {
+    const format = k.spec?.format;
+    if (!format || k.value === undefined) continue;
+    const bad = formatProblem(format, k.value);
+    if (!bad) continue;
+    diagnostics.push({
+      code: "E2029",
+      severity: "error",
+      summary: `invalid value for ${name}`,
+      detail: `${bad.problem}.`,
+      range: k.range,
+      hint: bad.hint,
     });
   }
 }

@@ -1,5 +1,6 @@
 // Keyword schemas: the vocabulary shared by config/ (validation, evaluation),
 // provider/ and providers/ (each driver declares its keywords).
+import type { ValueFormat } from "./formats.js";
 
 /** How a raw string is converted once references and expressions are resolved. */
 export type KeywordType =
@@ -42,6 +43,8 @@ export interface KeywordSpec {
   /** Accepts provision-time markers such as <allocate> or <size=15>. */
   readonly markers?: boolean;
   readonly deprecated?: string;
+  /** A format checked at validate (a user name, KEY=VALUE words), where a bad value would only fail at run time. */
+  readonly format?: ValueFormat;
 }
 
 export interface DriverSpec {
