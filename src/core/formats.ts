@@ -33,7 +33,7 @@ export function envWordProblem(w: string): string | undefined {
   const i = w.indexOf("=");
   if (i > 0 && ENV_NAME.test(w.slice(0, i))) return undefined;
   const shown = w.length > 60 ? `${JSON.stringify(w.slice(0, 60))}...` : JSON.stringify(w);
-  return i < 0 ? `${shown} is not a KEY=VALUE word (no "=")` : `${shown}: ${JSON.stringify(w.slice(0, Math.min(i, 60)))} is not a variable name`;
+  return `${shown} is not a KEY=VALUE word: ${i < 0 ? 'no "="' : `${JSON.stringify(w.slice(0, Math.min(i, 60)))} is not a variable name`}`;
 }
 
 /** The first problem of a converted value against its format, with a hint; undefined when it conforms. */

@@ -63,6 +63,7 @@ describe("a bad value never makes an object impossible to destroy", () => {
     expect(r.stderr).toMatch(/hint: Use a name \(a letter or _/);
     expect(r.stderr).toContain(`t.conf:4:9: error E2029: invalid value for group`);
     expect(r.stderr).toContain(`t.conf:5:15: error E2029: invalid value for environment`);
+    expect(r.stderr).toContain(`"1X=2" is not a KEY=VALUE word: "1X" is not a variable name`);
     expect(r.stderr).toContain(`t.conf:10:8: error E2029: invalid value for user`);
     // user:group is the container form, accepted there.
     expect(r.stderr).not.toContain("t.conf:14:");
