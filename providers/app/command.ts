@@ -14,7 +14,7 @@ import path from "node:path";
 import { access, constants } from "node:fs/promises";
 import { explicitShellHint, isShell, usesShellOperators } from "../../src/core/command.js";
 import { shlexSplit } from "../../src/core/convert.js";
-import { ACCOUNT_HINT, accountProblem, ENV_WORDS_HINT, envWordProblem } from "../../src/core/formats.js";
+import { ACCOUNT_HINT, accountProblem, ENV_WORDS_HINT, envWordProblem, RETCODE_STATUSES, RETCODES_HINT, retcodesWordProblem } from "../../src/core/formats.js";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ResourceSpec } from "../../src/provider/api.js";
@@ -76,19 +76,16 @@ export function commandOf(r: ResourceSpec, action: AppAction): AppCommand | unde
 // ---------------------------------------------------------------------------------------------
 // retcodes
 
-export type AppStatus = "up" | "down" | "warn" | "n/a" | "undef";
-const STATUSES: readonly AppStatus[] = ["up", "down", "warn", "n/a", "undef"];
+export type AppStatus = (typeof RETCODE_STATUSES)[number];
 
-/** Parses "0:up 1:down 3:warn". */
+/** Parses "0:up 1:down 3:warn" (the rules `validate` checks, src/core/formats.ts). */
 export function parseRetcodes(text: string): Map<number, AppStatus> {
   const m = new Map<number, AppStatus>();
   for (const word of text.trim().split(/\s+/).filter(Boolean)) {
-    const x = /^(-?\d+):(.+)$/.exec(word);
-    const st = x?.[2].toLowerCase() as AppStatus | undefined;
-    if (!x || !st || !STATUSES.includes(st)) {
-      throw new ProviderError(`invalid retcodes word ${JSON.stringify(word)}`, `use <exit code>:<status> words with statuses ${STATUSES.join(", ")}, e.g. "0:up 1:down"`);
-    }
-    m.set(Number(x[1]), st);
+    const problem = retcodesWordProblem(word);
+    if (problem) throw new ProviderError(problem, RETCODES_HINT);
+    const i = word.lastIndexOf(":");
+    m.set(Number(word.slice(0, i)), word.slice(i + 1).toLowerCase() as AppStatus);
   }
   return m;
 }

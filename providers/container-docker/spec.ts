@@ -22,7 +22,7 @@ export const containerOciKeywords: KeywordSpec[] = [
   { name: "init", type: "bool", scopable: true, default: "true", text: "Run an init process as pid 1 that reaps zombies and forwards signals." },
   { name: "read_only", type: "bool", scopable: true, default: "false", text: "Mount the container's root filesystem read-only." },
   { name: "user", type: "string", format: "account-pair", scopable: true, text: "User (name or uid[:gid]) the command runs as.", example: "1000:1000" },
-  { name: "cwd", type: "string", scopable: true, text: "Working directory of the command inside the container.", example: "/data" },
+  { name: "cwd", type: "string", format: "abs-path", scopable: true, text: "Working directory of the command inside the container.", example: "/data" },
   { name: "volume_mounts", type: "shlex", scopable: true, text: "Mounts as <src>:<dst>[:<opts>] words; a src of <volname>/<sub> resolves a volume resource's mount point.", example: "/srv/{name}/data:/data:rw" },
   { name: "devices", type: "shlex", scopable: true, text: "Host devices exposed in the container, as <host dev>:<container dev> words.", example: "/dev/fuse:/dev/fuse" },
   { name: "environment", type: "shlex", format: "env-words", scopable: true, text: "Environment variables as KEY=VALUE words.", example: "TZ=UTC LANG=C.UTF-8" },

@@ -5,9 +5,10 @@ import type { KwValue } from "./value.js";
 
 /**
  * account: a user or group, by name or numeric id. account-pair: account[:account] (a container's
- * user[:group]). env-words: KEY=VALUE words.
+ * user[:group]). env-words: KEY=VALUE words. abs-path: an absolute path. retcodes: <exit code>:<status>
+ * words.
  */
-export type ValueFormat = "account" | "account-pair" | "env-words";
+export type ValueFormat = "account" | "account-pair" | "env-words" | "abs-path" | "retcodes";
 
 /** The usual name rules (useradd, systemd): a letter or "_", then letters, digits, "_", "." or "-", an optional final "$"; at most 32 characters. */
 const ACCOUNT_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
@@ -36,6 +37,16 @@ export function envWordProblem(w: string): string | undefined {
   return `${shown} is not a KEY=VALUE word: ${i < 0 ? 'no "="' : `${JSON.stringify(w.slice(0, Math.min(i, 60)))} is not a variable name`}`;
 }
 
+export const RETCODE_STATUSES = ["up", "down", "warn", "n/a", "undef"] as const;
+export const RETCODES_HINT = `Use <exit code>:<status> words with statuses ${RETCODE_STATUSES.join(", ")}, e.g. "0:up 1:down".`;
+
+/** Why a retcodes word is not <exit code>:<status>, or undefined. */
+export function retcodesWordProblem(word: string): string | undefined {
+  const x = /^(-?\d+):(.+)$/.exec(word);
+  if (x && (RETCODE_STATUSES as readonly string[]).includes(x[2].toLowerCase())) return undefined;
+  return `invalid retcodes word ${JSON.stringify(word.length > 60 ? `${word.slice(0, 60)}...` : word)}`;
+}
+
 /** The first problem of a converted value against its format, with a hint; undefined when it conforms. */
 export function formatProblem(format: ValueFormat, value: KwValue): { problem: string; hint: string } | undefined {
   if (value === null || value === undefined || value === "") return undefined;
@@ -49,6 +60,18 @@ export function formatProblem(format: ValueFormat, value: KwValue): { problem: s
       for (const p of parts) {
         const problem = accountProblem(p);
         if (problem) return { problem, hint: format === "account-pair" ? `Write user or user:group. ${ACCOUNT_HINT}` : ACCOUNT_HINT };
+      }
+      return undefined;
+    }
+    case "abs-path": {
+      const s = String(value).trim();
+      if (s === "" || s.startsWith("/")) return undefined;
+      return { problem: `${JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s)} is not an absolute path`, hint: "Write a path starting with /, e.g. /srv/app." };
+    }
+    case "retcodes": {
+      for (const w of String(value).trim().split(/\s+/).filter(Boolean)) {
+        const problem = retcodesWordProblem(w);
+        if (problem) return { problem, hint: RETCODES_HINT };
       }
       return undefined;
     }

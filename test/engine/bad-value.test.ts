@@ -101,6 +101,19 @@ describe("a bad value never makes an object impossible to destroy", () => {
     expect(Object.values(sb.state(name)?.resources ?? {}).filter((r) => r.provisioned === true)).toEqual([]);
   });
 
+  it("validate: relative cwd/script and bad retcodes words are errors at the keyword (E2029)", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-badvalue-");
+    const f = sb.write("t.conf", ["[app#0]", "start = true", "script = bin/launch", "cwd = srv", "retcodes = 0:up 1:running", "", "[task#0]", "type = host", "command = /bin/true", "cwd = /srv", "retcodes = 0:up", ""].join("\n"));
+    const r = await runCliAsync(["validate", f]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("t.conf:3:10: error E2029: invalid value for script");
+    expect(r.stderr).toContain('"bin/launch" is not an absolute path');
+    expect(r.stderr).toContain("t.conf:4:7: error E2029: invalid value for cwd");
+    expect(r.stderr).toContain("t.conf:5:12: error E2029: invalid value for retcodes");
+    expect(r.stderr).toContain('invalid retcodes word "1:running"');
+    expect(r.stderr).toContain("3 errors");
+  });
+
   it("update refuses a bad value; destroy works after a bad value was installed by hand", async (ctx) => {
     const sb = sandbox(ctx, "osvc-badvalue-");
     const name = `badval${process.pid}c`;
