@@ -85,6 +85,16 @@ describe.concurrent("hostile templates: diagnostics, not crashes", () => {
     expect(r.out.length).toBeLessThan(40_000);
   });
 
+  it("validate --format json lists at most 1,000 diagnostics and counts the others", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-hostile-");
+    const file = sb.write("t.conf", lines(3000, (i) => `[s${i}]\nk = v`));
+    const r = await runCliAsync(["validate", file, "--format", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { valid: boolean; diagnostics: unknown[]; omitted?: number };
+    expect(j.diagnostics.length).toBe(1000);
+    expect(j.omitted).toBe(2000);
+  });
+
   it("50,000 resources validate (the grammar is linear, no stack overflow)", async (ctx) => {
     const r = await validate(ctx, lines(50_000, (i) => `[fs#${i}]\ntype = directory\npath = /tmp/osvc-hostile-none/d${i}`));
     expect(r.code, r.out.slice(0, 2000)).toBe(0);
