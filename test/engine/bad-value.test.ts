@@ -114,6 +114,24 @@ describe("a bad value never makes an object impossible to destroy", () => {
     expect(r.stderr).toContain("3 errors");
   });
 
+  it("stop works with the recorded inputs when the current config cannot be probed (a user that does not exist here)", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-badvalue-");
+    const name = `badval${process.pid}d`;
+    const cfg = sb.write("app.conf", ["[app#0]", "start = /bin/true", "check = /bin/true", "stop = /bin/sh -c 'echo stopped-as-$$(id -un)'", "user = nobody", ""].join("\n"));
+    const c = await sb.osvc([name, "create", "--config", cfg, "--provision", "--leader"]);
+    expect(c.code, show(c)).toBe(0);
+    const file = path.join(sb.objectDir(name), "config.conf");
+    writeFileSync(file, readFileSync(file, "utf8").replace(/^user = nobody$/m, "user = osvcnosuchuser4711"));
+    // A valid name: validate cannot know the user is missing on this node.
+    expect((await runCliAsync(["validate", file])).code).toBe(0);
+    const stop = await sb.osvc([name, "stop"]);
+    expect(stop.code, show(stop)).toBe(0);
+    expect(stop.stdout, show(stop)).toContain("stop: stopped-as-nobody");
+    const purge = await sb.osvc([name, "purge"]);
+    expect(purge.code, show(purge)).toBe(0);
+    expect(existsSync(sb.objectDir(name))).toBe(false);
+  });
+
   it("update refuses a bad value; destroy works after a bad value was installed by hand", async (ctx) => {
     const sb = sandbox(ctx, "osvc-badvalue-");
     const name = `badval${process.pid}c`;
