@@ -521,10 +521,18 @@ function isNotWord(text: string, i: number): boolean {
 /** Tokens an expression may have: bounds the parse tree (a + b + ... nests to the left) and its evaluation. */
 export const MAX_EXPR_TOKENS = 2000;
 
-function tooManyTokens(tokens: readonly IToken[]): IToken | undefined {
+/** The token past MAX_EXPR_TOKENS inside $( ) expressions (all of them when `inExpr`: an expression's text). */
+function tooManyTokens(tokens: readonly IToken[], inExpr = false): IToken | undefined {
   let n = 0;
+  let depth = inExpr ? 1 : 0;
   for (const t of tokens) {
-    if (t.tokenType.name === "Text") continue;
+    const name = t.tokenType.name;
+    if (depth === 0) {
+      if (name === "ExprOpen") depth = 1;
+      continue;
+    }
+    if (name === "LParen") depth++;
+    else if (name === "RParen" && !inExpr) depth--;
     if (++n > MAX_EXPR_TOKENS) return t;
   }
   return undefined;
@@ -690,7 +698,7 @@ function parseExpressionTextUnsafe(text: string): { ast: ExprAst | null; error?:
   const deep = nestingTooDeep(`$(${text}`);
   if (deep >= 0) return { ast: null, error: "expression nested too deeply", at: Math.max(0, deep - 2) };
   const lexed = getValueLexer().tokenize(text, "expr");
-  const excess = tooManyTokens(lexed.tokens);
+  const excess = tooManyTokens(lexed.tokens, true);
   if (excess) return { ast: null, error: `expression too long (more than ${MAX_EXPR_TOKENS} operators and operands)`, at: excess.startOffset };
   const parser = getValueParser();
   parser.input = lexed.tokens;

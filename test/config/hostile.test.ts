@@ -46,6 +46,11 @@ describe.concurrent("hostile templates: diagnostics, not crashes", () => {
     expect(r.stderr.length).toBeLessThan(2000);
   });
 
+  it("references outside $( ) do not count toward the expression limit", async (ctx) => {
+    const r = await validate(ctx, `[DEFAULT]\ncomment = ${Array.from({ length: 3000 }, () => "{name}").join(" ")} $(1+1)\n`);
+    expect(r.code, r.out.slice(0, 2000)).toBe(0);
+  });
+
   it("$('a'*10**9) is a positioned error (string result too long), not a RangeError", async (ctx) => {
     const r = await validate(ctx, "[DEFAULT]\ncomment = $('a'*10**9)\n");
     expect(r.code).toBe(1);
