@@ -1,6 +1,6 @@
 // AST of a template and of one value, with source positions. Built from the CST.
 import type { CstNode, IToken } from "chevrotain";
-import type { Diagnostic, SourceRange } from "../src/core/diagnostics.js";
+import { isStackOverflow, type Diagnostic, type SourceRange } from "../src/core/diagnostics.js";
 import { OffsetMap, SourceFile } from "./source.js";
 import { getFileLexer, getValueLexer, matchReference } from "./tokens.js";
 import { getFileParser, getValueParser } from "./parser.js";
@@ -111,7 +111,8 @@ function startOf(x: CstNode | IToken): number {
 /** All children of a CST node in source order. */
 function ordered(node: CstNode): (CstNode | IToken)[] {
   const all: (CstNode | IToken)[] = [];
-  for (const k of Object.keys(node.children)) all.push(...(node.children as CstChildren)[k]);
+  // A loop, not push(...spread): a template can have millions of children (stack overflow).
+  for (const k of Object.keys(node.children)) for (const x of (node.children as CstChildren)[k]) all.push(x);
   return all.sort((a, b) => startOf(a) - startOf(b));
 }
 
@@ -338,19 +339,45 @@ export function parseValueText(text: string, rangeAt: (offset: number) => Source
   }
   if (!text.includes("$(")) return { parts: scanRefsAndMarkers(text), diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
+  try {
+    return parseExprValue(text, rangeAt, diagnostics);
+  } catch (e) {
+    if (!isStackOverflow(e)) throw e;
+    diagnostics.push(tooDeep(rangeAt(text.indexOf("$("))));
+    return { parts: [{ kind: "text", text, start: 0, end: text.length }], diagnostics };
+  }
+}
+
+function tooDeep(range: SourceRange | undefined): Diagnostic {
+  return {
+    code: "E1012",
+    severity: "error",
+    summary: "expression nested too deeply",
+    detail: `Parentheses and unary operators nest more than ${MAX_NESTING} levels deep, or too deep where this value is used.`,
+    range,
+    hint: "Simplify the expression.",
+  };
+}
+
+function parseExprValue(text: string, rangeAt: (offset: number) => SourceRange | undefined, diagnostics: Diagnostic[]): { parts: ValuePart[]; diagnostics: Diagnostic[] } {
   const deep = nestingTooDeep(text);
   if (deep >= 0) {
-    diagnostics.push({
-      code: "E1012",
-      severity: "error",
-      summary: "expression nested too deeply",
-      detail: `Parentheses and unary operators nest more than ${MAX_NESTING} levels deep.`,
-      range: rangeAt(deep),
-      hint: "Simplify the expression.",
-    });
+    diagnostics.push(tooDeep(rangeAt(deep)));
     return { parts: [{ kind: "text", text, start: 0, end: text.length }], diagnostics };
   }
   const lexed = getValueLexer().tokenize(text);
+  const excess = tooManyTokens(lexed.tokens);
+  if (excess) {
+    diagnostics.push({
+      code: "E1013",
+      severity: "error",
+      summary: "expression too long",
+      detail: `The $( ) expressions of this value have more than ${MAX_EXPR_TOKENS} operators and operands.`,
+      range: rangeAt(excess.startOffset),
+      hint: "Split the computation, or write the result.",
+    });
+    return { parts: [{ kind: "text", text, start: 0, end: text.length }], diagnostics };
+  }
   const parser = getValueParser();
   parser.input = lexed.tokens;
   const cst = parser.value();
@@ -477,10 +504,38 @@ function nestingTooDeep(text: string): number {
       pows++;
       i++;
     } else if (c === "-" || c === "+" || c === "~") run++;
-    else if (c !== " " && c !== "\t") run = 0;
+    else if (c === "n" && isNotWord(text, i)) {
+      // "not not not ..." nests like unary signs
+      run++;
+      i += 2;
+    } else if (c !== " " && c !== "\t") run = 0;
     if (depth > MAX_NESTING || run > MAX_NESTING * 4 || pows > MAX_NESTING * 4) return i;
   }
   return -1;
+}
+
+function isNotWord(text: string, i: number): boolean {
+  return text.startsWith("not", i) && !/\w/.test(text[i - 1] ?? "") && !/\w/.test(text[i + 3] ?? "");
+}
+
+/** Tokens an expression may have: bounds the parse tree (a + b + ... nests to the left) and its evaluation. */
+export const MAX_EXPR_TOKENS = 2000;
+
+/** The token past MAX_EXPR_TOKENS inside $( ) expressions (all of them when `inExpr`: an expression's text). */
+function tooManyTokens(tokens: readonly IToken[], inExpr = false): IToken | undefined {
+  let n = 0;
+  let depth = inExpr ? 1 : 0;
+  for (const t of tokens) {
+    const name = t.tokenType.name;
+    if (depth === 0) {
+      if (name === "ExprOpen") depth = 1;
+      continue;
+    }
+    if (name === "LParen") depth++;
+    else if (name === "RParen" && !inExpr) depth--;
+    if (++n > MAX_EXPR_TOKENS) return t;
+  }
+  return undefined;
 }
 
 export function parseRef(image: string): RefAst {
@@ -631,9 +686,20 @@ function buildExpr(
 
 /** Parses an expression's text (after references were substituted). */
 export function parseExpressionText(text: string): { ast: ExprAst | null; error?: string; at?: number } {
+  try {
+    return parseExpressionTextUnsafe(text);
+  } catch (e) {
+    if (!isStackOverflow(e)) throw e;
+    return { ast: null, error: "expression nested too deeply", at: 0 };
+  }
+}
+
+function parseExpressionTextUnsafe(text: string): { ast: ExprAst | null; error?: string; at?: number } {
   const deep = nestingTooDeep(`$(${text}`);
   if (deep >= 0) return { ast: null, error: "expression nested too deeply", at: Math.max(0, deep - 2) };
   const lexed = getValueLexer().tokenize(text, "expr");
+  const excess = tooManyTokens(lexed.tokens, true);
+  if (excess) return { ast: null, error: `expression too long (more than ${MAX_EXPR_TOKENS} operators and operands)`, at: excess.startOffset };
   const parser = getValueParser();
   parser.input = lexed.tokens;
   const cst = parser.expression();

@@ -15,6 +15,7 @@ import path from "node:path";
 import { access, constants } from "node:fs/promises";
 import { isShell, shellArgv, usesShellOperators } from "../../src/core/command.js";
 import { shlexSplit } from "../../src/core/convert.js";
+import { ACCOUNT_HINT, accountProblem, ENV_WORDS_HINT, envWordProblem, RETCODE_STATUSES, RETCODES_HINT, retcodesWordProblem } from "../../src/core/formats.js";
 import type { KwValue } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ResourceSpec } from "../../src/provider/api.js";
@@ -74,19 +75,16 @@ export function commandOf(r: ResourceSpec, action: AppAction): AppCommand | unde
 // ---------------------------------------------------------------------------------------------
 // retcodes
 
-export type AppStatus = "up" | "down" | "warn" | "n/a" | "undef";
-const STATUSES: readonly AppStatus[] = ["up", "down", "warn", "n/a", "undef"];
+export type AppStatus = (typeof RETCODE_STATUSES)[number];
 
-/** Parses "0:up 1:down 3:warn". */
+/** Parses "0:up 1:down 3:warn" (the rules `validate` checks, src/core/formats.ts). */
 export function parseRetcodes(text: string): Map<number, AppStatus> {
   const m = new Map<number, AppStatus>();
   for (const word of text.trim().split(/\s+/).filter(Boolean)) {
-    const x = /^(-?\d+):(.+)$/.exec(word);
-    const st = x?.[2].toLowerCase() as AppStatus | undefined;
-    if (!x || !st || !STATUSES.includes(st)) {
-      throw new ProviderError(`invalid retcodes word ${JSON.stringify(word)}`, `use <exit code>:<status> words with statuses ${STATUSES.join(", ")}, e.g. "0:up 1:down"`);
-    }
-    m.set(Number(x[1]), st);
+    const problem = retcodesWordProblem(word);
+    if (problem) throw new ProviderError(problem, RETCODES_HINT);
+    const i = word.lastIndexOf(":");
+    m.set(Number(word.slice(0, i)), word.slice(i + 1).toLowerCase() as AppStatus);
   }
   return m;
 }
@@ -117,8 +115,6 @@ export function timeoutMs(r: ResourceSpec, action: AppAction): number {
 // ---------------------------------------------------------------------------------------------
 // environment, user/group, limits, umask, cwd
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** `environment` KEY=VALUE words. */
 export function environmentOf(r: ResourceSpec): Record<string, string> {
   const v = r.kw.environment;
@@ -131,10 +127,10 @@ export function environmentOf(r: ResourceSpec): Record<string, string> {
   }
   const env: Record<string, string> = {};
   for (const w of words) {
+    const problem = envWordProblem(w);
+    if (problem) throw new ProviderError(`${r.rid}: environment: ${problem}`, ENV_WORDS_HINT);
     const i = w.indexOf("=");
-    const k = i > 0 ? w.slice(0, i) : "";
-    if (!ENV_NAME.test(k)) throw new ProviderError(`${r.rid}: environment: ${JSON.stringify(w)} is not a KEY=VALUE word`, 'e.g. environment = FOO=bar "MSG=hello world"');
-    env[k] = w.slice(i + 1);
+    env[w.slice(0, i)] = w.slice(i + 1);
   }
   return env;
 }
@@ -184,8 +180,6 @@ export function limitsPrefix(r: ResourceSpec): string[] {
   return opts.length ? ["prlimit", ...opts, "--"] : [];
 }
 
-const ID_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
-
 export interface Identity {
   readonly user?: string;
   readonly group?: string;
@@ -198,7 +192,8 @@ export function identityOf(r: ResourceSpec): Identity {
     ["user", user],
     ["group", group],
   ] as const) {
-    if (v !== undefined && !ID_WORD.test(v)) throw new ProviderError(`${r.rid}: invalid ${k} ${JSON.stringify(v)}`, "a name or a numeric id");
+    const problem = v === undefined ? undefined : accountProblem(v);
+    if (problem) throw new ProviderError(`${r.rid}: invalid ${k}: ${problem}`, ACCOUNT_HINT);
   }
   return { ...(user ? { user } : {}), ...(group ? { group } : {}) };
 }

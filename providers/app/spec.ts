@@ -19,7 +19,7 @@ const ACTION_TEXT =
 
 /** Keywords shared by app.forking and app.simple. */
 export const appKeywords: KeywordSpec[] = [
-  { name: "script", type: "string", scopable: true, text: "The launcher script run with start/stop/status/info as argument when an action keyword is true; a relative path is taken in the object's init directory.", example: "/srv/{name}/bin/launcher" },
+  { name: "script", type: "string", format: "abs-path", scopable: true, text: "The launcher script run with start/stop/status/info as argument when an action keyword is true; a relative path is taken in the object's init directory.", example: "/srv/{name}/bin/launcher" },
   { name: "start", type: "string", scopable: true, text: ACTION_TEXT.replaceAll("ACTION", "start"), example: "/srv/{name}/bin/server --daemon" },
   { name: "stop", type: "string", scopable: true, text: ACTION_TEXT.replaceAll("ACTION", "stop"), example: "true" },
   { name: "check", type: "string", scopable: true, text: ACTION_TEXT.replaceAll("ACTION", "status") + " Its exit code maps to a status through retcodes.", example: "true" },
@@ -29,14 +29,14 @@ export const appKeywords: KeywordSpec[] = [
   { name: "stop_timeout", type: "duration", scopable: true, text: "Time allowed for stop (overrides timeout).", example: "30s" },
   { name: "check_timeout", type: "duration", scopable: true, text: "Time allowed for check (overrides timeout).", example: "10s" },
   { name: "info_timeout", type: "duration", scopable: true, text: "Time allowed for info (overrides timeout).", example: "10s" },
-  { name: "retcodes", type: "string", scopable: true, default: "0:up 1:down", text: "How check exit codes map to statuses, as <code>:<status> words (statuses up down warn n/a undef).", example: "0:up 1:down 3:warn" },
+  { name: "retcodes", type: "string", format: "retcodes", scopable: true, default: "0:up 1:down", text: "How check exit codes map to statuses, as <code>:<status> words (statuses up down warn n/a undef).", example: "0:up 1:down 3:warn" },
   { name: "status_log", type: "bool", scopable: true, default: "false", text: "Report the check command's stdout/stderr lines in the resource status log." },
-  { name: "environment", type: "shlex", scopable: true, text: "Environment variables as KEY=VALUE words.", example: "FOO=bar LANG=C" },
+  { name: "environment", type: "shlex", format: "env-words", scopable: true, text: "Environment variables as KEY=VALUE words.", example: "FOO=bar LANG=C" },
   { name: "configs_environment", type: "shlex", scopable: true, text: "Environment variables whose values come from config objects, as KEY=<cfg>/<key> words.", example: "CONF=app/app.conf" },
   { name: "secrets_environment", type: "shlex", scopable: true, sensitive: true, text: "Environment variables whose values come from secret objects, as KEY=<sec>/<key> words (values masked).", example: "PASSWORD=db/password" },
-  { name: "user", type: "string", scopable: true, text: "User the commands run as (name or uid).", example: "www-data" },
-  { name: "group", type: "string", scopable: true, text: "Group the commands run as (name or gid).", example: "www-data" },
-  { name: "cwd", type: "string", scopable: true, text: "Working directory of the commands.", example: "/srv/{name}" },
+  { name: "user", type: "string", format: "account", scopable: true, text: "User the commands run as (name or uid).", example: "www-data" },
+  { name: "group", type: "string", format: "account", scopable: true, text: "Group the commands run as (name or gid).", example: "www-data" },
+  { name: "cwd", type: "string", format: "abs-path", scopable: true, text: "Working directory of the commands.", example: "/srv/{name}" },
   { name: "umask", type: "octal", scopable: true, text: "The umask of the commands.", example: "022" },
   ...LIMITS.map(
     ([name, type, what]): KeywordSpec => ({

@@ -4,6 +4,7 @@ import { didYouMean, suggestion, type Diagnostic } from "../core/diagnostics.js"
 import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
 import { SHELL_SYNTAX, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
+import { formatProblem } from "../core/formats.js";
 import type { KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
@@ -184,6 +185,7 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
     }
   }
   checkCommands(ev, sec.name, rid.group, keywords, diagnostics);
+  checkFormats(keywords, diagnostics);
   linkNetns(driver.id, keywords);
   return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
 }
@@ -213,6 +215,27 @@ function checkCommands(ev: Evaluator, section: string, group: string, keywords: 
           : `Write the text in the template itself, or pass it through the environment (environment = "VALUE=${sub.raw}") and read it in the program.`,
       });
     }
+  }
+}
+
+/**
+ * Values with a format (user and group names, KEY=VALUE words): a bad one would pass here and fail
+ * at apply, and again at stop; it is an error at the keyword instead.
+ */
+function checkFormats(keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
+  for (const [name, k] of keywords) {
+    const format = k.spec?.format;
+    if (!format || k.value === undefined) continue;
+    const bad = formatProblem(format, k.value);
+    if (!bad) continue;
+    diagnostics.push({
+      code: "E2029",
+      severity: "error",
+      summary: `invalid value for ${name}`,
+      detail: `${bad.problem}.`,
+      range: k.range,
+      hint: bad.hint,
+    });
   }
 }
 

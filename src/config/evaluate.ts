@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { Diagnostic, SourceRange } from "../core/diagnostics.js";
 import { checkArgvValue } from "../core/argv.js";
-import { didYouMean } from "../core/diagnostics.js";
+import { didYouMean, isStackOverflow } from "../core/diagnostics.js";
 import { convertValue } from "../core/convert.js";
 import { formatObjectPath, type ObjectPath } from "../core/path.js";
 import { Rid } from "../core/rid.js";
@@ -12,7 +12,7 @@ import type { KwValue } from "../core/value.js";
 import { parseExpressionText, valueParts, type MarkerPart, type RefAst, type ValueAst, type ValuePart } from "../../grammar/index.js";
 import type { KeywordCatalog, ResolvedDriver } from "./catalog.js";
 import { applyModifier } from "./modifiers.js";
-import { atomOf, countRefAtoms, ExprError, evalExpr, pyStr, pyToJs, type PyVal } from "./expr.js";
+import { atomOf, countRefAtoms, ExprError, evalExpr, MAX_VALUE_LENGTH, pyStr, pyToJs, type PyVal } from "./expr.js";
 import type { Key, Section, Template } from "./template.js";
 import { NODE_DEFAULTS, type NodeConfig } from "./nodeconf.js";
 
@@ -90,6 +90,9 @@ interface Evaluated {
 }
 
 const FAILED: Evaluated = { ok: false, text: "" };
+
+/** How many references deep one value may lead (a -> b -> c ...): bounds the evaluator's recursion. */
+export const MAX_REF_DEPTH = 100;
 
 /** Converted constant keyword defaults, shared by every evaluation (pure data). */
 const constantDefaults = new WeakMap<KeywordSpec, EvaluatedKeyword>();
@@ -340,11 +343,19 @@ export class Evaluator {
       });
       return FAILED;
     }
+    if (this.stack.length >= MAX_REF_DEPTH) {
+      this.diag(this.chainTooDeep(frame, lk));
+      return FAILED;
+    }
     this.stack.push(frame);
     try {
       const r = this.evalValue(section, lk);
       this.cache.set(cacheKey, r);
       return r;
+    } catch (e) {
+      if (!isStackOverflow(e)) throw e;
+      this.diag(this.chainTooDeep(frame, lk));
+      return FAILED;
     } finally {
       this.stack.pop();
     }
@@ -377,6 +388,7 @@ export class Evaluator {
     /** References left as written (unknown or deferred): the second pass leaves them alone too. */
     const kept = new Set<string>();
     for (const p of parts) {
+      if (text.length > MAX_VALUE_LENGTH) return this.tooLong(lk, text.length);
       switch (p.kind) {
         case "text":
           text += p.text;
@@ -422,6 +434,7 @@ export class Evaluator {
                 if (a) atoms.set(rp.ref.raw, a);
                 else atoms = undefined;
               }
+              if (rebuilt.length + r.text.length > MAX_VALUE_LENGTH) return this.tooLong(lk, rebuilt.length + r.text.length);
               const s = rp.start - p.innerStart;
               rebuilt = rebuilt.slice(0, s) + r.text + rebuilt.slice(s + (rp.end - rp.start));
             }
@@ -477,6 +490,7 @@ export class Evaluator {
       text = again.text;
       if (again.deferred) for (const d of again.deferred) (deferred ??= new Set()).add(d);
     }
+    if (text.length > MAX_VALUE_LENGTH) return this.tooLong(lk, text.length);
     return { ok, text, typed, deferred, markers };
   }
 
@@ -515,6 +529,30 @@ export class Evaluator {
       else if (p.kind === "expr") for (const rp of p.refs) add(rp.ref, rp.start, rp.end);
     }
     return out;
+  }
+
+  private chainTooDeep(frame: string, lk: Lookup): Diagnostic {
+    return {
+      code: "E2005",
+      severity: "error",
+      summary: "reference chain too deep",
+      detail: `Evaluating ${this.stack[0] ?? frame} leads through ${this.stack.length} references (${this.stack.slice(0, 3).join(" -> ")} -> ... -> ${frame}); the limit is ${MAX_REF_DEPTH}, less with deeply nested expressions.`,
+      range: lk.range,
+      hint: "Reference the final value directly instead of through a long chain of keywords.",
+    };
+  }
+
+  /** A value longer than MAX_VALUE_LENGTH is an error, never kept (memory, output). */
+  private tooLong(lk: Lookup, length: number): Evaluated {
+    this.diag({
+      code: "E2014",
+      severity: "error",
+      summary: "value too long",
+      detail: `The value is at least ${length} characters long; the limit is ${MAX_VALUE_LENGTH} (1 MiB).`,
+      range: lk.range,
+      hint: "Keep large data in a file and reference its path.",
+    });
+    return FAILED;
   }
 
   /** Resolves one reference in the context of `section`. */

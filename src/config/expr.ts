@@ -23,6 +23,19 @@ export class ExprError extends Error {
 
 const MAX_INT_BITS = 4096n;
 
+/** The longest value (characters) an evaluation may produce: 1 MiB. */
+export const MAX_VALUE_LENGTH = 1 << 20;
+
+function checkLength(len: number, at: number): void {
+  if (len > MAX_VALUE_LENGTH) throw new ExprError(`string result too long (${len} characters; the limit is ${MAX_VALUE_LENGTH})`, at);
+}
+
+function repeatStr(s: string, times: bigint, at: number): PyVal {
+  const n = times > 0n ? times : 0n;
+  if (s.length > 0 && n > 0n) checkLength(Number(n) * s.length, at);
+  return { t: "str", v: n > 0n ? s.repeat(Number(n)) : "" };
+}
+
 function typeName(x: PyVal): string {
   return x.t === "none" ? "NoneType" : x.t;
 }
@@ -107,12 +120,15 @@ function binary(op: string, a: PyVal, b: PyVal, at: number): PyVal {
   const unsupported = () => new ExprError(`unsupported operand types for ${op}: ${typeName(a)} and ${typeName(b)}`, at);
   switch (op) {
     case "+":
-      if (a.t === "str" && b.t === "str") return { t: "str", v: a.v + b.v };
-      if (a.t === "tuple" && b.t === "tuple") return { t: "tuple", v: [...a.v, ...b.v] };
+      if (a.t === "str" && b.t === "str") {
+        checkLength(a.v.length + b.v.length, at);
+        return { t: "str", v: a.v + b.v };
+      }
+      if (a.t === "tuple" && b.t === "tuple") return { t: "tuple", v: a.v.concat(b.v) };
       break;
     case "*":
-      if (a.t === "str" && isIntLike(b)) return { t: "str", v: a.v.repeat(Math.max(0, Number(asBig(b)))) };
-      if (isIntLike(a) && b.t === "str") return { t: "str", v: b.v.repeat(Math.max(0, Number(asBig(a)))) };
+      if (a.t === "str" && isIntLike(b)) return repeatStr(a.v, asBig(b), at);
+      if (isIntLike(a) && b.t === "str") return repeatStr(b.v, asBig(a), at);
       break;
     case "%":
       if (a.t === "str") throw new ExprError("string formatting with % is not supported", at);

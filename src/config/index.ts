@@ -31,11 +31,11 @@ export function compileTexts(texts: readonly LoadedText[], ctx: EvalContext): Co
   const template = new Template();
   for (const t of texts) {
     const parsed: { ast: TemplateAst; diagnostics: Diagnostic[] } = parseAny(t);
-    diagnostics.push(...parsed.diagnostics);
+    for (const d of parsed.diagnostics) diagnostics.push(d);
     template.addAst(parsed.ast, diagnostics);
   }
   const evaluated = compileTemplate(template, ctx);
-  diagnostics.push(...evaluated.diagnostics);
+  for (const d of evaluated.diagnostics) diagnostics.push(d);
   return { template, evaluated, diagnostics, ok: !hasErrors(diagnostics), sources: texts };
 }
 

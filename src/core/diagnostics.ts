@@ -89,6 +89,15 @@ export class DiagnosticsError extends Error {
   }
 }
 
+/**
+ * True for V8's "Maximum call stack size exceeded". Explicit limits bound every recursion on
+ * template input (nesting, reference chains); this is the safety net at the same boundaries,
+ * turned into a positioned diagnostic there, never a crash.
+ */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
 /** Levenshtein distance, small inputs only (keyword names). */
 export function editDistance(a: string, b: string): number {
   const m = a.length;
@@ -115,6 +124,7 @@ export function closestCandidates(word: string, candidates: Iterable<string>): s
   let best = Infinity;
   let out: string[] = [];
   for (const c of candidates) {
+    if (Math.abs(word.length - c.length) > max) continue; // too far by length alone (and a long word stays cheap)
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d > max) continue;
     if (d < best) {
@@ -138,6 +148,7 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
   let bestD = Infinity;
   const max = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   for (const c of candidates) {
+    if (Math.abs(word.length - c.length) > max) continue;
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestD || (d === bestD && best !== undefined && c < best)) {
       bestD = d;

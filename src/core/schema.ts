@@ -1,6 +1,7 @@
 // Keyword schemas: the vocabulary shared by config/ (validation, evaluation),
 // provider/ and providers/ (each driver declares its keywords).
 import type { ArgvRule } from "./argv.js";
+import type { ValueFormat } from "./formats.js";
 
 /** How a raw string is converted once references and expressions are resolved. */
 export type KeywordType =
@@ -45,6 +46,8 @@ export interface KeywordSpec {
   readonly deprecated?: string;
   /** The value becomes words of a command line: options only (checked with the tool's option table) or one operand. */
   readonly argv?: ArgvRule;
+  /** A format checked at validate (a user name, KEY=VALUE words), where a bad value would only fail at run time. */
+  readonly format?: ValueFormat;
 }
 
 export interface DriverSpec {

@@ -319,7 +319,7 @@ export function buildGraph(t: EvaluatedTemplate, opts: BuildOptions = {}): Build
   }
 
   const graph = new ResourceGraph(infos, edges);
-  diagnostics.push(...cycleDiagnostics(graph));
+  for (const d of cycleDiagnostics(graph)) diagnostics.push(d);
   return { graph, diagnostics };
 }
 

@@ -555,9 +555,23 @@ function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Obs
     if (o?.up) return { ...base, action: "noop", reason: "already up" };
     return { ...base, action: "start", reason: o ? "down" : "its dependencies are down" };
   }
+  const probeError = o?.problems?.find((p) => p.level === "error");
+  if (!o?.up && probeError && rec && rec.provisioned !== false && !sameInputs(rec.inputs, d.inputs)) {
+    // The current config cannot even be probed (a user that does not exist here): what runs was
+    // started with the recorded inputs, so it is stopped with them, never left up as "down".
+    if (base.standby && !options.force) return { ...base, action: "noop", reason: "standby: kept up (--force stops it)" };
+    const reason = `the current config cannot be probed (${probeError.message}): stopped as recorded at provision`;
+    return { ...base, inputs: rec.inputs as Record<string, KwValue>, unknownInputs: [], deferredInputs: {}, action: "stop", reason };
+  }
   if (!o?.up) return { ...base, action: "noop", reason: "already down" };
   if (base.standby && !options.force) return { ...base, action: "noop", reason: "standby: kept up (--force stops it)" };
   return { ...base, action: "stop", reason: "up" };
+}
+
+function sameInputs(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return false;
+  return true;
 }
 
 function replaceOrBlock(

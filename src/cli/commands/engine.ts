@@ -125,7 +125,7 @@ export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): P
     return 1;
   }
   const { graph, diagnostics: gd } = buildGraph(compiled.evaluated);
-  diagnostics.push(...gd);
+  for (const d of gd) diagnostics.push(d);
   if (hasErrors(gd)) {
     printDiagnostics(diagnostics, compiled, opts.color);
     return 1;

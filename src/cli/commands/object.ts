@@ -16,6 +16,7 @@ import { execInteractive } from "../../provider/exec.js";
 import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDataEntries, type DataKind } from "../../state/data.js";
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
+import { recordedCompiled } from "../recorded.js";
 import type { ColorMode } from "../views/color.js";
 import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
@@ -91,7 +92,8 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "de
   const store = storeFor(opts);
   const object = formatObjectPath(path);
   const text = await installedConfig(path, opts);
-  const compiled = compileInstalled(path, text, opts);
+  let compiled = compileInstalled(path, text, opts);
+  if (!compiled.ok && (mode === "destroy" || mode === "stop")) compiled = (await recordedFallback(path, compiled, mode, opts)) ?? compiled;
   const p = prepareCompiled(compiled, opts);
   if (typeof p === "number") return p;
   return withLock(store, object, opts, `osvc ${object} ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}`, async () => {
@@ -112,6 +114,25 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "de
     }
     return code;
   });
+}
+
+/**
+ * Stop and unprovision of an object whose installed config has errors (a bad value installed after
+ * provision): the errors are shown, and the action works from what the state recorded (the inputs
+ * osvc applied). Undefined when nothing is recorded.
+ */
+async function recordedFallback(path: ObjectPath, compiled: CompileResult, mode: "destroy" | "stop", opts: ObjOpts): Promise<CompileResult | undefined> {
+  const store = storeFor(opts);
+  const object = formatObjectPath(path);
+  const state = await store.readState(object);
+  if (!state || Object.keys(state.resources).length === 0) return undefined;
+  const stateFile = join(store.objectDir(object), "state.json");
+  printDiagnostics(compiled.diagnostics, compiled, opts.color);
+  process.stderr.write(
+    `warning: the installed config of ${object} has errors (above): ${mode === "destroy" ? "unprovisioning" : "stopping"} from what the state recorded at provision (${stateFile}).\n` +
+      `  hint: fix the config with: osvc ${object} edit config\n`,
+  );
+  return recordedCompiled(path, state, compiled.evaluated.nodename, builtinCatalog(), stateFile);
 }
 
 async function composeConfig(path: ObjectPath, opts: ObjOpts): Promise<string> {

@@ -9,7 +9,9 @@ import { diagnosticsJson } from "../views/diagnostics.js";
 export async function validateCommand(template: string | undefined, opts: TemplateOptions & { format?: string }): Promise<number> {
   const r = await compileFromOptions(template, opts);
   if (opts.format === "json") {
-    process.stdout.write(JSON.stringify({ valid: r.ok, diagnostics: diagnosticsJson(r.diagnostics) }, null, 2) + "\n");
+    const diagnostics = diagnosticsJson(r.diagnostics);
+    const omitted = r.diagnostics.length - diagnostics.length;
+    process.stdout.write(JSON.stringify({ valid: r.ok, diagnostics, ...(omitted > 0 ? { omitted } : {}) }, null, 2) + "\n");
     return r.ok ? 0 : 1;
   }
   const failed = reportDiagnostics(r, opts.color);
