@@ -1,4 +1,5 @@
-import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
+import type { DriverSpec, KeywordSpec, ResourceProblem } from "../../src/core/schema.js";
+import type { KwValue } from "../../src/core/value.js";
 
 const LIMITS: ReadonlyArray<[string, KeywordSpec["type"], string]> = [
   ["as", "size", "address space (virtual memory) size"],
@@ -49,11 +50,35 @@ export const appKeywords: KeywordSpec[] = [
   ),
 ];
 
+const ACTIONS = ["start", "stop", "check", "info"] as const;
+
+/** "true" or a legacy sequence number: the action runs <script> <action>. */
+function runsScript(v: KwValue | undefined): boolean {
+  if (v === true || typeof v === "number") return true;
+  return typeof v === "string" && (/^true$/i.test(v.trim()) || /^[+-]?\d+$/.test(v.trim()));
+}
+
+/** An app whose actions need its script, or a script no action runs. */
+function checkApp(get: (name: string) => KwValue | undefined): ResourceProblem[] {
+  const script = get("script");
+  const scriptText = typeof script === "string" ? script.trim() : "";
+  const scripted = ACTIONS.filter((a) => runsScript(get(a)));
+  const out: ResourceProblem[] = [];
+  if (scripted.length && !scriptText) {
+    out.push({ severity: "error", keyword: scripted[0], message: `${scripted.join(", ")} ${scripted.length > 1 ? "are" : "is"} true, which runs <script> ${scripted[0] === "check" ? "status" : scripted[0]}, but script is not set`, hint: "Set script = /path/to/launcher, or give the action a command line." });
+  }
+  if (scriptText && !scripted.length && ACTIONS.every((a) => get(a) === undefined || String(get(a)).trim() === "" || /^false$/i.test(String(get(a)).trim()))) {
+    out.push({ severity: "warning", keyword: "script", message: "script is set but no action keyword runs it: this app never starts, stops or checks anything", hint: "Set start = true (and stop = true, check = true) to run the script, as upstream templates do." });
+  }
+  return out;
+}
+
 export const appForkingSpec: DriverSpec = {
   group: "app",
   type: "forking",
   text: "An application whose start command forks a daemon and returns; check tells whether it runs.",
   keywords: appKeywords,
+  check: checkApp,
 };
 
 export const appSimpleSpec: DriverSpec = {
@@ -64,6 +89,7 @@ export const appSimpleSpec: DriverSpec = {
     ...appKeywords,
     { name: "kill", type: "string", scopable: true, default: "parent", candidates: ["parent", "tree"], text: "At stop without a stop command, kill only the started process (parent) or its whole process tree (tree)." },
   ],
+  check: checkApp,
 };
 
 export const appSpecs: DriverSpec[] = [appForkingSpec, appSimpleSpec];

@@ -41,7 +41,8 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
 
   templateOptions(program.command("validate").argument("[template]", "template file, - for stdin, or an http(s) URL").description("check a template: syntax, keywords, values, references"))
     .option("--format <fmt>", "text or json", "text")
-    .action(wrap(async (template: string | undefined, opts: TemplateOptions & { format?: string }) => {
+    .option("--strict", "warnings (unknown keywords, unresolved references...) are errors: for CI")
+    .action(wrap(async (template: string | undefined, opts: TemplateOptions & { format?: string; strict?: boolean }) => {
       const { validateCommand } = await import("./commands/template.js");
       return validateCommand(template, { ...opts, color });
     }));

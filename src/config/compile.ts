@@ -5,7 +5,7 @@ import { isResourceGroup, RESOURCE_GROUPS, Rid } from "../core/rid.js";
 import { SHELL_SYNTAX, usesShellOperators } from "../core/command.js";
 import { shlexSplit } from "../core/convert.js";
 import { formatProblem } from "../core/formats.js";
-import type { KeywordSpec } from "../core/schema.js";
+import type { DriverSpec, KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
 
@@ -186,6 +186,8 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
   }
   checkCommands(ev, sec.name, rid.group, keywords, diagnostics);
   checkFormats(keywords, diagnostics);
+  checkDriver(driver.spec, sec, keywords, diagnostics);
+  checkUnresolved(rid.group, keywords, diagnostics);
   linkNetns(driver.id, keywords);
   return { rid, section: sec.name, driver, type: type ?? driver.spec.type, range: sec.range, keywords, unknown };
 }
@@ -235,6 +237,45 @@ function checkFormats(keywords: Map<string, EvaluatedKeyword>, diagnostics: Diag
       detail: `${bad.problem}.`,
       range: k.range,
       hint: bad.hint,
+    });
+  }
+}
+
+/** Keywords whose text is free (commands, comments, environments): an unknown reference there stays a warning. */
+function isFreeText(group: string, name: string): boolean {
+  return /^(blocking_)?(pre|post)_/.test(name) || ["comment", "tags", "environment", "configs_environment", "secrets_environment", "command", "entrypoint", "run_args"].includes(name) || (group === "app" && ["start", "stop", "check", "info"].includes(name));
+}
+
+/**
+ * A keyword the provider acts on (a device, a file, a mount point, a size...) that still holds an
+ * unknown reference would reach the host verbatim ("{disk#0.exposed_dev}" is neither a device nor
+ * a file): E2006 at that keyword, at validate, not a confusing failure in the middle of an apply.
+ */
+function checkUnresolved(group: string, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
+  for (const [name, k] of keywords) {
+    if (!k.unresolved?.length || isFreeText(group, name)) continue;
+    diagnostics.push({
+      code: "E2006",
+      severity: "error",
+      summary: `${name} holds an unknown reference`,
+      detail: `${name} = ${k.text}: ${k.unresolved.join(", ")} ${k.unresolved.length > 1 ? "are" : "is"} not known, so the provider would get ${k.unresolved.length > 1 ? "them" : "it"} verbatim.`,
+      ...(k.range ? { range: k.range } : {}),
+      hint: "Fix the reference (see the W2001 warning for a suggestion); `osvc render` shows the evaluated values.",
+    });
+  }
+}
+
+/** The driver's own checks across keywords (an app action that needs a script...): E2029/W2029 at the keyword. */
+function checkDriver(spec: DriverSpec, sec: Section, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
+  if (!spec.check) return;
+  for (const p of spec.check((name) => keywords.get(name)?.value)) {
+    const k = p.keyword ? keywords.get(p.keyword) : undefined;
+    diagnostics.push({
+      code: p.severity === "error" ? "E2029" : "W2029",
+      severity: p.severity,
+      summary: p.message,
+      range: k?.range ?? sec.range,
+      ...(p.hint ? { hint: p.hint } : {}),
     });
   }
 }

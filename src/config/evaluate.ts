@@ -44,6 +44,8 @@ export interface EvaluatedKeyword {
   /** Rids whose outputs this value waits for ({disk#0.exposed_devs[0]}). */
   readonly deferred?: readonly string[];
   readonly markers?: readonly MarkerPart[];
+  /** Unknown references left verbatim in the text (W2001), e.g. "{env.sise}". */
+  readonly unresolved?: readonly string[];
   readonly origin: "section" | "DEFAULT" | "default" | "env-override";
   readonly range?: SourceRange;
   readonly spec?: KeywordSpec;
@@ -87,6 +89,8 @@ interface Evaluated {
   readonly typed?: PyVal;
   readonly deferred?: Set<string>;
   readonly markers?: MarkerPart[];
+  /** Unknown references kept verbatim in the text (W2001). */
+  readonly unresolved?: Set<string>;
 }
 
 const FAILED: Evaluated = { ok: false, text: "" };
@@ -382,6 +386,7 @@ export class Evaluator {
     let ok = true;
     let text = "";
     let deferred: Set<string> | undefined;
+    let unresolved: Set<string> | undefined;
     let markers: MarkerPart[] | undefined;
     let typed: PyVal | undefined;
     let sawExpr = false;
@@ -406,6 +411,7 @@ export class Evaluator {
             text += r.text;
             if (r.text === p.ref.raw) kept.add(p.ref.raw);
             if (r.deferred) for (const d of r.deferred) (deferred ??= new Set()).add(d);
+            if (r.unresolved) for (const u of r.unresolved) (unresolved ??= new Set()).add(u);
           }
           break;
         }
@@ -424,6 +430,7 @@ export class Evaluator {
                 ok = false;
                 continue;
               }
+              if (r.unresolved) for (const u of r.unresolved) (unresolved ??= new Set()).add(u);
               if (r.deferred) {
                 exprDeferred = true;
                 for (const d of r.deferred) (deferred ??= new Set()).add(d);
@@ -489,9 +496,10 @@ export class Evaluator {
       ok = again.ok;
       text = again.text;
       if (again.deferred) for (const d of again.deferred) (deferred ??= new Set()).add(d);
+      if (again.unresolved) for (const u of again.unresolved) (unresolved ??= new Set()).add(u);
     }
     if (text.length > MAX_VALUE_LENGTH) return this.tooLong(lk, text.length);
-    return { ok, text, typed, deferred, markers };
+    return { ok, text, typed, deferred, markers, ...(unresolved ? { unresolved } : {}) };
   }
 
   /** One more pass over evaluated text: references only (expressions and markers stay text). */
@@ -500,15 +508,17 @@ export class Evaluator {
     let ok = true;
     let out = "";
     let deferred: Set<string> | undefined;
+    let unresolved: Set<string> | undefined;
     for (const p of parseLooseValue(text)) {
       if (p.kind === "ref" && !kept.has(p.ref.raw)) {
         const r = this.resolveRef(section, p.ref, at, p.start, p.end);
         if (!r.ok) ok = false;
         out += r.ok ? r.text : p.ref.raw;
         if (r.deferred) for (const d of r.deferred) (deferred ??= new Set()).add(d);
+        if (r.unresolved) for (const u of r.unresolved) (unresolved ??= new Set()).add(u);
       } else out += text.slice(p.start, p.end);
     }
-    return { ok, text: out, deferred };
+    return { ok, text: out, deferred, ...(unresolved ? { unresolved } : {}) };
   }
 
   /**
@@ -571,7 +581,7 @@ export class Evaluator {
         range,
         hint,
       });
-      return { ok: true, text: ref.raw };
+      return { ok: true, text: ref.raw, unresolved: new Set([ref.raw]) };
     }
     if (!r.ok || r.deferred) return r;
     let text = r.text;
@@ -605,7 +615,7 @@ export class Evaluator {
     } else if (ref.count) {
       text = String((values ?? []).length);
     }
-    return { ok: true, text: applyModifier(text, ref.modifier) };
+    return { ok: true, text: applyModifier(text, ref.modifier), ...(r.unresolved ? { unresolved: r.unresolved } : {}) };
   }
 
   /** The list elements of a referenced value: the converted list for list-typed keywords, else words. */
@@ -696,6 +706,7 @@ export class Evaluator {
     if (sec && sec !== "DEFAULT" && this.template.sections.has(sec)) {
       const s = this.template.sections.get(sec)!;
       for (const k of s.byBase.keys()) candidates.add(`${sec}.${k}`);
+      if (Rid.parse(sec)) for (const a of DEFERRED_ATTRS) candidates.add(`${sec}.${a}`);
       const m = didYouMean(`${sec}.${opt}`, candidates);
       return m ? `Did you mean {${m}}?` : undefined;
     }
@@ -809,6 +820,7 @@ export class Evaluator {
       typed,
       deferred,
       markers: r.markers,
+      ...(r.unresolved ? { unresolved: [...r.unresolved] } : {}),
       origin: lk.origin,
       range: lk.range,
       spec,

@@ -2,6 +2,7 @@
 // provider/ and providers/ (each driver declares its keywords).
 import type { ArgvRule } from "./argv.js";
 import type { ValueFormat } from "./formats.js";
+import type { KwValue } from "./value.js";
 
 /** How a raw string is converted once references and expressions are resolved. */
 export type KeywordType =
@@ -61,6 +62,19 @@ export interface DriverSpec {
   readonly keywords: readonly KeywordSpec[];
   /** Another driver id this one is an alias of ("disk.lvm" -> "disk.vg"). */
   readonly aliasOf?: string;
+  /**
+   * Checks across keywords that need no host (validate runs them): `get` returns a keyword's
+   * converted value (undefined when unset, deferred or invalid).
+   */
+  readonly check?: (get: (name: string) => KwValue | undefined) => readonly ResourceProblem[];
+}
+
+/** What a driver's check found: at a keyword (else the section header). */
+export interface ResourceProblem {
+  readonly severity: "error" | "warning";
+  readonly keyword?: string;
+  readonly message: string;
+  readonly hint?: string;
 }
 
 export function driverId(spec: Pick<DriverSpec, "group" | "type">): string {

@@ -31,7 +31,7 @@ export interface BuildResult {
 
 export const CODE_CYCLE = "E2030";
 export const CODE_UNKNOWN_REQUIRED = "W2031";
-export const CODE_UNKNOWN_NETNS = "W2032";
+export const CODE_UNKNOWN_NETNS = "E2032";
 export const CODE_MOUNT_ORDER = "W2033";
 
 const DEFAULT_ORDERING_REQUIRES = ["start_requires", "provision_requires"];
@@ -119,11 +119,11 @@ export function buildGraph(t: EvaluatedTemplate, opts: BuildOptions = {}): Build
     if (nr.group !== "container" || !byId.has(target)) {
       diagnostics.push({
         code: CODE_UNKNOWN_NETNS,
-        severity: "warning",
+        severity: "error",
         summary: "netns names no container resource",
-        detail: `${id}: netns = ${target}, but ${nr.group !== "container" ? `${target} is not a container resource` : `there is no [${target}] section`}; no ordering link is made.`,
+        detail: `${id}: netns = ${target}, but ${nr.group !== "container" ? `${target} is not a container resource` : `there is no [${target}] section`}: there is no namespace to join, so starting ${id} would fail.`,
         range: k.range,
-        hint: hintFor(target, ids.filter((i) => i.startsWith("container#"))),
+        hint: hintFor(target, ids.filter((i) => i.startsWith("container#") && i !== id)) ?? "Name a container resource of this object (netns = container#N), or host/none.",
       });
       continue;
     }

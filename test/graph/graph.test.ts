@@ -186,7 +186,7 @@ start = /bin/true
     expect(order).toEqual(["ip#1", "container#0", "container#1", "ip#0", "app#0"]);
   });
 
-  test("netns naming an unknown container: warning, no link", () => {
+  test("netns naming an unknown container: an error (nothing to join), no link", () => {
     const { diagnostics, order } = build(`
 [ip#0]
 type = netns
@@ -197,9 +197,20 @@ ipdev = br0
 type = docker
 image = busybox
 `);
-    expect(diagnostics.map((d) => [d.code, d.severity])).toEqual([["W2032", "warning"]]);
+    expect(diagnostics.map((d) => [d.code, d.severity])).toEqual([["E2032", "error"]]);
     expect(diagnostics[0].hint).toBe('Did you mean "container#0"?');
     expect(order).toEqual(["ip#0", "container#0"]);
+  });
+
+  test("netns naming a missing container: the hint never suggests the resource itself", () => {
+    const { diagnostics } = build(`
+[container#0]
+type = docker
+image = busybox
+netns = container#5
+`);
+    expect(diagnostics.map((d) => d.code)).toEqual(["E2032"]);
+    expect(diagnostics[0].hint).not.toContain("container#0");
   });
 
   test("requires cycle: E2030 naming the chain, no throw", () => {

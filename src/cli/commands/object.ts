@@ -17,6 +17,7 @@ import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDat
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
 import { recordedCompiled } from "../recorded.js";
+import { gateCompiled } from "../gate.js";
 import type { ColorMode } from "../views/color.js";
 import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
@@ -439,9 +440,11 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     .option("--leader", "this node handles shared resources")
     .action(run((o) => update(path, o)));
   actionOpts(program.command("delete")).action(run((o) => del(path, o)));
-  common(program.command("validate").argument("<what>", "config")).action(
+  common(program.command("validate").argument("<what>", "config"))
+    .option("--strict", "warnings are errors")
+    .action(
     run(async (o) => {
-      const compiled = compileInstalled(path, await installedConfig(path, o), o);
+      const compiled = gateCompiled(compileInstalled(path, await installedConfig(path, o), o), (o as { strict?: boolean }).strict);
       const failed = reportDiagnostics(compiled, o.color);
       if (!failed) process.stdout.write(`${formatObjectPath(path)}: config valid\n`);
       return failed ? 1 : 0;

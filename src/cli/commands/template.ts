@@ -5,9 +5,10 @@ import { formatKeywords } from "../../config/keywords/print.js";
 import { renderConfig, type RenderFormat } from "../../config/index.js";
 import { compileFromOptions, reportDiagnostics, UsageError, type TemplateOptions } from "../common.js";
 import { diagnosticsJson } from "../views/diagnostics.js";
+import { gateCompiled } from "../gate.js";
 
-export async function validateCommand(template: string | undefined, opts: TemplateOptions & { format?: string }): Promise<number> {
-  const r = await compileFromOptions(template, opts);
+export async function validateCommand(template: string | undefined, opts: TemplateOptions & { format?: string; strict?: boolean }): Promise<number> {
+  const r = gateCompiled(await compileFromOptions(template, opts), opts.strict);
   if (opts.format === "json") {
     const diagnostics = diagnosticsJson(r.diagnostics);
     const omitted = r.diagnostics.length - diagnostics.length;
