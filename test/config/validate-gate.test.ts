@@ -8,9 +8,9 @@ const codes = (text: string, strict = false) => gateCompiled(compile(text), stri
 
 describe("validate gate", () => {
   it.each([
-    ["retcodes with an unknown status", "[app#0]\nstart = /bin/true\nretcodes = 0:up 1:dwn\n", ["E2023:error"]],
+    ["retcodes with an unknown status", "[app#0]\nstart = /bin/true\nretcodes = 0:up 1:dwn\n", ["E2029:error"]],
     ["retcodes that are fine", "[app#0]\nstart = /bin/true\nretcodes = 0:up 1:down 3:warn 4:n/a\n", []],
-    ["retcodes without a colon", "[app#0]\nstart = /bin/true\nretcodes = up\n", ["E2023:error"]],
+    ["retcodes without a colon", "[app#0]\nstart = /bin/true\nretcodes = up\n", ["E2029:error"]],
     ["script but no action keyword: it never starts", "[app#0]\nscript = /srv/launcher\n", ["W2029:warning"]],
     ["script with start = true", "[app#0]\nscript = /srv/launcher\nstart = true\n", []],
     ["start = true without script", "[app#0]\nstart = true\n", ["E2029:error"]],
@@ -18,9 +18,9 @@ describe("validate gate", () => {
     ["a relative script", "[app#0]\nscript = bin/launcher\nstart = true\n", ["E2029:error"]],
     ["start_requires cycle (E2030, plan-only before)", "[app#0]\nstart = /bin/true\nstart_requires = app#1\n[app#1]\nstart = /bin/true\nstart_requires = app#0\n", ["E2030:error"]],
     ["netns naming a missing container", "[container#0]\ntype = podman\nimage = busybox\nnetns = container#5\n", ["E2032:error"]],
-    ["an unknown reference in a device keyword", "[disk#0]\ntype = loop\nfile = /tmp/x.img\nsize = 10m\n[fs#0]\ntype = ext4\ndev = {disk#0.exposed_dev}\nmnt = /tmp/x\n", ["E2005:error", "W2001:warning"]],
-    ["an unknown env reference in a path", "[fs#0]\ntype = directory\npath = /srv/{env.bse}\n", ["E2005:error", "W2001:warning"]],
-    ["an unknown reference through another key", "[env]\nbase = /srv/{nope}\n[fs#0]\ntype = directory\npath = {env.base}/x\n", ["E2005:error", "W2001:warning"]],
+    ["an unknown reference in a device keyword", "[disk#0]\ntype = loop\nfile = /tmp/x.img\nsize = 10m\n[fs#0]\ntype = ext4\ndev = {disk#0.exposed_dev}\nmnt = /tmp/x\n", ["E2006:error", "W2001:warning"]],
+    ["an unknown env reference in a path", "[fs#0]\ntype = directory\npath = /srv/{env.bse}\n", ["E2006:error", "W2001:warning"]],
+    ["an unknown reference through another key", "[env]\nbase = /srv/{nope}\n[fs#0]\ntype = directory\npath = {env.base}/x\n", ["E2006:error", "W2001:warning"]],
     ["an unknown reference in a command stays a warning", "[app#0]\nstart = /bin/echo {nope}\n", ["W2001:warning"]],
     ["a deferred reference is fine", "[disk#0]\ntype = loop\nfile = /tmp/x.img\nsize = 10m\n[fs#0]\ntype = ext4\ndev = {disk#0.exposed_devs[0]}\nmnt = /tmp/x\n", []],
   ])("%s", (_name, text, expected) => {

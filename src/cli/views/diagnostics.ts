@@ -77,8 +77,8 @@ export function renderDiagnostics(ds: readonly Diagnostic[], sources: ReadonlyMa
   const blocks: string[] = [];
   let lastLine = "";
   for (const d of printed) {
-    const at = d.range ? `${d.range.file}:${d.range.start.line}` : "";
-    // Consecutive diagnostics on one source line show it once.
+    const at = d.range ? `${d.range.file}:${d.range.start.line}:${d.range.start.col}:${d.range.end.line}:${d.range.end.col}` : "";
+    // Consecutive diagnostics at the same place show the source line once (a caret elsewhere is shown).
     blocks.push(renderDiagnostic(d, sources, c, at === "" || at !== lastLine));
     lastLine = at;
   }
