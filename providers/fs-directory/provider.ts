@@ -8,7 +8,7 @@
 //              never for / or a top-level system directory.
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
@@ -66,11 +66,12 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
 async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const p = pathOf(r);
   const st = (await statPaths(ctx.exec, [p])).get(p);
-  let created = r.recorded?.created_dir === true || r.resumed === true;
+  const created = r.recorded?.created_dir === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
     for (const d of (await makeDirs(p)).reverse()) ctx.log("info", `created directory ${d}`);
     try {
+      await noteCreated(ctx, { created_dir: true }); // before anything else: an interrupted run knows it is osvc's
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {
       await removeEmptyDir(p); // leave nothing behind a failed start

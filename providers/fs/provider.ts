@@ -14,7 +14,7 @@ import { mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
@@ -536,7 +536,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const subvol = type === "btrfs" ? subvolOf(opts) : "";
     const mounts = await listMounts(ctx.exec);
     const st = mountState(mounts, await canonicalMnt(mnt), dev, subvol, coDevicesOf(opts));
-    let created = recordedBool(r, "created_mnt") === true || r.resumed === true;
+    let created = recordedBool(r, "created_mnt") === true;
     if (st.entry) {
       await applyOwnership(ctx, mnt, r.kw);
       return { ...preserved(r), created_mnt: created };
@@ -555,6 +555,12 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     if (!exists) {
       for (const d of (await makeDirs(mnt)).reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
+      try {
+        await noteCreated(ctx, { created_mnt: true });
+      } catch (e) {
+        await rmdir(mnt).catch(() => undefined); // not recorded: leave nothing behind
+        throw e;
+      }
     }
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), dev.path, mnt];
     const m = await ctx.exec("mount", args);
@@ -581,7 +587,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
     const sig = await probeSignature(ctx.exec, dev.path);
-    let formatted = recordedBool(r, "formatted_by_osvc") === true || r.resumed === true;
+    let formatted = recordedBool(r, "formatted_by_osvc") === true;
     if (sig.kind === "none") {
       const [file, args] = mkfsCommand(type, mkfsOptOf(r), dev.path);
       const res = await ctx.exec(file, args);
@@ -592,6 +598,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       }
       ctx.log("info", `formatted ${dev.path} as ${type}`);
       formatted = true;
+      await noteCreated(ctx, { formatted_by_osvc: true });
     } else if (sig.kind === "fs" && sig.type === type) {
       ctx.log("info", `${dev.path} already formatted as ${type}, adopted`);
     } else {

@@ -129,7 +129,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
-  const makeCtx = (rid: string): ProviderContext => ({
+  const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
     exec: input.exec ? input.exec((m) => emit({ type: "log", rid, level: "info", message: m })) : createExec(({ command, result }) => {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
     }),
@@ -143,7 +143,33 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     background: (work) => {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },
+    ...(recordFacts ? { recordFacts } : {}),
   });
+
+  // Facts a provider records mid-step (what it created): merged into the resource's outputs on
+  // disk at once, the provisioned flag untouched (a new entry is not provisioned yet).
+  const factsRecorder = (ch: ResourceChange) => (facts: Outputs): Promise<void> => {
+    outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...facts });
+    return persist((s) => {
+      const prev = s.resources[ch.rid];
+      const now = new Date().toISOString();
+      s.resources[ch.rid] = prev
+        ? { ...prev, outputs: { ...prev.outputs, ...facts }, updatedAt: now }
+        : {
+            rid: ch.rid,
+            driver: ch.driver,
+            provisioned: false,
+            inputs: { ...ch.inputs },
+            outputs: { ...facts },
+            status: "ready",
+            shared: ch.shared ?? false,
+            standby: ch.standby ?? false,
+            dependsOn: [...ch.dependsOn],
+            slot: ch.slot,
+            updatedAt: now,
+          };
+    });
+  };
 
   const specFor = (ch: ResourceChange): ResourceSpec => {
     const kw: Record<string, KwValue> = { ...ch.inputs };
@@ -155,7 +181,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
       else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...(ch.resumed ? { resumed: true } : {}) };
+    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs) };
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -187,7 +213,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const runChange = async (ch: ResourceChange, phase: "down" | "up"): Promise<void> => {
     const provider = registry.get(ch.driver);
     if (!provider && !ch.stateOnly && ch.action !== "follow") throw new ProviderError(`no provider for ${ch.driver} runs on this host`);
-    const ctx = makeCtx(ch.rid);
+    const ctx = makeCtx(ch.rid, factsRecorder(ch));
     const triggers = (kw: Readonly<Record<string, KwValue>>, action: TriggerAction) => {
       const env = { OSVC_PATH: object, OSVC_NAME: object.split("/").pop() ?? object, OSVC_RID: ch.rid, OSVC_ACTION: action, OSVC_NODENAME: input.node };
       return {
@@ -203,7 +229,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       return out;
     };
     const wasDown = ch.observed ? !ch.observed.up : true;
-    // What this run created can be undone; a resumed provision finishes an earlier run's creation.
+    // What this run created can be undone; a resumed provision finishes an earlier run's creation
+    // (its undo removes only what the recorded facts say osvc created).
     const existedBefore = ch.observed?.provisioned === true && !ch.resumed;
     switch (ch.action) {
       case "follow": {

@@ -69,7 +69,10 @@ export interface ResourceChange {
   readonly dependsOn: readonly string[];
   /** Recorded outputs before this plan (for unprovision/stop). */
   readonly priorOutputs?: Outputs;
-  /** An interrupted apply was provisioning it: what exists of it was created by osvc. */
+  /**
+   * An interrupted apply was provisioning it and recorded facts of what it created (priorOutputs):
+   * this provision finishes that run's creation. What osvc created is known from those facts only.
+   */
   readonly resumed?: boolean;
   /** The resource is data-bearing and a replace is refused unless allowed. */
   readonly blocked?: string;

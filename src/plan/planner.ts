@@ -256,7 +256,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       diagnostics.push({ code: "E3001", severity: "error", summary: `no provider for ${rec.driver} runs on this host`, detail: `${rid} is recorded in the state with the ${rec.driver} driver, and cannot be unprovisioned here.` });
     }
     const shared = rec.shared === true;
-    const stateOnly = (shared && role === "follower") || rec.follow === true || rec.provisioned === false;
+    // Not provisioned: only forgotten, unless an interrupted apply recorded creating part of it.
+    const unfinished = rec.provisioned === false && input.interrupted?.has(rid) === true && hasFacts(rec);
+    const stateOnly = (shared && role === "follower") || rec.follow === true || (rec.provisioned === false && !unfinished);
     removals.push({
       rid,
       driver: rec.driver,
@@ -349,6 +351,11 @@ function reverseDependencyOrder(removals: ResourceChange[], order: readonly stri
 
 type Decision = Omit<ResourceChange, "dependsOn" | "slot">;
 
+/** The provider recorded facts of what it created (ProviderContext.recordFacts) for this resource. */
+function hasFacts(rec: ResourceState | undefined): boolean {
+  return rec !== undefined && Object.keys(rec.outputs).length > 0;
+}
+
 function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, role: Plan["role"], options: PlanOptions, diagnostics: Diagnostic[], interrupted: boolean): Decision {
   const r = d.resource;
   const driver = r.driver?.id ?? `${r.rid.group}.${r.type ?? "?"}`;
@@ -408,9 +415,10 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
     }
     return make("provision", rec?.provisioned ? "recorded as provisioned, but missing on the host" : "not on the host", allAfter());
   }
-  if (interrupted && o.provisioned !== null && !rec?.provisioned) {
-    // It exists because an interrupted apply was creating it: finish that, as osvc's own.
-    return { ...make("provision", "an interrupted apply was provisioning it: finish it", allAfter()), resumed: true };
+  if (interrupted && o.provisioned !== null && !rec?.provisioned && hasFacts(rec)) {
+    // An interrupted apply was creating it and recorded what it created: finish that. Without such
+    // facts, what exists was found on the host (adopted below), whatever the journal intended.
+    return { ...make("provision", "an interrupted apply was provisioning it: finish it (osvc owns only what it recorded creating)", allAfter()), resumed: true };
   }
   if (!rec || rec.provisioned === false || (rec.provisioned === null && o.provisioned === true)) {
     if (o.provisioned === null) return o.up ? make("adopt", "running, not recorded yet") : make("start", "not running", allAfter());

@@ -382,6 +382,7 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
     }
     const order = Object.keys(state.resources);
     const plan = await makePlan({
+      interrupted: await reportInterrupted(store, object),
       evaluated: emptyEvaluated(path, opts.node ?? state.node ?? hostname()),
       graph: { order, deps: () => [], slot: () => 0, closure: (r) => r },
       state,
