@@ -290,6 +290,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
       case "unprovision": {
         const prior = state.resources[ch.rid];
+        if (ch.stateOnly && ch.stopFirst) {
+          const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
+          ctx.log("info", "up, though not recorded as provisioned: stopped before what it depends on");
+          await around(spec.kw, "stop", () => provider!.stop(ctx, spec));
+        }
         if (!ch.stateOnly) {
           const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
           await around(spec.kw, "unprovision", () => provider!.unprovision(ctx, spec));
@@ -298,7 +303,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
           delete s.resources[ch.rid];
         });
         outputs.delete(ch.rid);
-        if (ch.stateOnly) ctx.log("info", "forgotten (state only: nothing changed on the host)");
+        if (ch.stateOnly) ctx.log("info", ch.stopFirst ? "forgotten (stopped, not unprovisioned: it was not recorded as provisioned)" : "forgotten (state only: nothing changed on the host)");
         return;
       }
       case "stop": {
@@ -327,6 +332,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     readonly ch: ResourceChange;
     readonly phase: "down" | "up";
   }
+  for (const c of plan.changes) if (c.action === "noop" && c.notice) emit({ type: "log", rid: c.rid, level: "info", message: c.notice });
   const changes = plan.changes.filter((c) => c.action !== "noop");
   const tasks: Task[] = [];
   for (const ch of changes) {

@@ -79,6 +79,13 @@ export interface ResourceChange {
   readonly shared?: boolean;
   /** Only the state changes (a shared resource on a follower, a resource never provisioned). */
   readonly stateOnly?: boolean;
+  /**
+   * unprovision of a resource not recorded as provisioned but up on the host: it is stopped (not
+   * unprovisioned) before what it depends on goes, then forgotten.
+   */
+  readonly stopFirst?: boolean;
+  /** A line the apply log shows for this change even when it does nothing (why it is kept up). */
+  readonly notice?: string;
   readonly standby?: boolean;
   readonly optional?: boolean;
   /** What the probe saw. */

@@ -241,7 +241,10 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     if (probeFailed.has(rid)) c = { ...c, action: "noop", reason: "unknown: its driver could not probe the host (see the error above)", diff: [], blocked: "probe failed" };
     changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
   }
-  if (mode === "stop") changes.reverse();
+  if (mode === "stop") {
+    keepStandbyNeeds(changes, graph);
+    changes.reverse();
+  }
   cascadeReplace(changes, graph);
 
   // Recorded resources that left the template (or everything, for destroy): unprovision,
@@ -286,6 +289,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     }
   }
   if (options.destroy) changes.length = 0;
+  // What is up is stopped before what it depends on goes, whatever is recorded: a resource marked
+  // unprovisioned but up is probed (with its recorded inputs) and stopped, then forgotten.
+  if (options.refresh) await markStopFirst(removals, recorded, registry, input.probe);
   // Reverse dependency order for removals: dependents first.
   const removalOrder = reverseDependencyOrder(removals, graph.order);
 
@@ -322,6 +328,43 @@ function cascadeReplace(changes: ResourceChange[], graph: DependencyView): void 
       changes[i] = { ...d, action: "replace", reason: `depends on ${c.rid}, which is replaced`, blocked: undefined };
     }
   }
+}
+
+/**
+ * stop: a standby resource is kept up, and so is everything it needs (the disk under a standby
+ * fs): stopping that would fail or pull the device from under it.
+ */
+function keepStandbyNeeds(changes: ResourceChange[], graph: DependencyView): void {
+  const index = new Map(changes.map((c, i) => [c.rid, i]));
+  for (const c of changes.filter((x) => x.standby && x.action === "noop" && x.observed?.up)) {
+    for (const dep of graph.closure([c.rid], "dependencies")) {
+      const i = index.get(dep);
+      if (dep === c.rid || i === undefined || changes[i].action !== "stop") continue;
+      const reason = `kept up: the standby resource ${c.rid} needs it (--force stops both)`;
+      changes[i] = { ...changes[i], action: "noop", reason, notice: reason };
+    }
+  }
+}
+
+/** Removals only forgotten (not provisioned) that are up on the host: stop them first. */
+async function markStopFirst(removals: ResourceChange[], recorded: Record<string, ResourceState>, registry: ProviderRegistry, probe: ProbeContext): Promise<void> {
+  const byProvider = new Map<Provider, ResourceChange[]>();
+  for (const ch of removals) {
+    if (!ch.stateOnly || recorded[ch.rid]?.provisioned !== false || recorded[ch.rid]?.follow) continue;
+    const p = registry.get(ch.driver);
+    if (p && !p.statusOnly) byProvider.set(p, [...(byProvider.get(p) ?? []), ch]);
+  }
+  await Promise.all(
+    [...byProvider].map(async ([p, list]) => {
+      // A probe that cannot look leaves the change as it was (forget only); the state says why.
+      const obs = await p.probe(probe, list.map((ch) => ({ rid: ch.rid, driver: ch.driver, kw: ch.inputs, recorded: ch.priorOutputs }))).catch(() => undefined);
+      list.forEach((ch, i) => {
+        if (!obs?.[i]?.up) return;
+        const at = removals.indexOf(ch);
+        removals[at] = { ...ch, stopFirst: true, reason: "not recorded as provisioned, but up: stop it, then forget it", observed: { provisioned: false, up: true } };
+      });
+    }),
+  );
 }
 
 function unknownRid(rid: string, flag: string, known: string[]): Diagnostic {

@@ -60,7 +60,7 @@ function changeBlock(ch: ResourceChange, c: Paint): string[] {
   const sym = ACTION_SYMBOL[ch.action];
   const head = `  ${color(sym.padStart(3))} ${c.bold(ch.rid)} (${ch.driver}) ${ACTION_TEXT[ch.action]}: ${ch.reason}`;
   const lines = [head];
-  if (ch.stateOnly) lines.push(`      ${c.dim("(state only: nothing changes on the host)")}`);
+  if (ch.stateOnly) lines.push(`      ${c.dim(ch.stopFirst ? "(stopped, then forgotten: not unprovisioned)" : "(state only: nothing changes on the host)")}`);
   if (ch.blocked) lines.push(`      ${c.red(c.bold("refused:"))} ${ch.blocked}; pass --allow-replace ${ch.rid} to allow it`);
   const shown = ch.action === "provision" || ch.action === "unprovision" || ch.action === "update" || ch.action === "replace" || ch.action === "adopt" ? ch.diff : [];
   const width = Math.max(0, ...shown.map((d) => d.key.length));
@@ -131,6 +131,7 @@ export function planJson(plan: Plan): unknown {
       reason: ch.reason,
       ...(ch.blocked ? { refused: ch.blocked } : {}),
       ...(ch.stateOnly ? { state_only: true } : {}),
+      ...(ch.stopFirst ? { stop_first: true } : {}),
       depends_on: ch.dependsOn,
       change: {
         before: Object.fromEntries(ch.diff.filter((d) => d.before !== undefined).map((d) => [d.key, d.sensitive ? "(sensitive value)" : d.before])),
