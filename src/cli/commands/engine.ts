@@ -15,6 +15,7 @@ import { buildGraph, closure, topoOrder, toDot, type ResourceGraph } from "../..
 import { hasChanges, type Plan, type PlanMode } from "../../plan/model.js";
 import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.js";
 import { makePlan, type DependencyView, type PlanOptions } from "../../plan/planner.js";
+import { claimDiagnostic, crossClaims } from "../../plan/claims.js";
 import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import type { ProviderContext, SyncPeer } from "../../provider/api.js";
@@ -24,6 +25,7 @@ import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
+import type { StateFile } from "../../state/model.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
@@ -180,7 +182,45 @@ export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: Pl
     templateHash: templateHash(p.compiled, parseEnvOverrides(opts.env)),
     osvcVersion: osvcVersion(),
   });
-  return dataDiagnostics.length ? { ...plan, diagnostics: [...plan.diagnostics, ...dataDiagnostics] } : plan;
+  const checked = opts.mode === "start" || opts.mode === "stop" ? plan : await checkClaims(plan, store, object, destroy);
+  return dataDiagnostics.length ? { ...checked, diagnostics: [...checked.diagnostics, ...dataDiagnostics] } : checked;
+}
+
+/** Other objects' recorded states on this node; one that cannot be read is skipped (its own commands report it). */
+async function otherStates(store: StateStore, object: string): Promise<{ object: string; state: StateFile }[]> {
+  const out: { object: string; state: StateFile }[] = [];
+  for (const o of await store.listObjects().catch(() => [])) {
+    if (o === object) continue;
+    const state = await store.readState(o).catch(() => null);
+    if (state) out.push({ object: o, state });
+  }
+  return out;
+}
+
+/**
+ * What another object of this node holds too (a backing file, a mount point...): planning to
+ * create or keep it is an error naming both objects; destroying leaves it on the host for the
+ * other object (forgotten here, with a warning).
+ */
+async function checkClaims(plan: Plan, store: StateStore, object: string, destroy: boolean): Promise<Plan> {
+  const mine = plan.changes.map((ch) => ({ rid: ch.rid, driver: ch.driver, inputs: ch.inputs, deferred: [...Object.keys(ch.deferredInputs), ...ch.unknownInputs] }));
+  const conflicts = crossClaims(mine, await otherStates(store, object));
+  if (!conflicts.length) return plan;
+  if (!destroy) return { ...plan, diagnostics: [...plan.diagnostics, ...conflicts.map((c) => claimDiagnostic(object, c))] };
+  const held = new Map(conflicts.map((c) => [c.rid, c]));
+  const diagnostics: Diagnostic[] = [];
+  const changes = plan.changes.map((ch) => {
+    const c = held.get(ch.rid);
+    if (!c || ch.action !== "unprovision" || ch.stateOnly) return ch;
+    diagnostics.push({
+      code: "W3010",
+      severity: "warning",
+      summary: `${ch.rid} of ${object}: the ${c.claim.what} is held by ${c.otherRid} of the object ${c.otherObject} too: left on the host, forgotten here`,
+      hint: `Destroy ${c.otherObject} to remove it.`,
+    });
+    return { ...ch, stateOnly: true, stopFirst: false, reason: `held by ${c.otherObject} too: left on the host, forgotten here` };
+  });
+  return { ...plan, changes, diagnostics: [...plan.diagnostics, ...diagnostics] };
 }
 
 /** An earlier apply that died mid-step left intents without outcomes: say so; probing resolves them. */
@@ -391,7 +431,7 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
       options: planOptions(opts, true),
       templateHash: state.templateHash ?? "",
       osvcVersion: osvcVersion(),
-    });
+    }).then((pl) => checkClaims(pl, store, object, true));
     printDiagnostics(plan.diagnostics, undefined, opts.color);
     if (opts.json) {
       versionLine(process.stdout, osvcVersion());
