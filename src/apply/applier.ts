@@ -159,7 +159,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
             rid: ch.rid,
             driver: ch.driver,
             provisioned: false,
-            inputs: { ...ch.inputs },
+            inputs: { ...specForSafe(ch).kw },
             outputs: { ...facts },
             status: "ready",
             shared: ch.shared ?? false,

@@ -26,7 +26,7 @@ import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../.
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
 import type { StateFile } from "../../state/model.js";
-import { defaultRoot, StateStore } from "../../state/store.js";
+import { defaultRoot, OBJECT_FILES, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
@@ -49,6 +49,8 @@ export interface EngineOptions extends TemplateOptions {
   lockTimeout?: string;
   format?: string;
   color?: ColorMode;
+  /** Act on state.json.backup when state.json is missing or corrupt (object actions: also stop standby resources). */
+  force?: boolean;
 }
 
 const registry = () => new ProviderRegistry(BUILTIN_PROVIDERS);
@@ -351,10 +353,41 @@ export async function withLock<T>(store: StateStore, object: string, opts: Engin
     throw e;
   }
   try {
+    await confirmBackupState(store, object, opts);
     return await fn();
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * A command that acts on an object whose state.json is missing or corrupt would work from
+ * state.json.backup: say so (both files named) and go on only when confirmed or --force.
+ */
+async function confirmBackupState(store: StateStore, object: string, opts: EngineOptions): Promise<void> {
+  const load = await store.loadState(object);
+  if (load.source !== "backup") return;
+  for (const w of load.warnings) process.stderr.write(`warning: ${w}
+`);
+  const backup = join(store.objectDir(object), OBJECT_FILES.backup);
+  if (opts.force) {
+    process.stderr.write(`warning: acting on ${backup} (--force)\n`);
+    return;
+  }
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      const a = await rl.question(`\nAct on ${object} from its backup state ${backup}?\n  Only 'yes' will be accepted: `);
+      if (a.trim() === "yes") return;
+    } finally {
+      rl.close();
+    }
+    throw new UsageError("cancelled: the backup state was not confirmed");
+  }
+  throw new UsageError(
+    `the state of ${object} would come from its backup, ${backup}`,
+    `Check it (osvc ${object} print status), then re-run with --force to act on it; or move it aside, and the next plan probes the host.`,
+  );
 }
 
 export async function applyCommand(target: string | undefined, opts: EngineOptions): Promise<number> {
@@ -416,10 +449,7 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
   const object = formatObjectPath(path);
   return withLock(store, object, opts, `osvc destroy ${arg}`, async () => {
     const state = await store.readState(object);
-    if (!state || Object.keys(state.resources).length === 0) {
-      process.stdout.write(`${object}: nothing recorded, nothing to destroy.\n`);
-      return 0;
-    }
+    if (!state || Object.keys(state.resources).length === 0) return destroyUnrecorded(store, path, opts);
     const order = Object.keys(state.resources);
     const plan = await makePlan({
       interrupted: await reportInterrupted(store, object),
@@ -444,6 +474,43 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
     }
     return runApply(plan, opts, store, undefined);
   });
+}
+
+/**
+ * destroy with nothing recorded: what the journal names (an interrupted or failed run) is probed
+ * with the installed config, and reported when the host holds it, never "nothing recorded" then.
+ */
+async function destroyUnrecorded(store: StateStore, path: ObjectPath, opts: EngineOptions): Promise<number> {
+  const object = formatObjectPath(path);
+  const stateFile = join(store.objectDir(object), OBJECT_FILES.state);
+  const journalFile = join(store.objectDir(object), OBJECT_FILES.journal);
+  const named = [...new Set((await store.readJournal(object)).map((e) => e.rid))].sort();
+  if (!named.length) {
+    process.stdout.write(`${object}: nothing recorded, nothing to destroy.\n`);
+    return 0;
+  }
+  const text = await store.readConfig(object);
+  if (text === null) {
+    process.stderr.write(
+      `error: ${object}: nothing is recorded in ${stateFile}, but ${journalFile} names ${named.join(", ")}, and there is no installed config to probe them with.\n` +
+        `  hint: check the host for them by hand; osvc destroys only what it recorded.\n`,
+    );
+    return 1;
+  }
+  const p = prepareCompiled(compileTexts([{ name: `${object}.conf`, text }], { path, ...nodeEval(opts), catalog: builtinCatalog() }), opts);
+  if (typeof p === "number") return p;
+  const known = named.filter((rid) => p.compiled.evaluated.resources.some((r) => r.rid.toString() === rid));
+  const plan = known.length ? await computePlan(p, { ...opts, target: known, mode: "converge" }, store) : undefined;
+  const held = (plan?.changes ?? []).filter((ch) => known.includes(ch.rid) && (ch.observed?.provisioned === true || ch.observed?.up === true)).map((ch) => ch.rid);
+  if (!held.length) {
+    process.stdout.write(`${object}: nothing recorded; ${journalFile} names ${named.join(", ")}, none of which is on the host: nothing to destroy.\n`);
+    return 0;
+  }
+  process.stderr.write(
+    `error: ${object}: nothing is recorded in ${stateFile}, but ${journalFile} names ${named.join(", ")}, and the host holds ${held.join(", ")}.\n` +
+      `  hint: osvc destroys only what it recorded: adopt them first (osvc apply ${join(store.objectDir(object), OBJECT_FILES.config)} --path ${object}), then destroy; or remove them by hand.\n`,
+  );
+  return 1;
 }
 
 // ---------------------------------------------------------------- force-unlock
@@ -504,7 +571,7 @@ async function loadInstalled(store: StateStore, object: string, opts: EngineOpti
   if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>, or apply a template`);
   const parsed = parseObjectPath(object);
   if (!parsed.ok) throw new UsageError(parsed.error);
-  const state = await store.readState(object);
+  const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
   const node = nodeEval(opts, state?.node);
   const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...node, catalog: builtinCatalog() });
   return { state, node, compiled };
