@@ -295,7 +295,10 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     dev = await attach(ctx, file, !info.exists);
   } catch (e) {
     if (created && !info.exists) {
-      if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
+      if (await removeFile(file)) {
+        ctx.log("info", `deleted ${file}`);
+        await noteCreated(ctx, { created_file: false }).catch(() => undefined); // no fact claiming what is gone
+      }
       await removeEmptyDirs(ctx, createdDirs);
     }
     throw e;

@@ -74,7 +74,8 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
       await noteCreated(ctx, { created_dir: true }); // before anything else: an interrupted run knows it is osvc's
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {
-      await removeEmptyDir(p); // leave nothing behind a failed start
+      // leave nothing behind a failed start, and no fact claiming what is gone
+      if (await removeEmptyDir(p)) await noteCreated(ctx, { created_dir: false }).catch(() => undefined);
       throw e;
     }
     return { created_dir: true };

@@ -529,6 +529,15 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     }
   }
 
+  /** Removes the mount point a failed start created, and the fact that claimed it. */
+  async function dropMountPoint(ctx: ProviderContext, mnt: string): Promise<void> {
+    const removed = await rmdir(mnt).then(
+      () => true,
+      () => false,
+    );
+    if (removed) await noteCreated(ctx, { created_mnt: false }).catch(() => undefined);
+  }
+
   async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
     const mnt = mntOf(r);
@@ -565,7 +574,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), dev.path, mnt];
     const m = await ctx.exec("mount", args);
     if (m.exitCode !== 0) {
-      if (!exists) await rmdir(mnt).catch(() => undefined);
+      if (!exists) await dropMountPoint(ctx, mnt);
       const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
       throw new ProviderError(
         `cannot mount ${dev.path} on ${mnt}: ${tail || `exit code ${m.exitCode}`}`,
@@ -578,7 +587,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     } catch (e) {
       // leave nothing behind a failed start: unmount, remove the mount point we created
       await ctx.exec("umount", [mnt]);
-      if (!exists) await rmdir(mnt).catch(() => undefined);
+      if (!exists) await dropMountPoint(ctx, mnt);
       throw e;
     }
     return { ...preserved(r), created_mnt: created };
