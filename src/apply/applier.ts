@@ -158,7 +158,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         : {
             rid: ch.rid,
             driver: ch.driver,
-            provisioned: false,
+            provisioned: ch.observed?.provisioned === null ? null : false,
             inputs: { ...specForSafe(ch).kw },
             outputs: { ...facts },
             status: "ready",
