@@ -57,6 +57,12 @@ describe.concurrent("lost or stale state", () => {
     expect(x.stdout + x.stderr).not.toContain("nothing recorded, nothing to destroy");
     expect(x.stderr).toContain(`nothing is recorded in ${stateFile}, but ${journal} names disk#0, fs#0, and the host holds disk#0, fs#0`);
     expect(findmnt(mnt)).toBeTruthy();
+    for (const verb of ["unprovision", "purge"]) {
+      const u = await sb.osvc([name, verb]);
+      expect(u.code, show(u)).toBe(1);
+      expect(u.stderr).toContain("and the host holds disk#0, fs#0");
+    }
+    expect(existsSync(sb.objectDir(name)), "purge deleted the object").toBe(true);
   });
 
   it("a state whose object field names another object is an error naming the file, before anything is touched", async (ctx) => {

@@ -449,7 +449,7 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
   const object = formatObjectPath(path);
   return withLock(store, object, opts, `osvc destroy ${arg}`, async () => {
     const state = await store.readState(object);
-    if (!state || Object.keys(state.resources).length === 0) return destroyUnrecorded(store, path, opts);
+    if (!state || Object.keys(state.resources).length === 0) return reportUnrecorded(store, path, opts, "destroy");
     const order = Object.keys(state.resources);
     const plan = await makePlan({
       interrupted: await reportInterrupted(store, object),
@@ -477,23 +477,23 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
 }
 
 /**
- * destroy with nothing recorded: what the journal names (an interrupted or failed run) is probed
+ * destroy (unprovision) with nothing recorded: what the journal names (an interrupted or failed run) is probed
  * with the installed config, and reported when the host holds it, never "nothing recorded" then.
  */
-async function destroyUnrecorded(store: StateStore, path: ObjectPath, opts: EngineOptions): Promise<number> {
+export async function reportUnrecorded(store: StateStore, path: ObjectPath, opts: EngineOptions, verb: "destroy" | "unprovision"): Promise<number> {
   const object = formatObjectPath(path);
   const stateFile = join(store.objectDir(object), OBJECT_FILES.state);
   const journalFile = join(store.objectDir(object), OBJECT_FILES.journal);
   const named = [...new Set((await store.readJournal(object)).map((e) => e.rid))].sort();
   if (!named.length) {
-    process.stdout.write(`${object}: nothing recorded, nothing to destroy.\n`);
+    process.stdout.write(`${object}: nothing recorded, nothing to ${verb}.\n`);
     return 0;
   }
   const text = await store.readConfig(object);
   if (text === null) {
     process.stderr.write(
       `error: ${object}: nothing is recorded in ${stateFile}, but ${journalFile} names ${named.join(", ")}, and there is no installed config to probe them with.\n` +
-        `  hint: check the host for them by hand; osvc destroys only what it recorded.\n`,
+        `  hint: check the host for them by hand; osvc ${verb === "destroy" ? "destroys" : "unprovisions"} only what it recorded.\n`,
     );
     return 1;
   }
@@ -503,12 +503,12 @@ async function destroyUnrecorded(store: StateStore, path: ObjectPath, opts: Engi
   const plan = known.length ? await computePlan(p, { ...opts, target: known, mode: "converge" }, store) : undefined;
   const held = (plan?.changes ?? []).filter((ch) => known.includes(ch.rid) && (ch.observed?.provisioned === true || ch.observed?.up === true)).map((ch) => ch.rid);
   if (!held.length) {
-    process.stdout.write(`${object}: nothing recorded; ${journalFile} names ${named.join(", ")}, none of which is on the host: nothing to destroy.\n`);
+    process.stdout.write(`${object}: nothing recorded; ${journalFile} names ${named.join(", ")}, none of which is on the host: nothing to ${verb}.\n`);
     return 0;
   }
   process.stderr.write(
     `error: ${object}: nothing is recorded in ${stateFile}, but ${journalFile} names ${named.join(", ")}, and the host holds ${held.join(", ")}.\n` +
-      `  hint: osvc destroys only what it recorded: adopt them first (osvc apply ${join(store.objectDir(object), OBJECT_FILES.config)} --path ${object}), then destroy; or remove them by hand.\n`,
+      `  hint: osvc ${verb === "destroy" ? "destroys" : "unprovisions"} only what it recorded: adopt them first (osvc ${object} provision), then ${verb}; or remove them by hand.\n`,
   );
   return 1;
 }
