@@ -2,7 +2,8 @@
 //
 // provision  : adopt an existing file as is, or create the missing parent directories and a new
 //              sparse file of `size` (rounded down to 512 bytes; O_EXCL, mode 0600, in-process:
-//              src/provider/files.ts); then start.
+//              src/provider/files.ts), recorded at once as a fact (created_file, created_dirs): an
+//              interrupted run never takes a file it found for its own; then start.
 // start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).

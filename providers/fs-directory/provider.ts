@@ -2,7 +2,8 @@
 //
 // probe      : ONE `stat` for all paths: provisioned = up = the directory exists; actual carries
 //              user/group/perm when they differ from the configuration (drift).
-// provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir.
+// provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir
+//              (as a fact at once, before chown/chmod: an interrupted run knows the directory is osvc's).
 // stop       : no-op.
 // unprovision: `rm -r --one-file-system PATH` only when osvc created it (recorded created_dir),
 //              never for / or a top-level system directory.

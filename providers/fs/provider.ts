@@ -9,6 +9,8 @@
 //              temporary top-level mount. Then start.
 // start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
 // unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
+// facts      : formatted_by_osvc and created_mnt are recorded (ctx.recordFacts) right after the
+//              mkfs / mkdir, so an interrupted run knows what osvc made, from facts only.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
 import { mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
