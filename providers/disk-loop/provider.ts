@@ -2,7 +2,9 @@
 //
 // provision  : adopt an existing file as is, or create the missing parent directories and a new
 //              sparse file of `size` (rounded down to 512 bytes; O_EXCL, mode 0600, in-process:
-//              src/provider/files.ts); then start.
+//              src/provider/files.ts), recorded at once as a fact (created_file, created_dirs): an
+//              interrupted run never takes a file it found for its own;
+//              then start.
 // probe      : an existing file that is not attached is looked at (blkid -p, zeros sampled
 //              in-process), so that the plan of a filesystem on it knows whether mkfs would destroy data.
 // start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
@@ -11,7 +13,7 @@
 // unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { ProviderError } from "../../src/provider/api.js";
+import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { createSparseFile, makeDirs, removeEmptyDir, removeFile } from "../../src/provider/files.js";
@@ -298,7 +300,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   let createdDirs: string[] = Array.isArray(r.recorded?.created_dirs) ? [...(r.recorded!.created_dirs as string[])] : [];
   if (info.exists) {
     if (!info.isFile) throw new ProviderError(`${file} exists and is not a regular file; refusing to use it as a loop backing file`);
-    created = r.recorded?.created_file === true || r.resumed === true;
+    created = r.recorded?.created_file === true;
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
@@ -307,13 +309,24 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     await createSparseFile(file, size);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
     created = true;
+    try {
+      await noteCreated(ctx, { created_file: true, created_dirs: createdDirs });
+    } catch (e) {
+      // Not recorded: never leave behind what no later run would know osvc created.
+      if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
+      await removeEmptyDirs(ctx, createdDirs);
+      throw e;
+    }
   }
   let dev: string;
   try {
     dev = await attach(ctx, file, !info.exists);
   } catch (e) {
     if (created && !info.exists) {
-      if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
+      if (await removeFile(file)) {
+        ctx.log("info", `deleted ${file}`);
+        await noteCreated(ctx, { created_file: false }).catch(() => undefined); // no fact claiming what is gone
+      }
       await removeEmptyDirs(ctx, createdDirs);
     }
     throw e;

@@ -20,7 +20,7 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import { checkOptionWords, VGCREATE_OPTIONS } from "../../src/core/argv.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError } from "../../src/provider/exec.js";
@@ -272,6 +272,16 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     }
     ctx.log("info", `created physical volumes on ${toCreate.join(", ")}`);
   }
+  // PVs an interrupted run of this resource labelled (recorded) are osvc's too.
+  const createdPvs = [...new Set([...recordedCreated(r).filter((d) => wanted.includes(d)), ...toCreate])];
+  if (toCreate.length) {
+    try {
+      await noteCreated(ctx, { created_pvs: createdPvs });
+    } catch (e) {
+      await removePvLabels(ctx, toCreate); // not recorded: leave nothing behind
+      throw e;
+    }
+  }
   try {
     await lvmRun(ctx.exec, "vgcreate", [...optionsOf(r), "--", name, ...wanted]);
   } catch (e) {
@@ -283,7 +293,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   }
   ctx.log("info", `created volume group ${name} on ${wanted.join(", ")}`);
   if (!(await deviceMapperPresent())) ctx.log("info", `${NO_DM}: the volume group holds metadata only`);
-  return { exposed_devs: [], sub_devs: wanted, created_pvs: toCreate };
+  return { exposed_devs: [], sub_devs: wanted, created_pvs: createdPvs };
 }
 
 /** pvremove the given devices that are orphan PVs (in no VG); best effort, logs what it could not do. */

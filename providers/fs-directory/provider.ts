@@ -2,7 +2,8 @@
 //
 // probe      : ONE `stat` for all paths: provisioned = up = the directory exists; actual carries
 //              user/group/perm when they differ from the configuration (drift).
-// provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir.
+// provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir
+//              (as a fact at once, before chown/chmod: an interrupted run knows the directory is osvc's).
 // stop       : no-op.
 // unprovision: `rm -r --one-file-system PATH` only when osvc created it (recorded created_dir),
 //              never for / or a top-level system directory, and only while it holds no files (what
@@ -11,7 +12,7 @@
 //              or "will DELETE" with consent.
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
@@ -71,14 +72,16 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
 async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const p = pathOf(r);
   const st = (await statPaths(ctx.exec, [p])).get(p);
-  let created = r.recorded?.created_dir === true || r.resumed === true;
+  const created = r.recorded?.created_dir === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
     for (const d of (await makeDirs(p)).reverse()) ctx.log("info", `created directory ${d}`);
     try {
+      await noteCreated(ctx, { created_dir: true }); // before anything else: an interrupted run knows it is osvc's
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {
-      await removeEmptyDir(p); // leave nothing behind a failed start
+      // leave nothing behind a failed start, and no fact claiming what is gone
+      if (await removeEmptyDir(p)) await noteCreated(ctx, { created_dir: false }).catch(() => undefined);
       throw e;
     }
     return { created_dir: true };

@@ -12,12 +12,14 @@
 //              btrfs subvol=X: create the subvolume from a temporary top-level mount. Then start.
 // start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
 // unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
+// facts      : formatted_by_osvc and created_mnt are recorded (ctx.recordFacts) right after the
+//              mkfs / mkdir, so an interrupted run knows what osvc made, from facts only.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
 import { mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { ProviderError } from "../../src/provider/api.js";
+import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
@@ -587,6 +589,15 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     }
   }
 
+  /** Removes the mount point a failed start created, and the fact that claimed it. */
+  async function dropMountPoint(ctx: ProviderContext, mnt: string): Promise<void> {
+    const removed = await rmdir(mnt).then(
+      () => true,
+      () => false,
+    );
+    if (removed) await noteCreated(ctx, { created_mnt: false }).catch(() => undefined);
+  }
+
   async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
     const mnt = mntOf(r);
@@ -594,7 +605,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const subvol = type === "btrfs" ? subvolOf(opts) : "";
     const mounts = await listMounts(ctx.exec);
     const st = mountState(mounts, await canonicalMnt(mnt), dev, subvol, coDevicesOf(opts));
-    let created = recordedBool(r, "created_mnt") === true || r.resumed === true;
+    let created = recordedBool(r, "created_mnt") === true;
     if (st.entry) {
       await applyOwnership(ctx, mnt, r.kw);
       return { ...preserved(r), created_mnt: created };
@@ -613,11 +624,17 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     if (!exists) {
       for (const d of (await makeDirs(mnt)).reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
+      try {
+        await noteCreated(ctx, { created_mnt: true });
+      } catch (e) {
+        await rmdir(mnt).catch(() => undefined); // not recorded: leave nothing behind
+        throw e;
+      }
     }
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), "--", dev.path, mnt];
     const m = await ctx.exec("mount", args);
     if (m.exitCode !== 0) {
-      if (!exists) await rmdir(mnt).catch(() => undefined);
+      if (!exists) await dropMountPoint(ctx, mnt);
       const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
       throw new ProviderError(
         `cannot mount ${dev.path} on ${mnt}: ${tail || `exit code ${m.exitCode}`}`,
@@ -630,7 +647,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     } catch (e) {
       // leave nothing behind a failed start: unmount, remove the mount point we created
       await ctx.exec("umount", [mnt]);
-      if (!exists) await rmdir(mnt).catch(() => undefined);
+      if (!exists) await dropMountPoint(ctx, mnt);
       throw e;
     }
     return { ...preserved(r), created_mnt: created };
@@ -639,7 +656,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
     const sig = await probeSignature(ctx.exec, dev.path);
-    let formatted = recordedBool(r, "formatted_by_osvc") === true || r.resumed === true;
+    let formatted = recordedBool(r, "formatted_by_osvc") === true;
     if (sig.kind === "none") {
       const opts = mkfsOptOf(r, type);
       const members = await membersOf(type, r, dev.path);
@@ -662,6 +679,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       }
       ctx.log("info", `formatted ${dev.path} as ${type}`);
       formatted = true;
+      await noteCreated(ctx, { formatted_by_osvc: true });
     } else if (sig.kind === "fs" && sig.type === type) {
       ctx.log("info", `${dev.path} already formatted as ${type}, adopted`);
     } else {

@@ -18,7 +18,7 @@
 // netmask    : dotted or prefix length; unset → the prefix of another address of the same family
 //              already on ipdev (global scope), else /32 (/128).
 import type { KwValue, Outputs } from "../../src/core/value.js";
-import { inBackground, ProviderError } from "../../src/provider/api.js";
+import { inBackground, noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
@@ -221,6 +221,7 @@ async function applyGateway(ctx: ProviderContext, r: ResourceSpec, t: Target): P
     throw e;
   }
   ctx.log("info", `default route via ${gw.addr} dev ${t.dev} added`);
+  await noteCreated(ctx, { gateway_added: true }); // an interrupted run knows the route is osvc's
   return { gateway_added: true };
 }
 

@@ -129,7 +129,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
-  const makeCtx = (rid: string): ProviderContext => ({
+  const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
     exec: input.exec ? input.exec((m) => emit({ type: "log", rid, level: "info", message: m })) : createExec(({ command, result }) => {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
     }),
@@ -143,6 +143,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     background: (work) => {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },
+    ...(recordFacts ? { recordFacts } : {}),
   });
 
   /** The user's consent for a rid (--allow-format, --allow-destroy), as the provider sees it. */
@@ -150,6 +151,31 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     const format = (plan.options.allowFormat ?? []).includes(rid);
     const destroy = (plan.options.allowDestroy ?? []).includes(rid);
     return format || destroy ? { allow: { ...(format ? { format } : {}), ...(destroy ? { destroy } : {}) } } : {};
+  };
+
+  // Facts a provider records mid-step (what it created): merged into the resource's outputs on
+  // disk at once, the provisioned flag untouched (a new entry is not provisioned yet).
+  const factsRecorder = (ch: ResourceChange) => (facts: Outputs): Promise<void> => {
+    outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...facts });
+    return persist((s) => {
+      const prev = s.resources[ch.rid];
+      const now = new Date().toISOString();
+      s.resources[ch.rid] = prev
+        ? { ...prev, outputs: { ...prev.outputs, ...facts }, updatedAt: now }
+        : {
+            rid: ch.rid,
+            driver: ch.driver,
+            provisioned: ch.observed?.provisioned === null ? null : false,
+            inputs: { ...specForSafe(ch).kw },
+            outputs: { ...facts },
+            status: "ready",
+            shared: ch.shared ?? false,
+            standby: ch.standby ?? false,
+            dependsOn: [...ch.dependsOn],
+            slot: ch.slot,
+            updatedAt: now,
+          };
+    });
   };
 
   const specFor = (ch: ResourceChange): ResourceSpec => {
@@ -162,7 +188,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
       else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...(ch.resumed ? { resumed: true } : {}), ...allowOf(ch.rid) };
+    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -194,7 +220,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const runChange = async (ch: ResourceChange, phase: "down" | "up"): Promise<void> => {
     const provider = registry.get(ch.driver);
     if (!provider && !ch.stateOnly && ch.action !== "follow") throw new ProviderError(`no provider for ${ch.driver} runs on this host`);
-    const ctx = makeCtx(ch.rid);
+    const ctx = makeCtx(ch.rid, factsRecorder(ch));
     const triggers = (kw: Readonly<Record<string, KwValue>>, action: TriggerAction) => {
       const env = { OSVC_PATH: object, OSVC_NAME: object.split("/").pop() ?? object, OSVC_RID: ch.rid, OSVC_ACTION: action, OSVC_NODENAME: input.node };
       return {
@@ -210,7 +236,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       return out;
     };
     const wasDown = ch.observed ? !ch.observed.up : true;
-    // What this run created can be undone; a resumed provision finishes an earlier run's creation.
+    // What this run created can be undone; a resumed provision finishes an earlier run's creation
+    // (its undo removes only what the recorded facts say osvc created).
     const existedBefore = ch.observed?.provisioned === true && !ch.resumed;
     switch (ch.action) {
       case "follow": {
@@ -270,6 +297,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
       case "unprovision": {
         const prior = state.resources[ch.rid];
+        if (ch.stateOnly && ch.stopFirst) {
+          const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
+          ctx.log("info", "up, though not recorded as provisioned: stopped before what it depends on");
+          await around(spec.kw, "stop", () => provider!.stop(ctx, spec));
+        }
         if (!ch.stateOnly) {
           const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
           await around(spec.kw, "unprovision", () => provider!.unprovision(ctx, spec));
@@ -278,7 +310,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
           delete s.resources[ch.rid];
         });
         outputs.delete(ch.rid);
-        if (ch.stateOnly) ctx.log("info", "forgotten (state only: nothing changed on the host)");
+        if (ch.stateOnly) ctx.log("info", ch.stopFirst ? "forgotten (stopped, not unprovisioned: it was not recorded as provisioned)" : "forgotten (state only: nothing changed on the host)");
         return;
       }
       case "stop": {
@@ -307,6 +339,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     readonly ch: ResourceChange;
     readonly phase: "down" | "up";
   }
+  for (const c of plan.changes) if (c.action === "noop" && c.notice) emit({ type: "log", rid: c.rid, level: "info", message: c.notice });
   const changes = plan.changes.filter((c) => c.action !== "noop");
   const tasks: Task[] = [];
   for (const ch of changes) {

@@ -89,6 +89,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--disable-rollback", "on failure, leave what succeeded in place")
     .option("--parallelism <n>", "resources acted on at once", "10")
     .option("--json", "NDJSON events instead of log lines")
+    .option("--force", "act on state.json.backup when state.json is missing or corrupt")
     .action(wrap(async (target: string | undefined, opts: Record<string, unknown>) => (await engine()).applyCommand(target, { ...opts, color })));
 
   stateOptions(program.command("destroy").argument("<object>", "object path, or the template file it was applied from").description("unprovision everything recorded for an object, in reverse order"))
@@ -99,6 +100,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--auto-approve", "do not ask for confirmation")
     .option("--parallelism <n>", "resources acted on at once", "10")
     .option("--json", "NDJSON events instead of log lines")
+    .option("--force", "act on state.json.backup when state.json is missing or corrupt")
     .action(wrap(async (arg: string, opts: Record<string, unknown>) => (await engine()).destroyCommand(arg, { ...opts, color })));
 
   stateOptions(program.command("force-unlock").argument("<object>", "object path").description("show who holds an object's lock, and remove it"))

@@ -69,7 +69,10 @@ export interface ResourceChange {
   readonly dependsOn: readonly string[];
   /** Recorded outputs before this plan (for unprovision/stop). */
   readonly priorOutputs?: Outputs;
-  /** An interrupted apply was provisioning it: what exists of it was created by osvc. */
+  /**
+   * An interrupted apply was provisioning it and recorded facts of what it created (priorOutputs):
+   * this provision finishes that run's creation. What osvc created is known from those facts only.
+   */
   readonly resumed?: boolean;
   /** The resource is data-bearing and a replace is refused unless allowed. */
   readonly blocked?: string;
@@ -78,6 +81,13 @@ export interface ResourceChange {
   readonly shared?: boolean;
   /** Only the state changes (a shared resource on a follower, a resource never provisioned). */
   readonly stateOnly?: boolean;
+  /**
+   * unprovision of a resource not recorded as provisioned but up on the host: it is stopped (not
+   * unprovisioned) before what it depends on goes, then forgotten.
+   */
+  readonly stopFirst?: boolean;
+  /** A line the apply log shows for this change even when it does nothing (why it is kept up). */
+  readonly notice?: string;
   readonly standby?: boolean;
   readonly optional?: boolean;
   /** What the probe saw. */

@@ -245,7 +245,10 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     if (probeFailed.has(rid)) c = { ...c, action: "noop", reason: "unknown: its driver could not probe the host (see the error above)", diff: [], blocked: "probe failed" };
     changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
   }
-  if (mode === "stop") changes.reverse();
+  if (mode === "stop") {
+    keepStandbyNeeds(changes, graph);
+    changes.reverse();
+  }
   cascadeReplace(changes, graph);
   markFormats(changes, observed, registry, options, diagnostics);
 
@@ -261,7 +264,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       diagnostics.push({ code: "E3001", severity: "error", summary: `no provider for ${rec.driver} runs on this host`, detail: `${rid} is recorded in the state with the ${rec.driver} driver, and cannot be unprovisioned here.` });
     }
     const shared = rec.shared === true;
-    const stateOnly = (shared && role === "follower") || rec.follow === true || rec.provisioned === false;
+    // Not provisioned: only forgotten, unless an interrupted apply recorded creating part of it.
+    const unfinished = rec.provisioned === false && input.interrupted?.has(rid) === true && hasFacts(rec);
+    const stateOnly = (shared && role === "follower") || rec.follow === true || (rec.provisioned === false && !unfinished);
     // What it would delete is looked at on the host (read-only), unless the plan trusts the state.
     const destroys = stateOnly || !provider || !options.refresh ? undefined : await removalDestruction(provider, input.probe, rid, rec, options, diagnostics);
     removals.push({
@@ -292,6 +297,9 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     }
   }
   if (options.destroy) changes.length = 0;
+  // What is up is stopped before what it depends on goes, whatever is recorded: a resource marked
+  // unprovisioned but up is probed (with its recorded inputs) and stopped, then forgotten.
+  if (options.refresh) await markStopFirst(removals, recorded, registry, input.probe);
   // Reverse dependency order for removals: dependents first.
   const removalOrder = reverseDependencyOrder(removals, graph.order);
 
@@ -405,6 +413,43 @@ async function removalDestruction(provider: Provider, probe: ProbeContext, rid: 
   return { kind: "keep", target: impact.target, detail: `it holds ${impact.detail} osvc did not create; pass --allow-destroy ${rid} to delete them` };
 }
 
+/**
+ * stop: a standby resource is kept up, and so is everything it needs (the disk under a standby
+ * fs): stopping that would fail or pull the device from under it.
+ */
+function keepStandbyNeeds(changes: ResourceChange[], graph: DependencyView): void {
+  const index = new Map(changes.map((c, i) => [c.rid, i]));
+  for (const c of changes.filter((x) => x.standby && x.action === "noop" && x.observed?.up)) {
+    for (const dep of graph.closure([c.rid], "dependencies")) {
+      const i = index.get(dep);
+      if (dep === c.rid || i === undefined || changes[i].action !== "stop") continue;
+      const reason = `kept up: the standby resource ${c.rid} needs it (--force stops both)`;
+      changes[i] = { ...changes[i], action: "noop", reason, notice: reason };
+    }
+  }
+}
+
+/** Removals only forgotten (not provisioned) that are up on the host: stop them first. */
+async function markStopFirst(removals: ResourceChange[], recorded: Record<string, ResourceState>, registry: ProviderRegistry, probe: ProbeContext): Promise<void> {
+  const byProvider = new Map<Provider, ResourceChange[]>();
+  for (const ch of removals) {
+    if (!ch.stateOnly || recorded[ch.rid]?.provisioned !== false || recorded[ch.rid]?.follow) continue;
+    const p = registry.get(ch.driver);
+    if (p && !p.statusOnly) byProvider.set(p, [...(byProvider.get(p) ?? []), ch]);
+  }
+  await Promise.all(
+    [...byProvider].map(async ([p, list]) => {
+      // A probe that cannot look leaves the change as it was (forget only); the state says why.
+      const obs = await p.probe(probe, list.map((ch) => ({ rid: ch.rid, driver: ch.driver, kw: ch.inputs, recorded: ch.priorOutputs }))).catch(() => undefined);
+      list.forEach((ch, i) => {
+        if (!obs?.[i]?.up) return;
+        const at = removals.indexOf(ch);
+        removals[at] = { ...ch, stopFirst: true, reason: "not recorded as provisioned, but up: stop it, then forget it", observed: { provisioned: false, up: true } };
+      });
+    }),
+  );
+}
+
 function unknownRid(rid: string, flag: string, known: string[]): Diagnostic {
   return { code: "E3004", severity: "error", summary: `${flag} ${rid}: no such resource`, hint: known.length ? `Known resources: ${known.join(", ")}.` : undefined };
 }
@@ -431,6 +476,11 @@ function reverseDependencyOrder(removals: ResourceChange[], order: readonly stri
 }
 
 type Decision = Omit<ResourceChange, "dependsOn" | "slot">;
+
+/** The provider recorded facts of what it created (ProviderContext.recordFacts) for this resource. */
+function hasFacts(rec: ResourceState | undefined): boolean {
+  return rec !== undefined && Object.keys(rec.outputs).length > 0;
+}
 
 function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, role: Plan["role"], options: PlanOptions, diagnostics: Diagnostic[], interrupted: boolean): Decision {
   const r = d.resource;
@@ -491,9 +541,10 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
     }
     return make("provision", rec?.provisioned ? "recorded as provisioned, but missing on the host" : "not on the host", allAfter());
   }
-  if (interrupted && o.provisioned !== null && !rec?.provisioned) {
-    // It exists because an interrupted apply was creating it: finish that, as osvc's own.
-    return { ...make("provision", "an interrupted apply was provisioning it: finish it", allAfter()), resumed: true };
+  if (interrupted && o.provisioned !== null && !rec?.provisioned && hasFacts(rec)) {
+    // An interrupted apply was creating it and recorded what it created: finish that. Without such
+    // facts, what exists was found on the host (adopted below), whatever the journal intended.
+    return { ...make("provision", "an interrupted apply was provisioning it: finish it (osvc owns only what it recorded creating)", allAfter()), resumed: true };
   }
   if (!rec || rec.provisioned === false || (rec.provisioned === null && o.provisioned === true)) {
     if (o.provisioned === null) return o.up ? make("adopt", "running, not recorded yet") : make("start", "not running", allAfter());

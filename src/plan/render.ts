@@ -60,7 +60,7 @@ function changeBlock(ch: ResourceChange, c: Paint): string[] {
   const sym = ACTION_SYMBOL[ch.action];
   const head = `  ${color(sym.padStart(3))} ${c.bold(ch.rid)} (${ch.driver}) ${ACTION_TEXT[ch.action]}: ${ch.reason}`;
   const lines = [head];
-  if (ch.stateOnly) lines.push(`      ${c.dim("(state only: nothing changes on the host)")}`);
+  if (ch.stateOnly) lines.push(`      ${c.dim(ch.stopFirst ? "(stopped, then forgotten: not unprovisioned)" : "(state only: nothing changes on the host)")}`);
   if (ch.destroys) {
     const mark = `! ${destructionText(ch.destroys)}`;
     lines.push(`      ${ch.destroys.kind === "keep" ? c.yellow(c.bold(mark)) : c.red(c.bold(mark))}: ${ch.destroys.detail}`);
@@ -150,6 +150,7 @@ export function planJson(plan: Plan): unknown {
       ...(ch.blocked ? { refused: ch.blocked } : {}),
       ...(ch.destroys ? { destroys: { kind: ch.destroys.kind, marker: destructionText(ch.destroys), target: ch.destroys.target, detail: ch.destroys.detail, ...(ch.destroys.refused ? { refused: ch.destroys.refused } : {}) } } : {}),
       ...(ch.stateOnly ? { state_only: true } : {}),
+      ...(ch.stopFirst ? { stop_first: true } : {}),
       depends_on: ch.dependsOn,
       change: {
         before: Object.fromEntries(ch.diff.filter((d) => d.before !== undefined).map((d) => [d.key, d.sensitive ? "(sensitive value)" : d.before])),

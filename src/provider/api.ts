@@ -11,11 +11,6 @@ export interface ResourceSpec {
   readonly kw: Readonly<Record<string, KwValue>>;
   /** Outputs recorded for this resource at the last apply (for idempotency and stop/unprovision). */
   readonly recorded?: Outputs;
-  /**
-   * An earlier apply started provisioning this resource and was interrupted (an intent without an
-   * outcome in the journal): what exists of it now was created by osvc, not found on the host.
-   */
-  readonly resumed?: boolean;
   /** The user's explicit consent for this resource (--allow-format, --allow-destroy <rid>). */
   readonly allow?: { readonly format?: boolean; readonly destroy?: boolean };
 }
@@ -41,6 +36,19 @@ export interface ProviderContext {
   readonly background?: (work: Promise<void>) => void;
   /** Reads a key of a cfg/sec object of the object's namespace (configs_/secrets_environment). */
   readonly readData?: DataReader;
+  /**
+   * Durably records facts about what this step just created on the host (`created_dir: true`),
+   * merged into the resource's recorded outputs before the step ends. A provider calls it right
+   * after it created something: an interrupted run is resumed from these facts (they come back in
+   * `recorded`), never from "an intent was journaled", so osvc never takes what it found for its
+   * own. Absent where nothing can be recorded (rollback, status); use `noteCreated`.
+   */
+  readonly recordFacts?: (facts: Outputs) => Promise<void>;
+}
+
+/** Records what a provider just created (see ProviderContext.recordFacts); a no-op where unsupported. */
+export async function noteCreated(ctx: ProviderContext, facts: Outputs): Promise<void> {
+  if (ctx.recordFacts) await ctx.recordFacts(facts);
 }
 
 /** A key of a config (cfg) or secret (sec) object; throws ProviderError when missing. */

@@ -226,8 +226,10 @@ export class StateStore {
     const file = join(dir, OBJECT_FILES.state);
     const backup = join(dir, OBJECT_FILES.backup);
     const main = await readStateAt(file);
+    this.checkObject(path, file, main);
     if (main.kind === "ok") return { state: main.state, source: "state", warnings: [] };
     const bk = await readStateAt(backup);
+    this.checkObject(path, backup, bk);
     const why = main.kind === "corrupt" ? `${file} is corrupt (${main.reason})` : `${file} is missing`;
     if (bk.kind === "ok") {
       const warning =
@@ -240,6 +242,15 @@ export class StateStore {
     throw new StateError(
       `cannot read the state of ${this.name(path)}: ${why} and ${bkWhy}`,
       `move the damaged files aside to start from an empty state (the next plan adopts what exists on the host)`,
+    );
+  }
+
+  /** A state recording another object (copied or moved here) is never acted on. */
+  private checkObject(path: ObjectRef, file: string, r: StateRead): void {
+    if (r.kind !== "ok" || r.state.object === this.name(path)) return;
+    throw new StateError(
+      `${file} records the object ${JSON.stringify(r.state.object)}, not ${JSON.stringify(this.name(path))}: refusing to use it`,
+      `it was copied or moved from another object: move it aside (the next plan probes the host), or back where it belongs`,
     );
   }
 

@@ -132,6 +132,18 @@ describe("state", () => {
     expect((await store.loadState("web")).source).toBe("state");
   });
 
+  it("refuses a state (or backup) recording another object, naming the file", async () => {
+    await store.writeState("web", store.newState("web", "n1", "v"), 0);
+    const file = join(store.objectDir("web"), "state.json");
+    const text = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...text, object: "db" }));
+    await expect(store.loadState("web")).rejects.toThrow(StateError);
+    await expect(store.loadState("web")).rejects.toThrow(`${file} records the object "db", not "web"`);
+    await rm(file);
+    await writeFile(`${file}.backup`, JSON.stringify({ ...text, object: "db" }));
+    await expect(store.loadState("web")).rejects.toThrow(`${file}.backup records the object "db", not "web"`);
+  });
+
   it("throws naming both files when state and backup are corrupt", async () => {
     const s = store.newState("web", "n1", "v");
     await store.writeState("web", s, 0);

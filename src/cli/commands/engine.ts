@@ -15,6 +15,7 @@ import { buildGraph, closure, topoOrder, toDot, type ResourceGraph } from "../..
 import { hasChanges, type Plan, type PlanMode } from "../../plan/model.js";
 import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.js";
 import { makePlan, type DependencyView, type PlanOptions } from "../../plan/planner.js";
+import { claimDiagnostic, crossClaims } from "../../plan/claims.js";
 import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import type { ProviderContext, SyncPeer } from "../../provider/api.js";
@@ -24,7 +25,8 @@ import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
-import { defaultRoot, StateStore } from "../../state/store.js";
+import type { StateFile } from "../../state/model.js";
+import { defaultRoot, OBJECT_FILES, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
@@ -49,6 +51,8 @@ export interface EngineOptions extends TemplateOptions {
   lockTimeout?: string;
   format?: string;
   color?: ColorMode;
+  /** Act on state.json.backup when state.json is missing or corrupt (object actions: also stop standby resources). */
+  force?: boolean;
 }
 
 const registry = () => new ProviderRegistry(BUILTIN_PROVIDERS);
@@ -185,7 +189,45 @@ export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: Pl
     templateHash: templateHash(p.compiled, parseEnvOverrides(opts.env)),
     osvcVersion: osvcVersion(),
   });
-  return dataDiagnostics.length ? { ...plan, diagnostics: [...plan.diagnostics, ...dataDiagnostics] } : plan;
+  const checked = opts.mode === "start" || opts.mode === "stop" ? plan : await checkClaims(plan, store, object, destroy);
+  return dataDiagnostics.length ? { ...checked, diagnostics: [...checked.diagnostics, ...dataDiagnostics] } : checked;
+}
+
+/** Other objects' recorded states on this node; one that cannot be read is skipped (its own commands report it). */
+async function otherStates(store: StateStore, object: string): Promise<{ object: string; state: StateFile }[]> {
+  const out: { object: string; state: StateFile }[] = [];
+  for (const o of await store.listObjects().catch(() => [])) {
+    if (o === object) continue;
+    const state = await store.readState(o).catch(() => null);
+    if (state) out.push({ object: o, state });
+  }
+  return out;
+}
+
+/**
+ * What another object of this node holds too (a backing file, a mount point...): planning to
+ * create or keep it is an error naming both objects; destroying leaves it on the host for the
+ * other object (forgotten here, with a warning).
+ */
+async function checkClaims(plan: Plan, store: StateStore, object: string, destroy: boolean): Promise<Plan> {
+  const mine = plan.changes.map((ch) => ({ rid: ch.rid, driver: ch.driver, inputs: ch.inputs, deferred: [...Object.keys(ch.deferredInputs), ...ch.unknownInputs] }));
+  const conflicts = crossClaims(mine, await otherStates(store, object));
+  if (!conflicts.length) return plan;
+  if (!destroy) return { ...plan, diagnostics: [...plan.diagnostics, ...conflicts.map((c) => claimDiagnostic(object, c))] };
+  const held = new Map(conflicts.map((c) => [c.rid, c]));
+  const diagnostics: Diagnostic[] = [];
+  const changes = plan.changes.map((ch) => {
+    const c = held.get(ch.rid);
+    if (!c || ch.action !== "unprovision" || ch.stateOnly) return ch;
+    diagnostics.push({
+      code: "W3012",
+      severity: "warning",
+      summary: `${ch.rid} of ${object}: the ${c.claim.what} is held by ${c.otherRid} of the object ${c.otherObject} too: left on the host, forgotten here`,
+      hint: `Destroy ${c.otherObject} to remove it.`,
+    });
+    return { ...ch, stateOnly: true, stopFirst: false, reason: `held by ${c.otherObject} too: left on the host, forgotten here` };
+  });
+  return { ...plan, changes, diagnostics: [...plan.diagnostics, ...diagnostics] };
 }
 
 /** An earlier apply that died mid-step left intents without outcomes: say so; probing resolves them. */
@@ -316,10 +358,41 @@ export async function withLock<T>(store: StateStore, object: string, opts: Engin
     throw e;
   }
   try {
+    await confirmBackupState(store, object, opts);
     return await fn();
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * A command that acts on an object whose state.json is missing or corrupt would work from
+ * state.json.backup: say so (both files named) and go on only when confirmed or --force.
+ */
+async function confirmBackupState(store: StateStore, object: string, opts: EngineOptions): Promise<void> {
+  const load = await store.loadState(object);
+  if (load.source !== "backup") return;
+  for (const w of load.warnings) process.stderr.write(`warning: ${w}
+`);
+  const backup = join(store.objectDir(object), OBJECT_FILES.backup);
+  if (opts.force) {
+    process.stderr.write(`warning: acting on ${backup} (--force)\n`);
+    return;
+  }
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      const a = await rl.question(`\nAct on ${object} from its backup state ${backup}?\n  Only 'yes' will be accepted: `);
+      if (a.trim() === "yes") return;
+    } finally {
+      rl.close();
+    }
+    throw new UsageError("cancelled: the backup state was not confirmed");
+  }
+  throw new UsageError(
+    `the state of ${object} would come from its backup, ${backup}`,
+    `Check it (osvc ${object} print status), then re-run with --force to act on it; or move it aside, and the next plan probes the host.`,
+  );
 }
 
 export async function applyCommand(target: string | undefined, opts: EngineOptions): Promise<number> {
@@ -381,12 +454,10 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
   const object = formatObjectPath(path);
   return withLock(store, object, opts, `osvc destroy ${arg}`, async () => {
     const state = await store.readState(object);
-    if (!state || Object.keys(state.resources).length === 0) {
-      process.stdout.write(`${object}: nothing recorded, nothing to destroy.\n`);
-      return 0;
-    }
+    if (!state || Object.keys(state.resources).length === 0) return reportUnrecorded(store, path, opts, "destroy");
     const order = Object.keys(state.resources);
     const plan = await makePlan({
+      interrupted: await reportInterrupted(store, object),
       evaluated: emptyEvaluated(path, opts.node ?? state.node ?? hostname()),
       graph: { order, deps: () => [], slot: () => 0, closure: (r) => r },
       state,
@@ -395,7 +466,7 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
       options: planOptions(opts, true),
       templateHash: state.templateHash ?? "",
       osvcVersion: osvcVersion(),
-    });
+    }).then((pl) => checkClaims(pl, store, object, true));
     printDiagnostics(plan.diagnostics, undefined, opts.color);
     if (opts.json) {
       versionLine(process.stdout, osvcVersion());
@@ -408,6 +479,43 @@ export async function destroyCommand(arg: string, opts: EngineOptions): Promise<
     }
     return runApply(plan, opts, store, undefined);
   });
+}
+
+/**
+ * destroy (unprovision) with nothing recorded: what the journal names (an interrupted or failed run) is probed
+ * with the installed config, and reported when the host holds it, never "nothing recorded" then.
+ */
+export async function reportUnrecorded(store: StateStore, path: ObjectPath, opts: EngineOptions, verb: "destroy" | "unprovision"): Promise<number> {
+  const object = formatObjectPath(path);
+  const stateFile = join(store.objectDir(object), OBJECT_FILES.state);
+  const journalFile = join(store.objectDir(object), OBJECT_FILES.journal);
+  const named = [...new Set((await store.readJournal(object)).map((e) => e.rid))].sort();
+  if (!named.length) {
+    process.stdout.write(`${object}: nothing recorded, nothing to ${verb}.\n`);
+    return 0;
+  }
+  const text = await store.readConfig(object);
+  if (text === null) {
+    process.stderr.write(
+      `error: ${object}: nothing is recorded in ${stateFile}, but ${journalFile} names ${named.join(", ")}, and there is no installed config to probe them with.\n` +
+        `  hint: check the host for them by hand; osvc ${verb === "destroy" ? "destroys" : "unprovisions"} only what it recorded.\n`,
+    );
+    return 1;
+  }
+  const p = prepareCompiled(compileTexts([{ name: `${object}.conf`, text }], { path, ...nodeEval(opts), catalog: builtinCatalog() }), opts);
+  if (typeof p === "number") return p;
+  const known = named.filter((rid) => p.compiled.evaluated.resources.some((r) => r.rid.toString() === rid));
+  const plan = known.length ? await computePlan(p, { ...opts, target: known, mode: "converge" }, store) : undefined;
+  const held = (plan?.changes ?? []).filter((ch) => known.includes(ch.rid) && (ch.observed?.provisioned === true || ch.observed?.up === true)).map((ch) => ch.rid);
+  if (!held.length) {
+    process.stdout.write(`${object}: nothing recorded; ${journalFile} names ${named.join(", ")}, none of which is on the host: nothing to ${verb}.\n`);
+    return 0;
+  }
+  process.stderr.write(
+    `error: ${object}: nothing is recorded in ${stateFile}, but ${journalFile} names ${named.join(", ")}, and the host holds ${held.join(", ")}.\n` +
+      `  hint: osvc ${verb === "destroy" ? "destroys" : "unprovisions"} only what it recorded: adopt them first (osvc ${object} provision), then ${verb}; or remove them by hand.\n`,
+  );
+  return 1;
 }
 
 // ---------------------------------------------------------------- force-unlock
@@ -468,7 +576,7 @@ async function loadInstalled(store: StateStore, object: string, opts: EngineOpti
   if (config === null) throw new UsageError(`object ${object} does not exist on this node`, `Create it: osvc ${object} create --config <file>, or apply a template`);
   const parsed = parseObjectPath(object);
   if (!parsed.ok) throw new UsageError(parsed.error);
-  const state = await store.readState(object);
+  const state = await store.readState(object, (w) => process.stderr.write(`warning: ${w}\n`));
   const node = nodeEval(opts, state?.node);
   const compiled = compileTexts([{ name: `${object} (installed config)`, text: config }], { path: parsed.path, ...node, catalog: builtinCatalog() });
   return { state, node, compiled };

@@ -19,7 +19,7 @@ import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promp
 import { recordedCompiled } from "../recorded.js";
 import { gateCompiled } from "../gate.js";
 import type { ColorMode } from "../views/color.js";
-import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
+import { computePlan, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
 const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from"]);
@@ -101,6 +101,9 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "de
     const plan = await computePlan(p, { ...opts, target: rids(opts), mode, force: opts.force }, store, mode === "destroy");
     printDiagnostics([...p.diagnostics, ...plan.diagnostics], compiled, opts.color);
     if (hasErrors(plan.diagnostics)) return 1;
+    if (!hasChanges(plan) && mode === "destroy" && rids(opts).length === 0 && Object.keys((await store.readState(object))?.resources ?? {}).length === 0) {
+      return reportUnrecorded(store, path, opts, "unprovision");
+    }
     if (!hasChanges(plan)) {
       process.stdout.write(`${object}: nothing to ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}.\n`);
       return 0;
