@@ -15,6 +15,23 @@ function templateOptions(cmd: Command): Command {
     .option("--os-env", "let uppercase environment variables override {env.x} references (opt-in)");
 }
 
+/** The OpenSVC object commands (src/cli/commands/object.ts), shown under the top-level help. */
+const OBJECT_HELP = `
+Object commands (OpenSVC): osvc <path> <verb> [options]; \`osvc <path>\` lists the verbs
+  create --config F [--provision]    install the object's config (deploy: create and provision)
+  provision | unprovision            create / remove what the config describes
+  start | stop                       start / stop the provisioned resources
+  print status | config | resinfo    resources and flags; the installed config; resource facts
+  set --kw k=v | unset --kw k | get --kw k [--eval]
+                                     edit or read the installed config ([section.]keyword[@scope])
+  set provisioned | unprovisioned    mark resources in the state only
+  update --resource JSON             add or change resources
+  validate config | edit config      check / edit the installed config
+  delete | purge                     delete the object (purge: unprovision first)
+  sync update                        run the sync resources
+  add | keys | decode | remove       keys of cfg and sec objects
+`;
+
 const colorOption = () => new Option("--color <mode>", "colors: auto, always or never").choices(["auto", "always", "never"]).default("auto");
 
 export function buildProgram(): { run(argv: string[]): Promise<number> } {
@@ -111,6 +128,8 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--format <fmt>", "dot or svg", "dot")
     .option("--out <file>", "write the svg to a file")
     .action(wrap(async (template: string | undefined, opts: Record<string, unknown>) => (await engine()).graphCommand(template, { ...opts, color })));
+
+  program.addHelpText("after", OBJECT_HELP);
 
   return {
     async run(argv: string[]): Promise<number> {
