@@ -23,9 +23,25 @@ export const FS_TYPES_RUNNABLE = ["ext2", "ext3", "ext4", "xfs", "btrfs"] as con
 /** Filesystem types known to templates but not provisioned here. */
 export const FS_TYPES_OTHER = ["zfs", "vfat", "tmpfs", "nfs", "nfs4", "cifs", "shm", "bind", "none", "reiserfs", "jfs", "ocfs2", "gfs2"] as const;
 
+/** "an ext4", "a btrfs": the article as the name is read aloud (ext, xfs, nfs, ocfs start with a vowel sound). */
+function article(t: string): string {
+  return /^(ext|xfs|nfs|ocfs)/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+/** One line per type: what osvc does with it (network and memory filesystems have nothing to format). */
+function fsText(t: string): string {
+  const a = article(t);
+  const cap = a[0].toUpperCase() + a.slice(1);
+  if (t === "nfs" || t === "nfs4" || t === "cifs") return `${cap} network filesystem (dev is the remote export), mounted at start; nothing to format.`;
+  if (t === "tmpfs" || t === "shm") return `${cap} memory filesystem, mounted at start; nothing to format.`;
+  if (t === "bind") return "A bind mount of the directory dev on mnt, at start; nothing to format.";
+  if (t === "none") return "A mount with no filesystem type (mount -t none), at start; nothing to format.";
+  return `${cap} filesystem: formatted at provision when the device holds no signature, mounted at start.`;
+}
+
 export const fsSpecs: DriverSpec[] = [...FS_TYPES_RUNNABLE, ...FS_TYPES_OTHER].map((t) => ({
   group: "fs",
   type: t,
-  text: `A ${t} filesystem: formatted at provision when the device holds no signature, mounted at start.`,
+  text: fsText(t),
   keywords: fsKeywords,
 }));

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { collect, printError, type TemplateOptions } from "./common.js";
 import type { ColorMode } from "./views/color.js";
+import { STATUS_LEGEND } from "./views/status-legend.js";
 import { osvcVersion } from "./version.js";
 
 function templateOptions(cmd: Command): Command {
@@ -122,6 +123,8 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
   stateOptions(program.command("status").argument("[object]", "object path (default: every recorded object)").description("resource status and flags, probed live"))
     .option("--node <name>", "node name")
     .option("--format <fmt>", "text or json", "text")
+    .option("--verbose", "explain the flags and statuses under the status")
+    .addHelpText("after", `\n${STATUS_LEGEND}`)
     .action(wrap(async (arg: string | undefined, opts: Record<string, unknown>) => (await engine()).statusCommand(arg, { ...opts, color })));
 
   templateOptions(program.command("graph").argument("[template]", "template file").description("the resource dependency graph"))

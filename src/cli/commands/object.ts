@@ -19,6 +19,7 @@ import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDat
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
 import type { ColorMode } from "../views/color.js";
+import { STATUS_LEGEND } from "../views/status-legend.js";
 import { computePlan, prepareCompiled, printDiagnostics, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "unset", "get", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
@@ -118,7 +119,8 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "de
       return 0;
     }
     if (opts.json) showPlan(plan, { ...opts, json: false });
-    const code = await runApply(plan, { ...opts, autoApprove: true }, store, mode === "converge" ? text : undefined);
+    const verb = opts.verb ?? { converge: "Provision", destroy: "Unprovision", start: "Start", stop: "Stop" }[mode];
+    const code = await runApply(plan, { ...opts, autoApprove: true, verb }, store, mode === "converge" ? text : undefined);
     // Post-provision rollback (reference §9.5): on a non-leader of a multi-node object, the
     // instance is stopped back to standby unless --leader or --disable-rollback.
     if (code === 0 && mode === "converge" && plan.role === "follower" && !opts.disableRollback) {
@@ -490,12 +492,14 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
   actionOpts(program.command("stop").description("stop the resources, dependents first (data kept)")).action(run((o) => provision(path, o, "stop")));
   actionOpts(program.command("purge").description("unprovision, then delete the object")).action(
     run(async (o) => {
-      const code = await provision(path, o, "destroy");
+      const code = await provision(path, { ...o, verb: "Purge" }, "destroy");
       return code === 0 ? del(path, o) : code;
     }),
   );
   common(program.command("print").argument("<what>", "status, config or resinfo").description("print status (resources and flags), config or resinfo"))
     .option("--format <fmt>", "text, json, ini or yaml")
+    .option("--verbose", "print status: explain the flags and statuses")
+    .addHelpText("after", `\nprint status:\n${STATUS_LEGEND}`)
     .option("--eval", "print config: the evaluated config")
     .action(
       run(async (o, what) => {
