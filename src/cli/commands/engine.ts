@@ -21,7 +21,7 @@ import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { parseDataWord } from "../../provider/data-env.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
-import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
+import { isHolderDead, LOCK_FILE, LockTimeoutError, parseHolder, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
@@ -209,13 +209,8 @@ async function reportInterrupted(store: StateStore, object: string): Promise<Set
 
 /** The holder of the object's lock when it is another process still alive (a run in progress), else undefined. */
 async function liveHolder(store: StateStore, object: string): Promise<LockHolder | undefined> {
-  let holder: LockHolder;
-  try {
-    holder = JSON.parse(await readFile(join(store.objectDir(object), LOCK_FILE), "utf8")) as LockHolder;
-  } catch {
-    return undefined;
-  }
-  if (typeof holder?.pid !== "number" || (holder.pid === process.pid && holder.host === hostname())) return undefined;
+  const holder = parseHolder(await readFile(join(store.objectDir(object), LOCK_FILE), "utf8").catch(() => ""));
+  if (!holder || (holder.pid === process.pid && holder.host === hostname())) return undefined;
   return (await isHolderDead(holder)) ? undefined : holder;
 }
 

@@ -40,7 +40,7 @@ export function isObjectCommand(argv: readonly string[]): boolean {
  * that name is installed.
  */
 export function isObjectUsage(argv: readonly string[]): boolean {
-  if (argv.length < 1 || argv[0].startsWith("-")) return false;
+  if (argv.length < 1 || argv[0].startsWith("-") || existsSync(argv[0])) return false; // a template file: a command is missing
   const p = parseObjectPath(argv[0]);
   if (!p.ok) return false;
   if (!TOP_COMMANDS.some((c) => editDistance(argv[0].toLowerCase(), c) <= 2)) return true;
