@@ -1,6 +1,6 @@
 // Vitest global setup: every test's temp directory goes under one directory of this run (TMPDIR,
-// which os.tmpdir() and the CLI's children honour); at the end, a directory a test made and left
-// behind ("osvc-*") fails the run, and is removed unless something is still mounted below it.
+// which os.tmpdir() and the CLI's children honour); at the end, anything a test left there fails
+// the run, and is removed unless something is still mounted below it.
 import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,7 +18,7 @@ function mountsBelow(dir: string): string[] {
 
 /** The entries a test run left in its temp directory, each removed when nothing is mounted below it. */
 export function leftovers(runDir: string): string[] {
-  const left = readdirSync(runDir).filter((e) => e.startsWith("osvc-")).sort();
+  const left = readdirSync(runDir).sort();
   for (const e of left) {
     const p = path.join(runDir, e);
     if (mountsBelow(p).length === 0) rmSync(p, { recursive: true, force: true });
@@ -54,7 +54,7 @@ export default function setup(): () => void {
     try {
       rmdirSync(runDir);
     } catch {
-      /* tools' own files stay for inspection */
+      /* something under it is still mounted: left for inspection (reported above) */
     }
   };
 }

@@ -97,8 +97,11 @@ describe("container drivers: pure parts", () => {
     expect(defaultContainersConf({ runc: false, netavark: true })).not.toContain("runtime");
   });
 
-  it("refuses what it cannot honour, before running anything", async () => {
-    const ctx = testContext({ objectName: "refuse" });
+  it("refuses what it cannot honour, before running anything", async (t) => {
+    // Its own var dir: the provider writes its containers.conf there (not in the shared temp dir).
+    const varDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "osvc-podman-refuse-")));
+    t.onTestFinished(() => rmSync(varDir, { recursive: true, force: true }));
+    const ctx = testContext({ varDir, objectName: "refuse" });
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ detach: false }, /detach = false is not supported/],
       [{ volume_mounts: ["data/sub:/d"] }, /absolute host path/],
