@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Every temp dir under one directory of the run; a test that leaves one fails the run.
+    globalSetup: ["./test/helpers/tmp-guard.ts"],
     reporters: ["default", "./test/helpers/summary-reporter.ts"],
   },
 });

@@ -1,9 +1,9 @@
 // CLI golden cases: fixtures/cli/<case>/{args,stdin?} -> stdout.txt, stderr.txt, exit-code.
 // `args` holds one argument per line. Regenerate with `npm run golden:accept`, review the diff.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { golden } from "./helpers/golden.js";
 import { ROOT, runCli } from "./helpers/cli.js";
 
@@ -11,6 +11,7 @@ const dir = join(ROOT, "fixtures/cli");
 const cases = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 // An empty state root: no node.conf of this machine's /var/lib/osvc can leak into the outputs.
 const root = mkdtempSync(join(tmpdir(), "osvc-golden-root-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("CLI golden outputs", () => {
   for (const name of cases) {

@@ -152,7 +152,9 @@ async function runCommand(
   opts: { log?: string; signal?: AbortSignal } = {},
 ): Promise<ExecResult> {
   const argv = [...redirectPrefix(opts.log, re.umask), ...re.prefix, ...cmd.argv];
-  return exec(argv[0], argv.slice(1), { env: re.env, cwd: re.cwd, timeoutMs: timeoutMs(r, action), ...(opts.signal ? { signal: opts.signal } : {}) });
+  // The log shows the command as written: the redirection and identity wrappers are osvc's own
+  // (a start/stop with a log file is announced by its caller, "start: <command>").
+  return exec(argv[0], argv.slice(1), { env: re.env, cwd: re.cwd, timeoutMs: timeoutMs(r, action), display: cmd.display, quiet: opts.log !== undefined, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
 interface CheckResult {
@@ -265,7 +267,7 @@ function probeFor(kind: Kind) {
 // app.forking
 
 async function touchMarker(ctx: ProviderContext, marker: string): Promise<void> {
-  const t = await ctx.exec("touch", ["--", marker]);
+  const t = await ctx.exec("touch", ["--", marker], { quiet: true }); // osvc's own bookkeeping, not the app's
   if (t.exitCode !== 0) throw new ProviderError(`cannot record the start in ${marker}: ${(t.stderr || t.stdout).trim()}`);
 }
 
@@ -361,7 +363,8 @@ async function simpleStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outpu
   if (re.umask) ssd.push("--umask", re.umask);
   ssd.push("--startas", exe, "--", ...argv.slice(1));
   ctx.log("info", `start: ${cmd.display}${cmd.shell ? " (through /bin/sh: the command line uses shell operators)" : ""}`);
-  const res = await ctx.exec("start-stop-daemon", ssd, { env: re.env, timeoutMs: timeoutMs(r, "start"), signal: ctx.signal });
+  // Logged above as the user's command: start-stop-daemon is osvc's wrapper.
+  const res = await ctx.exec("start-stop-daemon", ssd, { env: re.env, timeoutMs: timeoutMs(r, "start"), signal: ctx.signal, quiet: true });
   if (res.exitCode !== 0 || res.timedOut) {
     throw new ProviderError(`cannot start ${cmd.display}: start-stop-daemon ${res.timedOut ? "timed out" : `exit code ${res.exitCode}`}: ${(res.stderr || res.stdout).trim()}`);
   }

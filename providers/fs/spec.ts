@@ -38,9 +38,25 @@ function keywordsOf(t: string): KeywordSpec[] {
   return table ? fsKeywords.map((k) => (k.name === "mkfs_opt" ? { ...k, argv: { kind: "options", table } } : k)) : fsKeywords;
 }
 
+/** "an ext4", "a btrfs": the article as the name is read aloud (ext, xfs, nfs, ocfs start with a vowel sound). */
+function article(t: string): string {
+  return /^(ext|xfs|nfs|ocfs)/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+/** One line per type: what osvc does with it (network and memory filesystems have nothing to format). */
+function fsText(t: string): string {
+  const a = article(t);
+  const cap = a[0].toUpperCase() + a.slice(1);
+  if (t === "nfs" || t === "nfs4" || t === "cifs") return `${cap} network filesystem (dev is the remote export), mounted at start; nothing to format.`;
+  if (t === "tmpfs" || t === "shm") return `${cap} memory filesystem, mounted at start; nothing to format.`;
+  if (t === "bind") return "A bind mount of the directory dev on mnt, at start; nothing to format.";
+  if (t === "none") return "A mount with no filesystem type (mount -t none), at start; nothing to format.";
+  return `${cap} filesystem: formatted at provision when the device is blank (no signature, no data), mounted at start.`;
+}
+
 export const fsSpecs: DriverSpec[] = [...FS_TYPES_RUNNABLE, ...FS_TYPES_OTHER].map((t) => ({
   group: "fs",
   type: t,
-  text: `A ${t} filesystem: formatted at provision when the device is blank (no signature, no data), mounted at start.`,
+  text: fsText(t),
   keywords: keywordsOf(t),
 }));

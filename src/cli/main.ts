@@ -8,9 +8,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const TOP = new Set(["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "help"]);
-  if (argv.length > 1 && !argv[0].startsWith("-") && !TOP.has(argv[0])) {
-    const { isObjectCommand, objectMain } = await import("./commands/object.js");
-    if (isObjectCommand(argv)) {
+  if (argv.length >= 1 && !argv[0].startsWith("-") && !TOP.has(argv[0])) {
+    const { isObjectCommand, isObjectUsage, objectMain } = await import("./commands/object.js");
+    if (isObjectCommand(argv) || isObjectUsage(argv)) {
       const ci = argv.indexOf("--color");
       const color = ci >= 0 ? (argv[ci + 1] as "auto" | "always" | "never") : undefined;
       return objectMain(argv, color);

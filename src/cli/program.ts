@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { collect, printError, type TemplateOptions } from "./common.js";
 import type { ColorMode } from "./views/color.js";
+import { STATUS_LEGEND } from "./views/status-legend.js";
 import { osvcVersion } from "./version.js";
 
 function templateOptions(cmd: Command): Command {
@@ -14,6 +15,23 @@ function templateOptions(cmd: Command): Command {
     .option("--interactive", "prompt for each [env] key on the terminal")
     .option("--os-env", "let uppercase environment variables override {env.x} references (opt-in)");
 }
+
+/** The OpenSVC object commands (src/cli/commands/object.ts), shown under the top-level help. */
+const OBJECT_HELP = `
+Object commands (OpenSVC): osvc <path> <verb> [options]; \`osvc <path>\` lists the verbs
+  create --config F [--provision]    install the object's config (deploy: create and provision)
+  provision | unprovision            create / remove what the config describes
+  start | stop                       start / stop the provisioned resources
+  print status | config | resinfo    resources and flags; the installed config; resource facts
+  set --kw k=v | unset --kw k | get --kw k [--eval]
+                                     edit or read the installed config ([section.]keyword[@scope])
+  set provisioned | unprovisioned    mark resources in the state only
+  update --resource JSON             add or change resources
+  validate config | edit config      check / edit the installed config
+  delete | purge                     delete the object (purge: unprovision first)
+  sync update                        run the sync resources
+  add | keys | decode | remove       keys of cfg and sec objects
+`;
 
 const colorOption = () => new Option("--color <mode>", "colors: auto, always or never").choices(["auto", "always", "never"]).default("auto");
 
@@ -111,6 +129,8 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
   stateOptions(program.command("status").argument("[object]", "object path (default: every recorded object)").description("resource status and flags, probed live"))
     .option("--node <name>", "node name")
     .option("--format <fmt>", "text or json", "text")
+    .option("--verbose", "explain the flags and statuses under the status")
+    .addHelpText("after", `\n${STATUS_LEGEND}`)
     .action(wrap(async (arg: string | undefined, opts: Record<string, unknown>) => (await engine()).statusCommand(arg, { ...opts, color })));
 
   templateOptions(program.command("graph").argument("[template]", "template file").description("the resource dependency graph"))
@@ -131,6 +151,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
   const nodeDesc = "each node of the cluster config: how it is reached, whether it answers, its osvc version (exit 1 when one does not)";
   nodeLs(program.command("node").description("the cluster's nodes").command("ls").description(nodeDesc));
   nodeLs(program.command("cluster").description("the cluster").command("nodes").description(nodeDesc));
+  program.addHelpText("after", OBJECT_HELP);
 
   return {
     async run(argv: string[]): Promise<number> {

@@ -97,3 +97,28 @@ export function removeSections(text: string, names: readonly string[]): string {
 export function sectionNames(text: string): string[] {
   return parseTemplate(text, "<edit>").ast.sections.map((s) => s.name);
 }
+
+/** Removes every written occurrence of keys of a section; returns the new text and the keys found. */
+export function unsetKeys(text: string, section: string, keys: readonly string[]): { text: string; removed: string[] } {
+  const { ast } = parseTemplate(text, "<edit>");
+  const cuts: { start: number; end: number }[] = [];
+  const removed = new Set<string>();
+  for (const sec of ast.sections.filter((s) => s.name === section)) {
+    for (const e of sec.entries) {
+      if (!keys.includes(e.key)) continue;
+      cuts.push({ start: lineStart(text, e.keyRange.start.offset), end: lineEnd(text, Math.max(e.value.range.end.offset - 1, e.keyRange.end.offset)) });
+      removed.add(e.key);
+    }
+  }
+  let out = text;
+  for (const c of cuts.sort((a, b) => b.start - a.start)) out = out.slice(0, c.start) + out.slice(c.end);
+  return { text: out, removed: [...removed] };
+}
+
+/** The value of a key as written (the last occurrence wins, as when the config is read), or undefined. */
+export function writtenValue(text: string, section: string, key: string): string | undefined {
+  const { ast } = parseTemplate(text, "<edit>");
+  let found: string | undefined;
+  for (const sec of ast.sections.filter((s) => s.name === section)) for (const e of sec.entries) if (e.key === key) found = e.value.text;
+  return found;
+}

@@ -272,6 +272,26 @@ export function buildGraph(t: EvaluatedTemplate, opts: BuildOptions = {}): Build
     }
   }
 
+  // ---- container volume_mounts: the host path's filesystem is there before the container starts
+  for (const [id, r] of byId) {
+    if (r.rid.group !== "container") continue;
+    const k = kw(r, "volume_mounts");
+    const headSlot = slotIdx.get(slotOf.get(id)!)!;
+    for (const word of staticList(r, "volume_mounts")) {
+      const src = normalizePath(word.split(":")[0]);
+      if (!src || !src.startsWith("/")) continue; // a named volume
+      for (let a = src; ; a = path.posix.dirname(a)) {
+        const ch = chains.get(a);
+        if (ch) {
+          const tail = ch[ch.length - 1];
+          if (tail !== id && slotIdx.get(slotOf.get(tail)!)! <= headSlot) add(tail, id, { kind: "mount", text: a === src ? `volume_mounts ${src} is provided by ${tail}` : `volume_mounts ${src} is under ${a}`, keyword: "volume_mounts", range: k?.range });
+          break;
+        }
+        if (a === "/") break;
+      }
+    }
+  }
+
   // ---- app start sequence numbers (per set)
   const seqBySlot = new Map<string, { id: string; seq: number }[]>();
   for (const [id, r] of byId) {

@@ -1,6 +1,7 @@
 // Graphviz DOT rendering: one cluster per slot (driver group, or group:subset), the real
-// dependency edges labelled with an abbreviated reason, group order drawn as invisible rank
-// constraints through invisible point nodes (linear in the number of resources).
+// dependency edges labelled with an abbreviated reason, group order drawn as dashed gray edges
+// through a small point between two slots (linear in the number of resources). Keywords osvc
+// fills by itself (ip.netns netns_path) are not shown: the user did not write them.
 import type { EdgeKind, ResourceGraph } from "./graph.js";
 
 export interface DotOptions {
@@ -8,7 +9,7 @@ export interface DotOptions {
   readonly name?: string;
   /** "LR" (default) or "TB". */
   readonly rankdir?: "LR" | "TB";
-  /** Draw group order as invisible constraints (default true). */
+  /** Draw the driver-group order as dashed edges (default true). */
   readonly groupOrder?: boolean;
   /** Show the driver id under each rid (default true). */
   readonly drivers?: boolean;
@@ -33,6 +34,8 @@ function shortReason(kind: EdgeKind, keyword: string | undefined): string {
       return keyword ? `ref ${keyword}` : "ref";
     case "requires":
       return keyword ?? "requires";
+    case "mount":
+      return keyword === "volume_mounts" ? keyword : SHORT[kind];
     default:
       return SHORT[kind];
   }
@@ -62,15 +65,17 @@ export function toDot(graph: ResourceGraph, o: DotOptions = {}): string {
     lines.push(`  }`);
   }
   for (const e of graph.edges()) {
-    const label = [...new Set(e.reasons.map((r) => shortReason(r.kind, r.keyword)))].join(", ");
-    lines.push(`  ${q(e.from)} -> ${q(e.to)} [label=${q(label)}, tooltip=${q(e.reason)}];`);
+    const written = e.reasons.filter((r) => !(r.keyword && graph.info(e.to).resource.keywords.get(r.keyword)?.origin === "default"));
+    const reasons = written.length ? written : e.reasons.map((r) => ({ ...r, keyword: undefined, text: r.kind }));
+    const label = [...new Set(reasons.map((r) => shortReason(r.kind, r.keyword)))].join(", ");
+    lines.push(`  ${q(e.from)} -> ${q(e.to)} [label=${q(label)}, tooltip=${q(reasons.map((r) => r.text).join("; "))}];`);
   }
   if (o.groupOrder !== false) {
     for (let i = 1; i < slots.length; i++) {
       const b = `order:${slots[i].name}`;
-      lines.push(`  ${q(b)} [shape=point, style=invis, width=0, height=0, label=""];`);
-      for (const m of slots[i - 1].members) lines.push(`  ${q(m)} -> ${q(b)} [style=invis];`);
-      for (const m of slots[i].members) lines.push(`  ${q(b)} -> ${q(m)} [style=invis];`);
+      lines.push(`  ${q(b)} [shape=point, width=0.05, height=0.05, color=gray, label="", tooltip=${q(`${slots[i - 1].name} before ${slots[i].name}`)}];`);
+      for (const m of slots[i - 1].members) lines.push(`  ${q(m)} -> ${q(b)} [style=dashed, color=gray, arrowhead=none];`);
+      for (const m of slots[i].members) lines.push(`  ${q(b)} -> ${q(m)} [style=dashed, color=gray];`);
     }
   }
   lines.push(`}`);

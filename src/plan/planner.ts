@@ -279,7 +279,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       diff: Object.entries(rec.inputs)
         .filter(([key]) => !isGenericKeyword({} as KeywordSpec, key) && key !== "stat_timeout")
         .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([key, v]) => ({ key, before: displayValue(v) })),
+        .map(([key, v]) => ({ key, before: displayValue(v, provider?.spec.keywords.find((k) => k.name === key)) })),
       inputs: rec.inputs as Record<string, KwValue>,
       unknownInputs: [],
       deferredInputs: {},

@@ -9,6 +9,8 @@ export interface ExecOptions {
   readonly signal?: AbortSignal;
   /** Do not log the command line (contains secrets). */
   readonly quiet?: boolean;
+  /** The command as logs and messages show it, when the argument array wraps it (redirection, setpriv): the user's own command. */
+  readonly display?: string;
 }
 
 export interface ExecResult {
@@ -54,7 +56,7 @@ export const execStats = { count: 0, byFile: new Map<string, number>() };
 
 export function createExec(logger?: ExecLogger): Exec {
   return async (file, args, opts = {}) => {
-    const command = displayCommand(file, args);
+    const command = opts.display ?? displayCommand(file, args);
     if (logger && !opts.quiet) logger({ command });
     execStats.count++;
     execStats.byFile.set(file, (execStats.byFile.get(file) ?? 0) + 1);

@@ -130,7 +130,8 @@ export async function isHolderDead(h: LockHolder): Promise<boolean> {
   return h.procStart !== null && st.start !== h.procStart;
 }
 
-function parseHolder(raw: string): LockHolder | null {
+/** A lock file's holder, or null when the text is not one. */
+export function parseHolder(raw: string): LockHolder | null {
   try {
     const v: unknown = JSON.parse(raw);
     if (typeof v !== "object" || v === null) return null;

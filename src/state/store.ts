@@ -28,6 +28,7 @@ export const OBJECT_FILES = {
   config: "config.conf",
   state: "state.json",
   backup: "state.json.backup",
+  configBackup: "config.conf.backup",
   journal: "journal.ndjson",
   lock: "lock",
   var: "var",
@@ -324,10 +325,14 @@ export class StateStore {
     });
   }
 
-  /** Installs the config copy atomically (creating the object directory). */
+  /** Installs the config copy atomically (creating the object directory); the one it replaces is kept as config.conf.backup. */
   async installConfig(path: ObjectRef, text: string): Promise<void> {
     const dir = await this.ensureObjectDir(path);
-    await this.exclusive(dir, () => writeFileAtomic(dir, OBJECT_FILES.config, text));
+    await this.exclusive(dir, async () => {
+      const previous = await readOrNull(join(dir, OBJECT_FILES.config));
+      if (previous !== null && previous !== text) await copyFileAtomic(dir, OBJECT_FILES.config, OBJECT_FILES.configBackup);
+      await writeFileAtomic(dir, OBJECT_FILES.config, text);
+    });
   }
 
   /** The installed config, or null. */

@@ -420,7 +420,7 @@ start = /bin/true
 });
 
 describe("dot", () => {
-  test("clusters, labelled real edges, invisible group order", () => {
+  test("clusters, labelled real edges, group order drawn dashed", () => {
     const { graph } = build(EXAMPLE);
     const dot = toDot(graph, { name: "svc1" });
     expect(dot).toContain('digraph "svc1" {');
@@ -428,7 +428,8 @@ describe("dot", () => {
     expect(dot).toContain('subgraph "cluster_fs"');
     expect(dot).toContain('"disk#0" -> "fs#1" [label="ref dev"');
     expect(dot).toContain('"fs#1" -> "fs#2" [label="mnt"');
-    expect(dot).toContain('"disk#0" -> "order:fs" [style=invis]');
+    expect(dot).toContain('"disk#0" -> "order:fs" [style=dashed, color=gray, arrowhead=none]');
+    expect(dot).not.toContain("style=invis");
     expect(dot).not.toContain("slot:");
   });
 });

@@ -1,5 +1,7 @@
-// Prints the plain closing line CI reads: "N passed, N failed[, N skipped]".
+// Prints the plain closing line CI reads: "N passed, N failed[, N skipped]"; a temp directory a
+// test left behind counts as a failure.
 import type { Reporter, TestModule } from "vitest/node";
+import { checkLeftovers } from "./tmp-guard.js";
 
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>, errors: ReadonlyArray<unknown>): void {
@@ -16,6 +18,7 @@ export default class SummaryReporter implements Reporter {
       if (m.state() === "failed" && [...m.children.allTests()].length === 0) failed++;
     }
     failed += errors.length;
+    failed += checkLeftovers().length; // temp directories a test left behind (test/helpers/tmp-guard.ts)
     process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
   }
 }

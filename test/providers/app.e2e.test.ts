@@ -185,8 +185,9 @@ describe("app.simple on the host", () => {
     expect(out).toEqual({ pid, starttime: st.starttime, pidfile: path.join(dir, "app_0.pid"), log: path.join(dir, "app_0.log") });
     expect(st.pgrp).not.toBe(process.pid);
     expect(readFileSync(path.join(dir, "app_0.pid"), "utf8").trim()).toBe(String(pid));
-    expect(ctx.commands.some((c) => c.startsWith("start-stop-daemon --start --background"))).toBe(true);
-    expect(ctx.commands.some((c) => /(^|\s)(\/bin\/)?sh\s/.test(c))).toBe(false); // no shell
+    // The log names the command as written; start-stop-daemon (osvc's detaching wrapper) is not logged.
+    expect(ctx.logs.some((l) => l.message === `start: sleep 300 ${tok}`)).toBe(true);
+    expect(ctx.commands.some((c) => /start-stop-daemon|(^|\s)(\/bin\/)?sh\s/.test(c))).toBe(false); // no shell, no wrapper in the log
     expect(startMs).toBeLessThan(3000);
 
     const rec = app("app#0", "app.simple", r.kw, out as Record<string, number | string>);
@@ -300,7 +301,7 @@ describe("app.simple on the host", () => {
     ctx.reset();
     await S.stop(ctx, app("app#5", "app.simple", r.kw, out as Record<string, number | string>));
     expect(running(pid)).toBe(false);
-    expect(ctx.commands.some((c) => c.includes("start-stop-daemon --stop"))).toBe(true);
+    expect(ctx.logs.some((l) => l.message.startsWith("stop: start-stop-daemon --stop"))).toBe(true);
     expect(ctx.commands.some((c) => c.startsWith("kill"))).toBe(false);
   });
 

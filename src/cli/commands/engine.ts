@@ -22,7 +22,7 @@ import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { parseDataWord } from "../../provider/data-env.js";
 import { createExec } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
-import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
+import { isHolderDead, LOCK_FILE, LockTimeoutError, parseHolder, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
 import type { StateFile } from "../../state/model.js";
@@ -30,6 +30,7 @@ import { defaultRoot, OBJECT_FILES, StateStore } from "../../state/store.js";
 import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
+import { STATUS_LEGEND } from "../views/status-legend.js";
 import { jsonView, textView, versionLine, type ApplyView } from "../views/apply-log.js";
 import { osvcVersion } from "../version.js";
 
@@ -53,6 +54,10 @@ export interface EngineOptions extends TemplateOptions {
   color?: ColorMode;
   /** Act on state.json.backup when state.json is missing or corrupt (object actions: also stop standby resources). */
   force?: boolean;
+  /** status: explain the flags under the status. */
+  verbose?: boolean;
+  /** The apply summary's verb ("Destroy complete: 3 unprovisioned"); default: from the plan's mode. */
+  verb?: string;
 }
 
 const registry = () => new ProviderRegistry(BUILTIN_PROVIDERS);
@@ -236,10 +241,24 @@ async function reportInterrupted(store: StateStore, object: string): Promise<Set
   const provisioning = new Set(pending.flatMap((r) => r.intents.filter((i) => i.action === "provision" || i.action === "replace").map((i) => i.rid)));
   if (!pending.length) return provisioning;
   const steps = pending.flatMap((r) => r.intents.map((i) => `${i.rid} ${i.action}`));
+  const live = await liveHolder(store, object);
+  if (live) {
+    process.stderr.write(
+      `note: ${live.command} (pid ${live.pid}) is running on ${object} now: ${steps.join(", ")} in progress.\n  The plan comes from probing the host at this moment; plan again when that run ends.\n`,
+    );
+    return provisioning;
+  }
   process.stderr.write(
     `warning: an earlier apply of ${object} stopped during: ${steps.join(", ")}.\n  The plan comes from probing the host, so it accounts for whatever those steps did.\n`,
   );
   return provisioning;
+}
+
+/** The holder of the object's lock when it is another process still alive (a run in progress), else undefined. */
+async function liveHolder(store: StateStore, object: string): Promise<LockHolder | undefined> {
+  const holder = parseHolder(await readFile(join(store.objectDir(object), LOCK_FILE), "utf8").catch(() => ""));
+  if (!holder || (holder.pid === process.pid && holder.host === hostname())) return undefined;
+  return (await isHolderDead(holder)) ? undefined : holder;
 }
 
 /** After a successful apply, earlier interrupted steps are resolved: record it and compact the journal. */
@@ -282,12 +301,28 @@ export async function planCommand(template: string | undefined, opts: EngineOpti
 async function confirm(question: string, opts: EngineOptions): Promise<boolean> {
   if (opts.autoApprove) return true;
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new UsageError("no terminal to confirm on", "Review the plan, then pass --auto-approve (or apply a saved plan file).");
+    // As Terraform: without a terminal, the answer is the first line of stdin (`echo yes | osvc apply t.conf`).
+    process.stdout.write(`\n${question}\n  Only 'yes' will be accepted: `);
+    const answer = await firstLine(process.stdin);
+    process.stdout.write("\n");
+    if (answer === undefined) throw new UsageError("no terminal to confirm on, and no answer on stdin", "Review the plan, then pass --auto-approve (or pipe 'yes', or apply a saved plan file).");
+    return answer.trim() === "yes";
   }
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     const a = await rl.question(`\n${question}\n  Only 'yes' will be accepted: `);
     return a.trim() === "yes";
+  } finally {
+    rl.close();
+  }
+}
+
+/** The first line of a stream, or undefined when it ends without one. */
+async function firstLine(input: NodeJS.ReadableStream): Promise<string | undefined> {
+  const rl = createInterface({ input, terminal: false });
+  try {
+    for await (const line of rl) return line;
+    return undefined;
   } finally {
     rl.close();
   }
@@ -306,7 +341,8 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   const total = plan.changes.filter((x) => x.action !== "noop").length;
   // log-update (and its string-width) costs ~10 ms to load: only for a live progress line on a terminal.
   const progress = !opts.json && process.stdout.isTTY ? (await import("log-update")).createLogUpdate : undefined;
-  const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress, total });
+  const verb = opts.verb ?? (plan.options.destroy ? "Destroy" : plan.options.mode === "stop" ? "Stop" : plan.options.mode === "start" ? "Start" : "Apply");
+  const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress, total, verb });
   const ac = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -617,6 +653,7 @@ export async function statusCommand(arg: string | undefined, opts: EngineOptions
   }
   if (opts.format === "json") process.stdout.write(JSON.stringify(arg ? results[0] : results, null, 2) + "\n");
   else for (const s of results) process.stdout.write(statusText(s, c));
+  if (opts.verbose && opts.format !== "json") process.stdout.write(`\n${STATUS_LEGEND}`);
   return 0;
 }
 
@@ -743,6 +780,14 @@ export async function syncUpdateCommand(object: string, opts: EngineOptions & { 
   return failed ? 1 : 0;
 }
 
+/** An app's command: `start`, or `<script> start` when start is true or a sequence number (as the app driver runs it). */
+function appLabel(start: unknown, script: unknown): string {
+  const line = start === undefined || start === null ? "" : String(start).trim();
+  const viaScript = /^(true|[+-]?\d+)$/i.test(line);
+  if (line && !viaScript && line.toLowerCase() !== "false") return line;
+  return script !== undefined && script !== null && String(script) ? `${String(script)}${viaScript ? " start" : ""}` : "";
+}
+
 function describe(rid: string, kw: (k: string) => unknown, outputs: Record<string, unknown> | undefined): string {
   const group = rid.split("#")[0];
   const dev = (outputs?.exposed_devs as string[] | undefined)?.[0];
@@ -750,7 +795,7 @@ function describe(rid: string, kw: (k: string) => unknown, outputs: Record<strin
   if (group === "fs") return kw("path") !== undefined ? String(kw("path")) : `${kw("dev") ?? ""}@${kw("mnt") ?? ""}`;
   if (group === "ip") return `${kw("ipname") ?? ""}@${kw("ipdev") ?? ""}`;
   if (group === "container") return String(kw("image") ?? "");
-  if (group === "app") return String(kw("start") ?? kw("script") ?? "");
+  if (group === "app") return appLabel(kw("start"), kw("script"));
   if (group === "sync") {
     const src = [kw("src") ?? []].flat().join(" ");
     const dst = String(kw("dst") ?? "");

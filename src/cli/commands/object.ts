@@ -1,14 +1,16 @@
 // The OpenSVC command surface, on the same engine:
 //   osvc <path> create|deploy|provision|unprovision|start|stop|print status|print config|
-//               set provisioned|set unprovisioned|update|delete|purge|validate config|edit config
+//               set provisioned|set unprovisioned|set/unset/get --kw|update|delete|purge|
+//               validate config|edit config
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { compileTexts, readInput, renderConfig, renderRawConfig, resourcesToTemplate, type CompileResult, type RenderFormat } from "../../config/index.js";
-import { removeSections, sectionNames, setKeys } from "../../config/edit.js";
-import { hasErrors } from "../../core/diagnostics.js";
+import { removeSections, sectionNames, setKeys, unsetKeys, writtenValue } from "../../config/edit.js";
+import { editDistance, hasErrors, suggestion } from "../../core/diagnostics.js";
 import { DATA_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../../core/path.js";
 import { hasChanges } from "../../plan/model.js";
 import { desiredInputs } from "../../plan/planner.js";
@@ -19,15 +21,34 @@ import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promp
 import { recordedCompiled } from "../recorded.js";
 import { gateCompiled } from "../gate.js";
 import type { ColorMode } from "../views/color.js";
+import { STATUS_LEGEND } from "../views/status-legend.js";
 import { computePlan, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
-const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
-const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from"]);
+const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "unset", "get", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
+const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from", "--kw"]);
+/** The top-level commands (src/cli/program.ts): a word close to one of them is a typo, not an object. */
+const TOP_COMMANDS = ["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "help"];
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
   if (argv.length < 2 || argv[0].startsWith("-")) return false;
   return findVerb(argv.slice(1)) >= 0;
+}
+
+/**
+ * True when argv names an object without a known verb (`osvc web1`, `osvc web1 frob`,
+ * `osvc web1 --help`): objectMain lists the verbs. A word close to a top-level command
+ * (`osvc plna`) is left to the command parser, which suggests the command, unless an object of
+ * that name is installed.
+ */
+export function isObjectUsage(argv: readonly string[]): boolean {
+  if (argv.length < 1 || argv[0].startsWith("-") || existsSync(argv[0])) return false; // a template file: a command is missing
+  const p = parseObjectPath(argv[0]);
+  if (!p.ok) return false;
+  if (!TOP_COMMANDS.some((c) => editDistance(argv[0].toLowerCase(), c) <= 2)) return true;
+  const ri = argv.indexOf("--root");
+  const root = ri >= 0 && argv[ri + 1] ? argv[ri + 1] : undefined;
+  return existsSync(join(storeFor({ root }).objectDir(formatObjectPath(p.path)), "config.conf"));
 }
 
 function findVerb(args: readonly string[]): number {
@@ -55,6 +76,8 @@ interface ObjOpts extends EngineOptions {
   rid?: string;
   local?: boolean;
   eval?: boolean;
+  /** set/unset/get: [section.]keyword[@scope][=value] (repeatable). */
+  kw?: string[];
 }
 
 function rids(opts: ObjOpts): string[] {
@@ -109,7 +132,8 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "de
       return 0;
     }
     if (opts.json) showPlan(plan, { ...opts, json: false });
-    const code = await runApply(plan, { ...opts, autoApprove: true }, store, mode === "converge" ? text : undefined);
+    const verb = opts.verb ?? { converge: "Provision", destroy: "Unprovision", start: "Start", stop: "Stop" }[mode];
+    const code = await runApply(plan, { ...opts, autoApprove: true, verb }, store, mode === "converge" ? text : undefined);
     // Post-provision rollback (reference §9.5): on a non-leader of a multi-node object, the
     // instance is stopped back to standby unless --leader or --disable-rollback.
     if (code === 0 && mode === "converge" && plan.role === "follower" && !opts.disableRollback) {
@@ -286,6 +310,101 @@ async function update(path: ObjectPath, opts: ObjOpts): Promise<number> {
   return provision(path, { ...opts, rid: touched.join(",") });
 }
 
+interface KwRef {
+  readonly section: string;
+  readonly key: string;
+  readonly value?: string;
+}
+
+/** `--kw [section.]keyword[@scope][=value]`: a keyword without a section is in [DEFAULT], as upstream. */
+function parseKw(word: string, withValue: boolean): KwRef {
+  const eq = word.indexOf("=");
+  const name = withValue ? (eq > 0 ? word.slice(0, eq) : "") : word;
+  const usage = withValue ? "[section.]keyword[@scope]=value" : "[section.]keyword[@scope]";
+  const dot = name.indexOf(".");
+  const section = dot >= 0 ? name.slice(0, dot) : "DEFAULT";
+  const key = dot >= 0 ? name.slice(dot + 1) : name;
+  if (!section || !key || /[\s=[\]]/.test(key) || /[\s[\]]/.test(section) || key.startsWith("@") || key.endsWith("@")) {
+    throw new UsageError(`--kw ${word}: expected ${usage}`, withValue ? "Examples: --kw fs#1.mnt_opt=noatime, --kw nodes=n1 n2, --kw fs#1.mnt_opt@n3=ro" : "Examples: --kw fs#1.mnt_opt, --kw nodes");
+  }
+  return withValue ? { section, key, value: word.slice(eq + 1) } : { section, key };
+}
+
+function kwWords(opts: ObjOpts, verb: string): string[] {
+  const words = opts.kw ?? [];
+  if (!words.length) throw new UsageError(`${verb}: pass at least one --kw`, `osvc <path> ${verb} --kw ${verb === "set" ? "fs#1.mnt_opt=noatime" : "fs#1.mnt_opt"}`);
+  return words;
+}
+
+/**
+ * `set --kw` / `unset --kw`: edits the installed config (comments and layout kept), validates the
+ * result and installs it (atomic, the previous config kept as a backup); an invalid result is
+ * refused with its diagnostics and the installed config stays as it was.
+ */
+async function editKeywords(path: ObjectPath, opts: ObjOpts, verb: "set" | "unset"): Promise<number> {
+  const store = storeFor(opts);
+  const object = formatObjectPath(path);
+  const refs = kwWords(opts, verb).map((w) => parseKw(w, verb === "set"));
+  return withLock(store, object, opts, `osvc ${object} ${verb}`, async () => {
+    let text = await installedConfig(path, opts);
+    const done: string[] = [];
+    for (const r of refs) {
+      const name = r.section === "DEFAULT" ? r.key : `${r.section}.${r.key}`;
+      if (verb === "set") {
+        text = setKeys(text, r.section, { [r.key]: r.value! });
+        done.push(`${name} = ${r.value}`);
+      } else {
+        const u = unsetKeys(text, r.section, [r.key]);
+        if (!u.removed.length) process.stderr.write(`warning: ${name} is not set in the config of ${object}\n`);
+        else done.push(name);
+        text = u.text;
+      }
+    }
+    const compiled = compileInstalled(path, text, opts);
+    if (reportDiagnostics(compiled, opts.color)) {
+      process.stderr.write("The config was not changed.\n");
+      return 1;
+    }
+    if (done.length) await store.installConfig(object, text);
+    process.stdout.write(`INFO    ${object.padEnd(28)} ${done.length ? `${verb} ${done.join(", ")}` : "config unchanged"}\n`);
+    return 0;
+  });
+}
+
+function kwText(v: unknown): string {
+  return Array.isArray(v) ? v.map(String).join(" ") : String(v);
+}
+
+/** `get --kw`: the value as written in the installed config, or with --eval the value in effect on this node. */
+async function getKeywords(path: ObjectPath, opts: ObjOpts): Promise<number> {
+  const object = formatObjectPath(path);
+  const refs = kwWords(opts, "get").map((w) => parseKw(w, false));
+  const text = await installedConfig(path, opts);
+  const compiled = opts.eval ? compileInstalled(path, text, opts) : undefined;
+  if (compiled && reportDiagnostics(compiled, opts.color)) return 1;
+  let code = 0;
+  for (const r of refs) {
+    const name = r.section === "DEFAULT" ? r.key : `${r.section}.${r.key}`;
+    let value: string | undefined;
+    if (compiled) {
+      const ev = compiled.evaluated;
+      const k =
+        r.section === "DEFAULT" ? ev.defaults.get(r.key) : r.section === "env" ? ev.env.get(r.key) : (() => {
+          const res = ev.resources.find((x) => x.section === r.section);
+          return res?.keywords.get(r.key) ?? res?.unknown.get(r.key);
+        })();
+      if (k) value = k.value === undefined ? k.text : kwText(k.value);
+    } else value = writtenValue(text, r.section, r.key);
+    if (value === undefined) {
+      process.stderr.write(`error: ${name} is not set in the config of ${object}${opts.eval ? "" : " (--eval shows the value in effect, defaults included)"}\n`);
+      code = 1;
+      continue;
+    }
+    process.stdout.write(`${refs.length > 1 ? `${name} = ` : ""}${value}\n`);
+  }
+  return code;
+}
+
 async function del(path: ObjectPath, opts: ObjOpts): Promise<number> {
   const store = storeFor(opts);
   const object = formatObjectPath(path);
@@ -317,11 +436,18 @@ async function edit(path: ObjectPath, opts: ObjOpts): Promise<number> {
   const store = storeFor(opts);
   const object = formatObjectPath(path);
   const text = await installedConfig(path, opts);
+  const configured = process.env.VISUAL || process.env.EDITOR;
+  if (!configured && (!process.stdin.isTTY || !process.stdout.isTTY)) {
+    throw new UsageError(
+      "edit config needs a terminal: the default editor (vi) would have nothing to run on",
+      `Use \`osvc ${object} set --kw section.keyword=value\` (or unset --kw), or set EDITOR to a program that edits the file it is given.`,
+    );
+  }
   const dir = await mkdtemp(join(tmpdir(), "osvc-edit-"));
   const file = join(dir, `${path.name}.conf`);
   try {
     await writeFile(file, text);
-    const editor = process.env.VISUAL || process.env.EDITOR || "vi";
+    const editor = configured || "vi";
     const [cmd, ...args] = editor.split(/\s+/);
     const rc = await execInteractive(cmd, [...args, file]);
     if (rc !== 0) throw new UsageError(`the editor (${editor}) exited with code ${rc}; the config is unchanged`);
@@ -351,7 +477,12 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
   const v = findVerb(rest);
   const args = [...rest.slice(v, v + 1), ...rest.slice(0, v), ...rest.slice(v + 1)];
   let exitCode = 0;
-  const program = new Command(`osvc ${argv[0]}`).exitOverride().showSuggestionAfterError(true);
+  const program = new Command(`osvc ${argv[0]}`)
+    .usage("<verb> [options]")
+    .description(`the OpenSVC commands of the object ${formatObjectPath(path)}; \`osvc ${argv[0]} <verb> --help\` for a verb's options`)
+    .exitOverride()
+    .showSuggestionAfterError(true);
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const common = (c: Command) =>
     c
       .option("--root <dir>", "state directory")
@@ -391,21 +522,23 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--rid <rids>", "comma-separated resource ids")
       .option("--leader", "this node handles shared resources")
       .option("--disable-rollback", "leave what succeeded in place on failure")
-      .option("--force", "also stop standby resources")
+      .option("--force", "also stop standby resources; act on state.json.backup when state.json is lost")
       .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
       .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, []);
-  actionOpts(program.command("provision")).action(run((o) => provision(path, o)));
-  actionOpts(program.command("unprovision")).action(run((o) => provision(path, o, "destroy")));
-  actionOpts(program.command("start")).action(run((o) => provision(path, o, "start")));
-  actionOpts(program.command("stop")).action(run((o) => provision(path, o, "stop")));
-  actionOpts(program.command("purge")).action(
+  actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)")).action(run((o) => provision(path, o)));
+  actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(run((o) => provision(path, o, "destroy")));
+  actionOpts(program.command("start").description("start the provisioned resources")).action(run((o) => provision(path, o, "start")));
+  actionOpts(program.command("stop").description("stop the resources, dependents first (data kept)")).action(run((o) => provision(path, o, "stop")));
+  actionOpts(program.command("purge").description("unprovision, then delete the object")).action(
     run(async (o) => {
-      const code = await provision(path, o, "destroy");
+      const code = await provision(path, { ...o, verb: "Purge" }, "destroy");
       return code === 0 ? del(path, o) : code;
     }),
   );
-  common(program.command("print").argument("<what>", "status, config or resinfo"))
+  common(program.command("print").argument("<what>", "status, config or resinfo").description("print status (resources and flags), config or resinfo"))
     .option("--format <fmt>", "text, json, ini or yaml")
+    .option("--verbose", "print status: explain the flags and statuses")
+    .addHelpText("after", `\nprint status:\n${STATUS_LEGEND}`)
     .option("--eval", "print config: the evaluated config")
     .action(
       run(async (o, what) => {
@@ -429,21 +562,33 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
         return 0;
       }),
     );
-  common(program.command("set").argument("<what>", "provisioned or unprovisioned"))
-    .option("--rid <rids>", "comma-separated resource ids (default: all)")
+  common(program.command("set").argument("[what]", "provisioned or unprovisioned (state only); none with --kw").description("set keywords of the config (--kw section.keyword=value), or set provisioned|unprovisioned"))
+    .option("--kw <[section.]keyword[@scope]=value>", "set a keyword in the installed config; no section: [DEFAULT] (repeatable)", collect, [])
+    .option("--rid <rids>", "set provisioned|unprovisioned: comma-separated resource ids (default: all)")
     .action(
       run(async (o, what) => {
-        if (what !== "provisioned" && what !== "unprovisioned") throw new UsageError(`set ${what}: expected provisioned or unprovisioned`);
+        if (what === undefined && o.kw?.length) return editKeywords(path, o, "set");
+        if (what !== undefined && o.kw?.length) throw new UsageError(`set ${what} takes no --kw`, `osvc ${formatObjectPath(path)} set --kw section.keyword=value`);
+        if (what !== "provisioned" && what !== "unprovisioned") {
+          throw new UsageError(what === undefined ? "set: nothing to set" : `set ${what}: expected provisioned or unprovisioned`, `osvc ${formatObjectPath(path)} set --kw fs#1.mnt_opt=noatime, or set provisioned|unprovisioned [--rid ...]`);
+        }
         return setProvisioned(path, what === "provisioned", o);
       }),
     );
-  common(program.command("update"))
+  common(program.command("unset").description("remove keywords from the config (--kw section.keyword)"))
+    .option("--kw <[section.]keyword[@scope]>", "remove this keyword from the installed config (repeatable)", collect, [])
+    .action(run((o) => editKeywords(path, o, "unset")));
+  common(program.command("get").description("print keywords of the config (--kw section.keyword), as written or --eval"))
+    .option("--kw <[section.]keyword[@scope]>", "the keyword (repeatable)", collect, [])
+    .option("--eval", "the value in effect on this node (references, defaults and [DEFAULT] inheritance)")
+    .action(run((o) => getKeywords(path, o)));
+  common(program.command("update").description("add (rtype) or change (rid) resources from JSON"))
     .option("--resource <json>", "a resource to add (rtype) or change (rid) (repeatable)", collect, [])
     .option("--provision", "provision the resources touched")
     .option("--leader", "this node handles shared resources")
     .action(run((o) => update(path, o)));
-  actionOpts(program.command("delete")).action(run((o) => del(path, o)));
-  common(program.command("validate").argument("<what>", "config"))
+  actionOpts(program.command("delete").description("delete the object, or --rid sections from its config (nothing unprovisioned)")).action(run((o) => del(path, o)));
+  common(program.command("validate").argument("<what>", "config").description("validate the installed config"))
     .option("--strict", "warnings are errors")
     .action(
     run(async (o) => {
@@ -453,12 +598,12 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       return failed ? 1 : 0;
     }),
   );
-  common(program.command("edit").argument("<what>", "config")).action(run((o) => edit(path, o)));
+  common(program.command("edit").argument("<what>", "config").description("edit the installed config in $VISUAL/$EDITOR (validated before it is installed)")).action(run((o) => edit(path, o)));
   // cfg and sec objects: named keys (upstream's data objects), read by configs_/secrets_environment.
   const dataOnly = () => {
     if (!DATA_KINDS.includes(path.kind)) throw new UsageError(`${formatObjectPath(path)} is a ${path.kind} object: keys belong to cfg and sec objects`, "Use a path like <namespace>/cfg/<name> or <namespace>/sec/<name>.");
   };
-  common(program.command("add"))
+  common(program.command("add").description("cfg/sec objects: set a key from --value or --from"))
     .requiredOption("--key <key>", "the key")
     .option("--value <value>", "the value")
     .option("--from <file>", "read the value from a file (- for stdin)")
@@ -470,14 +615,14 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
         return dataAdd(path, o.key!, value, o);
       }),
     );
-  common(program.command("keys")).action(
+  common(program.command("keys").description("cfg/sec objects: list the keys")).action(
     run(async (o) => {
       dataOnly();
       for (const k of dataEntries(await installedConfig(path, o)).keys()) process.stdout.write(`${k}\n`);
       return 0;
     }),
   );
-  common(program.command("decode"))
+  common(program.command("decode").description("cfg/sec objects: print a key's value"))
     .requiredOption("--key <key>", "the key")
     .action(
       run(async (o) => {
@@ -487,7 +632,7 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
         return 0;
       }),
     );
-  common(program.command("remove"))
+  common(program.command("remove").description("cfg/sec objects: remove a key"))
     .requiredOption("--key <key>", "the key")
     .action(
       run(async (o) => {
@@ -495,7 +640,7 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
         return dataRemove(path, o.key!, o);
       }),
     );
-  common(program.command("sync").argument("<what>", "update"))
+  common(program.command("sync").argument("<what>", "update").description("sync update: run the sync resources to their targets"))
     .option("--rid <rids>", "comma-separated sync resource ids (default: all)")
     .option("--target <target>", "only this target: nodes, drpnodes or local")
     .action(
@@ -505,6 +650,7 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
         return syncUpdateCommand(formatObjectPath(path), { ...o, target: undefined, ...(to ? { syncTarget: to } : {}) });
       }),
     );
+  if (v < 0) return objectUsage(program, path, rest, color);
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (e) {
@@ -512,4 +658,21 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     return printError(e, color);
   }
   return exitCode;
+}
+
+/** `osvc <object>` (no verb), `osvc <object> --help` and `osvc <object> <unknown verb>`: the verbs. */
+function objectUsage(program: Command, path: ObjectPath, rest: readonly string[], color: ColorMode | undefined): number {
+  const help = program.helpInformation();
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const word = rest.find((a, i) => !a.startsWith("-") && !VALUE_OPTIONS.has(rest[i - 1] ?? ""));
+  const object = formatObjectPath(path);
+  const e = word === undefined
+    ? new UsageError(`no verb given for ${object}`, `osvc ${object} <verb>; the verbs are listed below.`)
+    : new UsageError(`unknown verb '${word}' for ${object}`, suggestion(word, VERBS) ?? "The verbs are listed below.");
+  printError(e, color);
+  process.stderr.write(`\n${help}`);
+  return 1;
 }

@@ -33,8 +33,9 @@ export async function renderCommand(template: string | undefined, opts: Template
   return 0;
 }
 
-export function keywordsCommand(driver: string | undefined): number {
-  const r = formatKeywords(BUILTIN_DRIVER_SPECS, GENERIC_RESOURCE_KEYWORDS, DEFAULT_KEYWORDS, driver);
+export async function keywordsCommand(driver: string | undefined): Promise<number> {
+  const { BUILTIN_PROVIDERS } = await import("../../../providers/index.js");
+  const r = formatKeywords(BUILTIN_DRIVER_SPECS, GENERIC_RESOURCE_KEYWORDS, DEFAULT_KEYWORDS, driver, new Set(BUILTIN_PROVIDERS.map((p) => p.type)));
   if ("error" in r) {
     process.stderr.write(`error: ${r.error}\n`);
     return 1;

@@ -36,8 +36,12 @@ export function textView(opts: {
   /** log-update's factory when a live progress line is wanted (a terminal): loaded only then. */
   progress?: typeof createLogUpdate;
   total: number;
+  /** The summary's first word: "Apply" (default), "Destroy", "Stop", "Purge"... */
+  verb?: string;
 }): ApplyView {
   const { out, c, name } = opts;
+  const verb = opts.verb ?? "Apply";
+  const doneByAction = new Map<string, number>();
   const width = Math.max(28, name.length + 14);
   const running = new Map<string, { action: string; since: number }>();
   let finished = 0;
@@ -76,6 +80,7 @@ export function textView(opts: {
         case "change_done":
           running.delete(e.rid);
           finished++;
+          doneByAction.set(e.action, (doneByAction.get(e.action) ?? 0) + 1);
           line("INFO", e.rid, `${c.green(PAST[e.action] ?? e.action)} ${c.dim(`(${secs(e.elapsedMs)})`)}`);
           break;
         case "change_failed":
@@ -100,11 +105,13 @@ export function textView(opts: {
     },
     done(r) {
       this.close();
-      const parts = [`${r.done.length} done`];
+      // Apply says how many steps were done; the other verbs say what they did ("3 unprovisioned").
+      const did = [...doneByAction].map(([a, n]) => `${n} ${a === "follow" ? "forgotten (shared, follower)" : PAST[a] ?? a}`);
+      const parts = verb === "Apply" || did.length === 0 ? [`${r.done.length} done`] : did;
       if (r.failed.length) parts.push(c.red(`${r.failed.length} failed (${r.failed.join(", ")})`));
       if (r.skipped.length) parts.push(c.yellow(`${r.skipped.length} skipped`));
       if (r.rolledBack.length) parts.push(c.yellow(`${r.rolledBack.length} rolled back (${r.rolledBack.join(", ")})`));
-      const head = r.ok ? c.green(c.bold("Apply complete:")) : r.interrupted ? c.yellow(c.bold("Apply interrupted:")) : c.red(c.bold("Apply failed:"));
+      const head = r.ok ? c.green(c.bold(`${verb} complete:`)) : r.interrupted ? c.yellow(c.bold(`${verb} interrupted:`)) : c.red(c.bold(`${verb} failed:`));
       out.write(`\n${head} ${parts.join(", ")} in ${secs(r.elapsedMs)}.\n`);
     },
     close() {

@@ -61,10 +61,18 @@ function aliasNote(s: DriverSpec): string {
   return s.aliasOf !== undefined ? `(alias of ${s.aliasOf}) ` : "";
 }
 
-function driverTable(specs: readonly DriverSpec[]): string[] {
-  const rows = [...specs].map((s) => [driverId(s), aliasNote(s) + firstSentence(s.text)] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+/** The driver ids a provider runs on this host (an alias runs when what it aliases does); undefined: not shown. */
+export type Runnable = ReadonlySet<string> | undefined;
+
+function runsHere(s: DriverSpec, runnable: ReadonlySet<string>): boolean {
+  return runnable.has(driverId(s)) || (s.aliasOf !== undefined && runnable.has(s.aliasOf));
+}
+
+function driverTable(specs: readonly DriverSpec[], runnable: Runnable): string[] {
+  const rows = [...specs].map((s) => [driverId(s), aliasNote(s) + firstSentence(s.text), runnable ? (runsHere(s, runnable) ? "yes" : "no") : ""] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const w = Math.max("DRIVER".length, ...rows.map((r) => r[0].length)) + 2;
-  return ["DRIVER".padEnd(w) + "DESCRIPTION", ...rows.map(([id, text]) => id.padEnd(w) + text)];
+  const h = runnable ? "RUNS HERE  " : "";
+  return ["DRIVER".padEnd(w) + h + "DESCRIPTION", ...rows.map(([id, text, here]) => id.padEnd(w) + (runnable ? here.padEnd(h.length) : "") + text)];
 }
 
 function genericList(generic: readonly KeywordSpec[]): string[] {
@@ -80,13 +88,15 @@ export function formatKeywords(
   generic: readonly KeywordSpec[],
   defaults: readonly KeywordSpec[],
   driver?: string,
+  runnable?: Runnable,
 ): { text: string } | { error: string } {
   const out: string[] = [];
   const done = (): { text: string } => ({ text: out.join("\n") + "\n" });
 
   if (driver === undefined || driver === "") {
-    out.push(...driverTable(specs));
+    out.push(...driverTable(specs, runnable));
     out.push("");
+    if (runnable) out.push("RUNS HERE: osvc provisions it on this host (yes), or knows and validates its keywords only (no).");
     out.push("Show the keywords of one driver with `osvc keywords <driver>` (e.g. `osvc keywords fs.ext4`),");
     out.push("of a resource group's drivers with `osvc keywords <group>`, and the object keywords with `osvc keywords DEFAULT`.");
     return done();
@@ -108,6 +118,7 @@ export function formatKeywords(
   if (spec !== undefined) {
     const id = driverId(spec);
     out.push(`${id}  ${aliasNote(spec)}${spec.text}`);
+    if (runnable) out.push(runsHere(spec, runnable) ? "Runs on this host." : "Does not run on this host: its keywords are known and validated, plan says no provider runs here.");
     out.push("");
     if (spec.keywords.length === 0) {
       out.push("No driver-specific keywords.");
@@ -123,7 +134,7 @@ export function formatKeywords(
   const members = specs.filter((s) => s.group.toLowerCase() === lower);
   if (members.length > 0) {
     out.push(`Drivers of the ${members[0].group} group (the type keyword picks one):`);
-    out.push(...driverTable(members));
+    out.push(...driverTable(members, runnable));
     out.push("");
     out.push(`Show the keywords of one of them with \`osvc keywords ${driverId(members[0])}\`.`);
     return done();
