@@ -146,6 +146,11 @@ describe.each(backends)("cluster store: $name", (b) => {
     expect(await lock.freeAlloc(key, "other")).toBe(false);
     expect(await lock.freeAlloc(key, o)).toBe(true);
     expect(await store.getAlloc(key)).toBeUndefined();
+    // Node records (informational, not under a lock).
+    await store.putNode({ name: "n1", reachable: true, osvcVersion: "0.1.0", seenAt: now() });
+    await store.putNode({ name: "n2", reachable: false, seenAt: now() });
+    expect(Object.keys(await store.getNodes())).toEqual(["n1", "n2"]);
+    expect((await store.getNodes()).n1).toMatchObject({ reachable: true, osvcVersion: "0.1.0" });
     // Reads take no lock: they work while it is held.
     expect(await store.lockHolder(o)).toEqual(lock.holder);
     expect(await store.listObjects()).toContain(o);
@@ -173,7 +178,7 @@ describe.each(backends)("cluster store: $name", (b) => {
     expect(msg).toContain(`pid ${process.pid}`);
     expect(msg).toContain("osvc web provision");
     expect(msg).toContain(`lock id ${l1.holder.id}`);
-    expect((e as StoreLockedError).hint).toContain(`force-unlock ${l1.holder.id}`);
+    expect((e as StoreLockedError).hint).toContain(`force-unlock ${o} with lock id ${l1.holder.id}`);
     // A wrong id is refused; waiting works.
     await expect(other.forceUnlock(o, "nope")).rejects.toThrow(new RegExp(`has id ${l1.holder.id}`));
     const waited: string[] = [];

@@ -6,6 +6,7 @@
 //   lock           the object lock (state/lock.ts: exclusive create; a dead local holder is reclaimed)
 //   holder.json    the holder record of the current lock (user, orchestration id...), same id
 // <root>/cluster/alloc/<key, URI-encoded>.json   allocation records (created with link: if absent)
+// <root>/cluster/nodes/<node>.json               node records
 //
 // One operator host: the lock's id is its token; fencing = the lock file still holds our token,
 // checked before each write (and every second, to fire `lost` when someone force-unlocked us).
@@ -26,6 +27,7 @@ import {
   type LockHolderRecord,
   type LockOptions,
   type LockRequest,
+  type NodeRecord,
   type ObjectRecords,
   type OrchestrationRecord,
   type SharedRecord,
@@ -123,6 +125,23 @@ export class EmbeddedStore implements ClusterStore {
   async getAlloc(key: string): Promise<AllocRecord | undefined> {
     const raw = await readOrNull(this.allocFile(key));
     return raw === null ? undefined : (JSON.parse(raw) as AllocRecord);
+  }
+
+  async getNodes(): Promise<Record<string, NodeRecord>> {
+    const dir = join(this.dir, "nodes");
+    const names = await readdir(dir).catch((e: unknown) => (errCode(e) === "ENOENT" ? [] : Promise.reject(e)));
+    const out: Record<string, NodeRecord> = {};
+    for (const f of names.filter((n) => n.endsWith(".json")).sort()) {
+      const raw = await readOrNull(join(dir, f));
+      if (raw !== null) out[f.slice(0, -5)] = JSON.parse(raw) as NodeRecord;
+    }
+    return out;
+  }
+
+  async putNode(record: NodeRecord): Promise<void> {
+    const dir = join(this.dir, "nodes");
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(dir, `${checkName("node", record.name)}.json`, `${JSON.stringify(record)}\n`);
   }
 
   async listObjects(): Promise<string[]> {

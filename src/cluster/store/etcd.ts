@@ -8,6 +8,7 @@
 //   P/objects/<ns>/<kind>/<name>/orchestration   OrchestrationRecord
 //   P/objects/<ns>/<kind>/<name>/lock            LockHolderRecord, attached to the holder's lease
 //   P/alloc/<key>                                AllocRecord
+//   P/nodes/<node>                               NodeRecord
 //
 // The lock: a lease (TTL 15 s by default, kept alive by the client) and a create-if-absent
 // transaction putting the holder record on the lock key under that lease. Its id is the lease id
@@ -17,7 +18,7 @@
 // `lost` event, a watch on the lock key and a keepalive watchdog abort the lock's signal at once.
 import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, retry, timeout, wrap } from "cockatiel";
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from "etcd3";
-import { canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep } from "./common.js";
+import { canonicalJson, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep } from "./common.js";
 import {
   StoreError,
   StoreLockedError,
@@ -30,6 +31,7 @@ import {
   type LockHolderRecord,
   type LockOptions,
   type LockRequest,
+  type NodeRecord,
   type ObjectRecords,
   type OrchestrationRecord,
   type SharedRecord,
@@ -48,8 +50,9 @@ export interface EtcdStoreOptions {
   /** Default lease TTL of locks (s). */
   readonly ttlSeconds?: number;
   /**
-   * "tuned" (default): retries every 50–250 ms across hosts and opens a dead host's breaker for
-   * only 500 ms, so writes resume ~1 s after the raft leader dies; "client-default": etcd3's own.
+   * "tuned" (default): 500 ms per attempt, retries every 50–250 ms across hosts, a dead host's
+   * breaker open for only 500 ms: writes resume 1.3–2.2 s after the raft leader dies (etcd's own
+   * election takes 1.2–1.8 s here); "client-default": etcd3's own (measured: ~7 s).
    */
   readonly faultPolicy?: "tuned" | "client-default";
   /** Bound on one store call, retries included (default 10 s): then StoreUnavailableError. */
@@ -59,10 +62,16 @@ export interface EtcdStoreOptions {
 export const DEFAULT_PREFIX = "/osvc";
 export const DEFAULT_TTL_S = 15;
 const DEFAULT_CALL_TIMEOUT_MS = 10_000;
-/** Deadline of one gRPC attempt (unary calls). */
-const ATTEMPT_DEADLINE_MS = 2_000;
+/**
+ * Deadline of one gRPC attempt (unary calls). A write sent just before the raft leader died hangs
+ * until then (the follower forwarded it to the dead leader), so it bounds the write gap.
+ */
+const ATTEMPT_DEADLINE_MS = 500;
 const POLL_MIN_MS = 100;
 const POLL_MAX_MS = 1_000;
+
+/** How long the client retries one call: a little less than the call's bound. */
+const retryBudgetMs = (callTimeoutMs: number): number => Math.max(1_000, callTimeoutMs - 500);
 
 function clientOptions(o: EtcdStoreOptions): IOptions {
   const callTimeout = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
@@ -70,7 +79,7 @@ function clientOptions(o: EtcdStoreOptions): IOptions {
     hosts: [...o.endpoints],
     dialTimeout: 3_000,
     ...(o.tls ? { credentials: { rootCertificate: o.tls.ca ?? Buffer.alloc(0), ...(o.tls.cert ? { certChain: o.tls.cert } : {}), ...(o.tls.key ? { privateKey: o.tls.key } : {}) } } : {}),
-    grpcOptions: { "grpc.keepalive_time_ms": 2_000, "grpc.keepalive_timeout_ms": 2_000, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1_000 },
+    grpcOptions: { "grpc.keepalive_time_ms": 6_000, "grpc.keepalive_timeout_ms": 3_000, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1_000 },
   };
   if (o.faultPolicy === "client-default") return base;
   return {
@@ -80,7 +89,7 @@ function clientOptions(o: EtcdStoreOptions): IOptions {
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(2) }),
       // A bounded retry: stops retrying (and the call fails) when the overall timeout fires.
       global: wrap(
-        timeout(Math.max(1_000, callTimeout - 500), TimeoutStrategy.Aggressive),
+        timeout(retryBudgetMs(callTimeout), TimeoutStrategy.Aggressive),
         retry(handleWhen(isRecoverableError), { maxAttempts: 1_000, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 250 }) }),
       ),
       // etcd3 calls .next() on it for a fresh backoff: a factory, whatever its typings say.
@@ -129,7 +138,10 @@ export class EtcdStore implements ClusterStore {
     } catch (e) {
       if (e instanceof StoreError) throw e;
       const err = e as Error;
-      if (isRecoverableError(err) || /BrokenCircuit|TaskCancelled|timed out|Timeout|no leader|leader changed/i.test(`${err.name} ${err.message}`)) {
+      if (/TaskCancelled|Operation timed out/i.test(`${err.name} ${err.message}`)) {
+        throw new StoreUnavailableError(`etcd is unavailable (${what}): no member answered with a quorum in ${retryBudgetMs(this.callTimeoutMs) / 1000} s`, this.unavailableHint());
+      }
+      if (isRecoverableError(err) || /BrokenCircuit|timed out|no leader|leader changed/i.test(`${err.name} ${err.message}`)) {
         throw new StoreUnavailableError(`etcd is unavailable (${what}): ${err.message}`, this.unavailableHint());
       }
       throw new StoreError(`etcd ${what}: ${err.message}`);
@@ -182,6 +194,17 @@ export class EtcdStore implements ClusterStore {
   private async getJson<T>(key: string): Promise<T | undefined> {
     const v = await this.call("read", () => this.client.get(key).string());
     return v === null ? undefined : (JSON.parse(v) as T);
+  }
+
+  async getNodes(): Promise<Record<string, NodeRecord>> {
+    const pfx = `${this.prefix}/nodes/`;
+    const kvs = await this.call("read nodes", () => this.client.getAll().prefix(pfx).strings());
+    return Object.fromEntries(Object.entries(kvs).map(([k, v]) => [k.slice(pfx.length), JSON.parse(v) as NodeRecord]));
+  }
+
+  async putNode(record: NodeRecord): Promise<void> {
+    const key = `${this.prefix}/nodes/${checkName("node", record.name)}`;
+    await this.call("write a node", () => this.client.put(key).value(JSON.stringify(record)).exec());
   }
 
   async listObjects(): Promise<string[]> {
@@ -447,14 +470,17 @@ class EtcdLock implements StoreLock {
     if (created) return { created, record };
     const cur = await this.store.getAlloc(key);
     if (!cur) return this.allocate(key, record); // freed meanwhile
-    return { created: false, record: cur };
+    // A retried transaction that had landed is ours.
+    return { created: canonicalJson(cur) === canonicalJson(record), record: cur };
   }
 
   async freeAlloc(key: string, owner: string): Promise<boolean> {
     const k = this.store.allocKey(key);
     const kv = (await this.store.call("read", () => this.store.client.getAll().prefix(k).exec())).kvs.find((x) => x.key.toString() === k);
     if (!kv || (JSON.parse(kv.value.toString()) as AllocRecord).owner !== owner) return false;
-    return this.fenced("free", (c) => c.if(this.key, "Create", "==", this.revision).and(k, "Mod", "==", kv.mod_revision).then(c.delete().key(k)));
+    if (await this.fenced("free", (c) => c.if(this.key, "Create", "==", this.revision).and(k, "Mod", "==", kv.mod_revision).then(c.delete().key(k)))) return true;
+    // A retried transaction that had landed: the key is gone.
+    return (await this.store.getAlloc(key)) === undefined;
   }
 
   async release(): Promise<void> {

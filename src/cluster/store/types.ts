@@ -9,7 +9,8 @@
 //   shared/<rid>    who provisioned each shared resource, and its outputs
 //   orchestration   the current (or last) orchestration record
 //   lock            the object lock: its holder record
-// Cluster-wide: alloc/<key> (allocation records: key -> owner, create-if-absent).
+// Cluster-wide: alloc/<key> (allocation records: key -> owner, create-if-absent) and nodes/<n>
+// (what was last seen of each node: informational, the one write not under an object lock).
 //
 // Reads (plan, status) never take the lock. Every write goes through a StoreLock: it is fenced,
 // i.e. conditioned on the lock still being held, so a holder that lost its lock writes nothing.
@@ -63,6 +64,14 @@ export interface AllocRecord {
   readonly owner: string;
   readonly data?: Readonly<Record<string, OutputValue>>;
   readonly at: string;
+}
+
+/** What was last seen of a node (`osvc node ls`). */
+export interface NodeRecord {
+  readonly name: string;
+  readonly reachable: boolean;
+  readonly osvcVersion?: string;
+  readonly seenAt: string;
 }
 
 /** Who holds an object lock. `id` is what forceUnlock needs. */
@@ -167,6 +176,10 @@ export interface ClusterStore {
   /** Every record of the object at once (a consistent snapshot). */
   readObject(object: string): Promise<ObjectRecords>;
   getAlloc(key: string): Promise<AllocRecord | undefined>;
+  /** Node records by name. */
+  getNodes(): Promise<Record<string, NodeRecord>>;
+  /** Records what was seen of a node. Not fenced (no object lock): last writer wins. */
+  putNode(record: NodeRecord): Promise<void>;
   /** Objects holding at least one record or a lock, canonical paths, sorted. */
   listObjects(): Promise<string[]>;
   /** The current holder of the object's lock, if any (a read: takes nothing). */
@@ -210,7 +223,7 @@ export class StoreLockedError extends StoreError {
     super(
       `object ${object} is locked by ${holder.user}@${holder.host} pid ${holder.pid} (${holder.command})` +
         `${holder.orchestrationId ? ` orchestration ${holder.orchestrationId}` : ""} since ${holder.since}; lock id ${holder.id}`,
-      `wait (--lock-timeout), or if that holder is gone: osvc ${object} force-unlock ${holder.id}`,
+      `Wait for it (--lock-timeout), or if that holder is gone, force-unlock ${object} with lock id ${holder.id}.`,
     );
     this.name = "StoreLockedError";
   }
