@@ -99,7 +99,18 @@ async function endPid(pid: number, graceMs: number): Promise<void> {
   }
 }
 
+/** Starts the cluster; a port taken between our probe and etcd's bind is retried with new ports. */
 export async function startEtcd(opts: { members?: number; healthTimeoutMs?: number } = {}): Promise<TestEtcd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(opts: { members?: number; healthTimeoutMs?: number }): Promise<TestEtcd> {
   const n = opts.members ?? 3;
   const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-etcd-"));
   const token = `osvc-t-${process.pid}-${randomBytes(4).toString("hex")}`;
