@@ -14,6 +14,15 @@
 //   osvc = /opt/osvc/bin/osvc           # how to run osvc there, as shell words (default: osvc)
 //   transport = ssh                     # ssh | local (default: local for this host's name without ssh =)
 //
+//   [store]                             # the cluster store (default: embedded, in the state root)
+//   backend = etcd                      # embedded | etcd
+//   endpoints = http://10.0.0.1:2379 http://10.0.0.2:2379
+//   prefix = /osvc                      # etcd key prefix (default /osvc)
+//   ca = /etc/osvc/etcd-ca.pem          # TLS files (https endpoints), relative to this file
+//   cert = /etc/osvc/etcd-client.pem
+//   key = /etc/osvc/etcd-client-key.pem
+//   lock_ttl = 15                       # seconds a dead orchestrator keeps an object locked (etcd)
+//
 // It is found at `--cluster-config FILE`, else `<state root>/cluster.conf` when that file exists
 // (as node.conf is, config/nodeconf.ts). Other sections and [cluster] keys of OpenSVC's file
 // (secret, id, ...) are left alone. Problems are positioned diagnostics (codes E6xxx: cluster).
@@ -50,6 +59,23 @@ export interface Inventory {
   readonly sshConfig?: string;
   /** Seconds ssh waits for a new connection (ConnectTimeout); absent: the transport's default. */
   readonly connectTimeoutS?: number;
+  /** The [store] section; absent: the embedded store. */
+  readonly store?: StoreConfig;
+}
+
+export type StoreBackendName = "embedded" | "etcd";
+
+export interface StoreConfig {
+  readonly backend: StoreBackendName;
+  /** etcd client URLs. */
+  readonly endpoints: readonly string[];
+  readonly prefix?: string;
+  /** Absolute paths of TLS files. */
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly lockTtlS?: number;
+  readonly range?: SourceRange;
 }
 
 export interface InventoryResult {
@@ -73,6 +99,7 @@ export const CLUSTER_CONFIG_FILE = "cluster.conf";
 const DEFAULT_OSVC = ["osvc"];
 const NODE_KEYS = ["ssh", "osvc", "transport"];
 const SSH_KEYS = ["config", "connect_timeout"];
+const STORE_KEYS = ["backend", "endpoints", "prefix", "ca", "cert", "key", "lock_ttl"];
 /** A node name: a host name (letters, digits, dots, dashes, underscores). */
 const NODE_NAME = /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$/;
 
@@ -161,6 +188,8 @@ export function parseInventory(text: string, file: string, opts: { localName?: s
     }
   }
 
+  const store = parseStoreSection(sections.find((s) => s.name.toLowerCase() === "store"), file, diagnostics);
+
   // [node.<name>] sections.
   const perNode = new Map<string, SectionAst>();
   for (const s of sections) {
@@ -214,8 +243,59 @@ export function parseInventory(text: string, file: string, opts: { localName?: s
   return {
     text,
     diagnostics,
-    ...(ok ? { inventory: { file, name: nameEntry?.value.text.trim() || "default", nodes, ...(sshConfig ? { sshConfig } : {}), ...(connectTimeoutS ? { connectTimeoutS } : {}) } } : {}),
+    ...(ok ? { inventory: { file, name: nameEntry?.value.text.trim() || "default", nodes, ...(sshConfig ? { sshConfig } : {}), ...(connectTimeoutS ? { connectTimeoutS } : {}), ...(store ? { store } : {}) } } : {}),
   };
+}
+
+/** [store]: the backend and, for etcd, its endpoints (http(s) URLs), prefix and TLS files. */
+function parseStoreSection(sec: SectionAst | undefined, file: string, out: Diagnostic[]): StoreConfig | undefined {
+  if (!sec) return undefined;
+  checkKeys(sec, STORE_KEYS, out);
+  const be = lastEntry(sec, "backend");
+  const name = (be?.value.text.trim() ?? "embedded").toLowerCase();
+  if (name !== "embedded" && name !== "etcd") {
+    out.push(err("E6006", `invalid store backend "${be?.value.text ?? ""}"`, be?.value.range, { hint: suggestion(name, ["embedded", "etcd"]) ?? "backend is embedded or etcd." }));
+    return undefined;
+  }
+  const endpoints: string[] = [];
+  const ep = lastEntry(sec, "endpoints");
+  for (const { word, range } of ep ? wordRanges(ep) : []) {
+    let ok = false;
+    try {
+      const u = new URL(word);
+      ok = (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "" && u.pathname === "/";
+    } catch {
+      ok = false;
+    }
+    if (ok) endpoints.push(word);
+    else out.push(err("E6006", `invalid etcd endpoint "${word}"`, range, { hint: "An etcd client URL: http://host:2379 or https://host:2379." }));
+  }
+  if (name === "etcd" && endpoints.length === 0 && !out.some((d) => d.code === "E6006")) {
+    out.push(err("E6006", "[store] backend = etcd needs endpoints", ep?.keyRange ?? be?.value.range ?? sec.range, { hint: "endpoints = http://127.0.0.1:2379 (the etcd members' client URLs)" }));
+  }
+  const prefixE = lastEntry(sec, "prefix");
+  const prefix = prefixE?.value.text.trim();
+  if (prefixE && (!prefix || !/^\/[A-Za-z0-9._/-]*$/.test(prefix) || prefix.includes("//"))) {
+    out.push(err("E6006", `invalid store prefix "${prefixE.value.text}"`, prefixE.value.range, { hint: "An etcd key prefix starting with /, e.g. /osvc or /osvc/prod." }));
+  }
+  const tls: { ca?: string; cert?: string; key?: string } = {};
+  for (const k of ["ca", "cert", "key"] as const) {
+    const e = lastEntry(sec, k);
+    if (!e) continue;
+    if (!e.value.text.trim()) out.push(err("E6006", `[store] ${k} is empty`, e.value.range, { hint: "Give the path of a PEM file, or remove the line." }));
+    else tls[k] = expandHome(e.value.text.trim(), dirname(resolve(file)));
+  }
+  if (Boolean(tls.cert) !== Boolean(tls.key)) {
+    out.push(err("E6006", "[store] cert and key go together", (lastEntry(sec, "cert") ?? lastEntry(sec, "key"))?.keyRange, { hint: "Set both the client certificate and its key, or neither." }));
+  }
+  const ttlE = lastEntry(sec, "lock_ttl");
+  let lockTtlS: number | undefined;
+  if (ttlE) {
+    const t = ttlE.value.text.trim();
+    if (!/^\d+$/.test(t) || Number(t) < 2 || Number(t) > 3600) out.push(err("E6006", `invalid lock_ttl "${ttlE.value.text}"`, ttlE.value.range, { hint: "Seconds, a whole number from 2 to 3600 (default 15)." }));
+    else lockTtlS = Number(t);
+  }
+  return { backend: name, endpoints, ...(prefix ? { prefix } : {}), ...tls, ...(lockTtlS ? { lockTtlS } : {}), range: sec.range };
 }
 
 /**

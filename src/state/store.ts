@@ -77,7 +77,7 @@ async function readOrNull(file: string): Promise<string | null> {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, "r");
   try {
     await fh.sync();
@@ -91,7 +91,7 @@ function tempName(dir: string, base: string): string {
 }
 
 /** Writes `data` to a temp file in `dir`, fsyncs it and renames it over `dir/base`. */
-async function writeFileAtomic(dir: string, base: string, data: string, syncDir = true): Promise<void> {
+export async function writeFileAtomic(dir: string, base: string, data: string, syncDir = true): Promise<void> {
   const tmp = tempName(dir, base);
   try {
     const fh = await open(tmp, "wx", FILE_MODE);
