@@ -229,14 +229,25 @@ export function parseTemplate(text: string, file: string): ParseResult {
       const keyRange = source.range(keyTok.startOffset, keyTok.startOffset + key.length);
       const delim = tokens(item, "Delimiter")[0];
       if (!delim) {
+        // "type loop": most likely a key and its value without the '='. Reported once, and read as
+        // meant, so the rest of the section is not judged on a missing key (no cascade of errors).
+        const meant = /^([A-Za-z_][\w.@#-]*)[ \t]+(\S.*)$/.exec(key);
         diagnostics.push({
           code: "E1005",
           severity: "error",
           summary: "expected '=' after the key",
           detail: `The line "${key}" has no '=' or ':' separating a key from its value.`,
           range: keyRange,
-          hint: `Write "${key} = <value>", or start the line with # to make it a comment.`,
+          hint: meant ? `Write "${meant[1]} = ${meant[2]}".` : `Write "${key} = <value>", or start the line with # to make it a comment.`,
         });
+        if (meant && !skipping) {
+          current ??= openSection("DEFAULT", keyRange, true);
+          const valueStart = keyTok.startOffset + key.length - meant[2].length;
+          const map = new OffsetMap();
+          map.add(0, valueStart);
+          const entry: EntryAst = { key: meant[1], keyRange: source.range(keyTok.startOffset, keyTok.startOffset + meant[1].length), value: { text: meant[2], quoted: false, source, map, range: source.range(valueStart, valueStart + meant[2].length) } };
+          current.entries.push(entry);
+        }
         continue;
       }
       if (skipping) continue;

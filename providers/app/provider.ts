@@ -32,7 +32,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceInfo, ResourceSpec, StatusLogLine } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceInfo, ResourceSpec, StatusLogLine, ProbeProblem } from "../../src/provider/api.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { dataEnvironment } from "../../src/provider/data-env.js";
 import { removeFile } from "../../src/provider/files.js";
@@ -55,7 +55,7 @@ import { allProcs, bootTime, liveness, processTree, readPidFile, readProcStat } 
 import type { ProcStat } from "./proc.js";
 import { appForkingSpec, appSimpleSpec } from "./spec.js";
 
-type Problem = { level: "warning" | "error"; message: string; hint?: string };
+type Problem = ProbeProblem;
 type Kind = "forking" | "simple";
 
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));

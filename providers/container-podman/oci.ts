@@ -30,14 +30,14 @@ import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import { checkOperandWord, checkOptionWords, OCI_RUN_OPTIONS } from "../../src/core/argv.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
 import { ExecError } from "../../src/provider/exec.js";
 import type { ExecResult } from "../../src/provider/exec.js";
 import { dataEnvironment } from "../../src/provider/data-env.js";
 import { removeFile } from "../../src/provider/files.js";
 import type { DriverSpec } from "../../src/core/schema.js";
 
-type Problem = { level: "warning" | "error"; message: string; hint?: string };
+type Problem = ProbeProblem;
 type Ctx = ProbeContext & { readonly signal?: AbortSignal };
 
 /** Labels osvc puts on the containers it creates, to find them back (netns = container#N). */
@@ -415,6 +415,7 @@ async function probe(engine: OciEngine, ctx: ProbeContext, resources: readonly R
       if (!info && image && missingImages.has(image)) {
         problems.push({
           level: "warning",
+          keyword: "image",
           message: `image ${JSON.stringify(image)} is not present locally (${engine.endpoint(env)}): starting ${names[k]} will fail`,
           hint: `osvc never pulls images: load it first (${engine.bin} load / ${engine.bin} import)`,
         });

@@ -14,7 +14,7 @@
 import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
-import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
+import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { createSparseFile, makeDirs, removeEmptyDir, removeFile } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
@@ -100,6 +100,7 @@ interface FileInfo {
   readonly ino?: number;
   /** realpath of the file when it exists, else the resolved path. */
   readonly real: string;
+  readonly size?: number;
 }
 
 async function fileInfo(file: string): Promise<FileInfo> {
@@ -111,7 +112,7 @@ async function fileInfo(file: string): Promise<FileInfo> {
     } catch {
       /* raced with a delete */
     }
-    return { exists: true, isFile: st.isFile(), ino: st.ino, real };
+    return { exists: true, isFile: st.isFile(), ino: st.ino, real, size: st.size };
   } catch {
     return { exists: false, isFile: false, real: file };
   }
@@ -155,10 +156,11 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
     resources.map(async (r): Promise<Observed> => {
       const file = fileOf(r);
       const info = await fileInfo(file);
-      const problems: { level: "warning" | "error"; message: string; hint?: string }[] = [];
+      const problems: ProbeProblem[] = [];
       if (info.exists && !info.isFile) {
         problems.push({
           level: "error",
+          keyword: "file",
           message: `${file} exists and is not a regular file`,
           hint: "choose another path for the loop backing file",
         });
@@ -168,6 +170,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
       for (const l of stale) {
         problems.push({
           level: "warning",
+          keyword: "file",
           message: `${l.name} is attached to a deleted or replaced copy of ${file}`,
           hint: `detach it with losetup -d ${l.name} once nothing uses it`,
         });
@@ -179,18 +182,30 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
           content = await fileContent(ctx.exec, info.real);
         } catch (e) {
           const err = e as ProviderError;
-          problems.push({ level: "error", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+          problems.push({ level: "error", keyword: "file", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
         }
       }
+      const actual = info.isFile && info.size !== undefined ? { size: actualSize(r, info.size) } : undefined;
       return {
         provisioned: info.exists && info.isFile,
         up: devs.length > 0,
+        ...(actual ? { actual } : {}),
         ...(outputs ? { outputs } : {}),
         ...(problems.length ? { problems } : {}),
         ...(content ? { content } : {}),
       };
     }),
   );
+}
+
+/**
+ * The file's size as the plan compares it with `size`: the template's value when the file has the
+ * size osvc would have made (rounded down to 512 bytes), else the real size (shown as drift: an
+ * adopted or resized image is never resized by osvc).
+ */
+function actualSize(r: ResourceSpec, bytes: number): number {
+  const want = r.kw.size;
+  return typeof want === "number" && Math.floor(want / 512) * 512 === bytes ? want : bytes;
 }
 
 /** What an existing backing file holds: a signature, else whether it is blank (sampled). */

@@ -22,12 +22,12 @@ import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import { checkOptionWords, VGCREATE_OPTIONS } from "../../src/core/argv.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
 import { ExecError } from "../../src/provider/exec.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { diskLvmSpec, diskVgSpec } from "./spec.js";
 
-type Problem = { level: "warning" | "error"; message: string; hint?: string };
+type Problem = ProbeProblem;
 
 export const LVM_ENV: Readonly<Record<string, string>> = { LVM_SUPPRESS_FD_WARNINGS: "1" };
 
@@ -184,7 +184,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
       for (const [i, c] of wantedCanon.entries()) {
         const other = pvCanon.find((p) => p.canon === c && p.vg !== "" && p.vg !== name);
         if (other) {
-          problems.push({ level: "error", message: `${wanted[i]} is a physical volume of another volume group, ${other.vg}`, hint: `remove it from ${other.vg} first, or list another device in pvs` });
+          problems.push({ level: "error", keyword: "pvs", message: `${wanted[i]} is a physical volume of another volume group, ${other.vg}`, hint: `remove it from ${other.vg} first, or list another device in pvs` });
         }
       }
       const members = pvCanon.filter((p) => p.vg === name);

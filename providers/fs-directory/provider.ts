@@ -55,7 +55,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
       return {
         provisioned: false,
         up: false,
-        problems: [{ level: "error", message: `${p} exists and is a ${st.fileType}, not a directory`, hint: "remove it or choose another path" }],
+        problems: [{ level: "error", keyword: "path", message: `${p} exists and is a ${st.fileType}, not a directory`, hint: "remove it or choose another path" }],
       };
     }
     const actual: Record<string, KwValue> = ownershipActual(st, r.kw);

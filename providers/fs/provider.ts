@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
 import { sampleBlank } from "../../src/provider/content.js";
@@ -32,7 +32,7 @@ import { FS_TYPES_RUNNABLE, fsSpecs, MKFS_OPTIONS } from "./spec.js";
 import { readMounts } from "./mountinfo.js";
 
 export type RunnableFsType = (typeof FS_TYPES_RUNNABLE)[number];
-type Problem = { level: "warning" | "error"; message: string; hint?: string };
+type Problem = ProbeProblem;
 
 // ---------------------------------------------------------------------------------------------
 // Host readers
@@ -500,21 +500,21 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       let provisioned = false;
       let content: DeviceContent | undefined;
       if (dev.kind === "other") {
-        problems.push({ level: "error", message: `${dev.spec} is neither a block device nor an image file` });
+        problems.push({ level: "error", keyword: "dev", message: `${dev.spec} is neither a block device nor an image file` });
       } else if (dev.path && dev.kind !== "missing") {
         const sig = sigs.get(dev.path)!;
         if (sig.kind === "fs" && sig.type === type) {
           provisioned = true;
         } else if (sig.kind !== "none") {
           const e = foreignSignatureError(dev.path, sig, type);
-          problems.push({ level: "error", message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+          problems.push({ level: "error", keyword: "dev", message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
         } else {
           // A provision would format it: say what that destroys (the planner shows it, and refuses data).
           try {
             content = await contentOf(ctx.exec, dev.path);
           } catch (e) {
             const err = e as ProviderError;
-            problems.push({ level: "error", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+            problems.push({ level: "error", keyword: "dev", message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
           }
         }
       }
@@ -532,6 +532,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (st.foreign) {
         problems.push({
           level: "error",
+          keyword: "mnt",
           message: `${mnt} is already a mount point of ${st.foreign.source}${dev.path ? `, not of ${dev.path}${subvol ? `[/${subvol}]` : ""}` : ""}`,
           hint: `unmount it (umount ${mnt}) or choose another mount point`,
         });
@@ -725,6 +726,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
 
   async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
     await stop(ctx, r);
+    if (r.allow?.replace) await wipe(ctx, r);
     const mnt = mntOf(r);
     if (recordedBool(r, "created_mnt") !== true) {
       return;
@@ -746,6 +748,20 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return;
       throw e;
+    }
+  }
+
+  /**
+   * The removal half of a replace the plan allowed (a type or mkfs_opt change; --allow-replace for
+   * the data): the filesystem goes with the resource, so that the new one is made, not the old one
+   * adopted or refused as "another filesystem".
+   */
+  async function wipe(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
+    const dev = await requireDev(ctx.exec, r);
+    for (const d of [dev.path, ...(await membersOf(type, r, dev.path))]) {
+      const res = await ctx.exec("wipefs", ["-a", "-q", "--", d]);
+      if (res.exitCode !== 0) throw new ProviderError(`wipefs -a ${d} failed: ${(res.stderr || res.stdout).trim() || `exit code ${res.exitCode}`}`);
+      ctx.log("info", `erased the ${type} signature of ${d} (replace)`);
     }
   }
 

@@ -19,14 +19,14 @@
 //              already on ipdev (global scope), else /32 (/128).
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { inBackground, noteCreated, ProviderError } from "../../src/provider/api.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { ipHostSpec, ipLiteral, netmaskToPrefix } from "./spec.js";
 import type { IpLiteral } from "./spec.js";
 import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, resolveIpname, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "./iputil.js";
 
-type Problem = { level: "warning" | "error"; message: string; hint?: string };
+type Problem = ProbeProblem;
 
 const IFNAMSIZ = 15;
 
@@ -159,9 +159,9 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
         return down({ level: "error", message: pe.message, ...(pe.hint ? { hint: pe.hint } : {}) });
       }
       const elsewhere = links.filter((l) => l.ifname !== dev && l.addrs.some((a) => a.local === ip.addr));
-      for (const l of elsewhere) problems.push({ level: "warning", message: `${ip.addr} is configured on ${l.ifname}, not on ${dev}` });
+      for (const l of elsewhere) problems.push({ level: "warning", keyword: "ipname", message: `${ip.addr} is configured on ${l.ifname}, not on ${dev}` });
       const carrierOk = !flag(r.kw.check_carrier, true) || hasCarrier(link);
-      if (!carrierOk) problems.push({ level: "warning", message: `${dev} has no carrier`, hint: "bring the interface up, or set check_carrier = false" });
+      if (!carrierOk) problems.push({ level: "warning", keyword: "ipdev", message: `${dev} has no carrier`, hint: "bring the interface up, or set check_carrier = false" });
       const present = link.addrs.some((a) => a.local === ip.addr && a.prefixlen === prefix && !a.dadfailed);
       const up = present && carrierOk;
       const t: Target = { ip, prefix, dev };

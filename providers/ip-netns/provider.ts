@@ -33,7 +33,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { inBackground, ProviderError } from "../../src/provider/api.js";
-import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
+import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { ipLiteral, netmaskToPrefix } from "../ip-host/spec.js";
@@ -41,7 +41,7 @@ import type { IpLiteral } from "../ip-host/spec.js";
 import { ipNetnsSpec } from "./spec.js";
 import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, resolveIpname, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "../ip-host/iputil.js";
 
-type Problem = { level: "warning" | "error"; message: string; hint?: string };
+type Problem = ProbeProblem;
 
 const NSENTER_HINT = "install util-linux (nsenter)";
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;

@@ -279,7 +279,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         if (phase === "down") {
           // The old one goes in the descending phase, after its dependents went down.
           const prior = state.resources[ch.rid];
-          const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs) };
+          const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs), allow: { ...allowOf(ch.rid).allow, replace: true } };
           const oldProvider = registry.get(beforeSpec.driver) ?? provider!;
           await around(beforeSpec.kw, "unprovision", () => oldProvider.unprovision(ctx, beforeSpec));
           await persist((s) => {
@@ -288,7 +288,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
           outputs.delete(ch.rid);
           return;
         }
-        const spec = specFor(ch);
+        // The replace was allowed (--allow-replace for data): what the old one held may be formatted over.
+        const base = specFor(ch);
+        const spec: ResourceSpec = { ...base, allow: { ...base.allow, format: true } };
         const out = await around(spec.kw, "provision", () => provider!.provision(ctx, { ...spec, recorded: {} }));
         outputs.set(ch.rid, { ...out });
         undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });

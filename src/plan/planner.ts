@@ -513,12 +513,18 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
   if (boolKw(r, "disable")) return make("noop", "disabled");
   if (!p) return make("noop", "no provider on this host", [], "no provider");
   if (p.statusOnly) return make("noop", STATUS_ONLY);
+  if (rec?.provisioned && rec.driver !== driver && !(shared && role === "follower")) {
+    // Another driver (fs type ext4 -> xfs): what the new driver's probe sees (a foreign filesystem)
+    // is the thing being replaced, not a problem or a missing resource.
+    const diff: KeywordDiff[] = [{ key: "type", before: rec.driver, after: driver, forcesReplace: true }];
+    return replaceOrBlock(rid, p, diff, `type changed (${rec.driver} -> ${driver})`, options, diagnostics, make);
+  }
   for (const pr of o?.problems ?? []) {
     diagnostics.push({
       code: pr.level === "error" ? "E3003" : "W3003",
       severity: pr.level,
       summary: `${rid}: ${pr.message}`,
-      range: r.range,
+      range: (pr.keyword ? r.keywords.get(pr.keyword)?.range : undefined) ?? r.range,
       hint: pr.hint,
     });
   }
@@ -548,7 +554,11 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
   }
   if (!rec || rec.provisioned === false || (rec.provisioned === null && o.provisioned === true)) {
     if (o.provisioned === null) return o.up ? make("adopt", "running, not recorded yet") : make("start", "not running", allAfter());
-    return make("adopt", o.up ? "exists on the host, not recorded: adopt it" : "exists on the host, not recorded: adopt and start it", allAfter());
+    // What exists may differ from the template (an image of another size): adopted as it is, and said.
+    const found = driftOf(o, d, [], specOf, p);
+    const differs = found.length ? `; differs from the template: ${found.map((x) => `${x.key} is ${x.before}, not ${x.after}${x.forcesReplace ? " (kept as is: not changeable in place)" : ""}`).join(", ")}` : "";
+    const after = allAfter().map((x) => found.find((f) => f.key === x.key) ?? x);
+    return make("adopt", `${o.up ? "exists on the host, not recorded: adopt it" : "exists on the host, not recorded: adopt and start it"}${differs}`, after);
   }
   // Recorded and present: compare inputs, then the host's actual values.
   const diff: KeywordDiff[] = [];
@@ -562,13 +572,7 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
     if (sameValue(before, after)) continue;
     diff.push({ key: k, before: displayValue(before, spec), after: displayValue(after, spec), sensitive: spec?.sensitive, forcesReplace: !(p.updatable ?? []).includes(k) });
   }
-  const drift: KeywordDiff[] = [];
-  for (const [k, actual] of Object.entries(o.actual ?? {})) {
-    if (diff.some((x) => x.key === k)) continue;
-    const want = d.inputs[k];
-    if (want === undefined || sameValue(actual, want)) continue;
-    drift.push({ key: k, before: displayValue(actual, specOf(k)), after: displayValue(want, specOf(k)), forcesReplace: !(p.updatable ?? []).includes(k) });
-  }
+  const drift = driftOf(o, d, diff, specOf, p);
   if (rec.driver !== driver) {
     const all = [{ key: "type", before: rec.driver, after: driver, forcesReplace: true }, ...diff];
     return replaceOrBlock(rid, p, all, `driver changes from ${rec.driver} to ${driver}`, options, diagnostics, make);
@@ -582,6 +586,18 @@ function decide(rid: string, d: Desired, o: Observed | undefined, rec: ResourceS
   }
   if (!o.up) return make("start", standby ? "standby resource is down" : "provisioned but down");
   return make("noop", "up to date");
+}
+
+/** What the host has (the probe's actual values) that differs from the template, less what the template itself changes. */
+function driftOf(o: Observed, d: Desired, diff: readonly KeywordDiff[], specOf: (k: string) => KeywordSpec | undefined, p: Provider): KeywordDiff[] {
+  const drift: KeywordDiff[] = [];
+  for (const [k, actual] of Object.entries(o.actual ?? {})) {
+    if (diff.some((x) => x.key === k)) continue;
+    const want = d.inputs[k];
+    if (want === undefined || sameValue(actual, want)) continue;
+    drift.push({ key: k, before: displayValue(actual, specOf(k)), after: displayValue(want, specOf(k)), forcesReplace: !(p.updatable ?? []).includes(k) });
+  }
+  return drift;
 }
 
 function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, options: PlanOptions): Decision {

@@ -11,8 +11,11 @@ export interface ResourceSpec {
   readonly kw: Readonly<Record<string, KwValue>>;
   /** Outputs recorded for this resource at the last apply (for idempotency and stop/unprovision). */
   readonly recorded?: Outputs;
-  /** The user's explicit consent for this resource (--allow-format, --allow-destroy <rid>). */
-  readonly allow?: { readonly format?: boolean; readonly destroy?: boolean };
+  /**
+   * The user's explicit consent for this resource (--allow-format, --allow-destroy <rid>); `replace`:
+   * this unprovision is the removal half of a replace the plan allowed (--allow-replace for data).
+   */
+  readonly allow?: { readonly format?: boolean; readonly destroy?: boolean; readonly replace?: boolean };
 }
 
 export type LogLevel = "info" | "warning" | "error";
@@ -66,6 +69,14 @@ export interface StatusLogLine {
 }
 
 /** What a read-only probe found on the host. */
+/** A problem a probe found; `keyword` names the keyword it is about (diagnostics point at its line). */
+export interface ProbeProblem {
+  readonly level: "warning" | "error";
+  readonly message: string;
+  readonly hint?: string;
+  readonly keyword?: string;
+}
+
 export interface Observed {
   /** The thing exists (file created, filesystem formatted, container created...). null: no provisioner (n/a). */
   readonly provisioned: boolean | null;
@@ -76,7 +87,8 @@ export interface Observed {
   /** Outputs that can be computed from the host (loop device of a file...). */
   readonly outputs?: Outputs;
   /** Problems found without acting (a foreign filesystem signature...). Errors block provisioning. */
-  readonly problems?: readonly { level: "warning" | "error"; message: string; hint?: string }[];
+  /** What the probe found worth saying. */
+  readonly problems?: readonly ProbeProblem[];
   /** Status log lines shown under the resource by `status` (an app's check output with status_log). */
   readonly log?: readonly StatusLogLine[];
   /**

@@ -27,6 +27,12 @@ describe("validate gate", () => {
     expect(codes(text)).toEqual(expected);
   });
 
+  it("a key line without '=' (type loop) is one error with the fix, not a cascade", () => {
+    const r = gateCompiled(compile("[disk#0]\ntype loop\nfile = /tmp/x.img\nsize = 10m\n"));
+    expect(r.diagnostics.map((d) => d.code)).toEqual(["E1005"]);
+    expect(r.diagnostics[0].hint).toBe('Write "type = loop".');
+  });
+
   it("the unknown-reference hint names the deferred attribute", () => {
     const r = gateCompiled(compile("[disk#0]\ntype = loop\nfile = /tmp/x.img\nsize = 10m\n[fs#0]\ntype = ext4\ndev = {disk#0.exposed_dev}\nmnt = /tmp/x\n"));
     expect(r.diagnostics.find((d) => d.code === "W2001")?.hint).toBe("Did you mean {disk#0.exposed_devs}?");

@@ -195,7 +195,36 @@ export async function computePlan(p: Prepared, opts: EngineOptions & { mode?: Pl
     osvcVersion: osvcVersion(),
   });
   const checked = opts.mode === "start" || opts.mode === "stop" ? plan : await checkClaims(plan, store, object, destroy);
-  return dataDiagnostics.length ? { ...checked, diagnostics: [...checked.diagnostics, ...dataDiagnostics] } : checked;
+  const extra = [...dataDiagnostics, ...(destroy ? [] : foreignNode(p.compiled.evaluated, opts))];
+  return extra.length ? { ...checked, diagnostics: [...checked.diagnostics, ...extra] } : checked;
+}
+
+/**
+ * This node is not one of the object's `nodes`/`drpnodes`: planning here is an error (E3008) unless
+ * the node is named on purpose (--node) or --force says so; tearing down (destroy) is always allowed.
+ */
+function foreignNode(ev: EvaluatedTemplate, opts: EngineOptions): Diagnostic[] {
+  if (opts.node !== undefined || opts.force) return [];
+  const listed = (k: string): string[] => {
+    const v = ev.defaults.get(k)?.value;
+    return Array.isArray(v) ? v.map(String) : typeof v === "string" && v.trim() ? v.trim().split(/\s+/) : [];
+  };
+  const nodes = listed("nodes");
+  const drp = listed("drpnodes");
+  const all = [...nodes, ...drp].map((n) => n.toLowerCase());
+  const me = ev.nodename.toLowerCase();
+  if (all.length === 0 || all.includes("*") || all.includes(me) || all.includes(me.split(".")[0])) return [];
+  const k = ev.defaults.get("nodes");
+  return [
+    {
+      code: "E3008",
+      severity: "error",
+      summary: `this node (${ev.nodename}) is not one of the object's nodes`,
+      detail: `nodes = ${nodes.join(" ") || "(none)"}${drp.length ? `, drpnodes = ${drp.join(" ")}` : ""}: provisioning ${ev.path.name} here would act on a host the template does not name.`,
+      ...(k?.range ? { range: k.range } : {}),
+      hint: `Run it on one of those nodes, add ${ev.nodename} to nodes, or pass --node ${ev.nodename} (or --force) if this host is meant.`,
+    },
+  ];
 }
 
 /** Other objects' recorded states on this node; one that cannot be read is skipped (its own commands report it). */
