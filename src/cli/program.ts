@@ -107,7 +107,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--disable-rollback", "on failure, leave what succeeded in place")
     .option("--parallelism <n>", "resources acted on at once", "10")
     .option("--json", "NDJSON events instead of log lines")
-    .option("--force", "act on state.json.backup when state.json is missing or corrupt")
+    .option("--force", "act on state.json.backup when state.json is missing or corrupt; provision on a node the template's nodes do not name")
     .action(wrap(async (target: string | undefined, opts: Record<string, unknown>) => (await engine()).applyCommand(target, { ...opts, color })));
 
   stateOptions(program.command("destroy").argument("<object>", "object path, or the template file it was applied from").description("unprovision everything recorded for an object, in reverse order"))

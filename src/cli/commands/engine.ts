@@ -222,7 +222,7 @@ function foreignNode(ev: EvaluatedTemplate, opts: EngineOptions): Diagnostic[] {
       summary: `this node (${ev.nodename}) is not one of the object's nodes`,
       detail: `nodes = ${nodes.join(" ") || "(none)"}${drp.length ? `, drpnodes = ${drp.join(" ")}` : ""}: provisioning ${ev.path.name} here would act on a host the template does not name.`,
       ...(k?.range ? { range: k.range } : {}),
-      hint: `Run it on one of those nodes, add ${ev.nodename} to nodes, or pass --node ${ev.nodename} (or --force) if this host is meant.`,
+      hint: `Run it on one of those nodes, add ${ev.nodename} to nodes, or, if this host is meant, pass --node ${ev.nodename} (or --force to apply).`,
     },
   ];
 }
