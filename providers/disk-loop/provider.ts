@@ -287,12 +287,24 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     dev = await attach(ctx, file, !info.exists);
   } catch (e) {
     if (created && !info.exists) {
+      // A losetup ended by a signal may have attached the file already: detach before deleting it.
+      await detachLeftovers(ctx, file);
       if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
       await removeEmptyDirs(ctx, createdDirs);
     }
     throw e;
   }
   return { exposed_devs: [dev], created_file: created, created_dirs: createdDirs };
+}
+
+/** Detaches the loop devices backed by a file osvc just created (a failed or killed attach). */
+async function detachLeftovers(ctx: ProviderContext, file: string): Promise<void> {
+  const j = await ctx.exec("losetup", ["-j", file]);
+  for (const dev of parseLosetupAssoc(j.stdout)) {
+    const d = await ctx.exec("losetup", ["-d", dev]);
+    if (d.exitCode === 0) ctx.log("info", `${dev} detached from ${file}`);
+    else ctx.log("warning", `cannot detach ${dev} from ${file}: ${(d.stderr || d.stdout).trim()}`);
+  }
 }
 
 /** Removes directories osvc created for the backing file, deepest first, while they are empty. */

@@ -16,7 +16,7 @@ import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
-import { ExecError, run } from "../../src/provider/exec.js";
+import { ExecError, exitText, run } from "../../src/provider/exec.js";
 import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
@@ -562,7 +562,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (!exists) await rmdir(mnt).catch(() => undefined);
       const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
       throw new ProviderError(
-        `cannot mount ${dev.path} on ${mnt}: ${tail || `exit code ${m.exitCode}`}`,
+        `cannot mount ${dev.path} on ${mnt}: ${tail || exitText(m)}`,
         subvol ? `check the mount options and that the subvolume ${subvol} exists (provision creates it)` : "check the mount options and that the device holds a " + type + " filesystem",
       );
     }
@@ -588,7 +588,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (res.exitCode !== 0) {
         // the error comes first; a usage text may follow
         const tail = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(0, 2).join("\n");
-        throw new ProviderError(`${file} failed on ${dev.path} (exit code ${res.exitCode}): ${tail}`, "check mkfs_opt");
+        throw new ProviderError(`${file} failed on ${dev.path} (${exitText(res)}): ${tail}`, "check mkfs_opt");
       }
       ctx.log("info", `formatted ${dev.path} as ${type}`);
       formatted = true;
@@ -626,7 +626,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (u.exitCode !== 0) {
         const tail = (u.stderr || u.stdout).trim();
         throw new ProviderError(
-          `cannot unmount ${mnt}: ${tail || `exit code ${u.exitCode}`}`,
+          `cannot unmount ${mnt}: ${tail || exitText(u)}`,
           /busy/i.test(tail) ? `processes still use it: see fuser -vm ${mnt}` : undefined,
         );
       }
@@ -686,7 +686,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       const res = await ctx.exec("mount", ["--options-source", "disable", "-o", o, mnt]);
       if (res.exitCode !== 0) {
         const tail = (res.stderr || res.stdout).trim();
-        throw new ProviderError(`cannot remount ${mnt} with ${o}: ${tail || `exit code ${res.exitCode}`}`, "some options cannot change on a mounted filesystem: stop and start the resource");
+        throw new ProviderError(`cannot remount ${mnt} with ${o}: ${tail || exitText(res)}`, "some options cannot change on a mounted filesystem: stop and start the resource");
       }
       ctx.log("info", `remounted ${mnt} (${o})`);
     }

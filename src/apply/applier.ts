@@ -32,6 +32,11 @@ export interface ApplyInput {
   readonly disableRollback: boolean;
   /** Aborted on SIGINT: start nothing new, let running steps finish, save state. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted at a second SIGINT ("abort now"): providers get it as their context's signal, and the
+   * commands running with it are ended. The first SIGINT (`signal`) never reaches the commands.
+   */
+  readonly abort?: AbortSignal;
   readonly emit: (e: ApplyEvent) => void;
   /** Installed as the object's config (the template sources applied). */
   readonly configText?: string;
@@ -57,6 +62,8 @@ interface UndoStep {
   readonly provider: Provider;
   readonly spec: ResourceSpec;
 }
+
+const NEVER_ABORTED = new AbortController().signal;
 
 function asOutputs(o: Record<string, unknown> | undefined): Outputs {
   return (o ?? {}) as Outputs;
@@ -134,7 +141,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
     }),
     log: (level, message) => emit({ type: "log", rid, level, message }),
-    signal: input.signal,
+    signal: input.abort ?? NEVER_ABORTED,
     role: plan.role,
     objectName: object,
     nodename: input.node,

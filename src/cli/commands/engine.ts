@@ -19,7 +19,7 @@ import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { parseDataWord } from "../../provider/data-env.js";
-import { createExec } from "../../provider/exec.js";
+import { createExec, endRunning, runningCommands } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
@@ -253,6 +253,9 @@ function parallelismOf(opts: EngineOptions): number {
   return n;
 }
 
+/** After an "abort now", the steps get this long to record their failure before osvc exits. */
+const ABORT_EXIT_MS = 10_000;
+
 export async function runApply(plan: Plan, opts: EngineOptions, store: StateStore, configText: string | undefined): Promise<number> {
   const name = plan.object;
   const c = colorsFor(opts.color, process.stdout);
@@ -261,15 +264,28 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   const progress = !opts.json && process.stdout.isTTY ? (await import("log-update")).createLogUpdate : undefined;
   const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress, total });
   const ac = new AbortController();
+  const abortNow = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  // Host commands run in their own process groups: a terminal's Ctrl-C reaches osvc only. The
+  // first one starts nothing new and lets the running steps finish; the second one ends the
+  // running commands (their steps fail and are recorded as such) and records the abort; a third
+  // one, or commands that do not end, exit at once: the journal holds the steps in flight.
+  const onSigint = (sig: NodeJS.Signals) => {
     interrupts++;
-    if (interrupts > 1) {
-      view.close();
-      process.stderr.write("\nsecond interrupt: exiting now; the journal records the steps in flight\n");
-      process.exit(130);
+    if (interrupts === 1) return ac.abort();
+    if (interrupts === 2) {
+      const commands = runningCommands();
+      process.stderr.write(`\n${sig === "SIGINT" ? "second interrupt" : `second ${sig}`}: aborting now${commands.length ? `, ending ${commands.join("; ")}` : ""}\n`);
+      abortNow.abort();
+      void store
+        .appendJournal(name, { run: `abort-${process.pid}`, op: "outcome", rid: "*", action: "abort", ok: false, error: `aborted by a second ${sig}${commands.length ? `; ended: ${commands.join("; ")}` : ""}` })
+        .catch(() => undefined);
+      void endRunning();
+      setTimeout(() => process.exit(130), ABORT_EXIT_MS).unref();
+      return;
     }
-    ac.abort();
+    view.close();
+    process.exit(130);
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
@@ -283,6 +299,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
       parallelism: parallelismOf(opts),
       disableRollback: opts.disableRollback ?? false,
       signal: ac.signal,
+      abort: abortNow.signal,
       emit: (e) => view.event(e),
       configText,
       osvcVersion: osvcVersion(),
