@@ -1,5 +1,5 @@
 // Output conventions: NO_COLOR and --color, NDJSON events with a version line first.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, runCli } from "../helpers/cli.js";
@@ -43,5 +43,30 @@ describe("output", () => {
     expect(r.rc).toBe(0);
     expect(r.stdout).toMatch(/\[\d+\/3\] running: fs#\d provision/);
     expect(r.stdout).toMatch(/Apply complete: 3 done/);
+  });
+});
+
+describe("a closed stdout/stderr", () => {
+  it("`osvc apply ... | head -1` stops the output, never the work: no EPIPE crash, every step done", () => {
+    const dir = makeTempDir("osvc-out-pipe-");
+    const conf = path.join(dir, "o.conf");
+    const script = path.join(dir, "start.sh");
+    writeFileSync(script, "#!/bin/sh\nsleep 1\n", { mode: 0o755 });
+    const sections = [0, 1, 2].map((i) => `[fs#${i}]\ntype = directory\npath = ${dir}/d${i}\n`);
+    sections.push(`[app#0]\ntype = forking\nstart = ${script}\nstop = /bin/true\n`, `[app#1]\ntype = forking\nstart = ${script}\nstop = /bin/true\n`);
+    writeFileSync(conf, sections.join("\n"));
+    const root = path.join(dir, "root");
+    const rc = path.join(dir, "rc");
+    const err = path.join(dir, "err");
+    // Both streams go to head, which leaves after the first line: every later write gets EPIPE.
+    const r = sh("bash", ["-c", `{ "${process.execPath}" "${BIN}" apply "${conf}" --root "${root}" --path pipe --auto-approve --parallelism 1 2>&1; echo $? > "${rc}"; } | head -1 > "${err}"`]);
+    expect(r.rc, r.stderr).toBe(0);
+    const code = Number(readFileSync(rc, "utf8").trim());
+    const state = JSON.parse(readFileSync(path.join(root, "objects/root/svc/pipe/state.json"), "utf8")) as { resources: Record<string, { provisioned: boolean | null; lastError?: string }> };
+    expect(Object.keys(state.resources).sort()).toEqual(["app#0", "app#1", "fs#0", "fs#1", "fs#2"]);
+    for (const [rid, s] of Object.entries(state.resources)) expect(s.lastError, rid).toBeUndefined();
+    expect(code).toBe(0);
+    const d = runCli(["destroy", "pipe", "--root", root, "--auto-approve"]);
+    expect(d.code, d.stderr).toBe(0);
   });
 });
