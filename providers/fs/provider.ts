@@ -10,7 +10,8 @@
 // start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
 // unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
-import { mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
@@ -71,7 +72,9 @@ export type Signature =
   | { readonly kind: "error"; readonly message: string };
 
 export function parseBlkid(exitCode: number, stdout: string, stderr: string): Signature {
-  if (exitCode === 2 && stdout.trim() === "") return { kind: "none" };
+  // 2 is "nothing found", and also what blkid exits with when it cannot read the device
+  // ("error: /dev/loop0: Permission denied"): only a silent 2 means no signature.
+  if (exitCode === 2 && stdout.trim() === "" && stderr.trim() === "") return { kind: "none" };
   if (exitCode !== 0) {
     const why = exitCode === 8 ? "ambivalent probing result (several signatures)" : (stderr || stdout).trim() || `exit code ${exitCode}`;
     return { kind: "error", message: why };
@@ -110,9 +113,23 @@ async function probeSignatures(exec: Exec, devs: readonly string[]): Promise<Map
     for (const d of devs) out.set(d, await probeSignature(exec, d));
     return out;
   }
+  const found = new Set<string>();
   for (const block of r.stdout.split(/\n\s*\n/)) {
     const name = /^DEVNAME=(.*)$/m.exec(block)?.[1];
-    if (name && out.has(name)) out.set(name, parseBlkid(0, block.replace(/^DEVNAME=.*\n?/m, ""), ""));
+    if (name && out.has(name)) {
+      out.set(name, parseBlkid(0, block.replace(/^DEVNAME=.*\n?/m, ""), ""));
+      found.add(name);
+    }
+  }
+  // blkid -c /dev/null silently skips a device it cannot read: that is no proof of no signature.
+  for (const d of devs) {
+    if (found.has(d)) continue;
+    try {
+      await access(d, constants.R_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") out.set(d, { kind: "error", message: `cannot read ${d}: ${code === "EACCES" || code === "EPERM" ? "permission denied" : String(code)}` });
+    }
   }
   return out;
 }

@@ -25,7 +25,7 @@ import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../.
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
-import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
+import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, requireRoot, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
 import { jsonView, textView, versionLine, type ApplyView } from "../views/apply-log.js";
@@ -214,6 +214,7 @@ export function showPlan(plan: Plan, opts: EngineOptions): void {
 // ---------------------------------------------------------------- plan
 
 export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
+  if (planOptions(opts).refresh) requireRoot("osvc plan", " Or plan from the recorded state alone: --refresh false.");
   const p = await prepare(template, opts);
   if (typeof p === "number") return p;
   const store = storeFor(opts);
@@ -335,6 +336,7 @@ export async function withLock<T>(store: StateStore, object: string, opts: Engin
 }
 
 export async function applyCommand(target: string | undefined, opts: EngineOptions): Promise<number> {
+  requireRoot("osvc apply");
   const store = storeFor(opts);
   const cmdline = `osvc apply ${target ?? ""}`.trim();
   if (target && (await isPlanFile(target))) {
@@ -388,6 +390,7 @@ function emptyEvaluated(path: ObjectPath, node: string): EvaluatedTemplate {
 }
 
 export async function destroyCommand(arg: string, opts: EngineOptions): Promise<number> {
+  requireRoot("osvc destroy");
   const store = storeFor(opts);
   const path = objectPathOf(arg, opts);
   const object = formatObjectPath(path);
