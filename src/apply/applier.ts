@@ -121,6 +121,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const journalWriter = await store.openJournal(object);
   const journal = (op: "intent" | "outcome", rid: string, action: string, ok?: boolean, error?: string) =>
     journalWriter.append({ run: runId, op, rid, action, ...(ok === undefined ? {} : { ok }), ...(error ? { error } : {}) });
+  // An intent must be on disk before its step runs (a failure fails the step); an outcome that
+  // cannot be written leaves the intent pending, which the next run resolves by probing.
+  let journalWarned = false;
+  const outcome = async (rid: string, action: string, ok: boolean, error?: string): Promise<void> => {
+    try {
+      await journal("outcome", rid, action, ok, error);
+    } catch (e) {
+      if (!journalWarned) emit({ type: "log", rid, level: "warning", message: `the journal records no outcome: ${errorText(e).error}` });
+      journalWarned = true;
+    }
+  };
+  // Steps done on the host whose state could not be written: their intents stay pending (the
+  // next run knows osvc was creating them) until the rollback has undone them.
+  const unrecorded = new Set<string>();
+  const pendingUntilUndone = new Map<string, string>();
 
   // Outputs known so far: recorded ones, then this run's.
   const outputs = new Map<string, Outputs>();
@@ -224,7 +239,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         const out = await around(spec.kw, "provision", () => provider!.provision(ctx, spec));
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
         if (!existedBefore) undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
+        unrecorded.add(ch.rid);
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
+        unrecorded.delete(ch.rid);
         return;
       }
       case "adopt":
@@ -265,7 +282,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         const out = await around(spec.kw, "provision", () => provider!.provision(ctx, { ...spec, recorded: {} }));
         outputs.set(ch.rid, { ...out });
         undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
+        unrecorded.add(ch.rid);
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: true, provisionedAt: new Date().toISOString() });
+        unrecorded.delete(ch.rid);
         return;
       }
       case "unprovision": {
@@ -388,18 +407,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     const started = performance.now();
     const p = (async () => {
       const jaction = c.action === "replace" ? `replace-${t.phase}` : c.action;
-      await journal("intent", c.rid, jaction);
+      let journaled = false;
       try {
+        await journal("intent", c.rid, jaction);
+        journaled = true;
         await runChange(c, t.phase);
         finish(t, "done");
         if (c.action !== "replace" || t.phase === "up") done.push(c.rid);
-        await journal("outcome", c.rid, jaction, true);
+        await outcome(c.rid, jaction, true);
         emit({ type: "change_done", rid: c.rid, action: c.action === "replace" && t.phase === "down" ? "replace (removed)" : c.action, elapsedMs: Math.round(performance.now() - started) });
       } catch (e) {
         const { error, hint } = errorText(e);
         finish(t, "failed");
         failed.push(c.rid);
-        await journal("outcome", c.rid, jaction, false, error);
+        if (unrecorded.has(c.rid)) pendingUntilUndone.set(c.rid, jaction);
+        else if (journaled) await outcome(c.rid, jaction, false, error);
         const spec = specForSafe(c);
         if (t.phase === "up") {
           await record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (state.resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
@@ -452,19 +474,22 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       try {
         if (step.op === "stop") await step.provider.stop(ctx, step.spec);
         else await step.provider.unprovision(ctx, step.spec);
-        rolledBack.push(step.rid);
-        await journal("outcome", step.rid, `rollback-${step.op}`, true);
-        await persist((s) => {
-          if (step.op === "unprovision") delete s.resources[step.rid];
-        });
-        emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
       } catch (e) {
         const { error } = errorText(e);
-        await journal("outcome", step.rid, `rollback-${step.op}`, false, error);
+        await outcome(step.rid, `rollback-${step.op}`, false, error);
         emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: false, error });
         // A failing undo stops the rollback: what is left is in the state and the journal.
         break;
       }
+      // Undone on the host: the rollback goes on even when the state cannot record it.
+      rolledBack.push(step.rid);
+      await outcome(step.rid, `rollback-${step.op}`, true);
+      const pendingAction = pendingUntilUndone.get(step.rid);
+      if (pendingAction !== undefined) await outcome(step.rid, pendingAction, false, "its state could not be written; rolled back");
+      await persist((s) => {
+        if (step.op === "unprovision") delete s.resources[step.rid];
+      }).catch((e: unknown) => emit({ type: "log", rid: step.rid, level: "warning", message: `rolled back, but the state could not record it: ${errorText(e).error}` }));
+      emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
     }
   }
   await Promise.all(backgroundWork);
