@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loopsUnder, must, sandbox, show } from "../helpers/e2e.js";
+import { loopsBackedBy, loopsUnder, must, sandbox, show } from "../helpers/e2e.js";
 
 const STACK = /\n\s+at .*:\d+:\d+\)?\n/;
 
@@ -44,6 +44,39 @@ describe("a state root that is full or read-only", () => {
       expect(loopsUnder(sb.dir)).toEqual([]);
     }
     expect(failures).toBeGreaterThan(0);
+  });
+
+  it("a state write refused after the host steps: the rollback still undoes them all; nothing is adopted as 'not created by osvc' later", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-e2e-immutable-");
+    // state.json immutable: its replacement is refused (EPERM) while the journal still takes lines.
+    must("mkdir", [sb.root]);
+    must("truncate", ["-s", "16m", sb.at("root.img")]);
+    must("mkfs.ext4", ["-q", sb.at("root.img")]);
+    must("mount", ["-o", "loop", sb.at("root.img"), sb.root]);
+    const imgs = [0, 1, 2].map((n) => sb.at(`d${n}.img`));
+    const tpl = sb.write("t.conf", [...imgs.map((f, n) => `[disk#${n}]\ntype = loop\nfile = ${f}\nsize = 16m\n`), `[fs#9]\ntype = directory\npath = ${sb.at("dd")}\n`].join("\n"));
+    const loops = () => imgs.flatMap((f) => loopsBackedBy(f));
+    expect((await sb.osvc(["apply", tpl, "--path", "imm", "--target", "fs#9", "--auto-approve"])).code).toBe(0);
+    const stateFile = path.join(sb.objectDir("imm"), "state.json");
+    must("chattr", ["+i", stateFile]);
+    try {
+      const a = await sb.osvc(["apply", tpl, "--path", "imm", "--auto-approve"]);
+      expect(a.code, show(a)).toBe(1);
+      expect(a.stdout + a.stderr).not.toMatch(STACK);
+      expect(a.stdout, show(a)).toMatch(/cannot write \S+\/state\.json: operation not permitted/);
+      expect(loops(), show(a)).toEqual([]);
+      expect(images(sb.dir).filter((f) => f !== "root.img"), show(a)).toEqual([]);
+    } finally {
+      must("chattr", ["-i", stateFile]);
+    }
+    const b = await sb.osvc(["apply", tpl, "--path", "imm", "--auto-approve"]);
+    expect(b.code, show(b)).toBe(0);
+    expect(b.stdout).not.toMatch(/adopt/);
+    const d = await sb.osvc(["destroy", "imm", "--auto-approve"]);
+    expect(d.code, show(d)).toBe(0);
+    expect(d.stdout).not.toMatch(/kept: osvc did not create it/);
+    expect(loops()).toEqual([]);
+    expect(images(sb.dir).filter((f) => f !== "root.img")).toEqual([]);
   });
 
   it("a read-only state root: the command says so, names the file, and changes nothing", async (ctx) => {
