@@ -167,6 +167,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     },
   });
 
+  const replacedThisRun = new Set<string>();
   const specFor = (ch: ResourceChange): ResourceSpec => {
     const kw: Record<string, KwValue> = { ...ch.inputs };
     for (const k of ch.unknownInputs) {
@@ -176,6 +177,16 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       if (r.ok) kw[k] = r.value;
       else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
       else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
+    }
+    // A reference resolved at plan time to a resource this run replaced (a fs on the disk it
+    // re-created) takes the new value: the old one names a device that no longer exists.
+    if (replacedThisRun.size) {
+      const fresh = (rid: string, attr: string) => (replacedThisRun.has(rid) ? lookup(rid, attr) : undefined);
+      for (const [k, d] of Object.entries(ch.deferredInputs)) {
+        if (ch.unknownInputs.includes(k)) continue;
+        const r = resolveDeferred(d.text, d.type, fresh);
+        if (r.ok) kw[k] = r.value;
+      }
     }
     return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...(ch.resumed ? { resumed: true } : {}) };
   };
@@ -281,6 +292,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         const spec = specFor(ch);
         const out = await around(spec.kw, "provision", () => provider!.provision(ctx, { ...spec, recorded: {} }));
         outputs.set(ch.rid, { ...out });
+        replacedThisRun.add(ch.rid);
         undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
         unrecorded.add(ch.rid);
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: true, provisionedAt: new Date().toISOString() });
