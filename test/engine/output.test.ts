@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, runCli } from "../helpers/cli.js";
+import { startCli } from "../helpers/e2e.js";
 import { cleanup, makeTempDir, sh } from "../helpers/host.js";
 
 afterEach(() => {
@@ -68,5 +69,26 @@ describe("a closed stdout/stderr", () => {
     expect(code).toBe(0);
     const d = runCli(["destroy", "pipe", "--root", root, "--auto-approve"]);
     expect(d.code, d.stderr).toBe(0);
+  });
+});
+
+describe("a dropped session", () => {
+  it("SIGHUP to the process group and closed pipes during apply: the apply runs to its end", async () => {
+    const dir = makeTempDir("osvc-out-hup-");
+    const conf = path.join(dir, "o.conf");
+    const script = path.join(dir, "start.sh");
+    writeFileSync(script, "#!/bin/sh\nsleep 1\n", { mode: 0o755 });
+    writeFileSync(conf, [0, 1].map((i) => `[app#${i}]\ntype = forking\nstart = ${script}\nstop = /bin/true\n`).join("\n") + `\n[fs#0]\ntype = directory\npath = ${dir}/d0\n`);
+    const root = path.join(dir, "root");
+    const run = startCli(["apply", conf, "--root", root, "--path", "hup", "--auto-approve", "--parallelism", "1"]);
+    await run.line(/app#0 +start: /);
+    run.group("SIGHUP");
+    run.closeOutput();
+    const r = await run.done;
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.code).toBe(0);
+    const state = JSON.parse(readFileSync(path.join(root, "objects/root/svc/hup/state.json"), "utf8")) as { resources: Record<string, { lastError?: string }> };
+    expect(Object.keys(state.resources).sort()).toEqual(["app#0", "app#1", "fs#0"]);
+    expect(runCli(["destroy", "hup", "--root", root, "--auto-approve"]).code).toBe(0);
   });
 });

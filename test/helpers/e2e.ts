@@ -259,6 +259,8 @@ export interface StartedCli {
   group(signal: NodeJS.Signals): void;
   /** Sends a signal to the osvc process only. */
   self(signal: NodeJS.Signals): void;
+  /** Closes the reading ends of osvc's stdout and stderr (a dropped session). */
+  closeOutput(): void;
   /** osvc's end; then its descendants (commands it left running) are waited for, at most 15 s. */
   readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; leftovers: number[] }>;
 }
@@ -324,6 +326,10 @@ export function startCli(args: readonly string[], opts: { timeoutMs?: number } =
       }),
     group: (signal) => send(-pid, signal),
     self: (signal) => send(pid, signal),
+    closeOutput: () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    },
     done,
   };
 }

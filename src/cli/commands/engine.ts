@@ -288,8 +288,11 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
     view.close();
     process.exit(130);
   };
+  // A hangup (a dropped ssh session) ends the output, not the work: the apply runs to its end.
+  const onSighup = () => undefined;
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
+  process.on("SIGHUP", onSighup);
   let r: ApplyResult;
   try {
     r = await applyPlan({
@@ -308,6 +311,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
+    process.off("SIGHUP", onSighup);
     view.close();
   }
   view.done(r);
