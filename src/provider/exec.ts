@@ -161,8 +161,11 @@ export function createExec(logger?: ExecLogger): Exec {
       durationMs: Math.round(performance.now() - t0),
       ...(signal ? { signal } : {}),
     };
-    if (r.failed && r.exitCode === undefined && !signal && r.code === "ENOENT") {
-      return { ...result, exitCode: 127, stderr: `${file}: command not found` };
+    if (r.failed && r.exitCode === undefined && !signal) {
+      // It did not start: say why, with the shell's codes (127 not found, 126 not executable).
+      if (r.code === "ENOENT") return { ...result, exitCode: 127, stderr: `${file}: command not found` };
+      if (r.code === "EACCES") return { ...result, exitCode: 126, stderr: `${file}: permission denied` };
+      return { ...result, exitCode: 126, stderr: `${file}: cannot run it: ${r.code ?? r.shortMessage}` };
     }
     if (logger && !opts.quiet) logger({ command, result });
     return result;

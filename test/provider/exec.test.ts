@@ -1,6 +1,8 @@
 // The one Exec: commands run in their own process group (a terminal's Ctrl-C reaches osvc only),
 // a signal that ends a command is named, and a timeout or endRunning() ends the whole group.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createExec, endRunning, ExecError, exitText, runningCommands } from "../../src/provider/exec.js";
 
@@ -66,5 +68,20 @@ describe("createExec", () => {
     expect(exitText(r1)).toBe("killed by SIGTERM");
     expect(exitText(r2)).toBe("killed by SIGKILL");
     expect(runningCommands()).toEqual([]);
+  });
+});
+
+describe("createExec: a command that cannot start", () => {
+  it("is reported with the shell's codes, never 'exit code -1'", async () => {
+    const missing = await exec("/nonexistent/osvc-test-cmd", []);
+    expect(missing.exitCode).toBe(127);
+    expect(missing.stderr).toMatch(/command not found/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-"));
+    const file = path.join(dir, "not-executable");
+    writeFileSync(file, "#!/bin/sh\n", { mode: 0o644 });
+    const notExec = await exec(file, []);
+    rmSync(dir, { recursive: true });
+    expect(notExec.exitCode).toBe(126);
+    expect(notExec.stderr).toMatch(/permission denied/);
   });
 });
