@@ -1,5 +1,5 @@
 // Output conventions: NO_COLOR and --color, NDJSON events with a version line first.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN, runCli } from "../helpers/cli.js";
@@ -44,6 +44,23 @@ describe("output", () => {
     expect(r.rc).toBe(0);
     expect(r.stdout).toMatch(/\[\d+\/3\] running: fs#\d provision/);
     expect(r.stdout).toMatch(/Apply complete: 3 done/);
+  });
+});
+
+describe("Ctrl-C on a terminal at the confirmation prompt", () => {
+  it("cancels: no stack trace, nothing applied", () => {
+    const dir = makeTempDir("osvc-out-confirm-");
+    const conf = path.join(dir, "o.conf");
+    writeFileSync(conf, `[fs#0]\ntype = directory\npath = ${dir}/d0\n`);
+    const out = path.join(dir, "out");
+    const cmd = `${process.execPath} ${BIN} apply ${conf} --root ${path.join(dir, "root")} --color never`;
+    // The keyboard: Ctrl-C once the prompt is shown (script(1) gives the CLI a terminal).
+    const keys = `n=0; while ! grep -q "Only 'yes'" "${out}" 2>/dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done; printf '\\003'; sleep 2`;
+    const r = sh("bash", ["-c", `(${keys}) | timeout 60 script -qec "${cmd}" /dev/null > "${out}"; cat "${out}"`]);
+    expect(r.stdout).toMatch(/Only 'yes' will be accepted/);
+    expect(r.stdout).toMatch(/Apply cancelled/);
+    expect(r.stdout).not.toMatch(/AbortError|\n\s+at /);
+    expect(existsSync(path.join(dir, "d0"))).toBe(false);
   });
 });
 

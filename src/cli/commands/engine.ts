@@ -242,6 +242,13 @@ async function confirm(question: string, opts: EngineOptions): Promise<boolean> 
   try {
     const a = await rl.question(`\n${question}\n  Only 'yes' will be accepted: `);
     return a.trim() === "yes";
+  } catch (e) {
+    // Ctrl-C (or the end of the input) at the prompt is a "no".
+    if ((e as Error).name === "AbortError") {
+      process.stdout.write("\n");
+      return false;
+    }
+    throw e;
   } finally {
     rl.close();
   }
