@@ -12,7 +12,7 @@ import path from "node:path";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { createSparseFile, makeDirs, removeEmptyDir, removeFile } from "../../src/provider/files.js";
+import { createSparseFile, makeDirs, removeCreatedDirs, removeFile } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -309,10 +309,7 @@ async function detachLeftovers(ctx: ProviderContext, file: string): Promise<void
 
 /** Removes directories osvc created for the backing file, deepest first, while they are empty. */
 async function removeEmptyDirs(ctx: ProviderContext, dirs: readonly string[]): Promise<void> {
-  for (const d of dirs) {
-    if (!(await removeEmptyDir(d))) break;
-    ctx.log("info", `removed directory ${d}`);
-  }
+  for (const d of await removeCreatedDirs(dirs)) ctx.log("info", `removed directory ${d}`);
 }
 
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {

@@ -5,13 +5,14 @@
 // provision  : same as start. start: mkdir -p, chown/chmod where different; records created_dir.
 // stop       : no-op.
 // unprovision: `rm -r --one-file-system PATH` only when osvc created it (recorded created_dir),
-//              never for / or a top-level system directory.
+//              never for / or a top-level system directory; then the parents osvc created for it
+//              (created_dirs), while they are empty.
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { makeDirs, recordedDirs, removeCreatedDirs } from "../../src/provider/files.js";
 import { applyOwnership, ownershipActual, statPaths } from "../fs/ownership.js";
 import { fsDirectorySpec } from "./spec.js";
 
@@ -33,9 +34,10 @@ function pathOf(r: ResourceSpec): string {
   return path.resolve(p);
 }
 
-function preserved(r: ResourceSpec): Record<string, boolean> {
+function preserved(r: ResourceSpec): Record<string, boolean | string[]> {
   const c = r.recorded?.created_dir;
-  return typeof c === "boolean" ? { created_dir: c } : {};
+  const dirs = recordedDirs(r.recorded);
+  return { ...(typeof c === "boolean" ? { created_dir: c } : {}), ...(dirs.length ? { created_dirs: dirs } : {}) };
 }
 
 async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
@@ -69,17 +71,20 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   let created = r.recorded?.created_dir === true || r.resumed === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
-    for (const d of (await makeDirs(p)).reverse()) ctx.log("info", `created directory ${d}`);
+    const made = await makeDirs(p);
+    for (const d of [...made].reverse()) ctx.log("info", `created directory ${d}`);
     try {
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {
-      await removeEmptyDir(p); // leave nothing behind a failed start
+      await removeCreatedDirs(made); // leave nothing behind a failed start
       throw e;
     }
-    return { created_dir: true };
+    // Its parents osvc made too: removed with it (while empty).
+    const parents = made.filter((d) => d !== p);
+    return { created_dir: true, ...(parents.length ? { created_dirs: parents } : {}) };
   }
   await applyOwnership(ctx, p, r.kw);
-  return { created_dir: created };
+  return { ...preserved(r), created_dir: created };
 }
 
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
@@ -101,6 +106,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     throw e;
   }
   ctx.log("info", `removed directory ${p}`);
+  for (const d of await removeCreatedDirs(recordedDirs(r.recorded))) ctx.log("info", `removed directory ${d}`);
 }
 
 async function update(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs> {

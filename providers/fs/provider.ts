@@ -8,7 +8,8 @@
 //              → refuse (never format over data). btrfs subvol=X: create the subvolume from a
 //              temporary top-level mount. Then start.
 // start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
-// unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
+// unprovision: stop, rmdir the mount point when osvc created it and it is empty, then the parent
+//              directories osvc made for it (created_dirs), while empty. Never wipes.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
 import { constants } from "node:fs";
 import { access, mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
@@ -18,7 +19,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, exitText, run } from "../../src/provider/exec.js";
-import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { makeDirs, recordedDirs, removeCreatedDirs, removeEmptyDir } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
 import { FS_TYPES_RUNNABLE, fsSpecs } from "./spec.js";
@@ -411,12 +412,14 @@ function recordedBool(r: ResourceSpec, key: string): boolean | undefined {
   return typeof v === "boolean" ? v : undefined;
 }
 
-function preserved(r: ResourceSpec): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
+function preserved(r: ResourceSpec): Record<string, boolean | string[]> {
+  const out: Record<string, boolean | string[]> = {};
   for (const k of ["formatted_by_osvc", "created_mnt"]) {
     const v = recordedBool(r, k);
     if (v !== undefined) out[k] = v;
   }
+  const dirs = recordedDirs(r.recorded);
+  if (dirs.length) out.created_dirs = dirs;
   return out;
 }
 
@@ -569,14 +572,19 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     } catch (e) {
       if (e instanceof ProviderError) throw e;
     }
+    // The mount point and the parents osvc makes for it (created_dirs: removed with it).
+    let made: string[] = [];
     if (!exists) {
-      for (const d of (await makeDirs(mnt)).reverse()) ctx.log("info", `created directory ${d}`);
+      made = await makeDirs(mnt);
+      for (const d of [...made].reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
     }
+    const parents = made.filter((d) => d !== mnt);
+    const out = { ...preserved(r), created_mnt: created, ...(parents.length ? { created_dirs: parents } : {}) };
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), dev.path, mnt];
     const m = await ctx.exec("mount", args);
     if (m.exitCode !== 0) {
-      if (!exists) await rmdir(mnt).catch(() => undefined);
+      await removeCreatedDirs(made).catch(() => undefined);
       const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
       throw new ProviderError(
         `cannot mount ${dev.path} on ${mnt}: ${tail || exitText(m)}`,
@@ -589,10 +597,10 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     } catch (e) {
       // leave nothing behind a failed start: unmount, remove the mount point we created
       await ctx.exec("umount", [mnt]);
-      if (!exists) await rmdir(mnt).catch(() => undefined);
+      await removeCreatedDirs(made).catch(() => undefined);
       throw e;
     }
-    return { ...preserved(r), created_mnt: created };
+    return out;
   }
 
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
@@ -670,7 +678,10 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         ctx.log("info", `mount point ${mnt} kept: still a mount point`);
         return;
       }
-      if (await removeEmptyDir(mnt)) ctx.log("info", `removed mount point ${mnt}`);
+      if (await removeEmptyDir(mnt)) {
+        ctx.log("info", `removed mount point ${mnt}`);
+        for (const d of await removeCreatedDirs(recordedDirs(r.recorded))) ctx.log("info", `removed directory ${d}`);
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return;

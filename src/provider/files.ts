@@ -85,3 +85,23 @@ export async function removeEmptyDir(dir: string): Promise<boolean> {
     throw new ProviderError(`cannot remove directory ${dir}: ${(e as Error).message}`);
   }
 }
+
+/**
+ * Removes directories osvc created (as makeDirs returned them: deepest first) while they are
+ * empty; stops at the first one that is not. Returns the removed ones, for the caller's log.
+ */
+export async function removeCreatedDirs(dirs: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const d of dirs) {
+    if (!(await removeEmptyDir(d))) break;
+    removed.push(d);
+  }
+  return removed;
+}
+
+/** The directories a resource recorded as created (`created_dirs` output), or none. */
+export function recordedDirs(recorded: Readonly<Record<string, unknown>> | undefined): string[] {
+  const v = recorded?.created_dirs;
+  return Array.isArray(v) ? v.filter((d): d is string => typeof d === "string") : [];
+}
+

@@ -53,9 +53,10 @@ describe("signal torture: random Ctrl-C and kill -9 across apply and destroy", (
     const sb: Sandbox = sandbox(ctx, "osvc-e2e-torture-");
     const seed = Number(process.env.OSVC_TORTURE_SEED ?? Date.now() % 1_000_000);
     const rand = prng(seed);
-    const img = sb.at("d0.img");
-    const mnt = sb.at("m0");
-    const dir = sb.at("d1");
+    // Nested paths: osvc creates their parent directories, and must remove them again.
+    const img = sb.at("disks/a/d0.img");
+    const mnt = sb.at("mnt/m0");
+    const dir = sb.at("data/d1");
     const app = sb.write("app.sh", "#!/bin/sh\nwhile :; do sleep 1; done\n");
     chmodSync(app, 0o755);
     const tpl = sb.write(
