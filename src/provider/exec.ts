@@ -80,6 +80,18 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** When osvc last got a terminal interrupt it handles (SIGINT, SIGQUIT): see noteInterrupt. */
+let lastInterruptAt = -Infinity;
+
+/**
+ * Tells the Exec that osvc got a terminal interrupt (its handler calls this). A command spawned
+ * just then can get it too: between fork and its setsid the child is still in osvc's process
+ * group. It then dies before its program runs; the Exec runs it again, once.
+ */
+export function noteInterrupt(): void {
+  lastInterruptAt = performance.now();
+}
+
 /** The command lines running now (for messages). */
 export function runningCommands(): string[] {
   return [...running.values()];
@@ -103,73 +115,83 @@ export function createExec(logger?: ExecLogger): Exec {
   return async (file, args, opts = {}) => {
     const command = displayCommand(file, args);
     if (logger && !opts.quiet) logger({ command });
-    execStats.count++;
-    execStats.byFile.set(file, (execStats.byFile.get(file) ?? 0) + 1);
-    if (!exitHook) {
-      exitHook = true;
-      process.on("exit", () => {
-        for (const pid of running.keys()) killGroup(pid, "SIGKILL");
-      });
-    }
     const t0 = performance.now();
-    const sub = execa(file, [...args], {
-      reject: false,
-      input: opts.input,
-      stdin: opts.input === undefined ? "ignore" : undefined,
-      env: opts.env ? { ...process.env, ...opts.env } : undefined,
-      cwd: opts.cwd,
-      detached: true, // its own session and process group: a terminal's Ctrl-C does not reach it
-      cleanup: false, // ended by the exit hook above, as a group
-      stripFinalNewline: false,
-      encoding: "utf8",
-    });
-    const pid = sub.pid;
-    let timedOut = false;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const end = () => {
-      if (pid === undefined || graceTimer) return;
-      killGroup(pid, "SIGTERM");
-      graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      end();
-    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const onAbort = () => end();
-    if (pid !== undefined) {
-      running.set(pid, command);
-      if (opts.signal?.aborted) end();
-      opts.signal?.addEventListener("abort", onAbort);
-    }
-    let r: Awaited<typeof sub>;
-    try {
-      r = await sub;
-    } finally {
-      clearTimeout(timer);
-      if (graceTimer) clearTimeout(graceTimer);
-      opts.signal?.removeEventListener("abort", onAbort);
-      if (pid !== undefined) running.delete(pid);
-    }
-    const signal = typeof r.signal === "string" ? r.signal : undefined;
-    const signo = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
-    const result: ExecResult = {
-      command,
-      exitCode: typeof r.exitCode === "number" ? r.exitCode : signo !== undefined ? 128 + signo : -1,
-      stdout: String(r.stdout ?? ""),
-      stderr: String(r.stderr ?? ""),
-      timedOut,
-      durationMs: Math.round(performance.now() - t0),
-      ...(signal ? { signal } : {}),
-    };
-    if (r.failed && r.exitCode === undefined && !signal) {
-      // It did not start: say why, with the shell's codes (127 not found, 126 not executable).
-      if (r.code === "ENOENT") return { ...result, exitCode: 127, stderr: `${file}: command not found` };
-      if (r.code === "EACCES") return { ...result, exitCode: 126, stderr: `${file}: permission denied` };
-      return { ...result, exitCode: 126, stderr: `${file}: cannot run it: ${r.code ?? r.shortMessage}` };
-    }
+    const r = await spawnOnce(file, args, opts, command);
+    // Caught by a terminal's interrupt before it could leave osvc's process group: run it again.
+    const caught = (r.signal === "SIGINT" || r.signal === "SIGQUIT") && lastInterruptAt >= t0 && !opts.signal?.aborted;
+    const result = caught ? await spawnOnce(file, args, opts, command) : r;
     if (logger && !opts.quiet) logger({ command, result });
     return result;
   };
+}
+
+/** One spawn of a command in its own session (see the top of this file). */
+async function spawnOnce(file: string, args: readonly string[], opts: ExecOptions, command: string): Promise<ExecResult> {
+  execStats.count++;
+  execStats.byFile.set(file, (execStats.byFile.get(file) ?? 0) + 1);
+  if (!exitHook) {
+    exitHook = true;
+    process.on("exit", () => {
+      for (const pid of running.keys()) killGroup(pid, "SIGKILL");
+    });
+  }
+  const started = performance.now();
+  const sub = execa(file, [...args], {
+    reject: false,
+    input: opts.input,
+    stdin: opts.input === undefined ? "ignore" : undefined,
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
+    cwd: opts.cwd,
+    detached: true, // its own session and process group: a terminal's Ctrl-C does not reach it
+    cleanup: false, // ended by the exit hook above, as a group
+    stripFinalNewline: false,
+    encoding: "utf8",
+  });
+  const pid = sub.pid;
+  let timedOut = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const end = () => {
+    if (pid === undefined || graceTimer) return;
+    killGroup(pid, "SIGTERM");
+    graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS);
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    end();
+  }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const onAbort = () => end();
+  if (pid !== undefined) {
+    running.set(pid, command);
+    if (opts.signal?.aborted) end();
+    opts.signal?.addEventListener("abort", onAbort);
+  }
+  let r: Awaited<typeof sub>;
+  try {
+    r = await sub;
+  } finally {
+    clearTimeout(timer);
+    if (graceTimer) clearTimeout(graceTimer);
+    opts.signal?.removeEventListener("abort", onAbort);
+    if (pid !== undefined) running.delete(pid);
+  }
+  const signal = typeof r.signal === "string" ? r.signal : undefined;
+  const signo = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  const result: ExecResult = {
+    command,
+    exitCode: typeof r.exitCode === "number" ? r.exitCode : signo !== undefined ? 128 + signo : -1,
+    stdout: String(r.stdout ?? ""),
+    stderr: String(r.stderr ?? ""),
+    timedOut,
+    durationMs: Math.round(performance.now() - started),
+    ...(signal ? { signal } : {}),
+  };
+  if (r.failed && r.exitCode === undefined && !signal) {
+    // It did not start: say why, with the shell's codes (127 not found, 126 not executable).
+    if (r.code === "ENOENT") return { ...result, exitCode: 127, stderr: `${file}: command not found` };
+    if (r.code === "EACCES") return { ...result, exitCode: 126, stderr: `${file}: permission denied` };
+    return { ...result, exitCode: 126, stderr: `${file}: cannot run it: ${r.code ?? r.shortMessage}` };
+  }
+  return result;
 }
 
 /** Runs a program attached to the terminal (an editor): the user interacts with it directly. */

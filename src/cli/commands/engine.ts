@@ -19,7 +19,7 @@ import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { parseDataWord } from "../../provider/data-env.js";
-import { createExec, endRunning, runningCommands } from "../../provider/exec.js";
+import { createExec, endRunning, noteInterrupt, runningCommands } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
@@ -279,6 +279,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   // running commands (their steps fail and are recorded as such) and records the abort; a third
   // one, or commands that do not end, exit at once: the journal holds the steps in flight.
   const onSigint = (sig: NodeJS.Signals) => {
+    noteInterrupt();
     interrupts++;
     if (interrupts === 1) return ac.abort();
     if (interrupts === 2) {
