@@ -12,7 +12,7 @@ import path from "node:path";
 import { ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { createSparseFile, makeDirs, removeCreatedDirs, removeFile } from "../../src/provider/files.js";
+import { createSparseFile, dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -276,7 +276,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
-    createdDirs = await makeDirs(path.dirname(file));
+    createdDirs = await makeDirsNoted(path.dirname(file), dirsNote(ctx.varDir, r.rid));
     for (const d of [...createdDirs].reverse()) ctx.log("info", `created directory ${d}`);
     await createSparseFile(file, size);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
@@ -324,8 +324,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     if (!info.isFile) throw new ProviderError(`${file} is not a regular file; refusing to delete it`);
     if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
   }
-  const dirs = r.recorded?.created_dirs;
-  if (Array.isArray(dirs)) await removeEmptyDirs(ctx, dirs as string[]);
+  for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid))) ctx.log("info", `removed directory ${d}`);
 }
 
 export const diskLoopProvider: Provider = {

@@ -12,7 +12,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { makeDirs, recordedDirs, removeCreatedDirs } from "../../src/provider/files.js";
+import { dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeNotedDirs } from "../../src/provider/files.js";
 import { applyOwnership, ownershipActual, statPaths } from "../fs/ownership.js";
 import { fsDirectorySpec } from "./spec.js";
 
@@ -71,7 +71,7 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   let created = r.recorded?.created_dir === true || r.resumed === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
-    const made = await makeDirs(p);
+    const made = await makeDirsNoted(p, dirsNote(ctx.varDir, r.rid));
     for (const d of [...made].reverse()) ctx.log("info", `created directory ${d}`);
     try {
       await applyOwnership(ctx, p, r.kw);
@@ -106,7 +106,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     throw e;
   }
   ctx.log("info", `removed directory ${p}`);
-  for (const d of await removeCreatedDirs(recordedDirs(r.recorded))) ctx.log("info", `removed directory ${d}`);
+  for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid), p)) ctx.log("info", `removed directory ${d}`);
 }
 
 async function update(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs> {

@@ -19,7 +19,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, exitText, run } from "../../src/provider/exec.js";
-import { makeDirs, recordedDirs, removeCreatedDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeEmptyDir, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
 import { FS_TYPES_RUNNABLE, fsSpecs } from "./spec.js";
@@ -575,7 +575,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     // The mount point and the parents osvc makes for it (created_dirs: removed with it).
     let made: string[] = [];
     if (!exists) {
-      made = await makeDirs(mnt);
+      made = await makeDirsNoted(mnt, dirsNote(ctx.varDir, r.rid));
       for (const d of [...made].reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
     }
@@ -680,7 +680,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       }
       if (await removeEmptyDir(mnt)) {
         ctx.log("info", `removed mount point ${mnt}`);
-        for (const d of await removeCreatedDirs(recordedDirs(r.recorded))) ctx.log("info", `removed directory ${d}`);
+        for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid), mnt)) ctx.log("info", `removed directory ${d}`);
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;

@@ -53,11 +53,11 @@ describe("signal torture: random Ctrl-C and kill -9 across apply and destroy", (
     const sb: Sandbox = sandbox(ctx, "osvc-e2e-torture-");
     const seed = Number(process.env.OSVC_TORTURE_SEED ?? Date.now() % 1_000_000);
     const rand = prng(seed);
-    // (Parent directories osvc creates are covered by leftovers.test.ts: a kill -9 between their
-    // creation and the state write loses their record; see the closing note of issue 7.)
-    const img = sb.at("d0.img");
-    const mnt = sb.at("m0");
-    const dir = sb.at("d1");
+    // Nested paths: osvc creates their parent directories, and must remove them again, even
+    // when it was killed before the state recorded them.
+    const img = sb.at("disks/a/d0.img");
+    const mnt = sb.at("mnt/m0");
+    const dir = sb.at("data/d1");
     const app = sb.write("app.sh", "#!/bin/sh\nwhile :; do sleep 1; done\n");
     chmodSync(app, 0o755);
     const tpl = sb.write(
