@@ -52,7 +52,9 @@ describe("a state root that is full or read-only", () => {
     must("mkdir", [sb.root]);
     must("truncate", ["-s", "16m", sb.at("root.img")]);
     must("mkfs.ext4", ["-q", sb.at("root.img")]);
-    must("mount", ["-o", "loop", sb.at("root.img"), sb.root]);
+    // An explicit loop device (not mount -o loop, whose autoclear races the cleanup's detach).
+    const rootDev = must("losetup", ["-f", "--show", sb.at("root.img")]).trim();
+    must("mount", [rootDev, sb.root]);
     const imgs = [0, 1, 2].map((n) => sb.at(`d${n}.img`));
     const tpl = sb.write("t.conf", [...imgs.map((f, n) => `[disk#${n}]\ntype = loop\nfile = ${f}\nsize = 16m\n`), `[fs#9]\ntype = directory\npath = ${sb.at("dd")}\n`].join("\n"));
     const loops = () => imgs.flatMap((f) => loopsBackedBy(f));
