@@ -33,7 +33,7 @@ import path from "node:path";
 import type { Outputs } from "../../src/core/value.js";
 import { ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceInfo, ResourceSpec, StatusLogLine, ProbeProblem } from "../../src/provider/api.js";
-import type { Exec, ExecResult } from "../../src/provider/exec.js";
+import { exitText, type Exec, type ExecResult } from "../../src/provider/exec.js";
 import { dataEnvironment } from "../../src/provider/data-env.js";
 import { removeFile } from "../../src/provider/files.js";
 import {
@@ -295,7 +295,7 @@ async function forkingStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outp
       throw new ProviderError(`start command timed out after ${timeoutMs(r, "start") / 1000}s: ${cmd.display}${tail ? `\n${tail}` : ""}`, "a forking start command must return once the daemon runs; raise start_timeout if it needs longer");
     }
     if (res.exitCode !== 0) {
-      throw new ProviderError(`start command failed with exit code ${res.exitCode}: ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
+      throw new ProviderError(`start command failed (${exitText(res)}): ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
     }
     for (const line of tail.split("\n").filter(Boolean)) ctx.log("info", `start: ${line}`);
   }
@@ -323,7 +323,7 @@ async function forkingStop(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     const res = await runCommand(ctx.exec, r, "stop", cmd, re, { log: files.log, signal: ctx.signal });
     const tail = await logTail(files.log, offset);
     if (res.timedOut) throw new ProviderError(`stop command timed out after ${timeoutMs(r, "stop") / 1000}s: ${cmd.display}${tail ? `\n${tail}` : ""}`, "raise stop_timeout");
-    if (res.exitCode !== 0) throw new ProviderError(`stop command failed with exit code ${res.exitCode}: ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
+    if (res.exitCode !== 0) throw new ProviderError(`stop command failed (${exitText(res)}): ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
     for (const line of tail.split("\n").filter(Boolean)) ctx.log("info", `stop: ${line}`);
   }
   await removeFile(files.marker);
@@ -366,7 +366,7 @@ async function simpleStart(ctx: ProviderContext, r: ResourceSpec): Promise<Outpu
   // Logged above as the user's command: start-stop-daemon is osvc's wrapper.
   const res = await ctx.exec("start-stop-daemon", ssd, { env: re.env, timeoutMs: timeoutMs(r, "start"), signal: ctx.signal, quiet: true });
   if (res.exitCode !== 0 || res.timedOut) {
-    throw new ProviderError(`cannot start ${cmd.display}: start-stop-daemon ${res.timedOut ? "timed out" : `exit code ${res.exitCode}`}: ${(res.stderr || res.stdout).trim()}`);
+    throw new ProviderError(`cannot start ${cmd.display}: start-stop-daemon ${exitText(res)}: ${(res.stderr || res.stdout).trim()}`);
   }
   const pf = await readPidFile(files.pidfile);
   if (!pf) throw new ProviderError(`start-stop-daemon wrote no pid to ${files.pidfile}`);
@@ -431,7 +431,7 @@ async function simpleStop(ctx: ProviderContext, r: ResourceSpec): Promise<void> 
     const res = await runCommand(ctx.exec, r, "stop", cmd, re, { log: files.log, signal: ctx.signal });
     const tail = await logTail(files.log, offset);
     if (res.exitCode !== 0 || res.timedOut) {
-      throw new ProviderError(`stop command ${res.timedOut ? "timed out" : `failed with exit code ${res.exitCode}`}: ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
+      throw new ProviderError(`stop command ${res.timedOut ? "timed out" : `failed (${exitText(res)})`}: ${cmd.display}${tail ? `\n${tail}` : ""}`, `its output is in ${files.log}`);
     }
     procs = await waitGone(procs, Math.max(0, stopMs - (Date.now() - t0)));
     if (procs.length) ctx.log("warning", `the stop command returned but pid ${procs.map((p) => p.pid).join(", ")} still runs: sending SIGTERM`);

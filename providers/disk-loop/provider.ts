@@ -16,7 +16,7 @@ import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { createSparseFile, makeDirs, removeEmptyDir, removeFile } from "../../src/provider/files.js";
+import { createSparseFile, dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -319,7 +319,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
-    createdDirs = await makeDirs(path.dirname(file));
+    createdDirs = await makeDirsNoted(path.dirname(file), dirsNote(ctx.varDir, r.rid));
     for (const d of [...createdDirs].reverse()) ctx.log("info", `created directory ${d}`);
     await createSparseFile(file, size);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
@@ -338,6 +338,8 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     dev = await attach(ctx, file, !info.exists);
   } catch (e) {
     if (created && !info.exists) {
+      // A losetup ended by a signal may have attached the file already: detach before deleting it.
+      await detachLeftovers(ctx, file);
       if (await removeFile(file)) {
         ctx.log("info", `deleted ${file}`);
         await noteCreated(ctx, { created_file: false }).catch(() => undefined); // no fact claiming what is gone
@@ -349,12 +351,19 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   return { exposed_devs: [dev], created_file: created, created_dirs: createdDirs };
 }
 
+/** Detaches the loop devices backed by a file osvc just created (a failed or killed attach). */
+async function detachLeftovers(ctx: ProviderContext, file: string): Promise<void> {
+  const j = await ctx.exec("losetup", ["-j", file]);
+  for (const dev of parseLosetupAssoc(j.stdout)) {
+    const d = await ctx.exec("losetup", ["-d", dev]);
+    if (d.exitCode === 0) ctx.log("info", `${dev} detached from ${file}`);
+    else ctx.log("warning", `cannot detach ${dev} from ${file}: ${(d.stderr || d.stdout).trim()}`);
+  }
+}
+
 /** Removes directories osvc created for the backing file, deepest first, while they are empty. */
 async function removeEmptyDirs(ctx: ProviderContext, dirs: readonly string[]): Promise<void> {
-  for (const d of dirs) {
-    if (!(await removeEmptyDir(d))) break;
-    ctx.log("info", `removed directory ${d}`);
-  }
+  for (const d of await removeCreatedDirs(dirs)) ctx.log("info", `removed directory ${d}`);
 }
 
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
@@ -369,8 +378,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     if (!info.isFile) throw new ProviderError(`${file} is not a regular file; refusing to delete it`);
     if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
   }
-  const dirs = r.recorded?.created_dirs;
-  if (Array.isArray(dirs)) await removeEmptyDirs(ctx, dirs as string[]);
+  for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid))) ctx.log("info", `removed directory ${d}`);
 }
 
 export const diskLoopProvider: Provider = {

@@ -9,13 +9,14 @@
 //              never for / or a top-level system directory, and only while it holds no files (what
 //              is in it was added after osvc created it) unless --allow-destroy <rid>: else it is
 //              kept, with a warning. The plan shows it (removalImpact: files, bytes): "will KEEP",
-//              or "will DELETE" with consent.
+//              or "will DELETE" with consent; then the parents osvc created for it (created_dirs),
+//              while they are empty.
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeNotedDirs } from "../../src/provider/files.js";
 import { describeUsage, dirUsage } from "../../src/provider/content.js";
 import type { RemovalImpact } from "../../src/provider/api.js";
 import { applyOwnership, ownershipActual, statPaths } from "../fs/ownership.js";
@@ -39,9 +40,10 @@ function pathOf(r: ResourceSpec): string {
   return path.resolve(p);
 }
 
-function preserved(r: ResourceSpec): Record<string, boolean> {
+function preserved(r: ResourceSpec): Record<string, boolean | string[]> {
   const c = r.recorded?.created_dir;
-  return typeof c === "boolean" ? { created_dir: c } : {};
+  const dirs = recordedDirs(r.recorded);
+  return { ...(typeof c === "boolean" ? { created_dir: c } : {}), ...(dirs.length ? { created_dirs: dirs } : {}) };
 }
 
 async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
@@ -75,19 +77,23 @@ async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const created = r.recorded?.created_dir === true;
   if (st && st.fileType !== "directory") throw new ProviderError(`${p} exists and is a ${st.fileType}, not a directory`);
   if (!st) {
-    for (const d of (await makeDirs(p)).reverse()) ctx.log("info", `created directory ${d}`);
+    const made = await makeDirsNoted(p, dirsNote(ctx.varDir, r.rid));
+    for (const d of [...made].reverse()) ctx.log("info", `created directory ${d}`);
     try {
       await noteCreated(ctx, { created_dir: true }); // before anything else: an interrupted run knows it is osvc's
       await applyOwnership(ctx, p, r.kw);
     } catch (e) {
       // leave nothing behind a failed start, and no fact claiming what is gone
-      if (await removeEmptyDir(p)) await noteCreated(ctx, { created_dir: false }).catch(() => undefined);
+      await removeCreatedDirs(made);
+      await noteCreated(ctx, { created_dir: false }).catch(() => undefined);
       throw e;
     }
-    return { created_dir: true };
+    // Its parents osvc made too: removed with it (while empty).
+    const parents = made.filter((d) => d !== p);
+    return { created_dir: true, ...(parents.length ? { created_dirs: parents } : {}) };
   }
   await applyOwnership(ctx, p, r.kw);
-  return { created_dir: created };
+  return { ...preserved(r), created_dir: created };
 }
 
 /** What unprovision would delete: the files under a directory osvc created (none when it keeps it). */
@@ -126,6 +132,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     throw e;
   }
   ctx.log("info", `removed directory ${p}`);
+  for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid), p)) ctx.log("info", `removed directory ${d}`);
 }
 
 async function update(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpec): Promise<Outputs> {

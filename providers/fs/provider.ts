@@ -11,18 +11,21 @@
 //              devices: dev, and for btrfs the other members named by device= mount options.
 //              btrfs subvol=X: create the subvolume from a temporary top-level mount. Then start.
 // start/stop : mount -t TYPE [-o mnt_opt] DEV MNT + owner/mode of the mount point / umount.
-// unprovision: stop, rmdir the mount point when osvc created it and it is empty. Never wipes.
+// unprovision: stop, rmdir the mount point when osvc created it and it is empty, then the parent
+//              directories osvc made for it (created_dirs), while empty. Never wipes (except the
+//              removal half of an allowed replace: wipefs, so the new filesystem is made).
 // facts      : formatted_by_osvc and created_mnt are recorded (ctx.recordFacts) right after the
 //              mkfs / mkdir, so an interrupted run knows what osvc made, from facts only.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
-import { mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { KwValue, Outputs } from "../../src/core/value.js";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
-import { ExecError, run } from "../../src/provider/exec.js";
-import { makeDirs, removeEmptyDir } from "../../src/provider/files.js";
+import { ExecError, exitText, run } from "../../src/provider/exec.js";
+import { dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeEmptyDir, removeNotedDirs } from "../../src/provider/files.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import { checkOptionWords } from "../../src/core/argv.js";
 import type { DeviceContent } from "../../src/provider/api.js";
@@ -119,9 +122,23 @@ async function probeSignatures(exec: Exec, devs: readonly string[]): Promise<Map
     for (const d of devs) out.set(d, await probeSignature(exec, d));
     return out;
   }
+  const found = new Set<string>();
   for (const block of r.stdout.split(/\n\s*\n/)) {
     const name = /^DEVNAME=(.*)$/m.exec(block)?.[1];
-    if (name && out.has(name)) out.set(name, parseBlkid(0, block.replace(/^DEVNAME=.*\n?/m, ""), ""));
+    if (name && out.has(name)) {
+      out.set(name, parseBlkid(0, block.replace(/^DEVNAME=.*\n?/m, ""), ""));
+      found.add(name);
+    }
+  }
+  // blkid -c /dev/null silently skips a device it cannot read: that is no proof of no signature.
+  for (const d of devs) {
+    if (found.has(d)) continue;
+    try {
+      await access(d, constants.R_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") out.set(d, { kind: "error", message: `cannot read ${d}: ${code === "EACCES" || code === "EPERM" ? "permission denied" : String(code)}` });
+    }
   }
   return out;
 }
@@ -405,12 +422,14 @@ function recordedBool(r: ResourceSpec, key: string): boolean | undefined {
   return typeof v === "boolean" ? v : undefined;
 }
 
-function preserved(r: ResourceSpec): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
+function preserved(r: ResourceSpec): Record<string, boolean | string[]> {
+  const out: Record<string, boolean | string[]> = {};
   for (const k of ["formatted_by_osvc", "created_mnt"]) {
     const v = recordedBool(r, k);
     if (v !== undefined) out[k] = v;
   }
+  const dirs = recordedDirs(r.recorded);
+  if (dirs.length) out.created_dirs = dirs;
   return out;
 }
 
@@ -591,12 +610,10 @@ export function makeFsProvider(type: RunnableFsType): Provider {
   }
 
   /** Removes the mount point a failed start created, and the fact that claimed it. */
-  async function dropMountPoint(ctx: ProviderContext, mnt: string): Promise<void> {
-    const removed = await rmdir(mnt).then(
-      () => true,
-      () => false,
-    );
-    if (removed) await noteCreated(ctx, { created_mnt: false }).catch(() => undefined);
+  /** A failed start removes the mount point and the parents it made, and retracts the fact. */
+  async function dropMade(ctx: ProviderContext, made: readonly string[]): Promise<void> {
+    const removed = await removeCreatedDirs(made).catch(() => [] as string[]);
+    if (removed.length) await noteCreated(ctx, { created_mnt: false }).catch(() => undefined);
   }
 
   async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
@@ -622,23 +639,28 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     } catch (e) {
       if (e instanceof ProviderError) throw e;
     }
+    // The mount point and the parents osvc makes for it (created_dirs: removed with it).
+    let made: string[] = [];
     if (!exists) {
-      for (const d of (await makeDirs(mnt)).reverse()) ctx.log("info", `created directory ${d}`);
+      made = await makeDirsNoted(mnt, dirsNote(ctx.varDir, r.rid));
+      for (const d of [...made].reverse()) ctx.log("info", `created directory ${d}`);
       created = true;
       try {
         await noteCreated(ctx, { created_mnt: true });
       } catch (e) {
-        await rmdir(mnt).catch(() => undefined); // not recorded: leave nothing behind
+        await removeCreatedDirs(made).catch(() => undefined); // not recorded: leave nothing behind
         throw e;
       }
     }
+    const parents = made.filter((d) => d !== mnt);
+    const out = { ...preserved(r), created_mnt: created, ...(parents.length ? { created_dirs: parents } : {}) };
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), "--", dev.path, mnt];
     const m = await ctx.exec("mount", args);
     if (m.exitCode !== 0) {
-      if (!exists) await dropMountPoint(ctx, mnt);
+      if (!exists) await dropMade(ctx, made);
       const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
       throw new ProviderError(
-        `cannot mount ${dev.path} on ${mnt}: ${tail || `exit code ${m.exitCode}`}`,
+        `cannot mount ${dev.path} on ${mnt}: ${tail || exitText(m)}`,
         subvol ? `check the mount options and that the subvolume ${subvol} exists (provision creates it)` : "check the mount options and that the device holds a " + type + " filesystem",
       );
     }
@@ -648,10 +670,10 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     } catch (e) {
       // leave nothing behind a failed start: unmount, remove the mount point we created
       await ctx.exec("umount", [mnt]);
-      if (!exists) await dropMountPoint(ctx, mnt);
+      if (!exists) await dropMade(ctx, made);
       throw e;
     }
-    return { ...preserved(r), created_mnt: created };
+    return out;
   }
 
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
@@ -676,7 +698,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (res.exitCode !== 0) {
         // the error comes first; a usage text may follow
         const tail = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(0, 2).join("\n");
-        throw new ProviderError(`${file} failed on ${dev.path} (exit code ${res.exitCode}): ${tail}`, "check mkfs_opt");
+        throw new ProviderError(`${file} failed on ${dev.path} (${exitText(res)}): ${tail}`, "check mkfs_opt");
       }
       ctx.log("info", `formatted ${dev.path} as ${type}`);
       formatted = true;
@@ -715,7 +737,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (u.exitCode !== 0) {
         const tail = (u.stderr || u.stdout).trim();
         throw new ProviderError(
-          `cannot unmount ${mnt}: ${tail || `exit code ${u.exitCode}`}`,
+          `cannot unmount ${mnt}: ${tail || exitText(u)}`,
           /busy/i.test(tail) ? `processes still use it: see fuser -vm ${mnt}` : undefined,
         );
       }
@@ -743,7 +765,10 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         ctx.log("info", `mount point ${mnt} kept: still a mount point`);
         return;
       }
-      if (await removeEmptyDir(mnt)) ctx.log("info", `removed mount point ${mnt}`);
+      if (await removeEmptyDir(mnt)) {
+        ctx.log("info", `removed mount point ${mnt}`);
+        for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid), mnt)) ctx.log("info", `removed directory ${d}`);
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       if ((e as NodeJS.ErrnoException).code === "ENOTDIR") return;
@@ -790,7 +815,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       const res = await ctx.exec("mount", ["--options-source", "disable", "-o", o, mnt]);
       if (res.exitCode !== 0) {
         const tail = (res.stderr || res.stdout).trim();
-        throw new ProviderError(`cannot remount ${mnt} with ${o}: ${tail || `exit code ${res.exitCode}`}`, "some options cannot change on a mounted filesystem: stop and start the resource");
+        throw new ProviderError(`cannot remount ${mnt} with ${o}: ${tail || exitText(res)}`, "some options cannot change on a mounted filesystem: stop and start the resource");
       }
       ctx.log("info", `remounted ${mnt} (${o})`);
     }

@@ -32,6 +32,11 @@ export interface ApplyInput {
   readonly disableRollback: boolean;
   /** Aborted on SIGINT: start nothing new, let running steps finish, save state. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted at a second SIGINT ("abort now"): providers get it as their context's signal, and the
+   * commands running with it are ended. The first SIGINT (`signal`) never reaches the commands.
+   */
+  readonly abort?: AbortSignal;
   readonly emit: (e: ApplyEvent) => void;
   /** Installed as the object's config (the template sources applied). */
   readonly configText?: string;
@@ -57,6 +62,8 @@ interface UndoStep {
   readonly provider: Provider;
   readonly spec: ResourceSpec;
 }
+
+const NEVER_ABORTED = new AbortController().signal;
 
 function asOutputs(o: Record<string, unknown> | undefined): Outputs {
   return (o ?? {}) as Outputs;
@@ -114,6 +121,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const journalWriter = await store.openJournal(object);
   const journal = (op: "intent" | "outcome", rid: string, action: string, ok?: boolean, error?: string) =>
     journalWriter.append({ run: runId, op, rid, action, ...(ok === undefined ? {} : { ok }), ...(error ? { error } : {}) });
+  // An intent must be on disk before its step runs (a failure fails the step); an outcome that
+  // cannot be written leaves the intent pending, which the next run resolves by probing.
+  let journalWarned = false;
+  const outcome = async (rid: string, action: string, ok: boolean, error?: string): Promise<void> => {
+    try {
+      await journal("outcome", rid, action, ok, error);
+    } catch (e) {
+      if (!journalWarned) emit({ type: "log", rid, level: "warning", message: `the journal records no outcome: ${errorText(e).error}` });
+      journalWarned = true;
+    }
+  };
+  // Steps done on the host whose state could not be written: their intents stay pending (the
+  // next run knows osvc was creating them) until the rollback has undone them.
+  const unrecorded = new Set<string>();
+  const pendingUntilUndone = new Map<string, string>();
 
   // Outputs known so far: recorded ones, then this run's.
   const outputs = new Map<string, Outputs>();
@@ -134,7 +156,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
     }),
     log: (level, message) => emit({ type: "log", rid, level, message }),
-    signal: input.signal,
+    signal: input.abort ?? NEVER_ABORTED,
     role: plan.role,
     objectName: object,
     nodename: input.node,
@@ -178,6 +200,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     });
   };
 
+  const replacedThisRun = new Set<string>();
   const specFor = (ch: ResourceChange): ResourceSpec => {
     const kw: Record<string, KwValue> = { ...ch.inputs };
     for (const k of ch.unknownInputs) {
@@ -187,6 +210,16 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       if (r.ok) kw[k] = r.value;
       else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
       else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
+    }
+    // A reference resolved at plan time to a resource this run replaced (a fs on the disk it
+    // re-created) takes the new value: the old one names a device that no longer exists.
+    if (replacedThisRun.size) {
+      const fresh = (rid: string, attr: string) => (replacedThisRun.has(rid) ? lookup(rid, attr) : undefined);
+      for (const [k, d] of Object.entries(ch.deferredInputs)) {
+        if (ch.unknownInputs.includes(k)) continue;
+        const r = resolveDeferred(d.text, d.type, fresh);
+        if (r.ok) kw[k] = r.value;
+      }
     }
     return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
   };
@@ -251,7 +284,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         const out = await around(spec.kw, "provision", () => provider!.provision(ctx, spec));
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
         if (!existedBefore) undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
+        unrecorded.add(ch.rid);
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
+        unrecorded.delete(ch.rid);
         return;
       }
       case "adopt":
@@ -293,8 +328,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         const spec: ResourceSpec = { ...base, allow: { ...base.allow, format: true } };
         const out = await around(spec.kw, "provision", () => provider!.provision(ctx, { ...spec, recorded: {} }));
         outputs.set(ch.rid, { ...out });
+        replacedThisRun.add(ch.rid);
         undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
+        unrecorded.add(ch.rid);
         await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: true, provisionedAt: new Date().toISOString() });
+        unrecorded.delete(ch.rid);
         return;
       }
       case "unprovision": {
@@ -423,18 +461,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     const started = performance.now();
     const p = (async () => {
       const jaction = c.action === "replace" ? `replace-${t.phase}` : c.action;
-      await journal("intent", c.rid, jaction);
+      let journaled = false;
       try {
+        await journal("intent", c.rid, jaction);
+        journaled = true;
         await runChange(c, t.phase);
         finish(t, "done");
         if (c.action !== "replace" || t.phase === "up") done.push(c.rid);
-        await journal("outcome", c.rid, jaction, true);
+        await outcome(c.rid, jaction, true);
         emit({ type: "change_done", rid: c.rid, action: c.action === "replace" && t.phase === "down" ? "replace (removed)" : c.action, elapsedMs: Math.round(performance.now() - started) });
       } catch (e) {
         const { error, hint } = errorText(e);
         finish(t, "failed");
         failed.push(c.rid);
-        await journal("outcome", c.rid, jaction, false, error);
+        if (unrecorded.has(c.rid)) pendingUntilUndone.set(c.rid, jaction);
+        else if (journaled) await outcome(c.rid, jaction, false, error);
         const spec = specForSafe(c);
         if (t.phase === "up") {
           await record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (state.resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
@@ -487,19 +528,22 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       try {
         if (step.op === "stop") await step.provider.stop(ctx, step.spec);
         else await step.provider.unprovision(ctx, step.spec);
-        rolledBack.push(step.rid);
-        await journal("outcome", step.rid, `rollback-${step.op}`, true);
-        await persist((s) => {
-          if (step.op === "unprovision") delete s.resources[step.rid];
-        });
-        emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
       } catch (e) {
         const { error } = errorText(e);
-        await journal("outcome", step.rid, `rollback-${step.op}`, false, error);
+        await outcome(step.rid, `rollback-${step.op}`, false, error);
         emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: false, error });
         // A failing undo stops the rollback: what is left is in the state and the journal.
         break;
       }
+      // Undone on the host: the rollback goes on even when the state cannot record it.
+      rolledBack.push(step.rid);
+      await outcome(step.rid, `rollback-${step.op}`, true);
+      const pendingAction = pendingUntilUndone.get(step.rid);
+      if (pendingAction !== undefined) await outcome(step.rid, pendingAction, false, "its state could not be written; rolled back");
+      await persist((s) => {
+        if (step.op === "unprovision") delete s.resources[step.rid];
+      }).catch((e: unknown) => emit({ type: "log", rid: step.rid, level: "warning", message: `rolled back, but the state could not record it: ${errorText(e).error}` }));
+      emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
     }
   }
   await Promise.all(backgroundWork);

@@ -1,4 +1,5 @@
 // Shared CLI wiring: inputs, evaluation context, catalog, diagnostics output.
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
@@ -160,4 +161,27 @@ export function printError(e: unknown, color: ColorMode | undefined): number {
   }
   process.stderr.write(`${c.red(c.bold("error"))}: ${err?.stack ?? String(e)}\n`);
   return 1;
+}
+
+/** CAP_SYS_ADMIN (bit 21) in the effective capabilities of this process (/proc/self/status CapEff). */
+function hasCapSysAdmin(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 21n)) !== 0n;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Commands that act on the host (or probe it to decide what to do) need root: as another user,
+ * probes fail (blkid: permission denied) and actions half-apply. Said at once, before any plan.
+ */
+export function requireRoot(command: string, readOnlyHint = ""): void {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid === 0 || hasCapSysAdmin()) return;
+  throw new UsageError(
+    `${command} needs root (or CAP_SYS_ADMIN): it probes and changes this host (loop devices, filesystems, mounts, addresses, processes), and this is uid ${uid}`,
+    `Run it as root (sudo ${command} ...).${readOnlyHint} validate, render, keywords and plan --refresh false work without root.`,
+  );
 }

@@ -2,7 +2,19 @@
 // `--version` answers before anything heavy is loaded (start-up budget: 1.5x `node -e 0`).
 import { osvcVersion } from "./version.js";
 
+/**
+ * A closed stdout/stderr (`osvc apply ... | head`, a dropped ssh session) stops the output, never
+ * the work: a write error (EPIPE) mutes the stream instead of crashing osvc mid-step.
+ */
+export function guardOutput(stream: NodeJS.WriteStream): void {
+  stream.on("error", () => {
+    stream.write = (() => true) as typeof stream.write;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  guardOutput(process.stdout);
+  guardOutput(process.stderr);
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version")) {
     process.stdout.write(`osvc ${osvcVersion()}\n`);
     return 0;

@@ -1,4 +1,11 @@
 // The one way osvc runs host commands: an argument array, never a shell string.
+//
+// Every command runs in its own session (so its own process group): a terminal's Ctrl-C, which
+// the kernel sends to the whole foreground process group, reaches osvc only, and osvc decides
+// (let running steps finish; a second Ctrl-C ends them). A timeout, an abort signal or
+// endRunning() end the command's whole group: SIGTERM, then SIGKILL after a grace period. When
+// osvc exits with commands still running, their groups get SIGKILL.
+import { constants } from "node:os";
 import { execa } from "execa";
 
 export interface ExecOptions {
@@ -6,6 +13,7 @@ export interface ExecOptions {
   readonly timeoutMs?: number;
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** Ends the command's process group (SIGTERM, then SIGKILL) when aborted. */
   readonly signal?: AbortSignal;
   /** Do not log the command line (contains secrets). */
   readonly quiet?: boolean;
@@ -15,11 +23,14 @@ export interface ExecOptions {
 
 export interface ExecResult {
   readonly command: string; // for logs and messages only
+  /** The exit code; 128 + the signal number when a signal ended the command (as a shell reports it). */
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;
   readonly timedOut: boolean;
   readonly durationMs: number;
+  /** The signal that ended the command ("SIGINT"), when one did. */
+  readonly signal?: string;
 }
 
 export type ExecLogger = (event: { command: string; result?: ExecResult }) => void;
@@ -28,14 +39,17 @@ export interface Exec {
   (file: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
+/** How a command ended, for messages: "exit code 2", "killed by SIGINT", "timed out after 5000 ms". */
+export function exitText(r: ExecResult): string {
+  if (r.timedOut) return `timed out after ${r.durationMs} ms`;
+  if (r.signal) return `killed by ${r.signal}`;
+  return `exit code ${r.exitCode}`;
+}
+
 export class ExecError extends Error {
   constructor(readonly result: ExecResult) {
     const tail = (result.stderr || result.stdout).trim().split("\n").slice(-5).join("\n");
-    super(
-      result.timedOut
-        ? `${result.command}: timed out after ${result.durationMs} ms`
-        : `${result.command}: exit code ${result.exitCode}${tail ? `: ${tail}` : ""}`,
-    );
+    super(result.timedOut ? `${result.command}: ${exitText(result)}` : `${result.command}: ${exitText(result)}${tail ? `: ${tail}` : ""}`);
     this.name = "ExecError";
   }
 }
@@ -50,42 +64,136 @@ export function displayCommand(file: string, args: readonly string[]): string {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
+/** Between SIGTERM and SIGKILL when osvc ends a command's group. */
+const KILL_GRACE_MS = 5_000;
 
 /** Process-wide counter of host commands, for benchmarks (bench/plan counts commands). */
 export const execStats = { count: 0, byFile: new Map<string, number>() };
+
+/** Commands running now: pid (= their process group id) -> command line. */
+const running = new Map<number, string>();
+let exitHook = false;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+/** When osvc last got a terminal interrupt it handles (SIGINT, SIGQUIT): see noteInterrupt. */
+let lastInterruptAt = -Infinity;
+
+/**
+ * Tells the Exec that osvc got a terminal interrupt (its handler calls this). A command spawned
+ * just then can get it too: between fork and its setsid the child is still in osvc's process
+ * group. It then dies before its program runs; the Exec runs it again, once.
+ */
+export function noteInterrupt(): void {
+  lastInterruptAt = performance.now();
+}
+
+/** The command lines running now (for messages). */
+export function runningCommands(): string[] {
+  return [...running.values()];
+}
+
+/**
+ * Ends every command running now ("abort now"): SIGTERM to each one's process group, SIGKILL to
+ * those still running after `graceMs`. Resolves once they are gone (or SIGKILLed); returns the
+ * command lines it ended.
+ */
+export async function endRunning(graceMs = 2_000): Promise<string[]> {
+  const ended = [...running];
+  for (const [pid] of ended) killGroup(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (ended.some(([pid]) => running.has(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const [pid] of ended) if (running.has(pid)) killGroup(pid, "SIGKILL");
+  return ended.map(([, command]) => command);
+}
 
 export function createExec(logger?: ExecLogger): Exec {
   return async (file, args, opts = {}) => {
     const command = opts.display ?? displayCommand(file, args);
     if (logger && !opts.quiet) logger({ command });
-    execStats.count++;
-    execStats.byFile.set(file, (execStats.byFile.get(file) ?? 0) + 1);
     const t0 = performance.now();
-    const r = await execa(file, [...args], {
-      reject: false,
-      input: opts.input,
-      stdin: opts.input === undefined ? "ignore" : undefined,
-      timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      env: opts.env ? { ...process.env, ...opts.env } : undefined,
-      cwd: opts.cwd,
-      cancelSignal: opts.signal,
-      stripFinalNewline: false,
-      encoding: "utf8",
-    });
-    const result: ExecResult = {
-      command,
-      exitCode: typeof r.exitCode === "number" ? r.exitCode : -1,
-      stdout: String(r.stdout ?? ""),
-      stderr: String(r.stderr ?? ""),
-      timedOut: Boolean(r.timedOut),
-      durationMs: Math.round(performance.now() - t0),
-    };
-    if (r.failed && r.exitCode === undefined && !r.timedOut && r.code === "ENOENT") {
-      return { ...result, exitCode: 127, stderr: `${file}: command not found` };
-    }
+    const r = await spawnOnce(file, args, opts, command);
+    // Caught by a terminal's interrupt before it could leave osvc's process group: run it again.
+    const caught = (r.signal === "SIGINT" || r.signal === "SIGQUIT") && lastInterruptAt >= t0 && !opts.signal?.aborted;
+    const result = caught ? await spawnOnce(file, args, opts, command) : r;
     if (logger && !opts.quiet) logger({ command, result });
     return result;
   };
+}
+
+/** One spawn of a command in its own session (see the top of this file). */
+async function spawnOnce(file: string, args: readonly string[], opts: ExecOptions, command: string): Promise<ExecResult> {
+  execStats.count++;
+  execStats.byFile.set(file, (execStats.byFile.get(file) ?? 0) + 1);
+  if (!exitHook) {
+    exitHook = true;
+    process.on("exit", () => {
+      for (const pid of running.keys()) killGroup(pid, "SIGKILL");
+    });
+  }
+  const started = performance.now();
+  const sub = execa(file, [...args], {
+    reject: false,
+    input: opts.input,
+    stdin: opts.input === undefined ? "ignore" : undefined,
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
+    cwd: opts.cwd,
+    detached: true, // its own session and process group: a terminal's Ctrl-C does not reach it
+    cleanup: false, // ended by the exit hook above, as a group
+    stripFinalNewline: false,
+    encoding: "utf8",
+  });
+  const pid = sub.pid;
+  let timedOut = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const end = () => {
+    if (pid === undefined || graceTimer) return;
+    killGroup(pid, "SIGTERM");
+    graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS);
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    end();
+  }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const onAbort = () => end();
+  if (pid !== undefined) {
+    running.set(pid, command);
+    if (opts.signal?.aborted) end();
+    opts.signal?.addEventListener("abort", onAbort);
+  }
+  let r: Awaited<typeof sub>;
+  try {
+    r = await sub;
+  } finally {
+    clearTimeout(timer);
+    if (graceTimer) clearTimeout(graceTimer);
+    opts.signal?.removeEventListener("abort", onAbort);
+    if (pid !== undefined) running.delete(pid);
+  }
+  const signal = typeof r.signal === "string" ? r.signal : undefined;
+  const signo = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  const result: ExecResult = {
+    command,
+    exitCode: typeof r.exitCode === "number" ? r.exitCode : signo !== undefined ? 128 + signo : -1,
+    stdout: String(r.stdout ?? ""),
+    stderr: String(r.stderr ?? ""),
+    timedOut,
+    durationMs: Math.round(performance.now() - started),
+    ...(signal ? { signal } : {}),
+  };
+  if (r.failed && r.exitCode === undefined && !signal) {
+    // It did not start: say why, with the shell's codes (127 not found, 126 not executable).
+    if (r.code === "ENOENT") return { ...result, exitCode: 127, stderr: `${file}: command not found` };
+    if (r.code === "EACCES") return { ...result, exitCode: 126, stderr: `${file}: permission denied` };
+    return { ...result, exitCode: 126, stderr: `${file}: cannot run it: ${r.code ?? r.shortMessage}` };
+  }
+  return result;
 }
 
 /** Runs a program attached to the terminal (an editor): the user interacts with it directly. */

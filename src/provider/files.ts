@@ -2,7 +2,7 @@
 // or `rmdir`: the same system calls those tools make, without a fork+exec each (a spawn costs
 // 1.5-2.5 ms of the main thread, see bench/README.md). Every step is logged by the caller, like a
 // command. Creation never overwrites: a sparse file is created with O_EXCL.
-import { open, mkdir, rmdir, stat, unlink } from "node:fs/promises";
+import { open, mkdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { ProviderError } from "./api.js";
 
@@ -85,3 +85,69 @@ export async function removeEmptyDir(dir: string): Promise<boolean> {
     throw new ProviderError(`cannot remove directory ${dir}: ${(e as Error).message}`);
   }
 }
+
+/**
+ * Removes directories osvc created (as makeDirs returned them: deepest first) while they are
+ * empty; stops at the first one that is not. Returns the removed ones, for the caller's log.
+ */
+export async function removeCreatedDirs(dirs: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const d of dirs) {
+    if (!(await removeEmptyDir(d))) break;
+    removed.push(d);
+  }
+  return removed;
+}
+
+/** The directories a resource recorded as created (`created_dirs` output), or none. */
+export function recordedDirs(recorded: Readonly<Record<string, unknown>> | undefined): string[] {
+  const v = recorded?.created_dirs;
+  return Array.isArray(v) ? v.filter((d): d is string => typeof d === "string") : [];
+}
+
+/** The file where a resource notes the directories it is about to create (in the object's var dir). */
+export function dirsNote(varDir: string, rid: string): string {
+  return path.join(varDir, `${rid.replace(/[^A-Za-z0-9._-]/g, "_")}.created-dirs`);
+}
+
+/**
+ * makeDirs, after noting the directories it is about to create in `note` (appended and fsync'd):
+ * when osvc is killed before the state records them, unprovision still finds them. Returns the
+ * directories created, deepest first.
+ */
+export async function makeDirsNoted(dir: string, note: string): Promise<string[]> {
+  const missing = await missingDirs(dir);
+  if (missing.length === 0) return [];
+  try {
+    const fh = await open(note, "a", 0o600);
+    try {
+      await fh.write(missing.map((d) => `${d}\n`).join(""));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new ProviderError(`cannot note the directories osvc creates in ${note}: ${(e as Error).message}`);
+  }
+  return makeDirs(dir);
+}
+
+/**
+ * Removes the directories osvc created for a resource, while empty: those recorded
+ * (`created_dirs`) and those noted by makeDirsNoted, deepest first, except `keep` (a leaf its
+ * provider decides about). Then forgets the note. Returns the removed ones, for the log.
+ */
+export async function removeNotedDirs(recorded: readonly string[], note: string, keep?: string): Promise<string[]> {
+  let noted: string[] = [];
+  try {
+    noted = (await readFile(note, "utf8")).split("\n").filter(Boolean);
+  } catch {
+    // no note
+  }
+  const all = [...new Set([...recorded, ...noted])].filter((d) => d !== keep).sort((a, b) => b.length - a.length);
+  const removed: string[] = [];
+  for (const d of all) if (await removeEmptyDir(d)) removed.push(d);
+  await removeFile(note).catch(() => false);
+  return removed;
+}
+

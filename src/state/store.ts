@@ -9,11 +9,12 @@
 //   var/               private directory for providers
 
 import { randomUUID } from "node:crypto";
-import { copyFile, mkdir, open, readFile, readdir, rename, rm, rmdir, unlink, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, rmdir, statfs, unlink, type FileHandle } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { OBJECT_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
-import { acquireLock, type Lock, type LockOptions } from "./lock.js";
+import { acquireLock, LOCK_FILE, type Lock, type LockOptions } from "./lock.js";
 import {
   STATE_FORMAT,
   StateError,
@@ -66,6 +67,68 @@ function errCode(e: unknown): string | undefined {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+const STORAGE_ERRORS: Record<string, string> = {
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only filesystem",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EIO: "I/O error",
+};
+
+function approxBytes(n: number): string {
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  if (n < 1024) return `${n} bytes`;
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 10 ? Math.round(v) : Math.round(v * 10) / 10} ${units[u]}`;
+}
+
+/**
+ * A write to the state root that the system refused (disk full, read-only, permissions): a
+ * StateError naming the file and the space left, instead of a bare errno with a stack trace.
+ * Other errors are returned as they are.
+ */
+async function storageError(e: unknown, file: string): Promise<unknown> {
+  let code = errCode(e);
+  // The nearest existing directory: where the space is counted (and what refuses a write).
+  let dir = dirname(file);
+  let st: Awaited<ReturnType<typeof statfs>> | undefined;
+  for (;;) {
+    try {
+      st = await statfs(dir);
+      break;
+    } catch {
+      if (dirname(dir) === dir) break;
+      dir = dirname(dir);
+    }
+  }
+  if (code === "ENOENT" && st) {
+    // A recursive mkdir on a read-only filesystem says ENOENT: ask the directory that exists.
+    code = await access(dir, constants.W_OK).then(
+      () => code,
+      (x: unknown) => errCode(x),
+    );
+  }
+  const why = STORAGE_ERRORS[code ?? ""];
+  if (!why) return e;
+  const free = st ? `; ${approxBytes(Number(st.bavail) * Number(st.bsize))} free on the filesystem of ${dir}` : "";
+  return new StateError(`cannot write ${file}: ${why}${free}; make room on the state root (or make it writable), then re-run: the next plan probes the host and accounts for what this run did`);
+}
+
+/** Runs a write to `file`; a refused write becomes a StateError naming it (see storageError). */
+async function writing<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw await storageError(e, file);
+  }
 }
 
 async function readOrNull(file: string): Promise<string | null> {
@@ -171,7 +234,7 @@ export class StateStore {
 
   private async ensureObjectDir(path: ObjectRef): Promise<string> {
     const dir = this.objectDir(path);
-    await mkdir(join(dir, OBJECT_FILES.var), { recursive: true, mode: DIR_MODE });
+    await writing(join(dir, OBJECT_FILES.var), () => mkdir(join(dir, OBJECT_FILES.var), { recursive: true, mode: DIR_MODE }));
     return dir;
   }
 
@@ -311,28 +374,35 @@ export class StateStore {
           `the state of ${name} on disk has lineage ${current.state.lineage}, not ${next.lineage}: it belongs to another incarnation of the object`,
         );
       }
-      if (current.source === "state") {
-        await copyFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup);
-      } else if (current.source === "backup") {
-        // Keep the good backup; move a damaged state.json aside for inspection.
-        const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-        await rename(join(dir, OBJECT_FILES.state), join(dir, `${OBJECT_FILES.state}.corrupt-${stamp}`)).catch((e: unknown) => {
-          if (errCode(e) !== "ENOENT") throw e;
-        });
-      }
-      await writeFileAtomic(dir, OBJECT_FILES.state, text);
+      await writing(join(dir, OBJECT_FILES.state), () => this.replaceState(dir, current.source, text));
       return serial;
     });
+  }
+
+  /** state.json -> state.json.backup (a damaged state.json is moved aside), then the new state.json. */
+  private async replaceState(dir: string, source: StateSource, text: string): Promise<void> {
+    if (source === "state") {
+      await copyFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup);
+    } else if (source === "backup") {
+      // Keep the good backup; move a damaged state.json aside for inspection.
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      await rename(join(dir, OBJECT_FILES.state), join(dir, `${OBJECT_FILES.state}.corrupt-${stamp}`)).catch((e: unknown) => {
+        if (errCode(e) !== "ENOENT") throw e;
+      });
+    }
+    await writeFileAtomic(dir, OBJECT_FILES.state, text);
   }
 
   /** Installs the config copy atomically (creating the object directory); the one it replaces is kept as config.conf.backup. */
   async installConfig(path: ObjectRef, text: string): Promise<void> {
     const dir = await this.ensureObjectDir(path);
-    await this.exclusive(dir, async () => {
-      const previous = await readOrNull(join(dir, OBJECT_FILES.config));
-      if (previous !== null && previous !== text) await copyFileAtomic(dir, OBJECT_FILES.config, OBJECT_FILES.configBackup);
-      await writeFileAtomic(dir, OBJECT_FILES.config, text);
-    });
+    await this.exclusive(dir, () =>
+      writing(join(dir, OBJECT_FILES.config), async () => {
+        const previous = await readOrNull(join(dir, OBJECT_FILES.config));
+        if (previous !== null && previous !== text) await copyFileAtomic(dir, OBJECT_FILES.config, OBJECT_FILES.configBackup);
+        await writeFileAtomic(dir, OBJECT_FILES.config, text);
+      }),
+    );
   }
 
   /** The installed config, or null. */
@@ -358,7 +428,8 @@ export class StateStore {
 
   /** Takes the object lock (see acquireLock); messages name the object path. */
   async lock(path: ObjectRef, opts: Omit<LockOptions, "label">): Promise<Lock> {
-    return acquireLock(this.objectDir(path), { ...opts, label: this.name(path) });
+    const dir = this.objectDir(path);
+    return writing(join(dir, LOCK_FILE), () => acquireLock(dir, { ...opts, label: this.name(path) }));
   }
 
   private journalFile(path: ObjectRef): string {
@@ -374,7 +445,7 @@ export class StateStore {
     const line = `${JSON.stringify(full)}\n`;
     const dir = await this.ensureObjectDir(path);
     const file = this.journalFile(path);
-    await this.exclusive(dir, async () => {
+    await this.exclusive(dir, () => writing(file, async () => {
       let fh: FileHandle;
       let created: boolean;
       try {
@@ -403,7 +474,7 @@ export class StateStore {
         await fh.close();
       }
       if (created) await fsyncDir(dir);
-    });
+    }));
     return full;
   }
 
@@ -416,7 +487,7 @@ export class StateStore {
     // One appendJournal call cuts a torn tail and creates the file (and fsyncs the directory).
     const dir = await this.ensureObjectDir(path);
     const file = this.journalFile(path);
-    const fh = await this.exclusive(dir, async () => {
+    const fh = await this.exclusive(dir, () => writing(file, async () => {
       const h = await open(file, "a+", FILE_MODE);
       const { size } = await h.stat();
       if (size > 0) {
@@ -428,8 +499,8 @@ export class StateStore {
         }
       } else await fsyncDir(dir);
       return h;
-    });
-    return new JournalWriter(fh);
+    }));
+    return new JournalWriter(fh, file);
   }
 
   /** Journal entries in order; a torn last line (no newline) is ignored. */
@@ -514,7 +585,10 @@ export class JournalWriter {
   private queue: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly file: string,
+  ) {}
 
   append(entry: JournalInput): Promise<JournalEntry> {
     const full = journalEntry(entry);
@@ -533,7 +607,8 @@ export class JournalWriter {
         await this.fh.sync();
         for (const b of batch) b.done();
       } catch (e) {
-        for (const b of batch) b.fail(e);
+        const err = await storageError(e, this.file);
+        for (const b of batch) b.fail(err);
       }
     }
     this.flushing = undefined;

@@ -48,4 +48,33 @@ describe("replace", () => {
     expect(runCli(["plan", conf, ...args, "--detailed-exitcode"]).code).toBe(0);
     expect(runCli(["destroy", `rep${process.pid}`, "--root", path.join(dir, "root"), "--auto-approve"]).code).toBe(0);
   });
+
+  it("the filesystem on a replaced disk is made on the new loop device, not the one recorded at plan time", () => {
+    const dir = makeTempDir("osvc-replace-dev-");
+    const conf = path.join(dir, "r.conf");
+    const args = ["--root", path.join(dir, "root"), "--path", `repd${process.pid}`];
+    // A loop device held during the first apply and released before the replace: the new disk
+    // gets a lower device number than the old one (other processes may take devices meanwhile:
+    // up to 3 tries to get that situation).
+    writeFileSync(path.join(dir, "hold.img"), Buffer.alloc(1024 * 1024));
+    const num = (dev: string) => Number(/(\d+)$/.exec(dev)?.[1] ?? -1);
+    let before: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const hold = sh("losetup", ["-f", "--show", path.join(dir, "hold.img")]).stdout.trim();
+      writeFileSync(conf, tpl(dir, "64m"));
+      expect(runCli(["apply", conf, ...args, "--auto-approve"]).code).toBe(0);
+      before = loopsOf(path.join(dir, "d.img"));
+      expect(sh("losetup", ["-d", hold]).rc).toBe(0);
+      if (num(hold) < num(before[0])) break;
+      expect(runCli(["destroy", `repd${process.pid}`, "--root", path.join(dir, "root"), "--auto-approve"]).code).toBe(0);
+    }
+    writeFileSync(conf, tpl(dir, "96m"));
+    const a = runCli(["apply", conf, ...args, "--allow-replace", "disk#0", "--auto-approve"]);
+    expect(a.code, a.stderr + a.stdout).toBe(0);
+    const after = loopsOf(path.join(dir, "d.img"));
+    expect(after).toHaveLength(1);
+    expect(findmnt(path.join(dir, "m"))?.source).toBe(after[0]);
+    expect(before).not.toEqual(after); // the situation this test is about
+    expect(runCli(["destroy", `repd${process.pid}`, "--root", path.join(dir, "root"), "--auto-approve"]).code).toBe(0);
+  });
 });

@@ -3,7 +3,7 @@
 // Tests may run concurrently (describe.concurrent): every CLI run is asynchronous, and each sandbox is
 // force-cleaned by its own test's onTestFinished hook (even when the test failed), never by a shared list.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestContext } from "vitest";
@@ -206,6 +206,134 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
+/** Live (not zombie) process ids with their parent, from /proc. */
+function procParents(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const st = readFileSync(`/proc/${e}/stat`, "utf8");
+      const m = /\) (\S) (\d+) /.exec(st);
+      if (m && m[1] !== "Z" && m[1] !== "X") out.set(Number(e), Number(m[2]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The live descendants of a process (osvc's host commands run in their own process groups). */
+export function descendantsOf(pid: number): number[] {
+  const parents = procParents();
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parents) {
+      if (pp === p && !out.includes(c)) {
+        out.push(c);
+        walk(c);
+      }
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Waits until none of these processes lives (at most `ms`); returns the survivors. */
+export async function waitGone(pids: readonly number[], ms = 15_000): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const live = procParents();
+    const left = pids.filter((p) => live.has(p));
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface StartedCli {
+  readonly pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first stdout line matching `re` (rejects when osvc ends first). */
+  line(re: RegExp): Promise<string>;
+  /** Sends a signal to osvc's whole process group, as a terminal's Ctrl-C does. */
+  group(signal: NodeJS.Signals): void;
+  /** Sends a signal to the osvc process only. */
+  self(signal: NodeJS.Signals): void;
+  /** Closes the reading ends of osvc's stdout and stderr (a dropped session). */
+  closeOutput(): void;
+  /** osvc's end; then its descendants (commands it left running) are waited for, at most 15 s. */
+  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; leftovers: number[] }>;
+}
+
+/**
+ * Spawns `node bin/osvc.js <args>` as the leader of its own process group (as a shell does for a
+ * foreground job): `group("SIGINT")` then emulates a terminal's Ctrl-C. Killed after `timeoutMs`.
+ */
+export function startCli(args: readonly string[], opts: { timeoutMs?: number } = {}): StartedCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const pid = child.pid!;
+  let stdout = "";
+  let stderr = "";
+  let known: number[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
+  const check = () => {
+    const lines = stdout.split("\n").slice(0, -1);
+    for (const w of [...waiters]) {
+      const l = lines.find((x) => w.re.test(x));
+      if (l !== undefined) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
+    }
+  };
+  const send = (target: number, signal: NodeJS.Signals) => {
+    known = [...new Set([...known, ...descendantsOf(pid)])];
+    try {
+      process.kill(target, signal);
+    } catch {
+      // gone
+    }
+  };
+  const timer = setTimeout(() => send(-pid, "SIGKILL"), opts.timeoutMs ?? 60_000);
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => (stderr += d));
+  child.stdout.on("data", (d: string) => {
+    stdout += d;
+    check();
+  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; leftovers: number[] }>((resolve) => {
+    child.on("close", async (code, signal) => {
+      clearTimeout(timer);
+      for (const w of waiters.splice(0)) w.reject(new Error(`osvc ended (${code ?? signal}) before a line matched ${w.re}:\n${stdout}\n${stderr}`));
+      const leftovers = await waitGone(known);
+      resolve({ code, signal, stdout, stderr, leftovers });
+    });
+  });
+  return {
+    pid,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    line: (re) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ re, resolve, reject });
+        check();
+      }),
+    group: (signal) => send(-pid, signal),
+    self: (signal) => send(pid, signal),
+    closeOutput: () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    },
+    done,
+  };
+}
+
 /**
  * Spawns `node bin/osvc.js <args>` in its own process group, watches its stdout line by line and
  * sends SIGKILL to the osvc process only (not its children) as soon as a line matches `when`.
@@ -225,6 +353,7 @@ export function runAndKill(args: readonly string[], when: RegExp, opts: { timeou
     let pending = "";
     let killed = false;
     let line: string | undefined;
+    let orphans: number[] = [];
     const timer = setTimeout(() => {
       try {
         process.kill(-pid, "SIGKILL");
@@ -246,6 +375,7 @@ export function runAndKill(args: readonly string[], when: RegExp, opts: { timeou
         if (when.test(l)) {
           killed = true;
           line = l;
+          orphans = descendantsOf(pid);
           try {
             process.kill(pid, "SIGKILL");
           } catch {
@@ -260,6 +390,8 @@ export function runAndKill(args: readonly string[], when: RegExp, opts: { timeou
       // Children of the killed process (same process group) finish on their own: wait for them.
       const deadline = Date.now() + 15_000;
       while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Its host commands run in their own process groups: wait for them too.
+      await waitGone(orphans, Math.max(0, deadline - Date.now()));
       resolve({ killed: killed && signal === "SIGKILL", line, code, signal, stdout, stderr, pid });
     });
   });

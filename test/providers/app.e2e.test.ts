@@ -421,7 +421,7 @@ describe("app.forking on the host", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ProviderError);
-    expect((err as Error).message).toMatch(/start command failed with exit code 1: sh -c .*\nport 80 in use/);
+    expect((err as Error).message).toMatch(/start command failed \(exit code 1\): sh -c .*\nport 80 in use/);
     expect(await probeOne(F, ctx, r)).toEqual({ provisioned: null, up: false });
   });
 

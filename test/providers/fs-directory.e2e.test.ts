@@ -24,7 +24,8 @@ describe("fs.directory on the host", () => {
     expect(await probeOne(P, ctx, r)).toEqual({ provisioned: false, up: false });
 
     const out = await P.provision(ctx, r);
-    expect(out).toEqual({ created_dir: true });
+    // the parents osvc made for it are recorded too (removed with it)
+    expect(out).toEqual({ created_dir: true, created_dirs: [path.join(dir, "a", "b"), path.join(dir, "a")] });
     expect(owner(p)).toBe("nobody:nogroup:750");
 
     const r1 = res(r.rid, r.driver, r.kw, out);
@@ -34,8 +35,8 @@ describe("fs.directory on the host", () => {
 
     // re-provision / start: no command that changes anything
     ctx.reset();
-    expect(await P.provision(ctx, r1)).toEqual({ created_dir: true });
-    expect(await P.start(ctx, r1)).toEqual({ created_dir: true });
+    expect(await P.provision(ctx, r1)).toEqual(out);
+    expect(await P.start(ctx, r1)).toEqual(out);
     expect(ctx.commands.filter((c) => /^(mkdir|chown|chmod)/.test(c))).toEqual([]);
 
     // drift: someone changed the mode and the owner
@@ -65,7 +66,8 @@ describe("fs.directory on the host", () => {
     expect(existsSync(path.join(p, "index.html"))).toBe(true);
     await P.unprovision(ctx, { ...r2, allow: { destroy: true } });
     expect(existsSync(p)).toBe(false);
-    expect(existsSync(path.dirname(p))).toBe(true);
+    expect(existsSync(path.join(dir, "a")), "the parents osvc made").toBe(false);
+    expect(existsSync(dir)).toBe(true);
     expect(await probeOne(P, ctx, r2)).toEqual({ provisioned: false, up: false });
     await P.unprovision(ctx, r2); // already gone
   });

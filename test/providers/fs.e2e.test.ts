@@ -151,7 +151,7 @@ describe.each(cases)("fs.$type on the host", (c) => {
     await P.unprovision(ctx, r1);
     expect(findmnt(mnt)).toBeUndefined();
     expect(existsSync(mnt)).toBe(false);
-    expect(existsSync(path.dirname(mnt))).toBe(true); // only the leaf is recorded as created
+    expect(existsSync(path.dirname(mnt))).toBe(false); // the parents osvc made for it go too
     expect(blkidType(dev)).toBe(c.type);
     expect(loopsOf(file)).toEqual([dev]); // the disk is the disk provider's business
     await P.unprovision(ctx, r1); // again: success

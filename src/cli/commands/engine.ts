@@ -20,14 +20,14 @@ import { planJson, renderPlanText } from "../../plan/render.js";
 import { planStatus, type ObjectStatus } from "../../plan/status.js";
 import type { ProviderContext, SyncPeer } from "../../provider/api.js";
 import { parseDataWord } from "../../provider/data-env.js";
-import { createExec } from "../../provider/exec.js";
+import { createExec, endRunning, noteInterrupt, runningCommands } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, parseHolder, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
 import { dataEntries } from "../../state/data.js";
 import type { StateFile } from "../../state/model.js";
 import { defaultRoot, OBJECT_FILES, StateStore } from "../../state/store.js";
-import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
+import { builtinCatalog, compileFromOptions, nodeEval, parseEnvOverrides, requireRoot, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
 import { STATUS_LEGEND } from "../views/status-legend.js";
@@ -309,6 +309,7 @@ export function showPlan(plan: Plan, opts: EngineOptions): void {
 // ---------------------------------------------------------------- plan
 
 export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
+  if (planOptions(opts).refresh) requireRoot("osvc plan", " Or plan from the recorded state alone: --refresh false.");
   const p = await prepare(template, opts);
   if (typeof p === "number") return p;
   const store = storeFor(opts);
@@ -341,6 +342,13 @@ async function confirm(question: string, opts: EngineOptions): Promise<boolean> 
   try {
     const a = await rl.question(`\n${question}\n  Only 'yes' will be accepted: `);
     return a.trim() === "yes";
+  } catch (e) {
+    // Ctrl-C (or the end of the input) at the prompt is a "no".
+    if ((e as Error).name === "AbortError") {
+      process.stdout.write("\n");
+      return false;
+    }
+    throw e;
   } finally {
     rl.close();
   }
@@ -364,6 +372,9 @@ function parallelismOf(opts: EngineOptions): number {
   return n;
 }
 
+/** After an "abort now", the steps get this long to record their failure before osvc exits. */
+const ABORT_EXIT_MS = 10_000;
+
 export async function runApply(plan: Plan, opts: EngineOptions, store: StateStore, configText: string | undefined): Promise<number> {
   const name = plan.object;
   const c = colorsFor(opts.color, process.stdout);
@@ -373,18 +384,35 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   const verb = opts.verb ?? (plan.options.destroy ? "Destroy" : plan.options.mode === "stop" ? "Stop" : plan.options.mode === "start" ? "Start" : "Apply");
   const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress, total, verb });
   const ac = new AbortController();
+  const abortNow = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  // Host commands run in their own process groups: a terminal's Ctrl-C reaches osvc only. The
+  // first one starts nothing new and lets the running steps finish; the second one ends the
+  // running commands (their steps fail and are recorded as such) and records the abort; a third
+  // one, or commands that do not end, exit at once: the journal holds the steps in flight.
+  const onSigint = (sig: NodeJS.Signals) => {
+    noteInterrupt();
     interrupts++;
-    if (interrupts > 1) {
-      view.close();
-      process.stderr.write("\nsecond interrupt: exiting now; the journal records the steps in flight\n");
-      process.exit(130);
+    if (interrupts === 1) return ac.abort();
+    if (interrupts === 2) {
+      const commands = runningCommands();
+      process.stderr.write(`\n${sig === "SIGINT" ? "second interrupt" : `second ${sig}`}: aborting now${commands.length ? `, ending ${commands.join("; ")}` : ""}\n`);
+      abortNow.abort();
+      void store
+        .appendJournal(name, { run: `abort-${process.pid}`, op: "outcome", rid: "*", action: "abort", ok: false, error: `aborted by a second ${sig}${commands.length ? `; ended: ${commands.join("; ")}` : ""}` })
+        .catch(() => undefined);
+      void endRunning();
+      setTimeout(() => process.exit(130), ABORT_EXIT_MS).unref();
+      return;
     }
-    ac.abort();
+    view.close();
+    process.exit(130);
   };
+  // A hangup (a dropped ssh session) ends the output, not the work: the apply runs to its end.
+  const onSighup = () => undefined;
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
+  process.on("SIGHUP", onSighup);
   let r: ApplyResult;
   try {
     r = await applyPlan({
@@ -395,6 +423,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
       parallelism: parallelismOf(opts),
       disableRollback: opts.disableRollback ?? false,
       signal: ac.signal,
+      abort: abortNow.signal,
       emit: (e) => view.event(e),
       configText,
       osvcVersion: osvcVersion(),
@@ -402,6 +431,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
+    process.off("SIGHUP", onSighup);
     view.close();
   }
   view.done(r);
@@ -461,6 +491,7 @@ async function confirmBackupState(store: StateStore, object: string, opts: Engin
 }
 
 export async function applyCommand(target: string | undefined, opts: EngineOptions): Promise<number> {
+  requireRoot("osvc apply");
   const store = storeFor(opts);
   const cmdline = `osvc apply ${target ?? ""}`.trim();
   if (target && (await isPlanFile(target))) {
@@ -514,6 +545,7 @@ function emptyEvaluated(path: ObjectPath, node: string): EvaluatedTemplate {
 }
 
 export async function destroyCommand(arg: string, opts: EngineOptions): Promise<number> {
+  requireRoot("osvc destroy");
   const store = storeFor(opts);
   const path = objectPathOf(arg, opts);
   const object = formatObjectPath(path);

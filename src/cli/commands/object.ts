@@ -17,7 +17,7 @@ import { desiredInputs } from "../../plan/planner.js";
 import { execInteractive } from "../../provider/exec.js";
 import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDataEntries, type DataKind } from "../../state/data.js";
 import type { ResourceState } from "../../state/model.js";
-import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, UsageError } from "../common.js";
+import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, requireRoot, UsageError } from "../common.js";
 import { recordedCompiled } from "../recorded.js";
 import { gateCompiled } from "../gate.js";
 import type { ColorMode } from "../views/color.js";
@@ -113,6 +113,7 @@ function compileInstalled(path: ObjectPath, text: string, opts: ObjOpts): Compil
 
 /** Provision (converge) the installed config: the OpenSVC provision action. No prompt. */
 async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "destroy" | "start" | "stop" = "converge"): Promise<number> {
+  requireRoot(`osvc ${formatObjectPath(path)} ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}`);
   const store = storeFor(opts);
   const object = formatObjectPath(path);
   const text = await installedConfig(path, opts);
@@ -224,6 +225,7 @@ async function dataRemove(path: ObjectPath, key: string, opts: ObjOpts): Promise
 async function create(path: ObjectPath, opts: ObjOpts): Promise<number> {
   const store = storeFor(opts);
   const object = formatObjectPath(path);
+  if (opts.provision) requireRoot(`osvc ${object} create --provision`);
   const text = await composeConfig(path, opts);
   const compiled = compileInstalled(path, text, opts);
   if (reportDiagnostics(compiled, opts.color)) return 1;
@@ -279,6 +281,7 @@ async function setProvisioned(path: ObjectPath, value: boolean, opts: ObjOpts): 
 async function update(path: ObjectPath, opts: ObjOpts): Promise<number> {
   const store = storeFor(opts);
   const object = formatObjectPath(path);
+  if (opts.provision) requireRoot(`osvc ${object} update --provision`);
   let text = await installedConfig(path, opts);
   const touched: string[] = [];
   for (const [i, json] of (opts.resource ?? []).entries()) {

@@ -99,7 +99,7 @@ export function textView(opts: {
           line(e.ok ? "INFO" : "ERROR", e.rid, e.ok ? `rollback: ${e.op === "stop" ? "stopped" : "unprovisioned"}` : `rollback ${e.op} failed: ${e.error}`);
           break;
         case "interrupted":
-          line("WARNING", undefined, "interrupted: starting nothing new, waiting for running steps, saving state (press Ctrl-C again to quit at once)");
+          line("WARNING", undefined, "interrupted: starting nothing new, waiting for running steps, saving state (Ctrl-C again aborts now: it ends the running commands)");
           break;
       }
     },

@@ -1,0 +1,87 @@
+// The one Exec: commands run in their own process group (a terminal's Ctrl-C reaches osvc only),
+// a signal that ends a command is named, and a timeout or endRunning() ends the whole group.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { createExec, endRunning, ExecError, exitText, runningCommands } from "../../src/provider/exec.js";
+
+const exec = createExec();
+
+function alive(pid: number): boolean {
+  if (!existsSync(`/proc/${pid}`)) return false;
+  const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return !/^\d+ \(.*\) [ZX] /.test(st);
+}
+
+async function gone(pid: number, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}
+
+describe("createExec", () => {
+  it("runs each command as the leader of its own process group and session", async () => {
+    const r = await exec("cat", ["/proc/self/stat"]);
+    expect(r.exitCode).toBe(0);
+    const [pid, , , , pgrp, session] = r.stdout.replace(/\(.*\)/, "x").trim().split(/\s+/).map(Number);
+    expect(pgrp).toBe(pid);
+    expect(session).toBe(pid);
+    expect(pgrp).not.toBe(process.pid);
+  });
+
+  it("names the signal that ended a command, never 'exit code -1'", async () => {
+    const r = await exec("sh", ["-c", "kill -INT $$"]);
+    expect(r.signal).toBe("SIGINT");
+    expect(r.exitCode).toBe(130);
+    expect(exitText(r)).toBe("killed by SIGINT");
+    expect(new ExecError(r).message).toBe("sh -c 'kill -INT $$': killed by SIGINT");
+  });
+
+  it("a timeout ends the command's whole process group", async () => {
+    const r = await exec("sh", ["-c", "sleep 60 >/dev/null 2>&1 & echo $!; wait"], { timeoutMs: 500 });
+    expect(r.timedOut).toBe(true);
+    expect(exitText(r)).toMatch(/^timed out after \d+ ms$/);
+    const child = Number(r.stdout.trim());
+    expect(child).toBeGreaterThan(0);
+    expect(await gone(child), `pid ${child} (sleep 60, in the timed-out command's group) still runs`).toBe(true);
+  });
+
+  it("an aborted signal ends the command's group", async () => {
+    const ac = new AbortController();
+    const p = exec("sleep", ["60"], { signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    const r = await p;
+    expect(r.signal).toBe("SIGTERM");
+    expect(r.durationMs).toBeLessThan(30_000);
+  });
+
+  it("endRunning() ends every running command (SIGTERM, then SIGKILL) and names them", async () => {
+    const p1 = exec("sleep", ["61"]);
+    const p2 = exec("sh", ["-c", "trap '' TERM; sleep 62"]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runningCommands()).toEqual(expect.arrayContaining(["sleep 61", "sh -c 'trap '\\'''\\'' TERM; sleep 62'"]));
+    const ended = await endRunning(500);
+    expect(ended).toHaveLength(2);
+    const [r1, r2] = await Promise.all([p1, p2]);
+    expect(exitText(r1)).toBe("killed by SIGTERM");
+    expect(exitText(r2)).toBe("killed by SIGKILL");
+    expect(runningCommands()).toEqual([]);
+  });
+});
+
+describe("createExec: a command that cannot start", () => {
+  it("is reported with the shell's codes, never 'exit code -1'", async () => {
+    const missing = await exec("/nonexistent/osvc-test-cmd", []);
+    expect(missing.exitCode).toBe(127);
+    expect(missing.stderr).toMatch(/command not found/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-"));
+    const file = path.join(dir, "not-executable");
+    writeFileSync(file, "#!/bin/sh\n", { mode: 0o644 });
+    const notExec = await exec(file, []);
+    rmSync(dir, { recursive: true });
+    expect(notExec.exitCode).toBe(126);
+    expect(notExec.stderr).toMatch(/permission denied/);
+  });
+});
