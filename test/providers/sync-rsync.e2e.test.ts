@@ -3,7 +3,7 @@
 // client config named by the node config ([node] ssh_config); nothing is written to /etc/ssh or
 // ~/.ssh. sshd is ended by pid; /run/sshd (its privilege-separation dir) is removed when the test
 // made it. Verified independently by reading the copied files.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -84,6 +84,17 @@ describe("sync.rsync to a local path", () => {
 
 // ------------------------------------------------------------------ a peer node over ssh
 
+/** True once something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect({ host: "127.0.0.1", port }, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.on("error", () => resolve(false));
+  });
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -130,9 +141,11 @@ describe("sync.rsync to a peer node over ssh (private sshd on 127.0.0.1)", () =>
       madeRunSshd = true;
     }
     execFileSync("/usr/sbin/sshd", ["-t", "-f", cfg]);
-    execFileSync("/usr/sbin/sshd", ["-f", cfg, "-E", path.join(dir, "sshd.log")]);
-    for (let i = 0; i < 100 && !existsSync(path.join(dir, "sshd.pid")); i++) await new Promise((r) => setTimeout(r, 20));
-    sshdPid = Number(readFileSync(path.join(dir, "sshd.pid"), "utf8").trim());
+    // In the foreground (-D): its pid is known at once, so afterAll ends it even when a loaded
+    // machine is slow to start it (a daemonized sshd whose pid file came late was left running).
+    const child = spawn("/usr/sbin/sshd", ["-D", "-f", cfg, "-E", path.join(dir, "sshd.log")], { stdio: "ignore" });
+    sshdPid = child.pid;
+    for (let i = 0; i < 300 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));
     sshConfig = path.join(dir, "ssh_config");
     writeFileSync(
       sshConfig,
