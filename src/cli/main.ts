@@ -1,5 +1,6 @@
 // Composition root: argv -> command -> one engine call -> a view.
 // `--version` answers before anything heavy is loaded (start-up budget: 1.5x `node -e 0`).
+import { TOP_COMMANDS } from "./top-commands.js";
 import { osvcVersion } from "./version.js";
 
 /**
@@ -19,8 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`osvc ${osvcVersion()}\n`);
     return 0;
   }
-  const TOP = new Set(["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "help"]);
-  if (argv.length >= 1 && !argv[0].startsWith("-") && !TOP.has(argv[0])) {
+  if (argv.length >= 1 && !argv[0].startsWith("-") && !TOP_COMMANDS.includes(argv[0])) {
     const { isObjectCommand, isObjectUsage, objectMain } = await import("./commands/object.js");
     if (isObjectCommand(argv) || isObjectUsage(argv)) {
       const ci = argv.indexOf("--color");

@@ -85,16 +85,23 @@ export interface SshOptions {
 
 /** OpenSSH, one ControlMaster per destination kept 60 s after its last use. */
 export class SshTransport implements Transport {
-  private readonly controlPath: string | undefined;
-
   constructor(
     private readonly exec: Exec,
     private readonly destinationOf: (node: string) => string,
     private readonly opts: SshOptions,
-  ) {
-    const cp = join(opts.controlDir, "cm-%C");
-    // %C expands to 40 hex digits; a longer path cannot be a unix socket: go without multiplexing.
-    this.controlPath = cp.length - 2 + 40 <= MAX_CONTROL_PATH ? cp : undefined;
+  ) {}
+
+  /**
+   * The control socket of a destination: <controlDir>/cm-<user>@<host as given>, short enough for a
+   * unix socket under a deep state root (%C, a 40-digit hash, is not). Its length is known here
+   * (the destination is ours; a user from ssh_config counts as up to 16 characters); a path still
+   * too long goes without multiplexing rather than a failing ssh.
+   */
+  private controlPath(dest: string): string | undefined {
+    const at = dest.lastIndexOf("@");
+    const userLen = at >= 0 ? at : 16;
+    const hostLen = dest.length - (at + 1);
+    return this.opts.controlDir.length + "/cm-".length + userLen + 1 + hostLen <= MAX_CONTROL_PATH ? join(this.opts.controlDir, "cm-%r@%n") : undefined;
   }
 
   /** ssh's arguments up to and including the destination. */
@@ -102,9 +109,10 @@ export class SshTransport implements Transport {
     const dest = this.destinationOf(node);
     if (!dest || dest.startsWith("-") || /\s/.test(dest)) throw new TransportError(`invalid ssh destination ${JSON.stringify(dest)} for node ${node}`);
     const o = (kv: string) => ["-o", kv];
+    const cp = this.controlPath(dest);
     return [
       ...(this.opts.config ? ["-F", this.opts.config] : []),
-      ...(this.controlPath ? [...o("ControlMaster=auto"), ...o(`ControlPath=${this.controlPath}`), ...o("ControlPersist=60")] : [...o("ControlMaster=no"), ...o("ControlPath=none")]),
+      ...(cp ? [...o("ControlMaster=auto"), ...o(`ControlPath=${cp}`), ...o("ControlPersist=60")] : [...o("ControlMaster=no"), ...o("ControlPath=none")]),
       ...o("ServerAliveInterval=1"),
       ...o("ServerAliveCountMax=3"),
       ...o(`ConnectTimeout=${this.opts.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S}`),
@@ -118,7 +126,7 @@ export class SshTransport implements Transport {
   async run(node: string, argv: readonly string[], opts: TransportRunOptions = {}): Promise<NodeResult> {
     const remote = remoteCommand(argv);
     const args = [...this.sshArgs(node), "--", remote];
-    if (this.controlPath) mkdirSync(this.opts.controlDir, { recursive: true, mode: 0o700 });
+    if (this.controlPath(this.destinationOf(node))) mkdirSync(this.opts.controlDir, { recursive: true, mode: 0o700 });
     // A multiplexed session's stdio is handed to the master: killing our ssh alone leaves the
     // master holding our pipes until the remote command ends. On a timeout or an abort, the
     // node's master is closed too (its other sessions end as unreachable; the remote command
@@ -154,7 +162,7 @@ export class SshTransport implements Transport {
 
   /** Ends this destination's master connection (`ssh -O exit`); quiet when there is none. */
   async closeMaster(node: string): Promise<void> {
-    if (!this.controlPath) return;
+    if (!this.controlPath(this.destinationOf(node))) return;
     await this.exec(this.opts.ssh ?? "ssh", [...this.sshArgs(node).slice(0, -2), "-O", "exit", this.destinationOf(node)], { timeoutMs: 10_000, quiet: true });
   }
 }

@@ -28,7 +28,7 @@ describe("ssh command line", () => {
     expect(calls[0].file).toBe("ssh");
     expect(calls[0].args).toEqual([
       "-F", "/etc/osvc/ssh_config",
-      "-o", "ControlMaster=auto", "-o", `ControlPath=${root}/ssh/cm-%C`, "-o", "ControlPersist=60",
+      "-o", "ControlMaster=auto", "-o", `ControlPath=${root}/ssh/cm-%r@%n`, "-o", "ControlPersist=60",
       "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3", "-o", "ConnectTimeout=4",
       "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-T",
       "admin@10.1.2.3", "--",

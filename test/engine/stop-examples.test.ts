@@ -2,7 +2,8 @@
 // (a standby resource stays up with what it needs), and purges; a resource marked unprovisioned
 // while up is stopped before its disk goes. osvc runs inside a private network namespace; every
 // object has a unique name (its sandbox is /tmp/osvc-<name>), never one a user runs from the README.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT } from "../helpers/cli.js";
@@ -10,7 +11,10 @@ import { allMounts, cleanup, findmnt, loopsOf, makeTempDir, sh } from "../helper
 
 const NS = `osvc-t-stop${process.pid}`;
 const IMAGE = `localhost/osvc-stop-busybox:t${process.pid}`;
-const CONF = `/tmp/osvc-t-stop${process.pid}-containers.conf`;
+/** The example whose container service has a standby filesystem (checked in detail below). */
+const DOCKER_EXAMPLE = "examples/docker-service.conf";
+let CONF = "";
+let podmanDir = "";
 const podman = (args: string[]) => sh("env", [`CONTAINERS_CONF=${CONF}`, "podman", ...args]);
 
 function osvc(args: string[], root: string) {
@@ -36,16 +40,18 @@ beforeAll(() => {
   sh("ip", ["-n", NS, "link", "set", "lo", "up"]);
   expect(sh("ip", ["-n", NS, "link", "add", "br-demo", "type", "bridge"]).rc).toBe(0);
   sh("ip", ["-n", NS, "link", "set", "br-demo", "up"]);
-  const r = sh("sh", [path.join(ROOT, "examples/import-busybox.sh"), "podman"]);
+  // The test's own image tag and podman settings (its network config dir too: never /etc/containers).
+  const r = sh("sh", [path.join(ROOT, "examples/import-busybox.sh"), "podman", IMAGE]);
   expect(r.rc, r.stderr).toBe(0);
-  expect(sh("sh", ["-c", `printf '[containers]\\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\\n[engine]\\nruntime = "runc"\\n' > ${CONF}`]).rc).toBe(0);
-  expect(podman(["tag", "localhost/osvc-busybox:latest", IMAGE]).rc).toBe(0);
+  podmanDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "osvc-stop-podman-"))); // for the whole file: not in the per-test cleanup
+  CONF = path.join(podmanDir, "containers.conf");
+  writeFileSync(CONF, `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n[network]\nnetwork_config_dir = "${podmanDir}/networks"\n`);
 }, 120_000);
 
 afterAll(() => {
-  podman(["rmi", "-f", IMAGE]);
+  if (CONF) podman(["rmi", "-f", IMAGE]);
   sh("ip", ["netns", "del", NS]);
-  sh("rm", ["-f", CONF]);
+  if (podmanDir) rmSync(podmanDir, { recursive: true, force: true });
 });
 
 afterEach(() => {
@@ -65,7 +71,7 @@ const examples = readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWi
 
 describe("stop every example", () => {
   it("there are examples to stop", () => {
-    expect(examples).toContain("docker-service.conf");
+    expect(examples.map((f) => `examples/${f}`)).toContain(DOCKER_EXAMPLE);
   });
 
   for (const file of examples) {
@@ -76,7 +82,8 @@ describe("stop every example", () => {
       const sandbox = `/tmp/osvc-${name}`;
       cleanup.register(sandbox);
       const root = path.join(makeTempDir("osvc-stopex-"), "root");
-      const env = base === "docker-service" ? ["--env", `image=${IMAGE}`] : [];
+      const docker = `examples/${file}` === DOCKER_EXAMPLE;
+      const env = docker ? ["--env", `image=${IMAGE}`] : [];
       const c = osvc([name, "create", "--config", path.join(ROOT, "examples", file), ...env, "--provision", "--leader", "--disable-rollback"], root);
       expect(c.code, c.text).toBe(0);
       expect(mountsUnder(sandbox).length).toBeGreaterThan(0);
@@ -84,7 +91,7 @@ describe("stop every example", () => {
       const s = osvc([name, "stop"], root);
       expect(s.code, s.text).toBe(0);
       expect(runningContainers(`${name}.`)).toEqual([]);
-      if (base === "docker-service") {
+      if (docker) {
         // fs#0 is standby: it stays mounted, and its loop device stays attached (the log says why).
         expect(mountsUnder(sandbox)).toEqual([`${sandbox}/docker`]);
         expect(loopsOf(`${sandbox}/disk.0.0.img`)).toHaveLength(1);

@@ -329,7 +329,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       "  ServerAliveCountMax 3",
       "  LogLevel ERROR",
       "  ControlMaster auto",
-      `  ControlPath ${path.join(dir, "cm-%C")}`,
+      `  ControlPath ${path.join(dir, "cm-%r@%n")}`,
       "  ControlPersist 60",
       `  ProxyCommand ${proxy} %h %p`,
       "",

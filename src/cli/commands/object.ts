@@ -20,14 +20,13 @@ import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, requireRoot, UsageError } from "../common.js";
 import { recordedCompiled } from "../recorded.js";
 import { gateCompiled } from "../gate.js";
+import { TOP_COMMANDS } from "../top-commands.js";
 import type { ColorMode } from "../views/color.js";
 import { STATUS_LEGEND } from "../views/status-legend.js";
 import { computePlan, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "unset", "get", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
 const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from", "--kw"]);
-/** The top-level commands (src/cli/program.ts): a word close to one of them is a typo, not an object. */
-const TOP_COMMANDS = ["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "help"];
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
