@@ -16,7 +16,7 @@ import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { createSparseFile, dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
+import { createSparseFileNoted, dirsNote, fileNote, makeDirsNoted, notedBlank, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -256,13 +256,29 @@ async function detachSettled(dev: string, ms: number): Promise<void> {
   }
 }
 
+/**
+ * A file osvc was creating when it was killed, before the state recorded it: osvc noted it first
+ * (fileNote), and it is still blank (noted size, no block written), so it is osvc's own again
+ * (recorded as created: deleted with the resource). Anything else found on the host stays the user's.
+ */
+async function reclaimed(ctx: ProviderContext, r: ResourceSpec, file: string): Promise<boolean> {
+  if (r.recorded?.created_file !== undefined) return false;
+  const note = fileNote(ctx.varDir, r.rid);
+  if (!(await notedBlank(file, note))) return false;
+  await noteCreated(ctx, { created_file: true });
+  await removeFile(note).catch(() => false);
+  ctx.log("info", `${file} was being created by an interrupted run of osvc (noted, still blank): osvc's own again`);
+  return true;
+}
+
 async function start(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const file = fileOf(r);
   const info = await fileInfo(file);
   if (!info.exists) throw new ProviderError(`backing file ${file} does not exist`, "provision the resource first");
   if (!info.isFile) throw new ProviderError(`${file} is not a regular file`);
+  const mine = await reclaimed(ctx, r, file);
   const dev = await attach(ctx, file);
-  return { exposed_devs: [dev], ...preserved(r) };
+  return { exposed_devs: [dev], ...preserved(r), ...(mine ? { created_file: true } : {}) };
 }
 
 async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
@@ -313,19 +329,21 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
   const info = await fileInfo(file);
   let created: boolean;
   let createdDirs: string[] = Array.isArray(r.recorded?.created_dirs) ? [...(r.recorded!.created_dirs as string[])] : [];
+  const note = fileNote(ctx.varDir, r.rid);
   if (info.exists) {
     if (!info.isFile) throw new ProviderError(`${file} exists and is not a regular file; refusing to use it as a loop backing file`);
-    created = r.recorded?.created_file === true;
+    created = r.recorded?.created_file === true || (await reclaimed(ctx, r, file));
     if (!created) ctx.log("info", `${file} already exists, adopted (kept as is: not truncated nor resized)`);
   } else {
     const size = sizeOf(r);
     createdDirs = await makeDirsNoted(path.dirname(file), dirsNote(ctx.varDir, r.rid));
     for (const d of [...createdDirs].reverse()) ctx.log("info", `created directory ${d}`);
-    await createSparseFile(file, size);
+    await createSparseFileNoted(file, size, note);
     ctx.log("info", `created sparse file ${file} of ${size} bytes`);
     created = true;
     try {
       await noteCreated(ctx, { created_file: true, created_dirs: createdDirs });
+      await removeFile(note).catch(() => false); // recorded in the state now
     } catch (e) {
       // Not recorded: never leave behind what no later run would know osvc created.
       if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
@@ -379,6 +397,7 @@ async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void>
     if (await removeFile(file)) ctx.log("info", `deleted ${file}`);
   }
   for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid))) ctx.log("info", `removed directory ${d}`);
+  await removeFile(fileNote(ctx.varDir, r.rid)).catch(() => false);
 }
 
 export const diskLoopProvider: Provider = {

@@ -751,6 +751,9 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     if (r.allow?.replace) await wipe(ctx, r);
     const mnt = mntOf(r);
     if (recordedBool(r, "created_mnt") !== true) {
+      // Not recorded as osvc's: only the directories a run noted before creating them (killed
+      // before the state recorded them) go, and only while empty: nothing is lost.
+      for (const d of await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid))) ctx.log("info", `removed directory ${d}`);
       return;
     }
     try {
@@ -784,8 +787,13 @@ export function makeFsProvider(type: RunnableFsType): Provider {
   async function wipe(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
     const dev = await requireDev(ctx.exec, r);
     for (const d of [dev.path, ...(await membersOf(type, r, dev.path))]) {
-      const res = await ctx.exec("wipefs", ["-a", "-q", "--", d]);
-      if (res.exitCode !== 0) throw new ProviderError(`wipefs -a ${d} failed: ${(res.stderr || res.stdout).trim() || `exit code ${res.exitCode}`}`);
+      // Right after the umount, a prober (udev, blkid) may hold the device a moment: retry briefly.
+      let res = await ctx.exec("wipefs", ["-a", "-q", "--", d]);
+      for (let i = 0; i < 10 && res.exitCode !== 0 && /busy/i.test(res.stderr); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        res = await ctx.exec("wipefs", ["-a", "-q", "--", d]);
+      }
+      if (res.exitCode !== 0) throw new ProviderError(`wipefs -a ${d} failed: ${(res.stderr || res.stdout).trim() || exitText(res)}`);
       ctx.log("info", `erased the ${type} signature of ${d} (replace)`);
     }
   }

@@ -314,7 +314,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         if (phase === "down") {
           // The old one goes in the descending phase, after its dependents went down.
           const prior = state.resources[ch.rid];
-          const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs), allow: { ...allowOf(ch.rid).allow, replace: true } };
+          const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs), ...(ch.cascaded ? allowOf(ch.rid) : { allow: { ...allowOf(ch.rid).allow, replace: true } }) };
           const oldProvider = registry.get(beforeSpec.driver) ?? provider!;
           await around(beforeSpec.kw, "unprovision", () => oldProvider.unprovision(ctx, beforeSpec));
           await persist((s) => {

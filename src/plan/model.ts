@@ -76,6 +76,8 @@ export interface ResourceChange {
   readonly resumed?: boolean;
   /** The resource is data-bearing and a replace is refused unless allowed. */
   readonly blocked?: string;
+  /** A replace only because what it sits on is replaced (a fs on a re-created disk). */
+  readonly cascaded?: boolean;
   /** Data this change destroys on the host: shown with its own marker, refused unless allowed. */
   readonly destroys?: Destruction;
   readonly shared?: boolean;

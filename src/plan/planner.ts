@@ -342,7 +342,7 @@ function cascadeReplace(changes: ResourceChange[], graph: DependencyView): void 
       if (dep === c.rid || i === undefined) continue;
       const d = changes[i];
       if (!["noop", "start", "update"].includes(d.action) || d.observed?.provisioned === false) continue;
-      changes[i] = { ...d, action: "replace", reason: `depends on ${c.rid}, which is replaced`, blocked: undefined };
+      changes[i] = { ...d, action: "replace", reason: `depends on ${c.rid}, which is replaced`, blocked: undefined, cascaded: true };
     }
   }
 }

@@ -63,6 +63,48 @@ export async function createSparseFile(file: string, size: number): Promise<void
   }
 }
 
+/** The file where a resource notes the file it is about to create (in the object's var dir). */
+export function fileNote(varDir: string, rid: string): string {
+  return path.join(varDir, `${rid.replace(/[^A-Za-z0-9._-]/g, "_")}.created-file`);
+}
+
+/**
+ * createSparseFile, after noting "file size" in `note` (fsync'd): when osvc is killed between the
+ * creation and the state write that records it, the next run can take the file back as its own,
+ * but only while it is still blank (see notedBlank).
+ */
+export async function createSparseFileNoted(file: string, size: number, note: string): Promise<void> {
+  try {
+    const fh = await open(note, "w", 0o600);
+    try {
+      await fh.write(JSON.stringify({ file, size }) + "\n");
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new ProviderError(`cannot note the file osvc creates in ${note}: ${(e as Error).message}`);
+  }
+  await createSparseFile(file, size);
+}
+
+/**
+ * True when `note` says osvc was creating exactly this file and the file is still what osvc made:
+ * the noted size, and not one block written (a sparse file holds no data). Taking such a file back
+ * as osvc's own (so that it is deleted with the resource) loses nothing; anything else stays the
+ * user's.
+ */
+export async function notedBlank(file: string, note: string): Promise<boolean> {
+  try {
+    const n = JSON.parse((await readFile(note, "utf8")).trim()) as { file?: string; size?: number };
+    if (n.file !== file) return false;
+    const st = await stat(file);
+    return st.isFile() && st.size === n.size && st.blocks === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** `rm -f file`: true when a file was removed, false when there was none. */
 export async function removeFile(file: string): Promise<boolean> {
   try {

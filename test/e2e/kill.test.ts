@@ -1,8 +1,8 @@
 // How it works: `osvc apply --parallelism 1` of three disk.loop+fs.ext4 pairs is spawned and SIGKILLed (the osvc process only) when a chosen log line appears; then state.json must parse, plan must show the remaining work, the next apply (reclaiming the dead holder's lock by itself) converges, a re-plan is empty and destroy leaves no loop, mount or image.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { actionMap, loopsBackedBy, mountsUnder, runAndKill, sandbox, show } from "../helpers/e2e.js";
+import { actionMap, loopsBackedBy, mountsUnder, must, runAndKill, sandbox, show } from "../helpers/e2e.js";
 
 interface KillPoint {
   label: string;
@@ -17,6 +17,20 @@ const points: KillPoint[] = [
   { label: "during mkfs of the second filesystem", when: /^INFO +\S+\.fs#1 +mkfs\.ext4 / },
   { label: "while mounting the third filesystem", when: /^INFO +\S+\.fs#2 +mount -t ext4 / },
 ];
+
+/**
+ * A PATH where losetup, mkfs.ext4 and mount wait a second before they run: the kill lands while the
+ * step runs, even when a loaded machine reads osvc's log line late (osvc could finish first).
+ */
+function slowPath(dir: string): Record<string, string> {
+  const bin = path.join(dir, "slow-bin");
+  mkdirSync(bin);
+  for (const cmd of ["losetup", "mkfs.ext4", "mount"]) {
+    const real = must("sh", ["-c", `command -v ${cmd}`]).trim();
+    writeFileSync(path.join(bin, cmd), `#!/bin/sh\nsleep 1\nexec ${real} "$@"\n`, { mode: 0o755 });
+  }
+  return { PATH: `${bin}:${process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` };
+}
 
 describe.concurrent("kill -9 of osvc apply while it provisions", () => {
   points.forEach((k, i) => {
@@ -33,7 +47,7 @@ describe.concurrent("kill -9 of osvc apply while it provisions", () => {
           .join("\n"),
       );
 
-      const run = await runAndKill(["apply", tpl, "--path", name, "--auto-approve", "--parallelism", "1", "--root", sb.root], k.when);
+      const run = await runAndKill(["apply", tpl, "--path", name, "--auto-approve", "--parallelism", "1", "--root", sb.root], k.when, { env: slowPath(sb.dir) });
       expect(run.killed, `osvc apply was not killed at ${k.when} (exit ${run.code}):\n${run.stdout}\n${run.stderr}`).toBe(true);
       expect(run.stdout).not.toContain("Apply complete");
 

@@ -91,7 +91,7 @@ describe("app status_log and info", () => {
 
     // a failing info command: its row says why, and the exit code is 1
     const failing = join(d, "failing.conf");
-    writeFileSync(failing, `[app#0]\ntype = forking\nstart = true\ninfo = sh -c 'echo broken >&2; exit 3'\n`);
+    writeFileSync(failing, `[app#0]\ntype = forking\nstart = /bin/true\ninfo = sh -c 'echo broken >&2; exit 3'\n`);
     expect(runCli([`${name}f`, "create", "--config", failing, "--root", root]).code).toBe(0);
     const bad = runCli([`${name}f`, "print", "resinfo", "--root", root]);
     expect(bad.code).toBe(1);

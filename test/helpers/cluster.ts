@@ -123,7 +123,7 @@ const NODE_SCRIPT = [
   'set -e; name=$1 cfg=$2 log=$3 tmp=$4; shift 4',
   'hostname "$name"',
   // Our private copies of other tests' mounts (temp dirs, netns files) would pin them: drop them here.
-  'findmnt -rn -o TARGET | while read -r t; do case "$t" in "$tmp"/*|/run/netns/*) umount -l "$t" 2>/dev/null || true;; esac; done',
+  'findmnt -rn -o TARGET | while read -r t; do case "$t" in /tmp/*|"$tmp"/*|/run/netns/*) umount -l "$t" 2>/dev/null || true;; esac; done',
   'for d in "$@"; do mount -t tmpfs -o mode=0755 osvc-node "$d"; done',
   'exec /usr/sbin/sshd -D -f "$cfg" -E "$log"',
 ].join("\n");

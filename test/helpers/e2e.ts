@@ -339,11 +339,11 @@ export function startCli(args: readonly string[], opts: { timeoutMs?: number } =
  * sends SIGKILL to the osvc process only (not its children) as soon as a line matches `when`.
  * Then waits until the children it left (a mkfs in flight) are gone too, so the host is quiet.
  */
-export function runAndKill(args: readonly string[], when: RegExp, opts: { timeoutMs?: number } = {}): Promise<KilledRun> {
+export function runAndKill(args: readonly string[], when: RegExp, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<KilledRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined },
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });

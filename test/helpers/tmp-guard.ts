@@ -1,7 +1,7 @@
 // Vitest global setup: every test's temp directory goes under one directory of this run (TMPDIR,
 // which os.tmpdir() and the CLI's children honour); at the end, anything a test left there fails
 // the run, and is removed unless something is still mounted below it.
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -43,6 +43,8 @@ export function checkLeftovers(): string[] {
 
 export default function setup(): () => void {
   const runDir = mkdtempSync(path.join(os.tmpdir(), "osvc-test-run-"));
+  // Traversable by the non-root user of the non-root tests (mkdtemp makes it 0700).
+  chmodSync(runDir, 0o755);
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = runDir;
   process.env[RUN_TMP_ENV] = runDir;

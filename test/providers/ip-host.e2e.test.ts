@@ -199,7 +199,7 @@ describe("ip.host in a network namespace", () => {
     // no carrier: the peer is down
     must("ip", ["-n", nsB, "link", "set", "vB", "down"]);
     const r = res("ip#1", "ip.host", { ipname: `${NET}.10`, ipdev: "vA", netmask: "24" });
-    expect((await probeOne(P, ctx, r)).problems).toEqual([{ level: "warning", message: "vA has no carrier", hint: expect.any(String) }]);
+    expect((await probeOne(P, ctx, r)).problems).toEqual([{ level: "warning", keyword: "ipdev", message: "vA has no carrier", hint: expect.any(String) }]);
     await expect(P.start(ctx, r)).rejects.toThrow("vA has no carrier");
     expect(nsAddrs(nsA, "vA").map((a) => a.local)).toEqual([`${NET}.1`]);
     // check_carrier = false: added without the availability check, with a warning
