@@ -108,7 +108,11 @@ async function removalImpact(_ctx: ProbeContext, r: ResourceSpec): Promise<Remov
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   const p = pathOf(r);
   if (r.recorded?.created_dir !== true) {
-    ctx.log("info", `directory ${p} kept: not created by osvc`);
+    // Not recorded as osvc's: only the directories a run noted before creating them (killed
+    // before the state recorded them) go, and only while empty: nothing is lost.
+    const noted = await removeNotedDirs(recordedDirs(r.recorded), dirsNote(ctx.varDir, r.rid));
+    for (const d of noted) ctx.log("info", `removed directory ${d}`);
+    if (!noted.includes(p)) ctx.log("info", `directory ${p} kept: not created by osvc`);
     return;
   }
   if (isProtectedPath(p)) throw new ProviderError(`refusing to remove ${p}: protected system directory`);
