@@ -7,7 +7,8 @@
 //              then start.
 // probe      : an existing file that is not attached is looked at (blkid -p, zeros sampled
 //              in-process), so that the plan of a filesystem on it knows whether mkfs would destroy data.
-// start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
+// start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach),
+//              one at a time on the host (the per-host lock "losetup").
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
 // unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
@@ -16,6 +17,7 @@ import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
+import { withHostLock } from "../../src/provider/hostlock.js";
 import { createSparseFile, dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
@@ -231,7 +233,9 @@ async function attach(ctx: ProviderContext, file: string, fresh = false): Promis
   }
   let r;
   try {
-    r = await run(ctx.exec, "losetup", ["-f", "--show", file]);
+    // One find+attach at a time on this host (src/provider/hostlock.ts): concurrent ones collide
+    // in the kernel (EBUSY) and losetup then sleeps 200 ms before it retries.
+    r = await withHostLock("losetup", () => run(ctx.exec, "losetup", ["-f", "--show", file]));
   } catch (e) {
     if (e instanceof ExecError) throw new ProviderError(`cannot attach ${file} to a loop device: ${e.message}`);
     throw e;

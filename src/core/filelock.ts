@@ -1,4 +1,5 @@
-// One lock per object: `<objectDir>/lock`, holding JSON about its holder.
+// A lock file `<dir>/lock` holding JSON about its holder: one per object (src/state/lock.ts), and
+// the per-host locks of host commands that must not run concurrently (src/provider/hostlock.ts).
 //
 // Acquisition is exclusive-create: the holder info is written to a private temp
 // file which is then hard-linked to `lock` (link(2) fails with EEXIST like
