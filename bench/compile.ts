@@ -22,6 +22,8 @@ import { fmtMs, median, pad, timeMedian } from "./lib/stats.js";
 import { projectRoot } from "./lib/host.js";
 
 const SIZES = [10, 100, 1_000, 10_000];
+/** BENCH_BEFORE=<dir>: also validate at scale with another build (its bin/, dist/, package.json), interleaved. */
+const BEFORE = process.env.BENCH_BEFORE || undefined;
 const RUNS = 5;
 const SPAWN_RUNS = 15;
 const VALIDATE_RUNS = 3;
@@ -161,25 +163,29 @@ function validateAtScale(osvc: string, nodeMs: number): ScaleRow[] {
       const t = generateTemplate(n);
       const file = join(dir, `bench${n}.conf`);
       writeFileSync(file, t.text);
-      const ms: number[] = [];
-      let status: number | null = null;
-      let maxRssKb = 0;
-      let stderr = "";
+      const builds: [string, string][] = [["", osvc], ...(BEFORE ? [["(before)", resolve(BEFORE, "bin/osvc.js")] as [string, string]] : [])];
+      const acc = builds.map(() => ({ ms: [] as number[], status: null as number | null, maxRssKb: 0, stderr: "" }));
       for (let i = 0; i < runs; i++) {
-        const t0 = performance.now();
-        const r = spawnSync(process.execPath, ["--require", rss, osvc, "validate", "--node", "n1", file], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-        ms.push(performance.now() - t0);
-        status = r.status;
-        stderr = r.stderr ?? "";
-        maxRssKb = Math.max(maxRssKb, Number(/osvc-bench-maxrss=(\d+)/.exec(stderr)?.[1] ?? 0));
+        for (let j = 0; j < builds.length; j++) {
+          const b = (i + j) % builds.length; // interleaved, the order alternating
+          const t0 = performance.now();
+          const r = spawnSync(process.execPath, ["--require", rss, builds[b][1], "validate", "--node", "n1", file], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+          acc[b].ms.push(performance.now() - t0);
+          acc[b].status = r.status;
+          acc[b].stderr = r.stderr ?? "";
+          acc[b].maxRssKb = Math.max(acc[b].maxRssKb, Number(/osvc-bench-maxrss=(\d+)/.exec(acc[b].stderr)?.[1] ?? 0));
+        }
       }
       rmSync(file, { force: true });
-      const m = median(ms);
-      rows.push({ n, ms: m, status, maxRssKb });
-      console.log(
-        `${pad(n.toLocaleString("en-US"), 10)} ${pad(String(t.lines), 9)} ${pad(fmtMs(m), 9)} ${pad((((m - nodeMs) * 1000) / n).toFixed(1), 12)} ${pad((maxRssKb / 1024).toFixed(0), 13)} ${pad((maxRssKb / n).toFixed(1), 13)}  ${status}`,
-      );
-      if (status !== 0) console.log(`  stderr: ${stderr.replace(/osvc-bench-maxrss=\d+/, "").trim().split("\n").slice(0, 3).join(" | ")}`);
+      builds.forEach(([label], b) => {
+        const { status, maxRssKb, stderr } = acc[b];
+        const m = median(acc[b].ms);
+        if (!label) rows.push({ n, ms: m, status, maxRssKb });
+        console.log(
+          `${pad(`${n.toLocaleString("en-US")}${label ? " " + label : ""}`, 10)} ${pad(String(t.lines), 9)} ${pad(fmtMs(m), 9)} ${pad((((m - nodeMs) * 1000) / n).toFixed(1), 12)} ${pad((maxRssKb / 1024).toFixed(0), 13)} ${pad((maxRssKb / n).toFixed(1), 13)}  ${status}`,
+        );
+        if (status !== 0) console.log(`  stderr: ${stderr.replace(/osvc-bench-maxrss=\d+/, "").trim().split("\n").slice(0, 3).join(" | ")}`);
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -137,14 +137,27 @@ interface FsCalls {
   stat: number;
 }
 
-/** The file-system calls of one CLI run, all threads (strace -f -c); undefined without strace. */
+/**
+ * The file-system calls of osvc itself in one CLI run: its main thread and node's thread pool,
+ * not the commands it runs (blkid, losetup: processes that exec). strace -f; undefined without strace.
+ */
 function fsCalls(bin: string, args: readonly string[]): FsCalls | undefined {
   if (!commandExists("strace")) return undefined;
   const out = `/tmp/osvc-bench-strace-${process.pid}.txt`;
   try {
-    spawnSync("strace", ["-f", "-c", "-o", out, "-e", "trace=readlink,readlinkat,statx,stat,lstat,newfstatat", process.execPath, bin, ...args], { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
-    const calls = (name: string) => Number(new RegExp(`^\\s*[\\d.]+\\s+[\\d.]+\\s+\\d+\\s+(\\d+)(?:\\s+\\d+)?\\s+${name}$`, "m").exec(readFileSync(out, "utf8"))?.[1] ?? 0);
-    return { readlink: calls("readlink") + calls("readlinkat"), statx: calls("statx"), stat: calls("stat") + calls("lstat") + calls("newfstatat") };
+    spawnSync("strace", ["-f", "-o", out, "-e", "trace=readlink,readlinkat,statx,stat,lstat,newfstatat,execve", process.execPath, bin, ...args], { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
+    const lines = readFileSync(out, "utf8").split("\n");
+    const first = lines[0]?.split(" ")[0];
+    const children = new Set(lines.filter((l) => / execve\(/.test(l)).map((l) => l.split(" ")[0]).filter((pid) => pid !== first));
+    const c = { readlink: 0, statx: 0, stat: 0 };
+    for (const l of lines) {
+      const m = /^(\d+) +(readlink|readlinkat|statx|stat|lstat|newfstatat)\(/.exec(l);
+      if (!m || children.has(m[1])) continue;
+      if (m[2].startsWith("readlink")) c.readlink++;
+      else if (m[2] === "statx") c.statx++;
+      else c.stat++;
+    }
+    return c;
   } catch {
     return undefined;
   } finally {
@@ -268,7 +281,7 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
     );
   }
   if (rows.some((r) => r.sys.after)) {
-    console.log("\nfile-system calls of one CLI plan (strace -f -c, every thread: node's thread pool included)\n");
+    console.log("\nfile-system calls of osvc in one CLI plan (strace -f: its main thread and node's thread pool; not the commands it runs)\n");
     const head3 = `${pad("stacks", 7)} ${pad("build", 8, true)} ${pad("readlink", 9)} ${pad("statx", 7)} ${pad("stat/lstat", 11)}`;
     console.log(head3);
     console.log("-".repeat(head3.length));
