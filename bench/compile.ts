@@ -22,6 +22,8 @@ import { fmtMs, median, pad, timeMedian } from "./lib/stats.js";
 import { projectRoot } from "./lib/host.js";
 
 const SIZES = [10, 100, 1_000, 10_000];
+/** BENCH_BEFORE=<dir>: also validate at scale with another build (its bin/, dist/, package.json), interleaved. */
+const BEFORE = process.env.BENCH_BEFORE || undefined;
 const RUNS = 5;
 const SPAWN_RUNS = 15;
 const VALIDATE_RUNS = 3;
@@ -111,6 +113,9 @@ function main(): void {
   console.log(`  ${fmtMs(val.ms)} ms   (exit ${val.status}; ${fmtMs(val.ms - nodeBase.ms)} ms above bare node start-up)`);
   if (val.status !== 0 && val.stderr) console.log(`  stderr: ${val.stderr.split("\n").slice(0, 3).join(" | ")}`);
 
+  // ------------------------------------------------ validate at scale
+  const scale = validateAtScale(osvc, nodeBase.ms);
+
   // ------------------------------------------------ verdicts
   console.log("\ntargets");
   console.log(`  ${verdict(bigMs < TARGET_10K_MS)}  ${big.toLocaleString("en-US")} resources parse + evaluate < ${TARGET_10K_MS} ms: ${fmtMs(bigMs)} ms`);
@@ -118,6 +123,75 @@ function main(): void {
     `  ${verdict(ratio <= TARGET_LINEARITY)}  linear growth (µs/resource at ${big.toLocaleString("en-US")} / at 100 <= ${TARGET_LINEARITY}): ${ratio.toFixed(2)} (${perRes.get(big)!.toFixed(1)} / ${perRes.get(100)!.toFixed(1)} µs)`,
   );
   console.log(`  ${verdict(vratio < TARGET_VERSION_RATIO)}  --version < ${TARGET_VERSION_RATIO}x node -e 0: ${vratio.toFixed(2)}x`);
+  if (scale.length > 1) {
+    const crashed = scale.filter((r) => r.status !== 0);
+    console.log(`  ${verdict(crashed.length === 0)}  validate of ${scale.map((r) => r.n.toLocaleString("en-US")).join(", ")} resources: no crash${crashed.length ? ` (${crashed.map((r) => `${r.n}: exit ${r.status}`).join(", ")})` : ""}`);
+    const a = scale[0];
+    const b = scale[scale.length - 1];
+    const lin = (b.ms - nodeBase.ms) / b.n / ((a.ms - nodeBase.ms) / a.n);
+    console.log(`  ${verdict(lin <= TARGET_LINEARITY)}  validate linear (ms above node start-up per resource at ${b.n.toLocaleString("en-US")} / at ${a.n.toLocaleString("en-US")} <= ${TARGET_LINEARITY}): ${lin.toFixed(2)}`);
+  }
+}
+
+interface ScaleRow {
+  readonly n: number;
+  readonly ms: number;
+  readonly status: number | null;
+  /** Peak resident memory of the osvc process, KiB. */
+  readonly maxRssKb: number;
+}
+
+/**
+ * `osvc validate` end to end of generated templates of 1k..100k resources (BENCH_VALIDATE_SIZES):
+ * wall time (median of BENCH_VALIDATE_RUNS, default 3) and the child's peak memory
+ * (process.resourceUsage().maxRSS, printed by a preloaded script at exit).
+ */
+function validateAtScale(osvc: string, nodeMs: number): ScaleRow[] {
+  const sizes = (process.env.BENCH_VALIDATE_SIZES ?? "1000,10000,50000,100000").split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const runs = /^[1-9]\d*$/.test(process.env.BENCH_VALIDATE_RUNS ?? "") ? Number(process.env.BENCH_VALIDATE_RUNS) : 3;
+  if (sizes.length === 0) return [];
+  const dir = mkdtempSync(join(tmpdir(), "osvc-bench-"));
+  const rss = join(dir, "rss.cjs");
+  writeFileSync(rss, `process.on("exit", () => require("fs").writeSync(2, "\\nosvc-bench-maxrss=" + process.resourceUsage().maxRSS + "\\n"));\n`);
+  const rows: ScaleRow[] = [];
+  console.log(`\nnode bin/osvc.js validate --node n1 <file> at scale (median of ${runs}, wall time; peak RSS of the osvc process)\n`);
+  const head = `${pad("resources", 10)} ${pad("lines", 9)} ${pad("wall ms", 9)} ${pad("µs/resource", 12)} ${pad("peak RSS MiB", 13)} ${pad("KiB/resource", 13)}  exit`;
+  console.log(head);
+  console.log("-".repeat(head.length));
+  try {
+    for (const n of sizes) {
+      const t = generateTemplate(n);
+      const file = join(dir, `bench${n}.conf`);
+      writeFileSync(file, t.text);
+      const builds: [string, string][] = [["", osvc], ...(BEFORE ? [["(before)", resolve(BEFORE, "bin/osvc.js")] as [string, string]] : [])];
+      const acc = builds.map(() => ({ ms: [] as number[], status: null as number | null, maxRssKb: 0, stderr: "" }));
+      for (let i = 0; i < runs; i++) {
+        for (let j = 0; j < builds.length; j++) {
+          const b = (i + j) % builds.length; // interleaved, the order alternating
+          const t0 = performance.now();
+          const r = spawnSync(process.execPath, ["--require", rss, builds[b][1], "validate", "--node", "n1", file], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+          acc[b].ms.push(performance.now() - t0);
+          acc[b].status = r.status;
+          acc[b].stderr = r.stderr ?? "";
+          acc[b].maxRssKb = Math.max(acc[b].maxRssKb, Number(/osvc-bench-maxrss=(\d+)/.exec(acc[b].stderr)?.[1] ?? 0));
+        }
+      }
+      rmSync(file, { force: true });
+      builds.forEach(([label], b) => {
+        const { status, maxRssKb, stderr } = acc[b];
+        const m = median(acc[b].ms);
+        if (!label) rows.push({ n, ms: m, status, maxRssKb });
+        console.log(
+          `${pad(`${n.toLocaleString("en-US")}${label ? " " + label : ""}`, 10)} ${pad(String(t.lines), 9)} ${pad(fmtMs(m), 9)} ${pad((((m - nodeMs) * 1000) / n).toFixed(1), 12)} ${pad((maxRssKb / 1024).toFixed(0), 13)} ${pad((maxRssKb / n).toFixed(1), 13)}  ${status}`,
+        );
+        if (status !== 0) console.log(`  stderr: ${stderr.replace(/osvc-bench-maxrss=\d+/, "").trim().split("\n").slice(0, 3).join(" | ")}`);
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log("(µs/resource: wall time above bare node start-up, per resource)");
+  return rows;
 }
 
 try {

@@ -12,11 +12,19 @@
 // Then `osvc destroy --auto-approve` of each object, and a check that no loop device backed by a
 // bench file and no mount under the bench directory is left (the cleanup routine runs anyway).
 //
+// Also, per N, in interleaved rounds (the order rotates each round): `osvc validate` of the same
+// template (no host), `osvc plan`, and with BENCH_BEFORE=<dir> the plan of another build (a copy
+// of its bin/, dist/, package.json with node_modules); and once per build, the file-system calls
+// of the CLI plan (strace -f -c: readlink, statx/stat/lstat), when strace is installed.
+// BENCH_PLAN_SIZES=10,25,50 (default 50,500); BENCH_ROUNDS=N (default 5).
+//
 // Always exits 0 (it is a report; 130 when interrupted); prints PASS/FAIL against the targets:
-//   - host commands at N = 50 == at N = 10 (constant per driver, not growing per resource)
+//   - host commands at the largest N == at the smallest (constant per driver, not growing per resource)
 //   - `osvc plan` of the 50 stacks < 1 s (wall time, node start-up included)
+//   - `osvc plan` <= 1.5x `osvc validate` of the same template at every N (medians)
+import { spawnSync } from "node:child_process";
 import { hostname, loadavg } from "node:os";
-import { writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../providers/catalog.js";
@@ -31,13 +39,16 @@ import type { Provider } from "../src/provider/api.js";
 import { createExec, execStats, type Exec } from "../src/provider/exec.js";
 import { ProviderRegistry } from "../src/provider/registry.js";
 import { StateStore } from "../src/state/store.js";
-import { benchDir, CleanupRegistry, Interrupted, isClean, leftovers, osvc, stacksTemplate, stacksUp, tail } from "./lib/host.js";
+import { benchDir, CleanupRegistry, commandExists, Interrupted, isClean, leftovers, osvc, osvcBin, stacksTemplate, stacksUp, tail } from "./lib/host.js";
 import { fmtMs, median, pad } from "./lib/stats.js";
 
-const SIZES = [10, 25, 50];
-const CLI_RUNS = 5;
+const SIZES = (process.env.BENCH_PLAN_SIZES ?? "50,500").split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const CLI_RUNS = /^[1-9]\d*$/.test(process.env.BENCH_ROUNDS ?? "") ? Number(process.env.BENCH_ROUNDS) : 5;
+const BEFORE = process.env.BENCH_BEFORE || undefined;
+const TARGET_PLAN_VS_VALIDATE = 1.5;
 const INPROC_RUNS = 5;
 const TARGET_PLAN_MS = 1000;
+const PLAN_MS_AT = 50;
 
 const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 
@@ -63,6 +74,11 @@ interface Row {
   readonly cliMs: number;
   readonly cliRange: [number, number];
   readonly cliStatuses: (number | null)[];
+  readonly validateMs: number;
+  readonly validateRange: [number, number];
+  readonly beforeMs?: number;
+  readonly beforeRange?: [number, number];
+  readonly sys: { after?: FsCalls; before?: FsCalls };
 }
 
 function dependencyView(graph: ResourceGraph): DependencyView {
@@ -115,6 +131,40 @@ async function inProcessPlan(obj: Obj, root: string, catalog: KeywordCatalog): P
   return { plan, counts: { total: execStats.count - before.count, byFile, byDriver, byDriverFile }, ms };
 }
 
+interface FsCalls {
+  readlink: number;
+  statx: number;
+  stat: number;
+}
+
+/**
+ * The file-system calls of osvc itself in one CLI run: its main thread and node's thread pool,
+ * not the commands it runs (blkid, losetup: processes that exec). strace -f; undefined without strace.
+ */
+function fsCalls(bin: string, args: readonly string[]): FsCalls | undefined {
+  if (!commandExists("strace")) return undefined;
+  const out = `/tmp/osvc-bench-strace-${process.pid}.txt`;
+  try {
+    spawnSync("strace", ["-f", "-o", out, "-e", "trace=readlink,readlinkat,statx,stat,lstat,newfstatat,execve", process.execPath, bin, ...args], { stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } });
+    const lines = readFileSync(out, "utf8").split("\n");
+    const first = lines[0]?.split(" ")[0];
+    const children = new Set(lines.filter((l) => / execve\(/.test(l)).map((l) => l.split(" ")[0]).filter((pid) => pid !== first));
+    const c = { readlink: 0, statx: 0, stat: 0 };
+    for (const l of lines) {
+      const m = /^(\d+) +(readlink|readlinkat|statx|stat|lstat|newfstatat)\(/.exec(l);
+      if (!m || children.has(m[1])) continue;
+      if (m[2].startsWith("readlink")) c.readlink++;
+      else if (m[2] === "statx") c.statx++;
+      else c.stat++;
+    }
+    return c;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(out, { force: true });
+  }
+}
+
 function fmtMap(m: Map<string, number>): string {
   return [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(" ");
 }
@@ -159,17 +209,38 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
       samples.push(last.ms);
     }
     const cliArgs = ["plan", conf(o), "--detailed-exitcode", "--root", root];
+    const validateArgs = ["validate", conf(o)];
     await osvc(cliArgs); // warm-up
+    await osvc(validateArgs);
+    if (BEFORE) await osvc(cliArgs, BEFORE);
     const cli: number[] = [];
+    const validate: number[] = [];
+    const before: number[] = [];
     const statuses: (number | null)[] = [];
+    const runs: [string, () => Promise<void>][] = [
+      ["plan", async () => {
+        const r = await osvc(cliArgs);
+        cli.push(r.ms);
+        statuses.push(r.status);
+        if (r.status !== 0 && statuses.length === 1) console.log(`  note: osvc plan ${o.name} exited ${r.status}: ${tail(r)}`);
+      }],
+      ["validate", async () => {
+        const r = await osvc(validateArgs);
+        validate.push(r.ms);
+        if (r.status !== 0) console.log(`  note: osvc validate ${o.name} exited ${r.status}: ${tail(r)}`);
+      }],
+      ...(BEFORE ? [["before", async () => {
+        const r = await osvc(cliArgs, BEFORE);
+        before.push(r.ms);
+        if (r.status !== 0) console.log(`  note: osvc (before) plan ${o.name} exited ${r.status}: ${tail(r)}`);
+      }] as [string, () => Promise<void>]] : []),
+    ];
     for (let i = 0; i < CLI_RUNS; i++) {
-      const r = await osvc(cliArgs);
-      cli.push(r.ms);
-      statuses.push(r.status);
-      if (r.status !== 0 && i === 0) console.log(`  note: osvc plan ${o.name} exited ${r.status}: ${tail(r)}`);
+      for (let j = 0; j < runs.length; j++) await runs[(i + j) % runs.length][1]();
+      cleanup.check();
     }
-    cleanup.check();
-    rows.push({ n: o.n, counts: last!.counts, inprocMs: median(samples), changes: hasChanges(last!.plan), cliMs: median(cli), cliRange: [Math.min(...cli), Math.max(...cli)], cliStatuses: statuses });
+    const sys = { after: fsCalls(osvcBin(), cliArgs), ...(BEFORE ? { before: fsCalls(`${BEFORE}/bin/osvc.js`, cliArgs) } : {}) };
+    rows.push({ n: o.n, counts: last!.counts, inprocMs: median(samples), changes: hasChanges(last!.plan), cliMs: median(cli), cliRange: [Math.min(...cli), Math.max(...cli)], cliStatuses: statuses, validateMs: median(validate), validateRange: [Math.min(...validate), Math.max(...validate)], ...(BEFORE ? { beforeMs: median(before), beforeRange: [Math.min(...before), Math.max(...before)] as [number, number] } : {}), sys });
   }
 
   const drivers = [...new Set(rows.flatMap((r) => [...r.counts.byDriver.keys()]))].sort();
@@ -197,6 +268,30 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
   }
   console.log("\nper driver and command:");
   for (const r of rows) console.log(`  ${pad(String(r.n), 3)} stacks: ${fmtMap(r.counts.byDriverFile)}`);
+
+  console.log(`\nno-op CLI plan vs validate of the same template: wall ms, median of ${CLI_RUNS} interleaved rounds (min-max); load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
+  const head2 = `${pad("stacks", 7)} ${pad("validate", 16)} ${pad("plan", 16)} ${pad("plan÷validate", 14)}${BEFORE ? ` ${pad("plan (before)", 16)} ${pad("before÷validate", 16)}` : ""}`;
+  console.log(head2);
+  console.log("-".repeat(head2.length));
+  const rng = (m: number, r: [number, number]) => `${fmtMs(m)} (${fmtMs(r[0])}-${fmtMs(r[1])})`;
+  for (const r of rows) {
+    console.log(
+      `${pad(String(r.n), 7)} ${pad(rng(r.validateMs, r.validateRange), 16)} ${pad(rng(r.cliMs, r.cliRange), 16)} ${pad(`${(r.cliMs / r.validateMs).toFixed(2)}x`, 14)}` +
+        (r.beforeMs !== undefined ? ` ${pad(rng(r.beforeMs, r.beforeRange!), 16)} ${pad(`${(r.beforeMs / r.validateMs).toFixed(2)}x`, 16)}` : ""),
+    );
+  }
+  if (rows.some((r) => r.sys.after)) {
+    console.log("\nfile-system calls of osvc in one CLI plan (strace -f: its main thread and node's thread pool; not the commands it runs)\n");
+    const head3 = `${pad("stacks", 7)} ${pad("build", 8, true)} ${pad("readlink", 9)} ${pad("statx", 7)} ${pad("stat/lstat", 11)}`;
+    console.log(head3);
+    console.log("-".repeat(head3.length));
+    for (const r of rows) {
+      for (const [b, c] of Object.entries(r.sys)) {
+        if (!c) continue;
+        console.log(`${pad(String(r.n), 7)} ${pad(b, 8, true)} ${pad(String(c.readlink), 9)} ${pad(String(c.statx), 7)} ${pad(String(c.stat), 11)}`);
+      }
+    }
+  }
 
   // ------------------------------------------------ destroy and verify
   console.log("\nteardown (osvc destroy --auto-approve)");
@@ -233,7 +328,12 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
     `  ${verdict(first.counts.total === lastRow.counts.total && perDriverSame)}  host commands at ${lastRow.n} stacks == at ${first.n}: ${lastRow.counts.total} vs ${first.counts.total}` +
       (grew.length ? ` (grows: ${grew.join(", ")}; by command: ${growingFiles.join(", ")})` : " (constant per driver)"),
   );
-  console.log(`  ${verdict(lastRow.cliMs < TARGET_PLAN_MS)}  osvc plan of ${lastRow.n} stacks < ${TARGET_PLAN_MS} ms: ${fmtMs(lastRow.cliMs)} ms (in-process ${fmtMs(lastRow.inprocMs)} ms)`);
+  const at50 = rows.find((r) => r.n === PLAN_MS_AT);
+  if (at50) console.log(`  ${verdict(at50.cliMs < TARGET_PLAN_MS)}  osvc plan of ${at50.n} stacks < ${TARGET_PLAN_MS} ms: ${fmtMs(at50.cliMs)} ms (in-process ${fmtMs(at50.inprocMs)} ms)`);
+  for (const r of rows) {
+    const x = r.cliMs / r.validateMs;
+    console.log(`  ${verdict(x <= TARGET_PLAN_VS_VALIDATE)}  osvc plan of ${r.n} stacks <= ${TARGET_PLAN_VS_VALIDATE}x validate of the same template: ${x.toFixed(2)}x (${fmtMs(r.cliMs)} vs ${fmtMs(r.validateMs)} ms)`);
+  }
   console.log(`  ${verdict(noop)}  no-op: every plan had no changes and --detailed-exitcode exited 0`);
   console.log(`  ${verdict(clean)}  destroy left nothing (no loop device for the bench files, no mount)`);
 }

@@ -343,15 +343,32 @@ export function valueParts(v: ValueAst): { parts: ValuePart[]; diagnostics: Diag
   return { parts, diagnostics };
 }
 
+/** Values holding `$(...)` that parsed without diagnostics, by text; expressions by text (parseExpressionText). */
+const exprValueCache = new Map<string, ValuePart[]>();
+const exprTextCache = new Map<string, { ast: ExprAst | null; error?: string; at?: number }>();
+/** Entries per cache: past it, the cache starts over (a template rarely has this many distinct texts). */
+const PARSE_CACHE_MAX = 50_000;
+
+function remember<V>(cache: Map<string, V>, text: string, v: V): void {
+  if (cache.size >= PARSE_CACHE_MAX) cache.clear();
+  cache.set(text, v);
+}
+
 /** Parses value text; `rangeAt` maps a value offset to a source range for diagnostics. */
 export function parseValueText(text: string, rangeAt: (offset: number) => SourceRange | undefined): { parts: ValuePart[]; diagnostics: Diagnostic[] } {
   if (!NEEDS_PARSE.test(text)) {
     return { parts: text ? [{ kind: "text", text, start: 0, end: text.length }] : [], diagnostics: [] };
   }
   if (!text.includes("$(")) return { parts: scanRefsAndMarkers(text), diagnostics: [] };
+  const cached = exprValueCache.get(text);
+  if (cached) return { parts: cached, diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
   try {
-    return parseExprValue(text, rangeAt, diagnostics);
+    const r = parseExprValue(text, rangeAt, diagnostics);
+    // Parts hold value offsets only: a text that parsed cleanly parses the same wherever it is
+    // written (the same `$(...)` in every resource is parsed once). Diagnostics name their source.
+    if (r.diagnostics.length === 0) remember(exprValueCache, text, r.parts);
+    return r;
   } catch (e) {
     if (!isStackOverflow(e)) throw e;
     diagnostics.push(tooDeep(rangeAt(text.indexOf("$("))));
@@ -697,12 +714,17 @@ function buildExpr(
 
 /** Parses an expression's text (after references were substituted). */
 export function parseExpressionText(text: string): { ast: ExprAst | null; error?: string; at?: number } {
+  const cached = exprTextCache.get(text);
+  if (cached) return cached;
+  let r: { ast: ExprAst | null; error?: string; at?: number };
   try {
-    return parseExpressionTextUnsafe(text);
+    r = parseExpressionTextUnsafe(text);
   } catch (e) {
     if (!isStackOverflow(e)) throw e;
-    return { ast: null, error: "expression nested too deeply", at: 0 };
+    r = { ast: null, error: "expression nested too deeply", at: 0 };
   }
+  remember(exprTextCache, text, r);
+  return r;
 }
 
 function parseExpressionTextUnsafe(text: string): { ast: ExprAst | null; error?: string; at?: number } {

@@ -1,13 +1,18 @@
 // Start-up benchmark: compares the wall time of CLI commands across builds, side by side.
 //
-//   node scripts/startup-bench.mjs [--runs N] [DIR ...]
+//   node scripts/startup-bench.mjs [--runs N] [--snapshot] [DIR ...]
+//
+// --snapshot adds a column: the first DIR's bundle in a V8 user-land start-up snapshot
+// (`node --build-snapshot`, run as `node --snapshot-blob BLOB ...`), the alternative to the code
+// cache bin/osvc.js uses. It would need a shell launcher (a snapshot is a node flag, not a file
+// node can be pointed at), so it is only kept if it wins here.
 //
 // Each DIR is a tree holding bin/osvc.js + dist/ + package.json (default: this checkout). To
 // compare with an older build, copy bin/, dist/ and package.json to a temporary directory first.
 // Runs are interleaved (one of each variant in turn) so that machine noise hits all variants
 // alike; the median of N runs (default 21) is printed. `plan` runs against a fresh --root.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -16,21 +21,52 @@ import { fileURLToPath } from "node:url";
 const here = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 let runs = 21;
+let snapshot = false;
 const dirs = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--runs") runs = Number(args[++i]);
+  else if (args[i] === "--snapshot") snapshot = true;
   else dirs.push(resolve(args[i]));
 }
 if (dirs.length === 0) dirs.push(here);
 
 const example = join(here, "examples/quickstart.conf");
 const root = mkdtempSync(join(tmpdir(), "osvc-startup-"));
+const SNAPSHOT = "snapshot";
+const blob = join(root, "osvc.blob");
+/** The CLI of a variant: bin/osvc.js of a tree, or the snapshot of the first tree's bundle. */
+const cli = (d) => (d === SNAPSHOT ? ["--snapshot-blob", blob] : [join(d, "bin/osvc.js")]);
 const commands = [
   { name: "node -e 0", argv: () => ["-e", "0"], bare: true },
-  { name: "--version", argv: (d) => [join(d, "bin/osvc.js"), "--version"] },
-  { name: "validate quickstart", argv: (d) => [join(d, "bin/osvc.js"), "validate", example] },
-  { name: "plan quickstart", argv: (d) => [join(d, "bin/osvc.js"), "plan", example, "--root", root] },
+  { name: "--version", argv: (d) => [...cli(d), "--version"] },
+  { name: "validate quickstart", argv: (d) => [...cli(d), "validate", example] },
+  { name: "plan quickstart", argv: (d) => [...cli(d), "plan", example, "--root", root] },
 ];
+
+/** Builds the snapshot: the bundle loaded and its main() set as the snapshot's entry point. */
+function buildSnapshot(dir) {
+  const entry = join(root, "snapshot-entry.cjs");
+  const bundle = join(dir, "dist/osvc.cjs");
+  writeFileSync(
+    entry,
+    `const fs = require("node:fs"), vm = require("node:vm"), path = require("node:path"), v8 = require("node:v8");
+const filename = ${JSON.stringify(bundle)};
+const module = { exports: {} };
+vm.runInThisContext(fs.readFileSync(filename, "latin1"), { filename })(module.exports, require, module, filename, path.dirname(filename));
+v8.startupSnapshot.setDeserializeMainFunction(() => {
+  const argv = process.argv.slice(1);
+  if (argv.length === 1 && argv[0] === "--version") return void process.stdout.write("osvc (snapshot)\\n");
+  module.exports.main(argv).then((c) => { process.exitCode = c; });
+});
+`,
+  );
+  const r = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", entry], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building the snapshot failed: ${r.stderr}`);
+}
+if (snapshot) {
+  buildSnapshot(dirs[0]);
+  dirs.push(SNAPSHOT);
+}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -65,7 +65,7 @@ describe("architecture", () => {
     const bad: string[] = [];
     for (const f of walk(join(ROOT, "providers"))) {
       const t = readFileSync(f, "utf8");
-      if (/from\s+["'](execa|node:child_process|child_process)["']/.test(t)) bad.push(relative(ROOT, f));
+      if (/from\s+["'](execa|nano-spawn|node:child_process|child_process)["']/.test(t)) bad.push(relative(ROOT, f));
     }
     expect(bad).toEqual([]);
   });

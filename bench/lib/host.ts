@@ -77,8 +77,10 @@ export function timed(file: string, args: readonly string[], opts: { env?: NodeJ
 }
 
 /** `node bin/osvc.js ARGS`, timed end to end (node start-up included). NO_COLOR keeps the output plain. */
-export function osvc(args: readonly string[]): Promise<Timed> {
-  return timed(process.execPath, [osvcBin(), ...args], { env: { ...process.env, NO_COLOR: "1" } });
+/** Runs `bin/osvc.js` of this tree, or of another build (`build`: a directory with its bin/, dist/, package.json). */
+export function osvc(args: readonly string[], build?: string): Promise<Timed> {
+  const bin = build ? resolve(build, "bin/osvc.js") : osvcBin();
+  return timed(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: "1" } });
 }
 
 /** The first lines of a failed command's output, for a one-line note. */

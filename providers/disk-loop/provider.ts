@@ -7,7 +7,8 @@
 //              then start.
 // probe      : an existing file that is not attached is looked at (blkid -p, zeros sampled
 //              in-process), so that the plan of a filesystem on it knows whether mkfs would destroy data.
-// start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach).
+// start      : `losetup -j FILE` first (idempotent), else `losetup -f --show FILE` (atomic find+attach),
+//              one at a time on the host (the per-host lock "losetup").
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
 // unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
@@ -16,7 +17,8 @@ import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
-import { createSparseFileNoted, dirsNote, fileNote, makeDirsNoted, notedBlank, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
+import { withHostLock } from "../../src/provider/hostlock.js";
+import { createSparseFileNoted, dirsNote, fileNote, makeDirsNoted, notedBlank, PathResolver, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -24,45 +26,9 @@ import { parseBlkid } from "../fs/provider.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import type { DeviceContent } from "../../src/provider/api.js";
 import { diskLoopSpec } from "./spec.js";
+import { listLoops, noteLoopChange, type LoopDevice } from "./loops.js";
 
-const DELETED_SUFFIX = " (deleted)";
-
-/** One row of `losetup -l -J -O NAME,BACK-FILE,BACK-INO`. */
-export interface LoopDevice {
-  readonly name: string;
-  /** Backing file path as the kernel reports it, without the " (deleted)" suffix. */
-  readonly backFile: string;
-  /** The backing file was deleted (or replaced) while attached. */
-  readonly deleted: boolean;
-  readonly backIno?: number;
-}
-
-/** Parses `losetup -l -J` output (an empty output or an empty list both mean "no loop device"). */
-export function parseLosetupJson(stdout: string): LoopDevice[] {
-  if (!stdout.trim()) return [];
-  const data = JSON.parse(stdout) as { loopdevices?: Record<string, unknown>[] };
-  const out: LoopDevice[] = [];
-  for (const d of data.loopdevices ?? []) {
-    const name = typeof d.name === "string" ? d.name : "";
-    let back = typeof d["back-file"] === "string" ? (d["back-file"] as string) : "";
-    if (!name || !back) continue;
-    const deleted = back.endsWith(DELETED_SUFFIX);
-    if (deleted) back = back.slice(0, -DELETED_SUFFIX.length);
-    const ino = d["back-ino"];
-    const backIno = typeof ino === "number" ? ino : typeof ino === "string" && /^\d+$/.test(ino) ? Number(ino) : undefined;
-    out.push(backIno === undefined ? { name, backFile: back, deleted } : { name, backFile: back, deleted, backIno });
-  }
-  return out;
-}
-
-export async function listLoops(exec: Exec): Promise<LoopDevice[]> {
-  const r = await run(exec, "losetup", ["-l", "-J", "-O", "NAME,BACK-FILE,BACK-INO"]);
-  try {
-    return parseLosetupJson(r.stdout);
-  } catch (e) {
-    throw new ProviderError(`cannot parse losetup -l -J output: ${(e as Error).message}`);
-  }
-}
+export { listLoops, parseLosetupJson, type LoopDevice } from "./loops.js";
 
 /** Parses `losetup -j FILE` lines: "/dev/loop0: [65024]:2146526 (/tmp/x/d1.img)". */
 export function parseLosetupAssoc(stdout: string): string[] {
@@ -103,7 +69,12 @@ interface FileInfo {
   readonly size?: number;
 }
 
-async function fileInfo(file: string): Promise<FileInfo> {
+async function fileInfo(file: string, resolver?: PathResolver): Promise<FileInfo> {
+  if (resolver) {
+    // The probe: one lstat per file, each directory resolved once (no readlink per component).
+    const r = await resolver.resolve(file);
+    return r ? { exists: true, isFile: r.stat.isFile(), ino: r.stat.ino, real: r.real, size: r.stat.size } : { exists: false, isFile: false, real: file };
+  }
   try {
     const st = await stat(file); // follows symlinks: the loop is attached to the target
     let real = file;
@@ -152,10 +123,11 @@ async function holdersOf(dev: string): Promise<string[]> {
 async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
   if (resources.length === 0) return [];
   const loops = await listLoops(ctx.exec);
+  const resolver = new PathResolver();
   return Promise.all(
     resources.map(async (r): Promise<Observed> => {
       const file = fileOf(r);
-      const info = await fileInfo(file);
+      const info = await fileInfo(file, resolver);
       const problems: ProbeProblem[] = [];
       if (info.exists && !info.isFile) {
         problems.push({
@@ -231,7 +203,9 @@ async function attach(ctx: ProviderContext, file: string, fresh = false): Promis
   }
   let r;
   try {
-    r = await run(ctx.exec, "losetup", ["-f", "--show", file]);
+    // One find+attach at a time on this host (src/provider/hostlock.ts): concurrent ones collide
+    // in the kernel (EBUSY) and losetup then sleeps 200 ms before it retries.
+    r = await withHostLock("losetup", () => run(ctx.exec, "losetup", ["-f", "--show", file]).finally(noteLoopChange));
   } catch (e) {
     if (e instanceof ExecError) throw new ProviderError(`cannot attach ${file} to a loop device: ${e.message}`);
     throw e;
@@ -242,16 +216,26 @@ async function attach(ctx: ProviderContext, file: string, fresh = false): Promis
   return dev;
 }
 
-/** Waits until the loop device has no backing file any more (sysfs), at most `ms`. */
-async function detachSettled(dev: string, ms: number): Promise<void> {
-  const file = `/sys/block/${path.basename(dev)}/loop/backing_file`;
+/** The loop device's backing file as sysfs shows it (" (deleted)" suffix removed), or undefined once it is detached. */
+async function sysfsBacking(dev: string): Promise<string | undefined> {
+  try {
+    const text = (await readFile(`/sys/block/${path.basename(dev)}/loop/backing_file`, "utf8")).replace(/\n$/, "");
+    return text.endsWith(" (deleted)") ? text.slice(0, -" (deleted)".length) : text;
+  } catch {
+    return undefined; // gone: detached
+  }
+}
+
+/**
+ * Waits until the loop device no longer has `backFile` behind it (sysfs, no command), at most
+ * `ms`; true when it is detached (or already reused for another file by someone else).
+ */
+async function detachSettled(dev: string, backFile: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      await readFile(file, "utf8");
-    } catch {
-      return; // gone: detached
-    }
+  for (;;) {
+    const now = await sysfsBacking(dev);
+    if (now === undefined || now !== backFile) return true;
+    if (Date.now() >= deadline) return false;
     await new Promise((done) => setTimeout(done, 50));
   }
 }
@@ -299,7 +283,7 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
       throw new ProviderError(`loop device ${l.name} (${file}) is busy: held by ${holders.join(", ")}`, "stop the resources using it first");
     }
     try {
-      await run(ctx.exec, "losetup", ["-d", l.name]);
+      await run(ctx.exec, "losetup", ["-d", l.name]).finally(noteLoopChange);
     } catch (e) {
       if (e instanceof ExecError) {
         // Already gone (detached concurrently): fine. Anything else is a real failure.
@@ -311,10 +295,8 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
     }
     // The kernel accepts LOOP_CLR_FD on a busy device and only defers it (autoclear) until the
     // last opener closes it. A passing prober (udev, a blkid scanning every device) holds it for a
-    // moment: give such a holder up to 2 s (sysfs, no command), then check.
-    await detachSettled(l.name, 2000);
-    const after = await listLoops(ctx.exec);
-    if (after.some((x) => x.name === l.name && x.backFile === l.backFile)) {
+    // moment: give such a holder up to 2 s, then check (sysfs: no command, no new listing).
+    if (!(await detachSettled(l.name, l.backFile, 2000))) {
       throw new ProviderError(
         `loop device ${l.name} (${file}) is still in use; its detach is deferred until the last user closes it`,
         "stop whatever holds the device open",
@@ -373,7 +355,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
 async function detachLeftovers(ctx: ProviderContext, file: string): Promise<void> {
   const j = await ctx.exec("losetup", ["-j", file]);
   for (const dev of parseLosetupAssoc(j.stdout)) {
-    const d = await ctx.exec("losetup", ["-d", dev]);
+    const d = await ctx.exec("losetup", ["-d", dev]).finally(noteLoopChange);
     if (d.exitCode === 0) ctx.log("info", `${dev} detached from ${file}`);
     else ctx.log("warning", `cannot detach ${dev} from ${file}: ${(d.stderr || d.stdout).trim()}`);
   }

@@ -25,7 +25,7 @@ import type { KwValue, Outputs } from "../../src/core/value.js";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec, ProbeProblem } from "../../src/provider/api.js";
 import { ExecError, exitText, run } from "../../src/provider/exec.js";
-import { dirsNote, makeDirsNoted, recordedDirs, removeCreatedDirs, removeEmptyDir, removeNotedDirs } from "../../src/provider/files.js";
+import { dirsNote, makeDirsNoted, PathResolver, recordedDirs, removeCreatedDirs, removeEmptyDir, removeNotedDirs } from "../../src/provider/files.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import { checkOptionWords } from "../../src/core/argv.js";
 import type { DeviceContent } from "../../src/provider/api.js";
@@ -33,6 +33,7 @@ import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
 import { FS_TYPES_RUNNABLE, fsSpecs, MKFS_OPTIONS } from "./spec.js";
 import { readMounts } from "./mountinfo.js";
+import { listLoops, noteLoopChange } from "../disk-loop/loops.js";
 
 export type RunnableFsType = (typeof FS_TYPES_RUNNABLE)[number];
 type Problem = ProbeProblem;
@@ -165,12 +166,7 @@ function foreignSignatureError(dev: string, sig: Signature, type: string): Provi
 
 /** Loop devices and their backing files (for image-file devices mounted through an implicit loop). */
 async function loopBackings(exec: Exec): Promise<{ name: string; backFile: string }[]> {
-  const r = await run(exec, "losetup", ["-l", "-J", "-O", "NAME,BACK-FILE"]);
-  if (!r.stdout.trim()) return [];
-  const data = JSON.parse(r.stdout) as { loopdevices?: { name?: string; "back-file"?: string }[] };
-  return (data.loopdevices ?? [])
-    .filter((l) => typeof l.name === "string" && typeof l["back-file"] === "string" && !l["back-file"].endsWith(" (deleted)"))
-    .map((l) => ({ name: l.name as string, backFile: l["back-file"] as string }));
+  return (await listLoops(exec)).filter((l) => !l.deleted);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,7 +326,7 @@ interface DevInfo {
   aliases: string[];
 }
 
-async function resolveDev(exec: Exec, spec: string): Promise<DevInfo> {
+async function resolveDev(exec: Exec, spec: string, resolver?: PathResolver): Promise<DevInfo> {
   let p = spec;
   const tag = /^(LABEL|UUID)=(.+)$/.exec(spec);
   if (tag) {
@@ -340,6 +336,12 @@ async function resolveDev(exec: Exec, spec: string): Promise<DevInfo> {
     p = found;
   }
   if (!path.isAbsolute(p)) return { spec, kind: "other", aliases: [] };
+  if (resolver) {
+    const r = await resolver.resolve(p);
+    if (!r) return { spec, kind: "missing", aliases: [] };
+    if (r.stat.isBlockDevice()) return { spec, path: r.real, kind: "block", aliases: [r.real] };
+    return { spec, path: r.real, kind: r.stat.isFile() ? "file" : "other", aliases: [] };
+  }
   try {
     const st = await stat(p);
     const real = await realpath(p);
@@ -351,9 +353,9 @@ async function resolveDev(exec: Exec, spec: string): Promise<DevInfo> {
   }
 }
 
-async function resolveDevs(exec: Exec, specs: readonly string[]): Promise<Map<string, DevInfo>> {
+async function resolveDevs(exec: Exec, specs: readonly string[], resolver?: PathResolver): Promise<Map<string, DevInfo>> {
   const out = new Map<string, DevInfo>();
-  for (const s of new Set(specs)) out.set(s, await resolveDev(exec, s));
+  for (const s of new Set(specs)) out.set(s, await resolveDev(exec, s, resolver));
   const files = [...out.values()].filter((d) => d.kind === "file");
   if (files.length > 0) {
     const loops = await loopBackings(exec);
@@ -368,6 +370,15 @@ async function canonicalMnt(mnt: string): Promise<string> {
   } catch {
     return mnt;
   }
+}
+
+/**
+ * canonicalMnt for the probe: a mount point the mount table lists is canonical already (the kernel
+ * shows resolved paths), so it costs no system call; others go through the probe's resolver.
+ */
+async function probeMnt(mnt: string, targets: ReadonlySet<string>, resolver: PathResolver): Promise<string> {
+  if (targets.has(mnt)) return mnt;
+  return (await resolver.resolve(mnt))?.real ?? mnt;
 }
 
 interface MountState {
@@ -500,9 +511,11 @@ export function makeFsProvider(type: RunnableFsType): Provider {
   async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
     if (resources.length === 0) return [];
     const mounts = await listMounts(ctx.exec);
-    const devs = await resolveDevs(ctx.exec, resources.map(devSpecOf));
+    const resolver = new PathResolver();
+    const targets = new Set(mounts.map((m) => m.target));
+    const devs = await resolveDevs(ctx.exec, resources.map(devSpecOf), resolver);
     const sigs = await probeSignatures(ctx.exec, [...new Set([...devs.values()].filter((d) => d.path && (d.kind === "block" || d.kind === "file")).map((d) => d.path!))]);
-    const states = await Promise.all(resources.map(async (r) => mountState(mounts, await canonicalMnt(mntOf(r)), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)), coDevicesOf(mntOptOf(r)))));
+    const states = await Promise.all(resources.map(async (r) => mountState(mounts, await probeMnt(mntOf(r), targets, resolver), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)), coDevicesOf(mntOptOf(r)))));
     const wantsOwnership = (r: ResourceSpec) => [r.kw.user, r.kw.group, r.kw.perm].some((v) => v !== undefined && v !== null && v !== "");
     const owned = await statPaths(
       ctx.exec,
@@ -591,7 +604,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const tmp = await mkdtemp(path.join(base, "osvc-btrfs-"));
     let mounted = false;
     try {
-      await run(ctx.exec, "mount", ["-t", "btrfs", "-o", "subvolid=5", dev, tmp]);
+      await run(ctx.exec, "mount", ["-t", "btrfs", "-o", "subvolid=5", dev, tmp]).finally(noteLoopChange);
       mounted = true;
       const l = await run(ctx.exec, "btrfs", ["subvolume", "list", tmp]);
       if (parseSubvolList(l.stdout).has(subvol)) {
@@ -604,7 +617,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (e instanceof ExecError) throw new ProviderError(`cannot create btrfs subvolume ${subvol} on ${dev}: ${e.message}`);
       throw e;
     } finally {
-      if (mounted) await run(ctx.exec, "umount", [tmp]);
+      if (mounted) await run(ctx.exec, "umount", [tmp]).finally(noteLoopChange);
       await rmdir(tmp).catch(() => undefined);
     }
   }
@@ -655,7 +668,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const parents = made.filter((d) => d !== mnt);
     const out = { ...preserved(r), created_mnt: created, ...(parents.length ? { created_dirs: parents } : {}) };
     const args = ["-t", type, ...(opts ? ["-o", opts] : []), "--", dev.path, mnt];
-    const m = await ctx.exec("mount", args);
+    const m = await ctx.exec("mount", args).finally(noteLoopChange);
     if (m.exitCode !== 0) {
       if (!exists) await dropMade(ctx, made);
       const tail = (m.stderr || m.stdout).trim().split("\n").slice(-3).join("\n");
@@ -669,7 +682,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       await applyOwnership(ctx, mnt, r.kw);
     } catch (e) {
       // leave nothing behind a failed start: unmount, remove the mount point we created
-      await ctx.exec("umount", [mnt]);
+      await ctx.exec("umount", [mnt]).finally(noteLoopChange);
       if (!exists) await dropMade(ctx, made);
       throw e;
     }
@@ -733,7 +746,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       if (st.top !== st.entry) {
         throw new ProviderError(`${mnt} has ${st.top?.source ?? "another filesystem"} mounted over this resource's filesystem`, `unmount it first (umount ${mnt})`);
       }
-      const u = await ctx.exec("umount", [mnt]);
+      const u = await ctx.exec("umount", [mnt]).finally(noteLoopChange);
       if (u.exitCode !== 0) {
         const tail = (u.stderr || u.stdout).trim();
         throw new ProviderError(
@@ -820,7 +833,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
       const o = remountOptions(opts, st.entry.options);
       // --options-source disable: exactly these options, not merged with the current ones (a merge
       // would keep a noatime or nodev that is no longer configured).
-      const res = await ctx.exec("mount", ["--options-source", "disable", "-o", o, mnt]);
+      const res = await ctx.exec("mount", ["--options-source", "disable", "-o", o, mnt]).finally(noteLoopChange);
       if (res.exitCode !== 0) {
         const tail = (res.stderr || res.stdout).trim();
         throw new ProviderError(`cannot remount ${mnt} with ${o}: ${tail || exitText(res)}`, "some options cannot change on a mounted filesystem: stop and start the resource");

@@ -73,6 +73,7 @@ export async function sampleBlank(dev: string): Promise<BlankSample> {
   try {
     const regions = regionsOf(size);
     const buf = Buffer.alloc(Math.max(EDGE, SAMPLE));
+    const zeros = Buffer.alloc(buf.length);
     let dataRegions = 0;
     let firstData: number | undefined;
     let read = 0;
@@ -82,7 +83,9 @@ export async function sampleBlank(dev: string): Promise<BlankSample> {
         const { bytesRead } = await fh.read(buf, 0, want, pos);
         if (bytesRead === 0) break;
         read += bytesRead;
-        const i = buf.subarray(0, bytesRead).findIndex((b) => b !== 0);
+        // memcmp against zeros (native); the byte-by-byte search only where a chunk holds data
+        const chunk = buf.subarray(0, bytesRead);
+        const i = chunk.equals(zeros.subarray(0, bytesRead)) ? -1 : chunk.findIndex((b) => b !== 0);
         if (i >= 0) {
           dataRegions++;
           if (firstData === undefined) firstData = pos + i;

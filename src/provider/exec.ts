@@ -5,8 +5,14 @@
 // (let running steps finish; a second Ctrl-C ends them). A timeout, an abort signal or
 // endRunning() end the command's whole group: SIGTERM, then SIGKILL after a grace period. When
 // osvc exits with commands still running, their groups get SIGKILL.
+//
+// Commands start through nano-spawn (the execa maintainers' light sibling: about half of execa 9's
+// main-thread cost per command, see bench/spawn). Each command's absolute path is found once per
+// PATH (resolveCommand), so a spawn does not try each PATH directory with its own execve.
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { constants } from "node:os";
-import { execa } from "execa";
+import { isAbsolute, join } from "node:path";
+import spawn from "nano-spawn";
 
 export interface ExecOptions {
   readonly input?: string;
@@ -127,6 +133,83 @@ export function createExec(logger?: ExecLogger): Exec {
   };
 }
 
+/** Absolute paths of commands found on PATH: `${PATH}\0${file}` -> path. Only hits are kept. */
+const resolved = new Map<string, string>();
+
+/**
+ * The absolute path execvp would run for `file`, found once per (PATH, file): the first regular,
+ * executable file in an absolute PATH directory. undefined (the caller spawns the bare name, so
+ * the kernel reports ENOENT or EACCES as before) when it is not found, when `file` has a slash,
+ * or when a relative PATH entry comes first (it depends on the cwd).
+ */
+export function resolveCommand(file: string, path = process.env.PATH ?? ""): string | undefined {
+  if (file.includes("/") || file === "") return undefined;
+  const key = `${path}\0${file}`;
+  const hit = resolved.get(key);
+  if (hit !== undefined) return hit;
+  for (const dir of path.split(":")) {
+    if (!isAbsolute(dir)) return undefined;
+    const candidate = join(dir, file);
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, fsConstants.X_OK);
+    } catch {
+      continue;
+    }
+    resolved.set(key, candidate);
+    return candidate;
+  }
+  return undefined;
+}
+
+interface Spawned {
+  readonly exitCode?: number;
+  readonly signal?: string;
+  /** Why it could not start (ENOENT, EACCES, ...). */
+  readonly startError?: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Starts `file` in its own session (detached) and waits for it to end; never rejects. */
+async function spawnDetached(file: string, args: readonly string[], opts: ExecOptions, onStart: (pid: number) => void): Promise<Spawned> {
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const path = resolveCommand(file, env.PATH ?? "");
+  const sub = spawn(path ?? file, [...args], {
+    stdin: opts.input === undefined ? "ignore" : { string: opts.input },
+    env: opts.env,
+    cwd: opts.cwd,
+    detached: true, // its own session and process group: a terminal's Ctrl-C does not reach it
+    argv0: file, // the program sees the name it was called by, as with a PATH search
+  });
+  sub.catch(() => {}); // a command that cannot start rejects both promises; the first one says why
+  // The output as the command wrote it (nano-spawn's own result strips the final newline).
+  let stdout = "";
+  let stderr = "";
+  try {
+    const child = await sub.nodeChildProcess;
+    // Still in the microtasks of the 'spawn' event: no output chunk can have been read yet.
+    child.stdout?.on("data", (d: string) => (stdout += d));
+    child.stderr?.on("data", (d: string) => (stderr += d));
+    if (child.pid !== undefined) onStart(child.pid);
+  } catch (e) {
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code === "ENOENT" && path !== undefined) resolved.delete(`${env.PATH ?? ""}\0${file}`);
+    return { startError: code ?? String((e as Error).message), stdout: "", stderr: "" };
+  }
+  try {
+    await sub;
+    return { exitCode: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { exitCode?: number; signalName?: string; message?: string };
+    if (err.exitCode === undefined && err.signalName === undefined) {
+      // A stream error after the start: the command's own end is unknown; say so as a failure.
+      return { exitCode: -1, stdout, stderr: stderr || String(err.message) };
+    }
+    return { ...(err.exitCode !== undefined ? { exitCode: err.exitCode } : {}), ...(err.signalName ? { signal: err.signalName } : {}), stdout, stderr };
+  }
+}
+
 /** One spawn of a command in its own session (see the top of this file). */
 async function spawnOnce(file: string, args: readonly string[], opts: ExecOptions, command: string): Promise<ExecResult> {
   execStats.count++;
@@ -138,60 +221,49 @@ async function spawnOnce(file: string, args: readonly string[], opts: ExecOption
     });
   }
   const started = performance.now();
-  const sub = execa(file, [...args], {
-    reject: false,
-    input: opts.input,
-    stdin: opts.input === undefined ? "ignore" : undefined,
-    env: opts.env ? { ...process.env, ...opts.env } : undefined,
-    cwd: opts.cwd,
-    detached: true, // its own session and process group: a terminal's Ctrl-C does not reach it
-    cleanup: false, // ended by the exit hook above, as a group
-    stripFinalNewline: false,
-    encoding: "utf8",
-  });
-  const pid = sub.pid;
+  let pid: number | undefined;
   let timedOut = false;
   let graceTimer: NodeJS.Timeout | undefined;
   const end = () => {
     if (pid === undefined || graceTimer) return;
-    killGroup(pid, "SIGTERM");
-    graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS);
+    const group = pid;
+    killGroup(group, "SIGTERM");
+    graceTimer = setTimeout(() => killGroup(group, "SIGKILL"), KILL_GRACE_MS);
   };
   const timer = setTimeout(() => {
     timedOut = true;
     end();
   }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const onAbort = () => end();
-  if (pid !== undefined) {
-    running.set(pid, command);
-    if (opts.signal?.aborted) end();
-    opts.signal?.addEventListener("abort", onAbort);
-  }
-  let r: Awaited<typeof sub>;
+  let r: Spawned;
   try {
-    r = await sub;
+    r = await spawnDetached(file, args, opts, (p) => {
+      pid = p;
+      running.set(p, command);
+      if (opts.signal?.aborted) end();
+      opts.signal?.addEventListener("abort", onAbort);
+    });
   } finally {
     clearTimeout(timer);
     if (graceTimer) clearTimeout(graceTimer);
     opts.signal?.removeEventListener("abort", onAbort);
     if (pid !== undefined) running.delete(pid);
   }
-  const signal = typeof r.signal === "string" ? r.signal : undefined;
-  const signo = signal ? (constants.signals as Record<string, number>)[signal] : undefined;
+  const signo = r.signal ? (constants.signals as Record<string, number>)[r.signal] : undefined;
   const result: ExecResult = {
     command,
-    exitCode: typeof r.exitCode === "number" ? r.exitCode : signo !== undefined ? 128 + signo : -1,
-    stdout: String(r.stdout ?? ""),
-    stderr: String(r.stderr ?? ""),
+    exitCode: r.exitCode ?? (signo !== undefined ? 128 + signo : -1),
+    stdout: r.stdout,
+    stderr: r.stderr,
     timedOut,
     durationMs: Math.round(performance.now() - started),
-    ...(signal ? { signal } : {}),
+    ...(r.signal ? { signal: r.signal } : {}),
   };
-  if (r.failed && r.exitCode === undefined && !signal) {
+  if (r.startError !== undefined) {
     // It did not start: say why, with the shell's codes (127 not found, 126 not executable).
-    if (r.code === "ENOENT") return { ...result, exitCode: 127, stderr: `${file}: command not found` };
-    if (r.code === "EACCES") return { ...result, exitCode: 126, stderr: `${file}: permission denied` };
-    return { ...result, exitCode: 126, stderr: `${file}: cannot run it: ${r.code ?? r.shortMessage}` };
+    if (r.startError === "ENOENT") return { ...result, exitCode: 127, stderr: `${file}: command not found` };
+    if (r.startError === "EACCES") return { ...result, exitCode: 126, stderr: `${file}: permission denied` };
+    return { ...result, exitCode: 126, stderr: `${file}: cannot run it: ${r.startError}` };
   }
   return result;
 }
@@ -199,8 +271,13 @@ async function spawnOnce(file: string, args: readonly string[], opts: ExecOption
 /** Runs a program attached to the terminal (an editor): the user interacts with it directly. */
 export async function execInteractive(file: string, args: readonly string[]): Promise<number> {
   execStats.count++;
-  const r = await execa(file, [...args], { reject: false, stdio: "inherit" });
-  return typeof r.exitCode === "number" ? r.exitCode : 1;
+  try {
+    await spawn(file, [...args], { stdio: "inherit" });
+    return 0;
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode;
+    return typeof code === "number" ? code : 1;
+  }
 }
 
 /** Runs and throws ExecError on a non-zero exit code. */

@@ -2,7 +2,8 @@
 // or `rmdir`: the same system calls those tools make, without a fork+exec each (a spawn costs
 // 1.5-2.5 ms of the main thread, see bench/README.md). Every step is logged by the caller, like a
 // command. Creation never overwrites: a sparse file is created with O_EXCL.
-import { open, mkdir, readFile, rmdir, stat, unlink } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { lstat, open, mkdir, readFile, realpath, rmdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { ProviderError } from "./api.js";
 
@@ -193,3 +194,42 @@ export async function removeNotedDirs(recorded: readonly string[], note: string,
   return removed;
 }
 
+
+/** A path as it is on the host: its realpath and what stat(2) says of its target. */
+export interface ResolvedPath {
+  readonly real: string;
+  readonly stat: Stats;
+}
+
+/**
+ * realpath + stat of many paths for one probe, without a readlink per path component: each
+ * directory is resolved once (realpath, cached for the resolver's life), and each path costs one
+ * lstat (plus a realpath only when the path itself is a symbolic link). undefined when the path
+ * (or a symlink's target) does not exist. Make one per probe: nothing is cached across plans.
+ */
+export class PathResolver {
+  private readonly dirs = new Map<string, Promise<string>>();
+
+  async resolve(p: string): Promise<ResolvedPath | undefined> {
+    const abs = path.resolve(p);
+    try {
+      const l = await lstat(abs);
+      const dir = path.dirname(abs);
+      if (!l.isSymbolicLink() && dir !== abs) return { real: path.join(await this.realDir(dir), path.basename(abs)), stat: l };
+      const real = await realpath(abs);
+      return { real, stat: await stat(real) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private realDir(dir: string): Promise<string> {
+    let r = this.dirs.get(dir);
+    if (!r) {
+      r = realpath(dir);
+      r.catch(() => this.dirs.delete(dir));
+      this.dirs.set(dir, r);
+    }
+    return r;
+  }
+}

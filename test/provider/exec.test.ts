@@ -1,10 +1,10 @@
 // The one Exec: commands run in their own process group (a terminal's Ctrl-C reaches osvc only),
 // a signal that ends a command is named, and a timeout or endRunning() ends the whole group.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { createExec, endRunning, ExecError, exitText, runningCommands } from "../../src/provider/exec.js";
+import { createExec, endRunning, ExecError, exitText, resolveCommand, runningCommands } from "../../src/provider/exec.js";
 
 const exec = createExec();
 
@@ -83,5 +83,65 @@ describe("createExec: a command that cannot start", () => {
     rmSync(dir, { recursive: true });
     expect(notExec.exitCode).toBe(126);
     expect(notExec.stderr).toMatch(/permission denied/);
+  });
+});
+
+describe("createExec: input, output, environment", () => {
+  it("captures stdout and stderr as UTF-8 text exactly as written (final newlines kept)", async () => {
+    const r = await exec("sh", ["-c", "printf 'a\\n\\n'; printf 'é€\\r\\n' >&2"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("a\n\n");
+    expect(r.stderr).toBe("é€\r\n");
+  });
+
+  it("feeds input on stdin, and stdin is empty without it", async () => {
+    expect((await exec("cat", [], { input: "line 1\nline 2\n" })).stdout).toBe("line 1\nline 2\n");
+    expect((await exec("cat", [])).stdout).toBe("");
+  });
+
+  it("merges env over the process's environment and runs in cwd", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-"));
+    try {
+      const r = await exec("sh", ["-c", 'printf "%s %s %s" "$OSVC_T" "$(pwd)" "${PATH:+path}"'], { env: { OSVC_T: "x y" }, cwd: dir });
+      expect(r.stdout).toBe(`x y ${dir} path`);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("a non-zero exit code is returned as such, with its output", async () => {
+    const r = await exec("sh", ["-c", "echo out; echo err >&2; exit 3"]);
+    expect(r).toMatchObject({ exitCode: 3, stdout: "out\n", stderr: "err\n", timedOut: false });
+    expect(r.signal).toBeUndefined();
+  });
+});
+
+describe("resolveCommand: each command's path is found once", () => {
+  it("finds the first executable regular file on PATH, like execvp, and never a relative entry's", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-"));
+    try {
+      const a = path.join(dir, "a");
+      const b = path.join(dir, "b");
+      mkdirSync(a);
+      mkdirSync(b);
+      writeFileSync(path.join(a, "tool"), "#!/bin/sh\n", { mode: 0o644 }); // not executable: skipped
+      mkdirSync(path.join(a, "dirtool")); // a directory: skipped
+      writeFileSync(path.join(b, "tool"), "#!/bin/sh\n", { mode: 0o755 });
+      expect(resolveCommand("tool", `${a}:${b}`)).toBe(path.join(b, "tool"));
+      expect(resolveCommand("dirtool", `${a}:${b}`)).toBeUndefined();
+      expect(resolveCommand("tool", `relative:${b}`)).toBeUndefined();
+      expect(resolveCommand("/bin/sh", `${a}:${b}`)).toBeUndefined();
+      expect(resolveCommand("osvc-no-such-command", `${a}:${b}`)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("a command found on PATH sees the name it was called by as argv[0]; a missing one is still 127", async () => {
+    const r = await exec("sh", ["-c", 'printf "%s" "$0"']);
+    expect(r.stdout).toBe("sh");
+    const missing = await exec("osvc-no-such-command", []);
+    expect(missing.exitCode).toBe(127);
+    expect(missing.stderr).toBe("osvc-no-such-command: command not found");
   });
 });

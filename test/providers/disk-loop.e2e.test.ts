@@ -122,6 +122,42 @@ describe("disk.loop on the host", () => {
     for (const r of rs) expect(existsSync(r.kw.file as string)).toBe(false);
   });
 
+  it("stops in constant host work: one listing and one losetup -d per device, no listing again after the detach", async () => {
+    const dir = makeTempDir();
+    const ctx = testContext({ varDir: dir });
+    const rs = [0, 1, 2, 3].map((i) => res(`disk#${i}`, "disk.loop", { file: path.join(dir, `s${i}.img`), size: 8 * MiB }));
+    const recs = [];
+    for (const r of rs) recs.push(res(r.rid, r.driver, r.kw, await P.provision(ctx, r)));
+    ctx.reset();
+    for (const r of recs) await P.stop(ctx, r);
+    const losetups = ctx.commands.filter((c) => c.startsWith("losetup"));
+    expect(losetups.filter((c) => c.startsWith("losetup -d"))).toHaveLength(4);
+    expect(losetups.filter((c) => c.startsWith("losetup -l"))).toHaveLength(4);
+    for (const r of rs) expect(loopsOf(r.kw.file as string)).toEqual([]);
+    for (const r of recs) await P.unprovision(ctx, r);
+  });
+
+  it("concurrent stops and probes share one listing; concurrent attaches take the host lock one at a time", async () => {
+    const dir = makeTempDir();
+    const ctx = testContext({ varDir: dir });
+    const rs = Array.from({ length: 6 }, (_, i) => res(`disk#${i}`, "disk.loop", { file: path.join(dir, `c${i}.img`), size: 8 * MiB }));
+    const outs = await Promise.all(rs.map((r) => P.provision(ctx, r)));
+    const devs = outs.map((o) => (o.exposed_devs as string[])[0]);
+    expect(new Set(devs).size).toBe(6);
+    rs.forEach((r, i) => expect(loopsOf(r.kw.file as string)).toEqual([devs[i]]));
+    const recs = rs.map((r, i) => res(r.rid, r.driver, r.kw, outs[i]));
+    ctx.reset();
+    const [a, b] = await Promise.all([P.probe(ctx, recs.slice(0, 3)), P.probe(ctx, recs.slice(3))]);
+    expect([...a, ...b].every((o) => o.up)).toBe(true);
+    expect(ctx.commands.filter((c) => c.startsWith("losetup -l"))).toHaveLength(1);
+    ctx.reset();
+    await Promise.all(recs.map((r) => P.stop(ctx, r)));
+    expect(ctx.commands.filter((c) => c.startsWith("losetup -d"))).toHaveLength(6);
+    expect(ctx.commands.filter((c) => c.startsWith("losetup -l")).length).toBeLessThan(6);
+    for (const r of rs) expect(loopsOf(r.kw.file as string)).toEqual([]);
+    for (const r of recs) await P.unprovision(ctx, r);
+  });
+
   it("adopts an existing file without resizing it and keeps it at unprovision", async () => {
     const dir = makeTempDir();
     const file = path.join(dir, "existing.img");

@@ -1,9 +1,9 @@
 // The in-process file steps providers use in place of truncate / mkdir -p / rm -f / rmdir.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createSparseFile, makeDirs, missingDirs, removeEmptyDir, removeFile } from "../../src/provider/files.js";
+import { createSparseFile, makeDirs, missingDirs, PathResolver, removeEmptyDir, removeFile } from "../../src/provider/files.js";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -62,5 +62,31 @@ describe("provider file steps", () => {
     mkdirSync(path.join(d, "empty"));
     expect(await removeEmptyDir(path.join(d, "empty"))).toBe(true);
     expect(existsSync(path.join(d, "empty"))).toBe(false);
+  });
+});
+
+describe("PathResolver (probes: one lstat per path, directories resolved once)", () => {
+  it("gives realpath and stat like realpath(3) + stat(2): through a symlinked directory, a symlink, a dangling one, a missing path", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-resolver-"));
+    try {
+      mkdirSync(path.join(dir, "real"));
+      writeFileSync(path.join(dir, "real", "f"), "x");
+      symlinkSync(path.join(dir, "real"), path.join(dir, "via"));
+      symlinkSync(path.join(dir, "real", "f"), path.join(dir, "real", "link"));
+      symlinkSync(path.join(dir, "nowhere"), path.join(dir, "real", "dangling"));
+      const r = new PathResolver();
+      for (const p of ["via/f", "real/f", "via/link", "real/link"].map((x) => path.join(dir, x))) {
+        const got = await r.resolve(p);
+        expect(got?.real).toBe(realpathSync(p));
+        expect(got?.stat.ino).toBe(statSync(p).ino);
+        expect(got?.stat.isFile()).toBe(true);
+      }
+      expect((await r.resolve(path.join(dir, "via")))?.stat.isDirectory()).toBe(true);
+      expect(await r.resolve(path.join(dir, "real", "dangling"))).toBeUndefined();
+      expect(await r.resolve(path.join(dir, "via", "missing"))).toBeUndefined();
+      expect((await r.resolve("/"))?.real).toBe("/");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
