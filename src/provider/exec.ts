@@ -88,7 +88,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** When osvc last got a terminal interrupt it handles (SIGINT, SIGQUIT): see noteInterrupt. */
+/** When osvc last got a terminal signal it handles (SIGINT, SIGQUIT, SIGHUP): see noteInterrupt. */
 let lastInterruptAt = -Infinity;
 
 /**
@@ -126,7 +126,7 @@ export function createExec(logger?: ExecLogger): Exec {
     const t0 = performance.now();
     const r = await spawnOnce(file, args, opts, command);
     // Caught by a terminal's interrupt before it could leave osvc's process group: run it again.
-    const caught = (r.signal === "SIGINT" || r.signal === "SIGQUIT") && lastInterruptAt >= t0 && !opts.signal?.aborted;
+    const caught = (r.signal === "SIGINT" || r.signal === "SIGQUIT" || r.signal === "SIGHUP") && lastInterruptAt >= t0 && !opts.signal?.aborted;
     const result = caught ? await spawnOnce(file, args, opts, command) : r;
     if (logger && !opts.quiet) logger({ command, result });
     return result;

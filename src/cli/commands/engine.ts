@@ -409,7 +409,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
     process.exit(130);
   };
   // A hangup (a dropped ssh session) ends the output, not the work: the apply runs to its end.
-  const onSighup = () => undefined;
+  const onSighup = () => noteInterrupt(); // a command caught between its fork and setsid is run again
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
   process.on("SIGHUP", onSighup);

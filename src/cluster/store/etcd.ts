@@ -141,7 +141,7 @@ export class EtcdStore implements ClusterStore {
       if (/TaskCancelled|Operation timed out/i.test(`${err.name} ${err.message}`)) {
         throw new StoreUnavailableError(`etcd is unavailable (${what}): no member answered with a quorum in ${retryBudgetMs(this.callTimeoutMs) / 1000} s`, this.unavailableHint());
       }
-      if (isRecoverableError(err) || /BrokenCircuit|timed out|no leader|leader changed/i.test(`${err.name} ${err.message}`)) {
+      if (isRecoverableError(err) || /BrokenCircuit|circuit breaker is open|timed out|no leader|leader changed/i.test(`${err.name} ${err.message}`)) {
         throw new StoreUnavailableError(`etcd is unavailable (${what}): ${err.message}`, this.unavailableHint());
       }
       throw new StoreError(`etcd ${what}: ${err.message}`);
