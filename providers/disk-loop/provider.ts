@@ -18,7 +18,7 @@ import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
 import { ExecError, run } from "../../src/provider/exec.js";
 import { withHostLock } from "../../src/provider/hostlock.js";
-import { createSparseFileNoted, dirsNote, fileNote, makeDirsNoted, notedBlank, PathResolver, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
+import { createSparseFileNoted, dirsNote, fileNote, makeDirsNoted, notedBlank, PathResolver, sizeFile, recordedDirs, removeCreatedDirs, removeFile, removeNotedDirs } from "../../src/provider/files.js";
 import type { Exec } from "../../src/provider/exec.js";
 import type { Outputs } from "../../src/core/value.js";
 import { readMounts } from "../fs/mountinfo.js";
@@ -248,7 +248,9 @@ async function detachSettled(dev: string, backFile: string, ms: number): Promise
 async function reclaimed(ctx: ProviderContext, r: ResourceSpec, file: string): Promise<boolean> {
   if (r.recorded?.created_file !== undefined) return false;
   const note = fileNote(ctx.varDir, r.rid);
-  if (!(await notedBlank(file, note))) return false;
+  const size = await notedBlank(file, note);
+  if (size === undefined) return false;
+  await sizeFile(file, size);
   await noteCreated(ctx, { created_file: true });
   await removeFile(note).catch(() => false);
   ctx.log("info", `${file} was being created by an interrupted run of osvc (noted, still blank): osvc's own again`);

@@ -90,19 +90,29 @@ export async function createSparseFileNoted(file: string, size: number, note: st
 }
 
 /**
- * True when `note` says osvc was creating exactly this file and the file is still what osvc made:
- * the noted size, and not one block written (a sparse file holds no data). Taking such a file back
- * as osvc's own (so that it is deleted with the resource) loses nothing; anything else stays the
- * user's.
+ * When `note` says osvc was creating exactly this file and the file is still what osvc made (the
+ * noted size, or empty: killed between the create and the truncate; and not one block written: a
+ * sparse file holds no data), the noted size; else undefined. Taking such a file back as osvc's own
+ * (sized, and deleted with the resource) loses nothing; anything else stays the user's.
  */
-export async function notedBlank(file: string, note: string): Promise<boolean> {
+export async function notedBlank(file: string, note: string): Promise<number | undefined> {
   try {
     const n = JSON.parse((await readFile(note, "utf8")).trim()) as { file?: string; size?: number };
-    if (n.file !== file) return false;
+    if (n.file !== file || typeof n.size !== "number") return undefined;
     const st = await stat(file);
-    return st.isFile() && st.size === n.size && st.blocks === 0;
+    return st.isFile() && (st.size === n.size || st.size === 0) && st.blocks === 0 ? n.size : undefined;
   } catch {
-    return false;
+    return undefined;
+  }
+}
+
+/** Sizes a file osvc took back (notedBlank) to the size it was creating it with. */
+export async function sizeFile(file: string, size: number): Promise<void> {
+  const fh = await open(file, "r+");
+  try {
+    if ((await fh.stat()).size !== size) await fh.truncate(size);
+  } finally {
+    await fh.close();
   }
 }
 

@@ -223,6 +223,18 @@ function procParents(): Map<number, number> {
 }
 
 /** The live descendants of a process (osvc's host commands run in their own process groups). */
+/** Waits (at most 2 s, busy) until the process is stopped or gone: a SIGSTOP takes effect asynchronously. */
+function waitStopped(pid: number): void {
+  const deadline = Date.now() + 2_000;
+  while (Date.now() < deadline) {
+    try {
+      if (/\) [TtZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"))) return;
+    } catch {
+      return;
+    }
+  }
+}
+
 export function descendantsOf(pid: number): number[] {
   const parents = procParents();
   const out: number[] = [];
@@ -375,6 +387,13 @@ export function runAndKill(args: readonly string[], when: RegExp, opts: { timeou
         if (when.test(l)) {
           killed = true;
           line = l;
+          // Stopped first, so that no command it is starting escapes the list of what it leaves.
+          try {
+            process.kill(pid, "SIGSTOP");
+          } catch {
+            /* already gone */
+          }
+          waitStopped(pid);
           orphans = descendantsOf(pid);
           try {
             process.kill(pid, "SIGKILL");
