@@ -245,7 +245,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     // A follower's instance ends its provision in standby (the seed: "rollbacked after
     // provisioned"): what it recorded and is down is where it should be, only standby resources
     // are started there.
-    if (role === "follower" && c.action === "start" && recorded[rid] !== undefined && !boolKw(d.resource, "standby")) {
+    if (mode === "converge" && role === "follower" && c.action === "start" && recorded[rid] !== undefined && !boolKw(d.resource, "standby")) {
       c = { ...c, action: "noop", reason: "down: standby on a follower (the leader runs it)" };
     }
     if (probeFailed.has(rid)) c = { ...c, action: "noop", reason: "unknown: its driver could not probe the host (see the error above)", diff: [], blocked: "probe failed" };

@@ -115,6 +115,14 @@ describe("leader and shared resources", () => {
       const plan = runCli(["plan", tpl, "--path", name, ...n2.filter((a) => a !== "--local"), "--json"]);
       expect(plan.code, plan.stderr).toBe(0);
       expect((JSON.parse(plan.stdout) as { resource_changes: { rid: string; action: string }[] }).resource_changes.filter((c) => c.action !== "noop")).toEqual([]);
+      // A follower's start starts its own resources (the app), never the shared ones.
+      const st = runCli([name, "start", ...n2]);
+      expect(st.code, st.stderr + st.stdout).toBe(0);
+      expect(st.stdout).toMatch(/app#0\s+started/);
+      expect(st.stdout).not.toMatch(/disk#0\s+started|fs#0\s+started/);
+      const pid2 = (state(path.join(dir, "root-n2"), name).resources["app#0"] as { outputs?: { pid?: number } }).outputs?.pid;
+      if (pid2) pids.push(pid2);
+      expect(runCli([name, "stop", ...n2]).code).toBe(0);
       for (const [args, leader] of [[n2, false], [n1, true]] as const) {
         const u = runCli([name, "unprovision", ...args, ...(leader ? ["--leader"] : [])]);
         expect(u.code, u.stderr + u.stdout).toBe(0);
