@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
-import { runCliAsync } from "./e2e.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { BIN } from "./cli.js";
 import { startTestCluster, type TestCluster } from "./cluster.js";
 import { cleanup, loopsOf, makeTempDir } from "./host.js";
 
@@ -34,7 +35,12 @@ export interface OrchCluster {
   readonly data: string;
   readonly root: string;
   service(o?: SvcOptions): Svc;
-  osvc(args: readonly string[]): ReturnType<typeof runCliAsync>;
+  /** The orchestrator (the built CLI) with this cluster's config and root. */
+  osvc(args: readonly string[]): Promise<CliRun>;
+  /** The same, started: its process and its end. */
+  spawnOsvc(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> };
+  /** The orchestration record of an object in the orchestrator's embedded store. */
+  orchestration(name: string): { id: string; phase: string; leaders: string[]; nodes: Record<string, string> } | undefined;
   nodeState(node: string, name: string): NodeState | undefined;
   addrsOf(node: string): string[];
   mounted(node: string, mnt: string): boolean;
@@ -43,6 +49,31 @@ export interface OrchCluster {
   expectNothingLeft(s: Svc): void;
   /** Nothing of the service on any node (a follower the orchestration left untouched). */
   expectUntouched(s: Svc, node: string): void;
+}
+
+export interface CliRun {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+}
+
+/** Runs the built CLI (killed after 5 minutes: a bound, not a timing assertion). */
+function spawnCli(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> } {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined }, stdio: ["ignore", "pipe", "pipe"], timeout: 300_000, killSignal: "SIGKILL" });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8");
+  child.stderr!.setEncoding("utf8");
+  child.stdout!.on("data", (d: string) => (stdout += d));
+  child.stderr!.on("data", (d: string) => (stderr += d));
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr, elapsedMs: Date.now() - t0 }));
+  });
+  return { child, done };
 }
 
 export interface NodeState {
@@ -160,7 +191,18 @@ export function useOrchCluster(tag: string): OrchCluster {
       return { name, cfg, addr, write };
     },
     osvc(args) {
-      return runCliAsync([...args, "--root", root, "--cluster-config", cluster.inventoryFile]);
+      return o.spawnOsvc(args).done;
+    },
+    spawnOsvc(args) {
+      return spawnCli([...args, "--root", root, "--cluster-config", cluster.inventoryFile]);
+    },
+    orchestration(name) {
+      const f = path.join(root, "cluster/objects/root/svc", name, "records.json");
+      try {
+        return (JSON.parse(readFileSync(f, "utf8")) as { orchestration?: ReturnType<OrchCluster["orchestration"]> }).orchestration;
+      } catch {
+        return undefined; // not written yet, or being replaced
+      }
     },
     nodeState(node, name) {
       const f = path.join(cluster.node(node).root, "objects/root/svc", name, "state.json");
