@@ -113,4 +113,29 @@ describe("orchestration failures", () => {
     expect(again.code, show(again)).toBe(0);
     oc.expectLeaderUp(s, ["n1"]);
   }, 300_000);
+  it("the leader unreachable: nothing is done (no other leader is guessed); --leader-node names another one", async () => {
+    const s = oc.service();
+    oc.cluster.cut("n1");
+    try {
+      const p = await oc.osvc([s.name, "create", "--config", s.cfg, "--provision", "--json"]);
+      expect(p.code, show(p)).toBe(1);
+      const sum = summaryOf(p.stdout);
+      expect(sum.nodes.map((n) => [n.node, n.state])).toEqual([["n1", "unreachable"], ["n2", "skipped"], ["n3", "skipped"]]);
+      expect(p.stdout).toMatch(/the leader n1 is unreachable: nothing was done \(pass --leader-node N/);
+      for (const n of ["n2", "n3"]) oc.expectUntouched(s, n);
+      // Named explicitly, n2 leads; n1 (unreachable) is reported, the others are provisioned.
+      const q = await oc.osvc([s.name, "provision", "--leader-node", "n2", "--json"]);
+      expect(q.code, show(q)).toBe(1);
+      expect(summaryOf(q.stdout).nodes.map((n) => [n.node, n.role, n.state])).toEqual([["n1", "follower", "unreachable"], ["n2", "leader", "ok"], ["n3", "follower", "ok"]]);
+      expect(alive(oc.appPid("n2", s.name))).toBe(true);
+      expect(oc.mounted("n2", `${oc.data}/${s.name}/shared`)).toBe(true);
+    } finally {
+      oc.cluster.restore("n1");
+    }
+    // Back: n1 joins as a follower of the recorded leader (the shared resources' owner).
+    const r = await oc.osvc([s.name, "provision", "--json"]);
+    expect(r.code, show(r)).toBe(0);
+    expect(summaryOf(r.stdout).leaders).toEqual(["n2"]);
+    expect(changedNodes(r.stdout)).toEqual(["n1"]);
+  }, 300_000);
 });
