@@ -171,11 +171,12 @@ export async function nodeStatus(runner: NodeRunner, node: string, object: strin
   }
 }
 
-function instanceOf(node: string, st: NodeStatusDoc, action: string, result: "ok" | "failed" | "interrupted", detail?: string): InstanceRecord {
+/** A node's instance record after an action: its provisioned flags (null: no provisioner, left out). */
+function recordOf(node: string, prov: Readonly<Record<string, boolean | null>>, action: string, result: "ok" | "failed" | "interrupted", detail?: string): InstanceRecord {
   const now = new Date().toISOString();
   const provisioned: Record<string, boolean> = {};
-  for (const r of st.resources ?? []) if (r.provisioned !== null) provisioned[r.rid] = r.provisioned;
-  return { node, provisioned, avail: st.avail ?? "n/a", lastAction: { action, result, at: now, ...(detail ? { detail } : {}) }, updatedAt: now };
+  for (const [rid, p] of Object.entries(prov)) if (p !== null) provisioned[rid] = p;
+  return { node, provisioned, avail: "unknown", lastAction: { action, result, at: now, ...(detail ? { detail } : {}) }, updatedAt: now };
 }
 
 /** True when every resource of the status is provisioned (the leader needs no new run). */
@@ -284,6 +285,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     outcomes.set(n, { node: n, role: roleOf(n), state: "unreachable", error: why });
   }
 
+  const provisionedOf = new Map<string, Record<string, boolean | null>>();
   /** Runs the action on one node and records its instance. */
   const act = async (n: string, words: readonly string[], role: Role): Promise<NodeOutcome> => {
     states[n] = "running";
@@ -301,11 +303,15 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     states[n] = o.state;
     outcomes.set(n, o);
     emit({ type: "node_result", node: n, role, state: o.state, ...(o.exitCode !== undefined ? { exit_code: o.exitCode } : {}), ...(o.error ? { error: o.error } : {}), ...(o.durationMs !== undefined ? { duration_ms: Math.round(o.durationMs) } : {}) });
+    // The instance record from the node's own final result (its state's provisioned flags): no
+    // second round trip. avail is only known from a status read (print status reads it live).
+    const result = [...events].reverse().find((e) => e.type === "action_result");
+    const prov = result?.provisioned && typeof result.provisioned === "object" ? (result.provisioned as Record<string, boolean | null>) : undefined;
     if (o.state !== "unreachable") {
-      const s = req.action === "purge" && o.state === "ok" ? undefined : await nodeStatus(runner, n, object);
-      if (s?.status) await lock.putInstance(instanceOf(n, s.status, req.action, o.state === "ok" ? "ok" : "failed", o.error));
-      else if (req.action === "purge" || req.action === "unprovision") await lock.write([{ op: "deleteInstance", node: n }]);
+      if ((req.action === "purge" && o.state === "ok") || (prov && Object.keys(prov).length === 0)) await lock.write([{ op: "deleteInstance", node: n }]);
+      else if (prov) await lock.putInstance(recordOf(n, prov, req.action, o.state === "ok" ? "ok" : "failed", o.error));
     }
+    if (prov) provisionedOf.set(n, prov);
     await record();
     return o;
   };
@@ -330,11 +336,9 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
         }
       }
       // The shared resources: created by the leader, recorded as follow elsewhere.
-      const st = leaders[0] ? await nodeStatus(runner, leaders[0], object) : undefined;
-      for (const rid of req.sharedRids ?? []) {
-        const prov = st?.status?.resources?.find((r) => r.rid === rid)?.provisioned;
-        if (prov) await lock.putShared({ rid, node: leaders[0], outputs: {}, updatedAt: new Date().toISOString() });
-      }
+      const leaderProv = leaders[0] ? (provisionedOf.get(leaders[0]) ?? (await nodeStatus(runner, leaders[0], object)).status?.resources?.reduce<Record<string, boolean | null>>((m, r) => ({ ...m, [r.rid]: r.provisioned }), {})) : undefined;
+      const sharedOps = (req.sharedRids ?? []).filter((rid) => leaderProv?.[rid] === true).map((rid) => ({ op: "shared" as const, record: { rid, node: leaders[0], outputs: {}, updatedAt: new Date().toISOString() } }));
+      if (sharedOps.length) await lock.write(sharedOps);
       await setPhase("followers", followers);
       await inParallel(followers, () => ["provision"]);
       return finish();

@@ -550,7 +550,12 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       }
       // --local --json: the final machine-readable result (what an orchestrator parses).
       if (opts.local && opts.json) {
-        process.stdout.write(JSON.stringify({ "@timestamp": new Date().toISOString(), type: "action_result", object: formatObjectPath(path), action: cmd.name(), ok: exitCode === 0, exit_code: exitCode }) + "\n");
+        // With what the node's state records now (provisioned per rid): the orchestrator's instance record.
+        const state = await storeFor(opts)
+          .readState(formatObjectPath(path))
+          .catch(() => null);
+        const provisioned = state ? Object.fromEntries(Object.values(state.resources).map((r) => [r.rid, r.provisioned])) : {};
+        process.stdout.write(JSON.stringify({ "@timestamp": new Date().toISOString(), type: "action_result", object: formatObjectPath(path), action: cmd.name(), ok: exitCode === 0, exit_code: exitCode, provisioned }) + "\n");
       }
     };
   const createOpts = (c: Command) =>
