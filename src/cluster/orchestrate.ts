@@ -290,7 +290,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   const act = async (n: string, words: readonly string[], role: Role): Promise<NodeOutcome> => {
     states[n] = "running";
     await record();
-    const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs });
+    const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal });
     const { events, other } = parseNdjson(r.stdout);
     for (const e of events) emit({ type: "node_event", node: n, event: e });
     for (const l of other) emit({ type: "node_output", node: n, stream: "stdout", line: l });

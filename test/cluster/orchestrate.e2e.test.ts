@@ -3,6 +3,8 @@
 // over ssh. Verified on each node through its own namespaces: addresses (ip -j addr), mounts
 // (findmnt in its mount namespace), processes (/proc/PID), and its own state.
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { alive, NODES, show, summaryOf, useOrchCluster, type Svc } from "../helpers/orchestrate.js";
 
@@ -74,6 +76,33 @@ describe("orchestrated provision (3-node failover service)", () => {
     expect(p.stdout).toMatch(/Provision complete on 3 nodes/);
     oc.expectLeaderUp(s, ["n1"]);
     await expectStatusAndNoChanges(s, ["n1"]);
+
+    // The cluster store: the shared resources are the leader's, each instance is recorded, the
+    // orchestration is done.
+    const rec = JSON.parse(readFileSync(path.join(oc.root, "cluster/objects/root/svc", s.name, "records.json"), "utf8")) as {
+      shared: Record<string, { node: string }>;
+      instances: Record<string, { provisioned: Record<string, boolean>; lastAction: { action: string; result: string } }>;
+      orchestration: { phase: string; leaders: string[]; nodes: Record<string, string> };
+    };
+    expect(Object.fromEntries(Object.entries(rec.shared).map(([rid, r]) => [rid, r.node]))).toEqual({ "disk#0": "n1", "fs#0": "n1" });
+    for (const n of NODES) {
+      expect(rec.instances[n].provisioned, n).toMatchObject({ "disk#0": true, "fs#0": true, "fs#1": true });
+      expect(rec.instances[n].lastAction, n).toMatchObject({ action: "provision", result: "ok" });
+    }
+    expect(rec.orchestration).toMatchObject({ phase: "done", leaders: ["n1"], nodes: { n1: "ok", n2: "ok", n3: "ok" } });
+
+    // A node that does not answer: print status shows its record, marked stale; exit 1.
+    oc.cluster.cut("n2");
+    try {
+      const st = await oc.osvc([s.name, "print", "status", "--format", "json"]);
+      expect(st.code, show(st)).toBe(1);
+      const n2 = (JSON.parse(st.stdout) as { instances: { node: string; live: boolean; stale?: boolean; record?: { provisioned: Record<string, boolean> } }[] }).instances[1];
+      expect(n2).toMatchObject({ node: "n2", live: false, stale: true, record: { provisioned: { "fs#1": true } } });
+      const text = await oc.osvc([s.name, "print", "status"]);
+      expect(text.stdout).toMatch(/^n2 .*stale: recorded /m);
+    } finally {
+      oc.cluster.restore("n2");
+    }
 
     // A second provision converges nothing (every node: no change).
     const again = await oc.osvc([s.name, "provision", "--json"]);
