@@ -7,7 +7,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`osvc ${osvcVersion()}\n`);
     return 0;
   }
-  const TOP = new Set(["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "help"]);
+  const TOP = new Set(["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "node", "cluster", "help"]);
   if (argv.length >= 1 && !argv[0].startsWith("-") && !TOP.has(argv[0])) {
     const { isObjectCommand, isObjectUsage, objectMain } = await import("./commands/object.js");
     if (isObjectCommand(argv) || isObjectUsage(argv)) {

@@ -85,7 +85,7 @@ export interface SshOptions {
 
 /** OpenSSH, one ControlMaster per destination kept 60 s after its last use. */
 export class SshTransport implements Transport {
-  private readonly controlPath: string | undefined;
+  private readonly controlHash: string | undefined;
 
   constructor(
     private readonly exec: Exec,
@@ -93,8 +93,16 @@ export class SshTransport implements Transport {
     private readonly opts: SshOptions,
   ) {
     const cp = join(opts.controlDir, "cm-%C");
-    // %C expands to 40 hex digits; a longer path cannot be a unix socket: go without multiplexing.
-    this.controlPath = cp.length - 2 + 40 <= MAX_CONTROL_PATH ? cp : undefined;
+    // %C expands to 40 hex digits; when that path is too long for a unix socket, the destination
+    // itself names the socket (one master per destination of this state root), if that fits.
+    this.controlHash = cp.length - 2 + 40 <= MAX_CONTROL_PATH ? cp : undefined;
+  }
+
+  /** The control socket of a destination, or undefined: no multiplexing (no path short enough). */
+  private controlPath(dest: string): string | undefined {
+    if (this.controlHash) return this.controlHash;
+    const cp = join(this.opts.controlDir, `cm-${dest}`);
+    return /^[A-Za-z0-9._@-]+$/.test(dest) && cp.length <= MAX_CONTROL_PATH ? cp : undefined;
   }
 
   /** ssh's arguments up to and including the destination. */
@@ -102,9 +110,10 @@ export class SshTransport implements Transport {
     const dest = this.destinationOf(node);
     if (!dest || dest.startsWith("-") || /\s/.test(dest)) throw new TransportError(`invalid ssh destination ${JSON.stringify(dest)} for node ${node}`);
     const o = (kv: string) => ["-o", kv];
+    const cp = this.controlPath(dest);
     return [
       ...(this.opts.config ? ["-F", this.opts.config] : []),
-      ...(this.controlPath ? [...o("ControlMaster=auto"), ...o(`ControlPath=${this.controlPath}`), ...o("ControlPersist=60")] : [...o("ControlMaster=no"), ...o("ControlPath=none")]),
+      ...(cp ? [...o("ControlMaster=auto"), ...o(`ControlPath=${cp}`), ...o("ControlPersist=60")] : [...o("ControlMaster=no"), ...o("ControlPath=none")]),
       ...o("ServerAliveInterval=1"),
       ...o("ServerAliveCountMax=3"),
       ...o(`ConnectTimeout=${this.opts.connectTimeoutS ?? DEFAULT_CONNECT_TIMEOUT_S}`),
@@ -118,7 +127,7 @@ export class SshTransport implements Transport {
   async run(node: string, argv: readonly string[], opts: TransportRunOptions = {}): Promise<NodeResult> {
     const remote = remoteCommand(argv);
     const args = [...this.sshArgs(node), "--", remote];
-    if (this.controlPath) mkdirSync(this.opts.controlDir, { recursive: true, mode: 0o700 });
+    if (this.controlPath(this.destinationOf(node))) mkdirSync(this.opts.controlDir, { recursive: true, mode: 0o700 });
     // A multiplexed session's stdio is handed to the master: killing our ssh alone leaves the
     // master holding our pipes until the remote command ends. On a timeout or an abort, the
     // node's master is closed too (its other sessions end as unreachable; the remote command
@@ -154,7 +163,7 @@ export class SshTransport implements Transport {
 
   /** Ends this destination's master connection (`ssh -O exit`); quiet when there is none. */
   async closeMaster(node: string): Promise<void> {
-    if (!this.controlPath) return;
+    if (!this.controlPath(this.destinationOf(node))) return;
     await this.exec(this.opts.ssh ?? "ssh", [...this.sshArgs(node).slice(0, -2), "-O", "exit", this.destinationOf(node)], { timeoutMs: 10_000, quiet: true });
   }
 }

@@ -23,12 +23,14 @@ describe("ssh command line", () => {
     calls.length = 0;
     const root = makeTempDir("osvc-sshargs-");
     const t = new InventoryTransport(recordingExec, inv, { stateRoot: root });
+    // cm-%C (40 hex digits) when that fits a unix socket path, else the destination names it.
+    const controlPath = `${root}/ssh/cm-%C`.length - 2 + 40 <= 90 ? `${root}/ssh/cm-%C` : `${root}/ssh/cm-admin@10.1.2.3`;
     await t.osvc("n2", ["svc1", "print", "status", "--format", "json"], { input: "[DEFAULT]\nnodes = $(id)\n" });
     expect(calls).toHaveLength(1);
     expect(calls[0].file).toBe("ssh");
     expect(calls[0].args).toEqual([
       "-F", "/etc/osvc/ssh_config",
-      "-o", "ControlMaster=auto", "-o", `ControlPath=${root}/ssh/cm-%C`, "-o", "ControlPersist=60",
+      "-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath}`, "-o", "ControlPersist=60",
       "-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=3", "-o", "ConnectTimeout=4",
       "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-T",
       "admin@10.1.2.3", "--",
@@ -45,6 +47,13 @@ describe("ssh command line", () => {
     expect(args).toContain("ControlPath=none");
     expect(args).not.toContain("-F");
     expect(args).toContain(`ConnectTimeout=10`);
+  });
+
+  it("a state root too long for cm-%C but not for cm-<destination>: the destination names the socket", () => {
+    const dir = `/tmp/${"d".repeat(50)}/ssh`; // cm-%C (43 chars) would not fit, cm-n1 does
+    const s = new SshTransport(recordingExec, (n) => n, { controlDir: dir });
+    expect(s.sshArgs("n1")).toContain(`ControlPath=${dir}/cm-n1`);
+    expect(s.sshArgs("n1")).toContain("ControlMaster=auto");
   });
 
   it("a destination that could be read as an option is refused", () => {

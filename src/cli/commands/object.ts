@@ -27,7 +27,7 @@ import { computePlan, prepareCompiled, printDiagnostics, reportUnrecorded, runAp
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "unset", "get", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
 const VALUE_OPTIONS = new Set(["--cluster-config", "--leader-node", "--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from", "--kw"]);
 /** The top-level commands (src/cli/program.ts): a word close to one of them is a typo, not an object. */
-const TOP_COMMANDS = ["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "help"];
+const TOP_COMMANDS = ["validate", "render", "keywords", "plan", "apply", "destroy", "status", "graph", "force-unlock", "node", "cluster", "help"];
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
