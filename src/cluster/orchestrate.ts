@@ -291,9 +291,14 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     states[n] = "running";
     await record();
     const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal });
-    const { events, other } = parseNdjson(r.stdout);
-    for (const e of events) emit({ type: "node_event", node: n, event: e });
-    for (const l of other) emit({ type: "node_output", node: n, stream: "stdout", line: l });
+    const { events } = parseNdjson(r.stdout);
+    // The node's output in its own order: its events, and its text lines (a plan shown before it acts).
+    for (const line of r.stdout.split("\n")) {
+      if (!line.trim()) continue;
+      const ev = parseNdjson(line).events[0];
+      if (ev) emit({ type: "node_event", node: n, event: ev });
+      else emit({ type: "node_output", node: n, stream: "stdout", line });
+    }
     if (!r.unreachable) for (const l of r.stderr.split("\n").filter((x) => x.trim())) emit({ type: "node_output", node: n, stream: "stderr", line: l });
     const summary = [...events].reverse().find((e) => e.type === "action_result" || e.type === "apply_summary");
     let o: NodeOutcome;
