@@ -256,7 +256,9 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   const pinned = req.leaderNode ?? (resume?.leaders[0] && req.nodes.includes(resume.leaders[0]) ? resume.leaders[0] : sharedOwner && req.nodes.includes(sharedOwner) ? sharedOwner : undefined);
   let placement: Placement;
   try {
-    placement = place({ path: object, nodes: req.nodes, ...req.placement, facts, ...(pinned ? { leaderNode: pinned } : {}) });
+    // A recorded leader stays the leader; unreachable, it stops the run below (never replaced by a guess).
+    const placeFacts = pinned && !req.leaderNode ? { ...facts, [pinned]: { ...facts[pinned], reachable: true } } : facts;
+    placement = place({ path: object, nodes: req.nodes, ...req.placement, facts: placeFacts, ...(pinned ? { leaderNode: pinned } : {}) });
   } catch (e) {
     throw new OrchestrationError((e as Error).message, "Pass --leader-node N to choose the leader explicitly.");
   }
@@ -272,7 +274,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     return { ok, id, action: req.action, resumed: !!resume, leaders, followers, nodes, ...(error ? { error } : {}) };
   };
 
-  const unreachableLeaders = placement.unreachableLeaders.length ? placement.unreachableLeaders : leaders.filter((n) => unreachable.has(n));
+  const unreachableLeaders = [...new Set([...placement.unreachableLeaders, ...leaders.filter((n) => unreachable.has(n))])];
   if (unreachableLeaders.length && (req.action === "provision" || req.action === "start")) {
     for (const n of req.nodes) {
       states[n] = unreachable.has(n) ? "unreachable" : "skipped";

@@ -93,6 +93,21 @@ describe("orchestrate", () => {
     await store.close();
   });
 
+  it("the recorded leader (the shared resources' node) unreachable: the run stops, no other leader is guessed", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const lock = await store.lock("svc1", { command: "an earlier run" });
+    await lock.putShared({ rid: "disk#0", node: "n2", outputs: {}, updatedAt: "2026-01-01T00:00:00Z" });
+    await lock.release();
+    const r = runner((n) => (n === "n2" ? { exitCode: 255, unreachable: "ssh: connect to host n2 port 22: No route to host" } : undefined));
+    const res = await orchestrate(req(), { runner: r, store, emit: () => undefined });
+    expect(res.ok).toBe(false);
+    expect(res.leaders).toEqual(["n2"]);
+    expect(res.error).toBe("the leader n2 is unreachable: nothing was done (pass --leader-node N to choose another leader)");
+    expect(res.nodes.map((n) => [n.node, n.state])).toEqual([["n1", "skipped"], ["n2", "unreachable"], ["n3", "skipped"]]);
+    expect(actions(r.calls)).toEqual([]);
+    await store.close();
+  });
+
   it("unprovision: the followers first, the leader last with --leader; start: the leader only; stop: every node", async () => {
     const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
     for (const action of ["unprovision", "start", "stop"] as const) {
