@@ -32,6 +32,9 @@ const result = await build({
   logLevel: "warning",
   metafile: true,
   write: false,
+  // The etcd client (and its gRPC stack) loads only when a cluster config names an etcd store
+  // (src/cluster/store/index.ts): required from node_modules then, kept out of every other start.
+  external: ["etcd3", "etcd3/*"],
   define: { "import.meta.url": "__osvcImportMetaUrl" },
   // The wrapper bin/osvc.js calls. Strict mode as in the ES modules (esbuild's own "use strict"
   // comes after a statement here, so it would not count); import.meta.url is this file's URL.

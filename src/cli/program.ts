@@ -82,6 +82,16 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     }));
 
   const engine = () => import("./commands/engine.js");
+  const clusterOptions = (cmd: Command) =>
+    cmd
+      .option("--local", "this node only (no orchestration across the object's nodes)")
+      .option("--cluster-config <file>", "the cluster config (default: <root>/cluster.conf): a template with several nodes is orchestrated")
+      .option("--leader-node <name>", "orchestrated: this node leads (overrides the placement)");
+  /** The orchestrated form of plan/apply/destroy, when it applies (commands/cluster.ts). */
+  const clusterFirst = async (kind: "plan" | "apply" | "destroy", arg: string | undefined, opts: Record<string, unknown>) => {
+    const { clusterTemplateCommand } = await import("./commands/cluster.js");
+    return clusterTemplateCommand(kind, arg, { ...opts, color });
+  };
   const stateOptions = (cmd: Command) =>
     cmd
       .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
@@ -96,21 +106,21 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
       .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, [])
       .option("--leader", "this node creates shared resources (shared = true)");
 
-  stateOptions(planSelection(templateOptions(program.command("plan").argument("[template]", "template file, - for stdin, or an http(s) URL").description("show what apply would change on this host"))))
+  clusterOptions(stateOptions(planSelection(templateOptions(program.command("plan").argument("[template]", "template file, - for stdin, or an http(s) URL").description("show what apply would change on this host")))))
     .option("--out <file>", "save the plan; `osvc apply <file>` applies exactly it")
     .option("--json", "print the plan as JSON")
     .option("--detailed-exitcode", "exit 0 when there are no changes, 2 when there are, 1 on error")
-    .action(wrap(async (template: string | undefined, opts: Record<string, unknown>) => (await engine()).planCommand(template, { ...opts, color })));
+    .action(wrap(async (template: string | undefined, opts: Record<string, unknown>) => (await clusterFirst("plan", template, opts)) ?? (await engine()).planCommand(template, { ...opts, color })));
 
-  stateOptions(planSelection(templateOptions(program.command("apply").argument("[template|planfile]", "template (plans first) or a saved plan file").description("provision the template on this host"))))
+  clusterOptions(stateOptions(planSelection(templateOptions(program.command("apply").argument("[template|planfile]", "template (plans first) or a saved plan file").description("provision the template on this host")))))
     .option("--auto-approve", "do not ask for confirmation")
     .option("--disable-rollback", "on failure, leave what succeeded in place")
     .option("--parallelism <n>", "resources acted on at once", "10")
     .option("--json", "NDJSON events instead of log lines")
     .option("--force", "act on state.json.backup when state.json is missing or corrupt; provision on a node the template's nodes do not name")
-    .action(wrap(async (target: string | undefined, opts: Record<string, unknown>) => (await engine()).applyCommand(target, { ...opts, color })));
+    .action(wrap(async (target: string | undefined, opts: Record<string, unknown>) => (await clusterFirst("apply", target, opts)) ?? (await engine()).applyCommand(target, { ...opts, color })));
 
-  stateOptions(program.command("destroy").argument("<object>", "object path, or the template file it was applied from").description("unprovision everything recorded for an object, in reverse order"))
+  clusterOptions(stateOptions(program.command("destroy").argument("<object>", "object path, or the template file it was applied from").description("unprovision everything recorded for an object, in reverse order")))
     .option("--path <path>", "object path")
     .option("--node <name>", "node name")
     .option("--leader", "this node destroys shared resources")
@@ -119,7 +129,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--parallelism <n>", "resources acted on at once", "10")
     .option("--json", "NDJSON events instead of log lines")
     .option("--force", "act on state.json.backup when state.json is missing or corrupt")
-    .action(wrap(async (arg: string, opts: Record<string, unknown>) => (await engine()).destroyCommand(arg, { ...opts, color })));
+    .action(wrap(async (arg: string, opts: Record<string, unknown>) => (await clusterFirst("destroy", arg, opts)) ?? (await engine()).destroyCommand(arg, { ...opts, color })));
 
   stateOptions(program.command("force-unlock").argument("<object>", "object path").description("show who holds an object's lock, and remove it"))
     .option("--auto-approve", "do not ask for confirmation")

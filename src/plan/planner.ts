@@ -240,8 +240,14 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
   for (const [rid, d] of desired) {
     const o = observed.get(rid);
     let c: Decision;
-    if (mode === "start" || mode === "stop") c = decideStartStop(mode, rid, d, o, recorded[rid], options);
+    if (mode === "start" || mode === "stop") c = decideStartStop(mode, rid, d, o, recorded[rid], role, options);
     else c = decide(rid, d, o, recorded[rid], role, options, diagnostics, input.interrupted?.has(rid) ?? false);
+    // A follower's instance ends its provision in standby (the seed: "rollbacked after
+    // provisioned"): what it recorded and is down is where it should be, only standby resources
+    // are started there.
+    if (mode === "converge" && role === "follower" && c.action === "start" && recorded[rid] !== undefined && !boolKw(d.resource, "standby")) {
+      c = { ...c, action: "noop", reason: "down: standby on a follower (the leader runs it)" };
+    }
     if (probeFailed.has(rid)) c = { ...c, action: "noop", reason: "unknown: its driver could not probe the host (see the error above)", diff: [], blocked: "probe failed" };
     changes.push({ ...c, dependsOn: [...graph.deps(rid)], slot: graph.slot(rid) });
   }
@@ -600,7 +606,7 @@ function driftOf(o: Observed, d: Desired, diff: readonly KeywordDiff[], specOf: 
   return drift;
 }
 
-function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, options: PlanOptions): Decision {
+function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Observed | undefined, rec: ResourceState | undefined, role: Plan["role"], options: PlanOptions): Decision {
   const r = d.resource;
   const base = {
     rid,
@@ -618,6 +624,9 @@ function decideStartStop(mode: "start" | "stop", rid: string, d: Desired, o: Obs
   if (boolKw(r, "disable")) return { ...base, action: "noop", reason: "disabled" };
   if (!d.provider) return { ...base, action: "noop", reason: "no provider on this host", blocked: "no provider" };
   if (d.provider.statusOnly) return { ...base, action: "noop", reason: STATUS_ONLY };
+  // A shared resource (a SAN disk, its filesystem) is the leader's: a follower neither starts it
+  // (two nodes mounting one filesystem) nor stops it (the leader's loop device, mount...).
+  if (role === "follower" && (base.shared || rec?.follow === true)) return { ...base, action: "noop", reason: "shared: the leader's (--leader acts on it)" };
   if (mode === "start") {
     if (o?.up) return { ...base, action: "noop", reason: "already up" };
     return { ...base, action: "start", reason: o ? "down" : "its dependencies are down" };

@@ -47,6 +47,13 @@ describe("ssh command line", () => {
     expect(args).toContain(`ConnectTimeout=10`);
   });
 
+  it("a state root too long for cm-%C (40 hex digits): cm-<user>@<host as given> fits", () => {
+    const dir = `/tmp/${"d".repeat(50)}/ssh`; // cm-%C (43 chars) would not fit, cm-n1 does
+    const s = new SshTransport(recordingExec, (n) => n, { controlDir: dir });
+    expect(s.sshArgs("n1")).toContain(`ControlPath=${dir}/cm-%r@%n`);
+    expect(s.sshArgs("n1")).toContain("ControlMaster=auto");
+  });
+
   it("a destination that could be read as an option is refused", () => {
     const s = new SshTransport(recordingExec, () => "-oProxyCommand=x", { controlDir: "/tmp/x/ssh" });
     expect(() => s.sshArgs("n1")).toThrow(TransportError);

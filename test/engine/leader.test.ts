@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { cleanup, findmnt, loopsOf, makeTempDir } from "../helpers/host.js";
+import { cleanup, findmnt, loopsOf, makeTempDir, sh } from "../helpers/host.js";
 
 afterEach(() => {
   expect(cleanup.run()).toEqual([]);
@@ -85,6 +85,58 @@ describe("leader and shared resources", () => {
     expect(loopsOf(path.join(dir, "shared.img"))).toHaveLength(0);
     expect(existsSync(path.join(dir, "shared.img"))).toBe(false);
     expect(existsSync(path.join(dir, "local-n1"))).toBe(false);
+  });
+
+  it("a follower's provision ends in standby without touching the shared resources; its plan is then empty", () => {
+    const dir = makeTempDir("osvc-follow-stop-");
+    const tpl = path.join(dir, "svc.conf");
+    writeFileSync(tpl, `${template(dir)}\n[app#0]\ntype = simple\nstart = /bin/sleep 3600\n`);
+    const name = `fst${process.pid}`;
+    const n1 = ["--root", path.join(dir, "root-n1"), "--node", "n1", "--local"];
+    const n2 = ["--root", path.join(dir, "root-n2"), "--node", "n2", "--local"];
+    const pids: number[] = [];
+    try {
+      for (const [args, leader] of [[n1, true], [n2, false]] as const) {
+        const c = runCli([name, "create", "--config", tpl, ...args]);
+        expect(c.code, c.stderr).toBe(0);
+        const p = runCli([name, "provision", ...args, ...(leader ? ["--leader", "--disable-rollback"] : [])]);
+        expect(p.code, p.stderr + p.stdout).toBe(0);
+        const pid = (state(path.join(dir, leader ? "root-n1" : "root-n2"), name).resources["app#0"] as { outputs?: { pid?: number } }).outputs?.pid;
+        if (pid) pids.push(pid);
+      }
+      // The follower stopped its own app, and left the leader's loop device and mount alone.
+      expect(loopsOf(path.join(dir, "shared.img"))).toHaveLength(1);
+      expect(findmnt(path.join(dir, "shared"))).toBeTruthy();
+      expect(sh("losetup", ["-l", "-n", "-O", "AUTOCLEAR", loopsOf(path.join(dir, "shared.img"))[0]]).stdout.trim()).toBe("0");
+      // A follower's stop leaves them too; and its plan has nothing to do (standby is its end state).
+      expect(runCli([name, "stop", ...n2]).code).toBe(0);
+      expect(loopsOf(path.join(dir, "shared.img"))).toHaveLength(1);
+      expect(findmnt(path.join(dir, "shared"))).toBeTruthy();
+      const plan = runCli(["plan", tpl, "--path", name, ...n2.filter((a) => a !== "--local"), "--json"]);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect((JSON.parse(plan.stdout) as { resource_changes: { rid: string; action: string }[] }).resource_changes.filter((c) => c.action !== "noop")).toEqual([]);
+      // A follower's start starts its own resources (the app), never the shared ones.
+      const st = runCli([name, "start", ...n2]);
+      expect(st.code, st.stderr + st.stdout).toBe(0);
+      expect(st.stdout).toMatch(/app#0\s+started/);
+      expect(st.stdout).not.toMatch(/disk#0\s+started|fs#0\s+started/);
+      const pid2 = (state(path.join(dir, "root-n2"), name).resources["app#0"] as { outputs?: { pid?: number } }).outputs?.pid;
+      if (pid2) pids.push(pid2);
+      expect(runCli([name, "stop", ...n2]).code).toBe(0);
+      for (const [args, leader] of [[n2, false], [n1, true]] as const) {
+        const u = runCli([name, "unprovision", ...args, ...(leader ? ["--leader"] : [])]);
+        expect(u.code, u.stderr + u.stdout).toBe(0);
+      }
+      expect(loopsOf(path.join(dir, "shared.img"))).toHaveLength(0);
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* ended */
+        }
+      }
+    }
   });
 
   it("provision = false is honoured: the resource is not created, and says so", () => {

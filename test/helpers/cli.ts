@@ -2,7 +2,9 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// From test/helpers/ (vitest) or dist/test/helpers/ (a compiled bench using the test cluster).
+const up2 = fileURLToPath(new URL("../../", import.meta.url));
+export const ROOT = /[\\/]dist[\\/]$/.test(up2) ? fileURLToPath(new URL("../../../", import.meta.url)) : up2;
 export const BIN = `${ROOT}bin/osvc.js`;
 
 export interface CliResult {

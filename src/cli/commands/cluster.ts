@@ -1,10 +1,22 @@
 // Cluster commands: `osvc node ls` (alias `osvc cluster nodes`).
-import { defaultInventoryFile, loadInventory } from "../../cluster/inventory.js";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { checkTemplateNodes, defaultInventoryFile, loadInventory, type Inventory } from "../../cluster/inventory.js";
 import { listNodes } from "../../cluster/nodes.js";
+import { orchestrate, OrchestrationError, type ClusterAction, type PlacementSpec } from "../../cluster/orchestrate.js";
+import type { PlacementPolicy, Topology } from "../../cluster/placement.js";
+import { openStore, StoreError, type ClusterStore } from "../../cluster/store/index.js";
 import { InventoryTransport } from "../../cluster/transport.js";
+import { compileTexts, readInput, type CompileResult } from "../../config/index.js";
+import { sectionNames, setKeys } from "../../config/edit.js";
+import { hasErrors } from "../../core/diagnostics.js";
+import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
 import { createExec } from "../../provider/exec.js";
 import { defaultRoot } from "../../state/store.js";
-import { sourcesOf, UsageError } from "../common.js";
+import { builtinCatalog, nodeEval, sourcesOf, UsageError } from "../common.js";
+import { clusterPlan, clusterStatus } from "../../cluster/views.js";
+import { clusterJsonView, clusterPlanText, clusterStatusText, clusterTextView } from "../views/cluster-log.js";
+import { lockTimeoutMs } from "./engine.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
 import { nodesJson, nodesTable } from "../views/nodes.js";
@@ -34,4 +46,219 @@ export async function nodeLsCommand(opts: NodeLsOptions): Promise<number> {
   const nodes = await listNodes(inv, new InventoryTransport(createExec(), inv, { stateRoot: root }), { parallelism });
   process.stdout.write(format === "json" ? nodesJson(inv, nodes) : nodesTable(nodes, colorsFor(opts.color, process.stdout)));
   return nodes.every((n) => n.reachable && !n.error) ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orchestrated object actions (DESIGN §8): without --local, an object whose `nodes` names several
+// nodes of the cluster config is driven node by node (src/cluster/orchestrate.ts).
+
+export interface ClusterCliOptions {
+  root?: string;
+  clusterConfig?: string;
+  local?: boolean;
+  leaderNode?: string;
+  parallelism?: string;
+  lockTimeout?: string;
+  json?: boolean;
+  color?: ColorMode;
+  node?: string;
+  nodeConfig?: string;
+  force?: boolean;
+  rid?: string;
+}
+
+/** An object's orchestrated target: the inventory, its nodes and placement. */
+export interface ClusterTarget {
+  readonly inventory: Inventory;
+  readonly root: string;
+  readonly object: string;
+  readonly nodes: readonly string[];
+  readonly placement: PlacementSpec;
+  readonly sharedRids: readonly string[];
+}
+
+function kwValue(ev: CompileResult["evaluated"], name: string): unknown {
+  return ev.defaults.get(name)?.value;
+}
+
+/**
+ * The orchestrated target of an object's config, or undefined when the action is local: --local,
+ * no cluster config, or fewer than two nodes. A config or inventory error is reported (exit 1).
+ */
+export function clusterTarget(path: ObjectPath, text: string, opts: ClusterCliOptions): ClusterTarget | number | undefined {
+  if (opts.local) return undefined;
+  const root = opts.root ?? defaultRoot();
+  const fallback = defaultInventoryFile(root);
+  const loaded = loadInventory(opts.clusterConfig, fallback);
+  if (!loaded) return undefined;
+  const invText = renderDiagnostics(loaded.diagnostics, sourcesOf([{ name: opts.clusterConfig ?? fallback, text: loaded.text }]), colorsFor(opts.color, process.stderr));
+  if (invText) process.stderr.write(invText);
+  const inv = loaded.inventory;
+  if (!inv) return 1;
+  const object = formatObjectPath(path);
+  const first = compileTexts([{ name: `${object}.conf`, text }], { path, ...nodeEval(opts), catalog: builtinCatalog() });
+  const raw = kwValue(first.evaluated, "nodes");
+  const words = (Array.isArray(raw) ? raw.map(String) : typeof raw === "string" ? raw.split(/\s+/) : []).filter(Boolean).map((w) => w.toLowerCase());
+  const nodes = [...new Set(words.flatMap((w) => (w === "*" ? inv.nodes.map((n) => n.name) : [w])))];
+  if (nodes.length < 2) return undefined;
+  // Compiled as the first node sees it (this host may be none of them).
+  const compiled = compileTexts([{ name: `${object}.conf`, text }], { path, ...nodeEval({ ...opts, node: opts.node ?? nodes[0] }), catalog: builtinCatalog() });
+  const diags = [...compiled.diagnostics, ...checkTemplateNodes(compiled.template, compiled.evaluated, inv)];
+  const dText = renderDiagnostics(diags, sourcesOf(compiled.sources), colorsFor(opts.color, process.stderr));
+  if (dText) process.stderr.write(dText);
+  if (hasErrors(diags)) return 1;
+  const ev = compiled.evaluated;
+  const num = (k: string) => {
+    const v = Number(kwValue(ev, k));
+    return Number.isFinite(v) ? v : undefined;
+  };
+  const placement = String(kwValue(ev, "placement") ?? "nodes order") as PlacementPolicy;
+  const topology = (String(kwValue(ev, "topology") ?? "failover") === "flex" ? "flex" : "failover") as Topology;
+  const flexMin = num("flex_min");
+  const flexMax = num("flex_max");
+  const flexTarget = num("flex_target");
+  return {
+    inventory: inv,
+    root,
+    object,
+    nodes,
+    placement: { placement, topology, ...(flexMin !== undefined ? { flexMin } : {}), ...(flexMax !== undefined ? { flexMax } : {}), ...(flexTarget !== undefined ? { flexTarget } : {}) },
+    sharedRids: ev.resources.filter((r) => r.keywords.get("shared")?.value === true).map((r) => r.rid.toString()),
+  };
+}
+
+function positiveInt(text: string | undefined, dflt: number, what: string): number {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} ${text}: expected a whole number >= 1`);
+  return n;
+}
+
+/** Opens the cluster's transport and store for an orchestrated command. */
+export async function clusterContext(target: Pick<ClusterTarget, "inventory" | "root">): Promise<{ transport: InventoryTransport; store: ClusterStore }> {
+  return { transport: new InventoryTransport(createExec(), target.inventory, { stateRoot: target.root }), store: await openStore(target.inventory, target.root) };
+}
+
+const VERBS: Record<ClusterAction, string> = { provision: "Provision", unprovision: "Unprovision", start: "Start", stop: "Stop", purge: "Purge" };
+
+/** Runs an orchestrated action; exit 0 when every node ended ok, 1 otherwise. */
+export async function orchestratedAction(target: ClusterTarget, action: ClusterAction, config: string | undefined, opts: ClusterCliOptions, command: string): Promise<number> {
+  const { transport, store } = await clusterContext(target);
+  const view = opts.json ? clusterJsonView(target.object, process.stdout) : clusterTextView(target.object, VERBS[action], target.nodes, process.stdout, colorsFor(opts.color, process.stdout));
+  const rids = opts.rid ? opts.rid.split(",").map((r) => r.trim()).filter(Boolean) : [];
+  try {
+    const r = await orchestrate(
+      {
+        object: target.object,
+        action,
+        ...(config !== undefined ? { config } : {}),
+        nodes: target.nodes,
+        placement: target.placement,
+        ...(opts.leaderNode ? { leaderNode: opts.leaderNode.toLowerCase() } : {}),
+        parallelism: positiveInt(opts.parallelism, 10, "--parallelism"),
+        lockTimeoutMs: lockTimeoutMs(opts),
+        sharedRids: target.sharedRids,
+        ...(rids.length ? { rids } : {}),
+        ...(opts.force ? { force: true } : {}),
+        command,
+      },
+      { runner: transport, store, emit: (e) => view.event(e) },
+    );
+    view.done(r);
+    return r.ok ? 0 : 1;
+  } catch (e) {
+    if (e instanceof OrchestrationError || e instanceof StoreError) throw new UsageError(e.message, e.hint);
+    throw e;
+  } finally {
+    await store.close();
+  }
+}
+
+/** The object's config in the cluster store (undefined without a cluster config or record). */
+export async function clusterStoredConfig(path: ObjectPath, opts: ClusterCliOptions): Promise<string | undefined> {
+  if (opts.local) return undefined;
+  const root = opts.root ?? defaultRoot();
+  const loaded = loadInventory(opts.clusterConfig, defaultInventoryFile(root));
+  if (!loaded?.inventory) return undefined;
+  const store = await openStore(loaded.inventory, root);
+  try {
+    return (await store.getConfig(formatObjectPath(path)))?.text;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `osvc <path> print status` of an orchestrated object: every instance (live, else the record, stale). */
+export async function clusterStatusCommand(target: ClusterTarget, opts: ClusterCliOptions & { format?: string }): Promise<number> {
+  const { transport, store } = await clusterContext(target);
+  try {
+    const st = await clusterStatus({ object: target.object, nodes: target.nodes, placement: target.placement, parallelism: positiveInt(opts.parallelism, 10, "--parallelism") }, { runner: transport, store });
+    process.stdout.write(opts.format === "json" ? JSON.stringify(st, null, 2) + "\n" : clusterStatusText(st, colorsFor(opts.color, process.stdout)));
+    return st.instances.every((i) => i.live) ? 0 : 1;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `osvc plan <template>` of an orchestrated object: each node's plan, the leader, what is shared. */
+export async function clusterPlanCommand(target: ClusterTarget, template: string, opts: ClusterCliOptions & { detailedExitcode?: boolean }): Promise<number> {
+  const { transport, store } = await clusterContext(target);
+  try {
+    const plan = await clusterPlan(
+      { object: target.object, template, nodes: target.nodes, placement: target.placement, sharedRids: target.sharedRids, ...(opts.leaderNode ? { leaderNode: opts.leaderNode.toLowerCase() } : {}), parallelism: positiveInt(opts.parallelism, 10, "--parallelism") },
+      { runner: transport, store },
+    );
+    process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + "\n" : clusterPlanText(plan, colorsFor(opts.color, process.stdout)));
+    if (plan.nodes.some((n) => n.error)) return 1;
+    return opts.detailedExitcode && plan.nodes.some((n) => n.changes > 0) ? 2 : 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** A config installed on several nodes carries one DEFAULT.id: the given one, the stored one, or a new one. */
+function withObjectId(text: string, stored: string | undefined, path: ObjectPath): string {
+  const idOf = (t: string) => {
+    const ev = compileTexts([{ name: "id", text: t }], { path, nodename: "-", catalog: builtinCatalog() }).evaluated.defaults.get("id");
+    return ev && ev.origin === "section" ? String(ev.value ?? ev.text) : undefined;
+  };
+  if (idOf(text)) return text;
+  const id = (stored && idOf(stored)) || randomUUID();
+  return sectionNames(text).includes("DEFAULT") ? setKeys(text, "DEFAULT", { id }) : `[DEFAULT]\nid = ${id}\n\n${text}`;
+}
+
+export interface TemplateCliOptions extends ClusterCliOptions {
+  path?: string;
+  detailedExitcode?: boolean;
+  out?: string;
+}
+
+/**
+ * `osvc plan|apply <template>` and `osvc destroy <object|template>` of a multi-node object with a
+ * cluster config: orchestrated. Undefined: the command is this node's (--local, stdin, a saved
+ * plan, a single node, no cluster config).
+ */
+export async function clusterTemplateCommand(kind: "plan" | "apply" | "destroy", arg: string | undefined, opts: TemplateCliOptions): Promise<number | undefined> {
+  if (opts.local || !arg || arg === "-" || opts.out) return undefined;
+  let text: string | undefined;
+  let pathText = opts.path;
+  if (existsSync(arg) || /^https?:\/\//.test(arg)) {
+    text = (await readInput(arg)).text;
+    if (/^\s*\{/.test(text)) return undefined; // a saved plan: applied here, as planned
+    pathText ??= pathFromFileName(arg);
+  } else if (kind === "destroy") pathText ??= arg;
+  else return undefined;
+  const parsed = parseObjectPath(pathText);
+  if (!parsed.ok) return undefined;
+  const path = parsed.path;
+  const stored = await clusterStoredConfig(path, opts);
+  text ??= stored;
+  if (text === undefined) return undefined;
+  if (kind !== "destroy") text = withObjectId(text, stored, path);
+  const target = clusterTarget(path, text, opts);
+  if (target === undefined || typeof target === "number") return target;
+  const object = formatObjectPath(path);
+  if (kind === "plan") return clusterPlanCommand(target, text, opts);
+  if (kind === "apply") return orchestratedAction(target, "provision", text, opts, `osvc apply ${object}`);
+  return orchestratedAction(target, "unprovision", undefined, opts, `osvc destroy ${object}`);
 }

@@ -66,7 +66,7 @@ export function storeFor(opts: EngineOptions): StateStore {
   return new StateStore(opts.root ?? defaultRoot());
 }
 
-function lockTimeoutMs(opts: EngineOptions): number {
+export function lockTimeoutMs(opts: EngineOptions): number {
   if (opts.lockTimeout === undefined) return 0;
   const r = parseDuration(opts.lockTimeout);
   if (!r.ok) throw new UsageError(`--lock-timeout ${opts.lockTimeout}: ${r.error}`, "Example: --lock-timeout 30s");

@@ -26,7 +26,7 @@ import { STATUS_LEGEND } from "../views/status-legend.js";
 import { computePlan, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "unset", "get", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
-const VALUE_OPTIONS = new Set(["--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from", "--kw"]);
+const VALUE_OPTIONS = new Set(["--cluster-config", "--leader-node", "--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from", "--kw"]);
 
 /** True when argv looks like `<path> <verb> ...` (options may come before the verb, as in the seed). */
 export function isObjectCommand(argv: readonly string[]): boolean {
@@ -64,6 +64,8 @@ function findVerb(args: readonly string[]): number {
 }
 
 interface ObjOpts extends EngineOptions {
+  clusterConfig?: string;
+  leaderNode?: string;
   template?: string;
   /** add/decode/remove of cfg and sec objects. */
   key?: string;
@@ -110,8 +112,42 @@ function compileInstalled(path: ObjectPath, text: string, opts: ObjOpts): Compil
   });
 }
 
+type Mode = "converge" | "destroy" | "start" | "stop";
+const CLUSTER_ACTION = { converge: "provision", destroy: "unprovision", start: "start", stop: "stop" } as const;
+
+/**
+ * The orchestrated form of an action (without --local, several nodes, a cluster config): the
+ * exit code, or undefined when the action is this node's alone. `config`: the text to install.
+ */
+async function orchestrated(path: ObjectPath, opts: ObjOpts, action: "provision" | "unprovision" | "start" | "stop" | "purge", config?: string): Promise<number | undefined> {
+  if (opts.local) return undefined;
+  const { clusterStoredConfig, clusterTarget, orchestratedAction } = await import("./cluster.js");
+  const object = formatObjectPath(path);
+  const text = config ?? (await clusterStoredConfig(path, opts)) ?? (await storeFor(opts).readConfig(object));
+  if (text === undefined || text === null) return undefined;
+  const target = clusterTarget(path, text, opts);
+  if (target === undefined || typeof target === "number") return target;
+  const code = await orchestratedAction(target, action, action === "provision" ? text : undefined, opts, `osvc ${object} ${action}`);
+  if (code === 0 && action === "purge" && (await storeFor(opts).readConfig(object)) !== null) await storeFor(opts).deleteObject(object);
+  return code;
+}
+
+/** The orchestrated target of an installed (or cluster-stored) object, for the cluster views. */
+async function clusterView(path: ObjectPath, opts: ObjOpts) {
+  const cluster = await import("./cluster.js");
+  const text = (await cluster.clusterStoredConfig(path, opts)) ?? (await storeFor(opts).readConfig(formatObjectPath(path)));
+  if (text === undefined || text === null) return undefined;
+  const target = cluster.clusterTarget(path, text, opts);
+  if (target === undefined) return undefined;
+  if (typeof target === "number") throw new UsageError(`the cluster config or the config of ${formatObjectPath(path)} has errors (above)`);
+  return { ...cluster, target };
+}
+
 /** Provision (converge) the installed config: the OpenSVC provision action. No prompt. */
-async function provision(path: ObjectPath, opts: ObjOpts, mode: "converge" | "destroy" | "start" | "stop" = "converge"): Promise<number> {
+async function provision(path: ObjectPath, opts: ObjOpts, mode: Mode = "converge"): Promise<number> {
+  // Orchestrated: this host only talks to the nodes (their own osvc checks for root there).
+  const cluster = await orchestrated(path, opts, CLUSTER_ACTION[mode]);
+  if (cluster !== undefined) return cluster;
   requireRoot(`osvc ${formatObjectPath(path)} ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}`);
   const store = storeFor(opts);
   const object = formatObjectPath(path);
@@ -224,8 +260,13 @@ async function dataRemove(path: ObjectPath, key: string, opts: ObjOpts): Promise
 async function create(path: ObjectPath, opts: ObjOpts): Promise<number> {
   const store = storeFor(opts);
   const object = formatObjectPath(path);
-  if (opts.provision) requireRoot(`osvc ${object} create --provision`);
   const text = await composeConfig(path, opts);
+  if (opts.provision) {
+    // Orchestrated deploy: the config goes to the cluster store and every node.
+    const cluster = await orchestrated(path, opts, "provision", text);
+    if (cluster !== undefined) return cluster;
+    requireRoot(`osvc ${object} create --provision`);
+  }
   const compiled = compileInstalled(path, text, opts);
   if (reportDiagnostics(compiled, opts.color)) return 1;
   const code = await withLock(store, object, opts, `osvc ${object} create`, async () => {
@@ -491,7 +532,9 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--node <name>", "act as this node")
       .option("--node-config <file>", "the node config ({node.*} references; default: <root>/node.conf when it exists)")
       .option("--lock-timeout <duration>", "wait for the object's lock")
-      .option("--local", "act on this node only (always the case here)")
+      .option("--local", "act on this node only (no orchestration across the object's nodes)")
+      .option("--cluster-config <file>", "the cluster config (default: <root>/cluster.conf): orchestrate across the object's nodes")
+      .option("--leader-node <name>", "orchestrated: this node leads (overrides the placement)")
       .option("--json", "NDJSON events")
       .option("--parallelism <n>", "resources acted on at once", "10")
       .option("--color <mode>", "colors: auto, always or never");
@@ -500,10 +543,22 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     async (...a: unknown[]) => {
       const cmd = a[a.length - 1] as Command;
       const opts = { ...(cmd.opts() as ObjOpts), color };
+      // A node's action driven by an orchestrator: if the link to it drops, the run finishes here
+      // under its local lock (stdout gone is no reason to stop half-way).
+      if (opts.local) process.stdout.on("error", () => undefined);
       try {
         exitCode = await fn(opts, ...(a.slice(0, -2) as string[]));
       } catch (e) {
         exitCode = printError(e, color);
+      }
+      // --local --json: the final machine-readable result (what an orchestrator parses).
+      if (opts.local && opts.json) {
+        // With what the node's state records now (provisioned per rid): the orchestrator's instance record.
+        const state = await storeFor(opts)
+          .readState(formatObjectPath(path))
+          .catch(() => null);
+        const provisioned = state ? Object.fromEntries(Object.values(state.resources).map((r) => [r.rid, r.provisioned])) : {};
+        process.stdout.write(JSON.stringify({ "@timestamp": new Date().toISOString(), type: "action_result", object: formatObjectPath(path), action: cmd.name(), ok: exitCode === 0, exit_code: exitCode, provisioned }) + "\n");
       }
     };
   const createOpts = (c: Command) =>
@@ -533,7 +588,9 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
   actionOpts(program.command("stop").description("stop the resources, dependents first (data kept)")).action(run((o) => provision(path, o, "stop")));
   actionOpts(program.command("purge").description("unprovision, then delete the object")).action(
     run(async (o) => {
-      const code = await provision(path, { ...o, verb: "Purge" }, "destroy");
+      const cluster = await orchestrated(path, o, "purge");
+      if (cluster !== undefined) return cluster;
+      const code = await provision(path, { ...o, verb: "Purge", local: true }, "destroy");
       return code === 0 ? del(path, o) : code;
     }),
   );
@@ -544,6 +601,10 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
     .option("--eval", "print config: the evaluated config")
     .action(
       run(async (o, what) => {
+        if (what === "status" && !o.local) {
+          const cluster = await clusterView(path, o);
+          if (cluster) return cluster.clusterStatusCommand(cluster.target, o);
+        }
         if (what === "status") return statusCommand(formatObjectPath(path), { ...o, format: o.format === "json" ? "json" : "text" });
         if (what === "resinfo") return resinfoCommand(formatObjectPath(path), { ...o, format: o.format === "json" ? "json" : "text" });
         if (what !== "config") throw new UsageError(`print ${what}: expected status, config or resinfo`);

@@ -18,6 +18,7 @@
 // `lost` event, a watch on the lock key and a keepalive watchdog abort the lock's signal at once.
 import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, retry, timeout, wrap } from "cockatiel";
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from "etcd3";
+import { LeaseClient } from "etcd3/lib/rpc.js";
 import { canonicalJson, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep } from "./common.js";
 import {
   StoreError,
@@ -294,7 +295,6 @@ export class EtcdStore implements ClusterStore {
   private async revokeLease(leaseId: string): Promise<void> {
     if (!leaseId || leaseId === "0") return;
     // etcd3 has no revoke-by-id on the high-level API: its LeaseClient does.
-    const { LeaseClient } = await import("etcd3/lib/rpc.js");
     const pool = (this.client as unknown as { pool: ConstructorParameters<typeof LeaseClient>[0] }).pool;
     await this.call("revoke the lease", () => new LeaseClient(pool).leaseRevoke({ ID: leaseId }));
   }

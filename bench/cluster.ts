@@ -1,0 +1,337 @@
+// Cluster benchmark, on the real host (as root): provision + unprovision of a 3-node failover
+// service on a real test cluster (test/helpers/cluster.ts: 3 network namespaces, each with its own
+// sshd, hostname, mount namespace and state root; a SAN directory all see).
+//
+//   npm run build && node dist/bench/cluster.js          (OSVC_BENCH_ROUNDS=3 by default)
+//
+// The service (the one of test/cluster/orchestrate.e2e.test.ts): a shared loop disk + ext4 (the
+// image in the SAN directory, created and mounted by the leader only), a per-node directory (in
+// a private directory), a per-node address on the node's eth0 (standby) and an app (sleep).
+// Methods, each from a clean state, the order rotating each round:
+//   osvc      `osvc <name> create --config F --provision` then `osvc <name> unprovision`, from the
+//             host, over ssh (ControlMaster) to each node's osvc: leader first, then the others in
+//             parallel (the orchestration's own cost included: installing the config on 3 nodes,
+//             reading each node's status back, the store records).
+//   ansible   ansible-playbook over the same ssh_config, the same commands the nodes' osvc runs
+//             (arping -D, ip addr add, arping -U; truncate, losetup -f --show, mkfs.ext4, mkdir,
+//             mount; mkdir; start-stop-daemon --start; on the followers the app stopped again),
+//             n1 first then n2 and n3 in one play (forks 10, pipelining, no fact gathering).
+//             Skipped when ansible-playbook is not installed (apt-get install ansible-core).
+//   local     the same node actions run directly inside each node (nsenter, no ssh, no
+//             orchestrator): n1's `provision --local --leader --disable-rollback`, then n2 and n3's
+//             `provision --local` in parallel (unprovision: n2, n3 then n1). Its critical path is
+//             what the orchestration adds to: per-node overhead = (osvc - local) / 3.
+// After each provision: checks on every node (its address, the mount in n1's mount namespace, the
+// loop device); after each unprovision: nothing left. Targets: osvc >= 5x faster than Ansible;
+// <= 50 ms per node of orchestration overhead over the local actions.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { startTestCluster, type TestCluster } from "../test/helpers/cluster.js";
+import { commandExists, osvc, tail, timed } from "./lib/host.js";
+import { fmtMs, median, pad } from "./lib/stats.js";
+
+const ROUNDS = Number(process.env.OSVC_BENCH_ROUNDS ?? 3);
+const NODES = ["n1", "n2", "n3"];
+
+interface Svc {
+  name: string;
+  cfg: string;
+  text: string;
+  addr: Record<string, string>;
+  mnt: string;
+  img: string;
+  dir: (node: string) => string;
+}
+
+let seq = 0;
+function service(c: TestCluster, data: string, tag: string): Svc {
+  const name = `bcl${process.pid % 10000}${tag}${++seq}`;
+  const addr = Object.fromEntries(NODES.map((n, i) => [n, `${c.subnet}.${100 + ((seq * 4 + i) % 150)}`]));
+  const mnt = `${data}/${name}/shared`;
+  const img = `${c.san}/${name}.img`;
+  const text = [
+    "[DEFAULT]",
+    "nodes = n1 n2 n3",
+    "",
+    "[disk#0]",
+    "type = loop",
+    `file = ${img}`,
+    "size = 24m",
+    "shared = true",
+    "",
+    "[fs#0]",
+    "type = ext4",
+    "dev = {disk#0.exposed_devs[0]}",
+    `mnt = ${mnt}`,
+    "shared = true",
+    "",
+    "[fs#1]",
+    "type = directory",
+    `path = ${data}/${name}/local-{nodename}`,
+    "",
+    "[ip#0]",
+    "type = host",
+    "ipdev = eth0",
+    "netmask = 24",
+    "standby = true",
+    ...NODES.map((n) => `ipname@${n} = ${addr[n]}`),
+    "",
+    "[app#0]",
+    "type = simple",
+    "start = /bin/sleep 3600",
+    "",
+  ].join("\n");
+  const cfg = path.join(c.dir, `${name}.conf`);
+  writeFileSync(cfg, text);
+  return { name, cfg, text, addr, mnt, img, dir: (n) => `${data}/${name}/local-${n}` };
+}
+
+function addrsOf(c: TestCluster, node: string): string[] {
+  const r = c.nodeExec(node, ["ip", "-j", "addr", "show", "dev", "eth0"]);
+  return (JSON.parse(r.stdout) as { addr_info: { local: string }[] }[]).flatMap((l) => l.addr_info.map((a) => a.local));
+}
+
+function loops(img: string): number {
+  return (spawnSync("losetup", ["-j", img], { encoding: "utf8" }).stdout ?? "").split("\n").filter(Boolean).length;
+}
+
+/** Checks the service is up as the seed wants it: n1 leads; an address on every node. */
+function checkUp(c: TestCluster, s: Svc): string[] {
+  const bad: string[] = [];
+  for (const n of NODES) {
+    if (!addrsOf(c, n).includes(s.addr[n])) bad.push(`${n}: no ${s.addr[n]}`);
+    if (c.nodeExec(n, ["test", "-d", s.dir(n)]).rc !== 0) bad.push(`${n}: no ${s.dir(n)}`);
+  }
+  if (c.nodeExec("n1", ["findmnt", "-n", s.mnt]).rc !== 0) bad.push(`n1: ${s.mnt} not mounted`);
+  if (loops(s.img) !== 1) bad.push(`${s.img}: ${loops(s.img)} loop devices`);
+  return bad;
+}
+
+function checkGone(c: TestCluster, s: Svc): string[] {
+  const bad: string[] = [];
+  for (const n of NODES) {
+    if (addrsOf(c, n).includes(s.addr[n])) bad.push(`${n}: ${s.addr[n]} left`);
+    if (c.nodeExec(n, ["test", "-e", s.dir(n)]).rc === 0) bad.push(`${n}: ${s.dir(n)} left`);
+    if (c.nodeExec(n, ["findmnt", "-n", s.mnt]).rc === 0) bad.push(`${n}: ${s.mnt} mounted`);
+  }
+  if (loops(s.img) !== 0) bad.push(`${s.img}: loop device left`);
+  if (existsSync(s.img)) bad.push(`${s.img} left`);
+  return bad;
+}
+
+/** Runs argv inside a node's namespaces (nsenter), asynchronously, timed. */
+function inNode(c: TestCluster, node: string, argv: readonly string[], input?: string): Promise<{ ms: number; rc: number; out: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn("nsenter", ["-t", String(c.node(node).pid), "-n", "-m", "-u", "--", "env", `OSVC_ROOT=${c.node(node).root}`, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (code) => resolve({ ms: performance.now() - t0, rc: code ?? -1, out }));
+    child.stdin.end(input ?? "");
+  });
+}
+
+interface Sample {
+  provision: number;
+  unprovision: number;
+  /** local: installing the config on the 3 nodes (in parallel), which the orchestrated provision includes. */
+  install?: number;
+}
+
+async function runOsvc(c: TestCluster, data: string, root: string): Promise<Sample> {
+  const s = service(c, data, "o");
+  const common = ["--root", root, "--cluster-config", c.inventoryFile];
+  const p = await osvc([s.name, "create", "--config", s.cfg, "--provision", ...common]);
+  if (p.status !== 0) throw new Error(`osvc provision: ${tail(p, 12)}`);
+  const up = checkUp(c, s);
+  if (up.length) throw new Error(`osvc provision: ${up.join("; ")}`);
+  const u = await osvc([s.name, "unprovision", ...common]);
+  if (u.status !== 0) throw new Error(`osvc unprovision: ${tail(u, 12)}`);
+  const gone = checkGone(c, s);
+  if (gone.length) throw new Error(`osvc unprovision: ${gone.join("; ")}`);
+  return { provision: p.ms, unprovision: u.ms };
+}
+
+async function runLocal(c: TestCluster, data: string): Promise<Sample> {
+  const s = service(c, data, "l");
+  const osvcWords = c.osvcWords.split(" ");
+  // The config installed on each node first (not timed: the orchestrated run includes it).
+  const text = s.text.replace("[DEFAULT]", `[DEFAULT]\nid = 00000000-0000-4000-8000-${String(seq).padStart(12, "0")}`);
+  const installs = await Promise.all(NODES.map((n) => inNode(c, n, [...osvcWords, s.name, "create", "--config", "-", "--force", "--local"], text)));
+  for (const [i, r] of installs.entries()) if (r.rc !== 0) throw new Error(`local create on ${NODES[i]}: ${r.out}`);
+  const install = Math.max(...installs.map((r) => r.ms));
+  const act = async (n: string, words: string[]) => {
+    const r = await inNode(c, n, [...osvcWords, s.name, ...words, "--local"]);
+    if (r.rc !== 0) throw new Error(`local ${words.join(" ")} on ${n}: ${r.out.slice(-800)}`);
+    return r.ms;
+  };
+  const lp = await act("n1", ["provision", "--leader", "--disable-rollback"]);
+  const fp = Math.max(...(await Promise.all(["n2", "n3"].map((n) => act(n, ["provision"])))));
+  const up = checkUp(c, s);
+  if (up.length) throw new Error(`local provision: ${up.join("; ")}`);
+  const fu = Math.max(...(await Promise.all(["n2", "n3"].map((n) => act(n, ["unprovision"])))));
+  const lu = await act("n1", ["unprovision", "--leader"]);
+  const gone = checkGone(c, s);
+  if (gone.length) throw new Error(`local unprovision: ${gone.join("; ")}`);
+  return { provision: lp + fp, unprovision: fu + lu, install };
+}
+
+function playbooks(s: Svc): { provision: string; unprovision: string } {
+  const q = (v: string) => JSON.stringify(v);
+  const ipUp = [
+    `    - command: arping -D -c 2 -w 2 -I eth0 {{ addr }}`,
+    `    - command: ip addr add {{ addr }}/24 dev eth0 label eth0:1`,
+    `    - command: arping -U -c 1 -I eth0 -s {{ addr }} {{ addr }}`,
+  ];
+  const appStart = `    - command: start-stop-daemon --start --background --make-pidfile --pidfile ${q(`{{ dir }}.pid`)} --startas /bin/sleep -- 3600`;
+  const appStop = `    - command: start-stop-daemon --stop --pidfile ${q(`{{ dir }}.pid`)} --remove-pidfile --retry 5`;
+  const provision = [
+    `- hosts: n1`,
+    `  gather_facts: false`,
+    `  tasks:`,
+    ...ipUp,
+    `    - command: truncate -s 24M ${s.img}`,
+    `    - command: losetup -f --show ${s.img}`,
+    `      register: loop`,
+    `    - command: blkid -p {{ loop.stdout }}`,
+    `      register: blkid`,
+    `      failed_when: blkid.rc not in [0, 2]`,
+    `    - command: mkfs.ext4 -F -q {{ loop.stdout }}`,
+    `    - file: path=${s.mnt} state=directory`,
+    `    - command: mount -t ext4 -- {{ loop.stdout }} ${s.mnt}`,
+    `    - file: path={{ dir }} state=directory`,
+    appStart,
+    `- hosts: n2:n3`,
+    `  gather_facts: false`,
+    `  tasks:`,
+    ...ipUp,
+    `    - file: path={{ dir }} state=directory`,
+    appStart,
+    appStop,
+    "",
+  ].join("\n");
+  const unprovision = [
+    `- hosts: n2:n3`,
+    `  gather_facts: false`,
+    `  tasks:`,
+    `    - command: ip addr del {{ addr }}/24 dev eth0`,
+    `    - file: path={{ dir }} state=absent`,
+    `- hosts: n1`,
+    `  gather_facts: false`,
+    `  tasks:`,
+    appStop,
+    `    - command: ip addr del {{ addr }}/24 dev eth0`,
+    `    - command: umount ${s.mnt}`,
+    `    - command: losetup -j ${s.img}`,
+    `      register: lj`,
+    `    - command: losetup -d {{ lj.stdout.split(':')[0] }}`,
+    `    - file: path=${s.img} state=absent`,
+    `    - file: path=${path.dirname(s.mnt)} state=absent`,
+    "",
+  ].join("\n");
+  return { provision, unprovision };
+}
+
+async function runAnsible(c: TestCluster, data: string, work: string): Promise<Sample> {
+  const s = service(c, data, "a");
+  const pb = playbooks(s);
+  const inv = path.join(work, `${s.name}.ini`);
+  writeFileSync(
+    inv,
+    [
+      "[all]",
+      ...NODES.map((n) => `${n} addr=${s.addr[n]} dir=${s.dir(n)}`),
+      "[all:vars]",
+      `ansible_ssh_common_args=-F ${c.sshConfig}`,
+      "ansible_python_interpreter=/usr/bin/python3",
+      "",
+    ].join("\n"),
+  );
+  const prov = path.join(work, `${s.name}-provision.yml`);
+  const unprov = path.join(work, `${s.name}-unprovision.yml`);
+  writeFileSync(prov, pb.provision);
+  writeFileSync(unprov, pb.unprovision);
+  const env = {
+    ...process.env,
+    ANSIBLE_HOME: path.join(work, "home"),
+    ANSIBLE_LOCAL_TEMP: path.join(work, "tmp"),
+    ANSIBLE_REMOTE_TMP: path.join(work, "remote-tmp"),
+    ANSIBLE_SSH_CONTROL_PATH_DIR: path.join(work, "cp"),
+    ANSIBLE_HOST_KEY_CHECKING: "False",
+    ANSIBLE_PIPELINING: "True",
+    ANSIBLE_FORKS: "10",
+    ANSIBLE_NOCOLOR: "1",
+    ANSIBLE_RETRY_FILES_ENABLED: "False",
+  };
+  const p = await timed("ansible-playbook", ["-i", inv, prov], { env });
+  if (p.status !== 0) throw new Error(`ansible provision: ${tail(p, 20)}`);
+  const up = checkUp(c, s);
+  if (up.length) throw new Error(`ansible provision: ${up.join("; ")}`);
+  const u = await timed("ansible-playbook", ["-i", inv, unprov], { env });
+  if (u.status !== 0) throw new Error(`ansible unprovision: ${tail(u, 20)}`);
+  const gone = checkGone(c, s);
+  if (gone.length) throw new Error(`ansible unprovision: ${gone.join("; ")}`);
+  return { provision: p.ms, unprovision: u.ms };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("run as root (the test cluster needs namespaces and sshd)");
+  const data = mkdtempSync(path.join(os.tmpdir(), "osvc-bench-cluster-data-"));
+  const work = mkdtempSync(path.join(os.tmpdir(), "osvc-bench-cluster-"));
+  let cluster: TestCluster | undefined;
+  const stop = async () => {
+    const problems = (await cluster?.stop()) ?? [];
+    rmSync(work, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+    if (problems.length) console.error(`cleanup problems: ${problems.join("; ")}`);
+  };
+  process.on("SIGINT", () => void stop().then(() => process.exit(130)));
+  try {
+    cluster = await startTestCluster({ nodes: 3, privateDirs: [data] });
+    const c = cluster;
+    const root = path.join(c.dir, "orchestrator");
+    mkdirSync(root, { recursive: true });
+    const ansible = commandExists("ansible-playbook");
+    const methods: [string, () => Promise<Sample>][] = [
+      ["osvc", () => runOsvc(c, data, root)],
+      ["local", () => runLocal(c, data)],
+      ...(ansible ? ([["ansible", () => runAnsible(c, data, work)]] as [string, () => Promise<Sample>][]) : []),
+    ];
+    // Warm-up (ssh masters, page cache), not counted.
+    await runOsvc(c, data, root);
+    const samples = new Map<string, Sample[]>(methods.map(([m]) => [m, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < methods.length; i++) {
+        const [m, fn] = methods[(i + r) % methods.length];
+        samples.get(m)!.push(await fn());
+      }
+    }
+    const med = (m: string, k: "provision" | "unprovision") => median(samples.get(m)!.map((x) => x[k]));
+    console.log(`Cluster bench: provision + unprovision of a 3-node failover service (shared loop disk + ext4, a per-node directory, address and app), ${ROUNDS} rounds, median wall time\n`);
+    console.log(`${pad("method", 10)} ${pad("provision ms", 14, true)} ${pad("unprovision ms", 16, true)} ${pad("total ms", 10, true)}`);
+    for (const [m] of methods) console.log(`${pad(m, 10)} ${pad(fmtMs(med(m, "provision")), 14, true)} ${pad(fmtMs(med(m, "unprovision")), 16, true)} ${pad(fmtMs(med(m, "provision") + med(m, "unprovision")), 10, true)}`);
+    if (!ansible) console.log("ansible: skipped (ansible-playbook not installed)");
+    const osvcTotal = med("osvc", "provision") + med("osvc", "unprovision");
+    const localTotal = med("local", "provision") + med("local", "unprovision");
+    console.log("");
+    if (ansible) {
+      const x = (med("ansible", "provision") + med("ansible", "unprovision")) / osvcTotal;
+      console.log(`${x >= 5 ? "PASS" : "FAIL"} osvc vs ansible: ${x.toFixed(1)}x faster (target >= 5x)`);
+    }
+    const install = median(samples.get("local")!.map((x) => x.install ?? 0));
+    console.log(`local: installing the config on the 3 nodes (in parallel) takes ${fmtMs(install)} ms (included in osvc's provision, not in local's)`);
+    const perNode = (osvcTotal - localTotal) / 3;
+    console.log(`${perNode <= 50 ? "PASS" : "FAIL"} orchestration overhead over the local actions (ms per node): provision ${fmtMs((med("osvc", "provision") - med("local", "provision")) / 3)}, unprovision ${fmtMs((med("osvc", "unprovision") - med("local", "unprovision")) / 3)}, total ${fmtMs((osvcTotal - localTotal) / 3)}; counting the config install as local work: ${fmtMs((osvcTotal - localTotal - install) / 3)} (target <= 50 ms)`);
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${(e as Error).message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,134 @@
+// orchestrate() against scripted nodes (a NodeRunner answering as each node's osvc would) and a
+// real embedded store: the order of the node commands, the fixed argv, failure semantics and the
+// records. The same flows run for real over ssh in orchestrate*.e2e.test.ts.
+import { afterEach, describe, expect, it } from "vitest";
+import { orchestrate, type ClusterEvent, type NodeRunner, type OrchestrateRequest } from "../../src/cluster/orchestrate.js";
+import { EmbeddedStore } from "../../src/cluster/store/index.js";
+import type { NodeResult, TransportRunOptions } from "../../src/cluster/transport.js";
+import { cleanup, makeTempDir } from "../helpers/host.js";
+
+afterEach(() => {
+  expect(cleanup.run()).toEqual([]);
+});
+
+type Script = (node: string, words: readonly string[]) => Partial<NodeResult> | undefined;
+
+function runner(script: Script = () => undefined): NodeRunner & { calls: string[] } {
+  const calls: string[] = [];
+  const answer = (node: string, words: readonly string[], input?: string): NodeResult => {
+    calls.push(`${node}: ${words.join(" ")}${input !== undefined ? " <stdin>" : ""}`);
+    const base = { node, command: "osvc", exitCode: 0, stdout: "", stderr: "", timedOut: false, durationMs: 1 };
+    const over = script(node, words);
+    if (over) return { ...base, ...over };
+    if (words[1] === "print") return { ...base, stdout: JSON.stringify({ avail: "up", provisioned: "true", resources: [{ rid: "disk#0", status: "up", provisioned: true }] }) };
+    if (words[1] === "create") return base;
+    const prov = words[1] === "unprovision" || words[1] === "purge" ? {} : { "disk#0": true, "fs#1": true };
+    return { ...base, stdout: `${JSON.stringify({ type: "change_done", rid: "fs#1", action: words[1], elapsedMs: 1 })}\n${JSON.stringify({ type: "action_result", ok: true, exit_code: 0, provisioned: prov })}\n` };
+  };
+  return {
+    calls,
+    osvc: async (node: string, words: readonly string[], opts?: TransportRunOptions) => answer(node, words, opts?.input),
+    run: async (node: string, argv: readonly string[]) => ({ node, command: argv[0], exitCode: 0, stdout: "0.50 0.40 0.30 1/1 1\n", stderr: "", timedOut: false, durationMs: 1 }),
+  };
+}
+
+const req = (o: Partial<OrchestrateRequest> = {}): OrchestrateRequest => ({
+  object: "svc1",
+  action: "provision",
+  config: "[DEFAULT]\nnodes = n1 n2 n3\n",
+  nodes: ["n1", "n2", "n3"],
+  placement: { placement: "nodes order", topology: "failover" },
+  parallelism: 10,
+  sharedRids: ["disk#0"],
+  command: "osvc svc1 provision",
+  ...o,
+});
+
+const actions = (calls: readonly string[]) => calls.filter((c) => !/: root\/svc\/svc1 (create|print)/.test(c)).map((c) => c.replace(/ --local --json --lock-timeout 300s/, ""));
+
+describe("orchestrate", () => {
+  it("provision: config on every node (stdin), the leader first with --leader --disable-rollback, then the others; records", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const r = runner();
+    const events: ClusterEvent[] = [];
+    const res = await orchestrate(req(), { runner: r, store, emit: (e) => events.push(e) });
+    expect(res).toMatchObject({ ok: true, leaders: ["n1"], followers: ["n2", "n3"], resumed: false });
+    expect(r.calls.slice(0, 3).sort()).toEqual(["n1", "n2", "n3"].map((n) => `${n}: root/svc/svc1 create --config - --force --local --lock-timeout 300s <stdin>`));
+    expect(actions(r.calls)).toEqual(["n1: root/svc/svc1 provision --leader --disable-rollback", "n2: root/svc/svc1 provision", "n3: root/svc/svc1 provision"]);
+    const rec = await store.readObject("svc1");
+    expect(rec.config?.text).toBe("[DEFAULT]\nnodes = n1 n2 n3\n");
+    expect(rec.shared["disk#0"]).toMatchObject({ node: "n1" });
+    expect(Object.keys(rec.instances).sort()).toEqual(["n1", "n2", "n3"]);
+    expect(rec.instances.n2.provisioned).toEqual({ "disk#0": true, "fs#1": true });
+    expect(rec.orchestration).toMatchObject({ phase: "done", nodes: { n1: "ok", n2: "ok", n3: "ok" } });
+    expect(events.filter((e) => e.type === "node_event").map((e) => (e as { node: string }).node)).toEqual(["n1", "n1", "n2", "n2", "n3", "n3"]);
+    await store.close();
+  });
+
+  it("the leader fails: nothing runs on the others; a follower fails: the others finish", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const failOn = (node: string): Script => (n, w) => (n === node && w[1] === "provision" ? { exitCode: 1, stdout: `${JSON.stringify({ type: "change_failed", rid: "app#0", action: "start", error: "no such file" })}\n` } : undefined);
+    const r1 = runner(failOn("n1"));
+    const a = await orchestrate(req(), { runner: r1, store, emit: () => undefined });
+    expect(a.ok).toBe(false);
+    expect(a.nodes.map((n) => [n.node, n.state])).toEqual([["n1", "failed"], ["n2", "skipped"], ["n3", "skipped"]]);
+    expect(a.nodes[0].error).toBe("app#0: no such file");
+    expect(actions(r1.calls)).toEqual(["n1: root/svc/svc1 provision --leader --disable-rollback"]);
+    const r2 = runner(failOn("n2"));
+    const b = await orchestrate(req(), { runner: r2, store, emit: () => undefined });
+    expect(b.nodes.map((n) => [n.node, n.state])).toEqual([["n1", "ok"], ["n2", "failed"], ["n3", "ok"]]);
+    await store.close();
+  });
+
+  it("resume: an unfinished orchestration with its leader provisioned goes straight to the followers", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const lock = await store.lock("svc1", { command: "a killed run" });
+    await lock.putOrchestration({ id: "o-1", action: "provision", leaders: ["n1"], phase: "followers", nodes: { n1: "ok", n2: "running", n3: "pending" }, startedAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" });
+    await lock.release();
+    const r = runner();
+    const res = await orchestrate(req(), { runner: r, store, emit: () => undefined });
+    expect(res).toMatchObject({ ok: true, resumed: true, id: "o-1", leaders: ["n1"] });
+    expect(actions(r.calls)).toEqual(["n2: root/svc/svc1 provision", "n3: root/svc/svc1 provision"]);
+    expect(r.calls).toContain("n1: root/svc/svc1 print status --format json --local");
+    await store.close();
+  });
+
+  it("the recorded leader (the shared resources' node) unreachable: the run stops, no other leader is guessed", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const lock = await store.lock("svc1", { command: "an earlier run" });
+    await lock.putShared({ rid: "disk#0", node: "n2", outputs: {}, updatedAt: "2026-01-01T00:00:00Z" });
+    await lock.release();
+    const r = runner((n) => (n === "n2" ? { exitCode: 255, unreachable: "ssh: connect to host n2 port 22: No route to host" } : undefined));
+    const res = await orchestrate(req(), { runner: r, store, emit: () => undefined });
+    expect(res.ok).toBe(false);
+    expect(res.leaders).toEqual(["n2"]);
+    expect(res.error).toBe("the leader n2 is unreachable: nothing was done (pass --leader-node N to choose another leader)");
+    expect(res.nodes.map((n) => [n.node, n.state])).toEqual([["n1", "skipped"], ["n2", "unreachable"], ["n3", "skipped"]]);
+    expect(actions(r.calls)).toEqual([]);
+    await store.close();
+  });
+
+  it("unprovision: the followers first, the leader last with --leader; start: the leader only; stop: every node", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    for (const action of ["unprovision", "start", "stop"] as const) {
+      const r = runner();
+      const res = await orchestrate(req({ action, config: undefined }), { runner: r, store, emit: () => undefined });
+      expect(res.ok, action).toBe(true);
+      const got = actions(r.calls);
+      if (action === "unprovision") expect(got).toEqual(["n2: root/svc/svc1 unprovision", "n3: root/svc/svc1 unprovision", "n1: root/svc/svc1 unprovision --leader"]);
+      if (action === "start") expect(got).toEqual(["n1: root/svc/svc1 start --leader"]);
+      if (action === "stop") expect(got).toEqual(["n1: root/svc/svc1 stop --leader", "n2: root/svc/svc1 stop", "n3: root/svc/svc1 stop"]);
+    }
+    await store.close();
+  });
+
+  it("paths, node names and rids are validated before they reach a node's argv", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const r = runner();
+    await expect(orchestrate(req({ object: "svc1;id" }), { runner: r, store, emit: () => undefined })).rejects.toThrow(/invalid object path/);
+    await expect(orchestrate(req({ nodes: ["n1", "n 2"] }), { runner: r, store, emit: () => undefined })).rejects.toThrow(/invalid node/);
+    await expect(orchestrate(req({ rids: ["fs#1 --force"] }), { runner: r, store, emit: () => undefined })).rejects.toThrow(/invalid rid/);
+    expect(r.calls).toEqual([]);
+    await store.close();
+  });
+});
