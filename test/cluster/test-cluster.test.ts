@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startTestCluster, type TestCluster } from "../helpers/cluster.js";
 import { cleanup, findmnt, loopsOf, makeTempDir, sh } from "../helpers/host.js";
+import { alive } from "../helpers/proc.js";
 
 afterEach(() => {
   expect(cleanup.run()).toEqual([]);
@@ -16,7 +17,7 @@ afterEach(() => {
 const leftovers = (c: TestCluster) => ({
   namespaces: sh("ip", ["netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(`osvc-t-cl-${c.id}-`)),
   dir: existsSync(c.dir),
-  sshd: c.nodes.filter((n) => n.pid > 0 && existsSync(`/proc/${n.pid}`)).map((n) => n.pid),
+  sshd: c.nodes.filter((n) => alive(n.pid)).map((n) => n.pid), // a zombie has ended (its reaping is Node's)
 });
 
 describe("startTestCluster", () => {

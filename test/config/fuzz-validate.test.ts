@@ -15,6 +15,7 @@ import { SourceFile } from "../../grammar/index.js";
 import { catalog } from "../helpers/compile.js";
 import { ROOT } from "../helpers/cli.js";
 import { runCliAsync, sandbox } from "../helpers/e2e.js";
+import { prng as rng } from "../helpers/proc.js";
 
 /** OSVC_FUZZ_SEED=<n> explores other seeds (the default run is fixed, so a failure reproduces). */
 const SEED = Number(process.env.OSVC_FUZZ_SEED ?? 0x5eed7);
@@ -25,18 +26,6 @@ const CLI_PARALLEL = 3;
 const MAX_OUTPUT = 256 * 1024;
 
 const CRASH = /^\s+at .*[(:]\d+|internal error|RangeError|Maximum call stack|TypeError|ReferenceError/m;
-
-/** mulberry32: a small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function seedTemplates(): { name: string; text: string }[] {
   const out: { name: string; text: string }[] = [];

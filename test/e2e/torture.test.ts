@@ -9,21 +9,10 @@ import { chmodSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loopsBackedBy, mountsUnder, sandbox, show, startCli, type Sandbox } from "../helpers/e2e.js";
+import { prng } from "../helpers/proc.js";
 
 type Sig = "SIGINT" | "SIGINT+SIGINT" | "SIGKILL";
 type Phase = "apply" | "destroy";
-
-/** A small deterministic PRNG (mulberry32), so a failing sequence can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Live processes whose command line mentions `needle`. */
 function processesWith(needle: string): number[] {

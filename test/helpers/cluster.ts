@@ -35,6 +35,7 @@ import os from "node:os";
 import path from "node:path";
 import { BIN } from "./cli.js";
 import { forceCleanup, sh } from "./host.js";
+import { alive } from "./proc.js";
 
 export interface TestNode {
   readonly name: string; // n1: hostname, ssh_config alias, inventory name
@@ -394,15 +395,6 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   }
   (cluster as { startMs: number }).startMs = Math.round(performance.now() - t0);
   return cluster;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** ssh control sockets (cm-*) anywhere under dir. */

@@ -12,6 +12,7 @@ import type { Provider } from "../../src/provider/api.js";
 import { createExec, displayCommand } from "../../src/provider/exec.js";
 import { tracedExec, writesUnder } from "./fstrace.js";
 import { cleanup, makeTempDir, probeOne, res, testContext } from "./host.js";
+import { alive } from "./proc.js";
 
 export interface CliResult {
   rc: number;
@@ -183,15 +184,6 @@ export interface PrivateDockerd {
 }
 
 const RUN_LEFTOVERS = ["/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd"];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Pids of live processes whose command line mentions `text` (this daemon's dir). */
 function processesMentioning(text: string): number[] {

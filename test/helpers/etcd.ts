@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { alive } from "./proc.js";
 
 export const ETCD_BIN = "/usr/bin/etcd";
 export const ETCDCTL_BIN = "/usr/bin/etcdctl";
@@ -66,17 +67,6 @@ function run(file: string, args: readonly string[], timeoutMs = 10_000): Promise
       resolve({ rc, stdout: stdout ?? "", stderr: stderr ?? "" });
     });
   });
-}
-
-function alive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 async function endPid(pid: number, graceMs: number): Promise<void> {

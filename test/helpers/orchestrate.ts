@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { BIN } from "./cli.js";
 import { startTestCluster, type TestCluster } from "./cluster.js";
 import { cleanup, loopsOf, makeTempDir } from "./host.js";
+import { alive } from "./proc.js";
 
 export const NODES = ["n1", "n2", "n3"];
 
@@ -78,16 +79,6 @@ function spawnCli(args: readonly string[]): { child: ChildProcess; done: Promise
 
 export interface NodeState {
   resources: Record<string, { provisioned: boolean | null; follow?: boolean; outputs?: Record<string, unknown> }>;
-}
-
-/** A live process (a zombie waiting for its new parent to reap it is not). */
-export function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 export function show(r: { code: number; stdout: string; stderr: string }): string {
@@ -252,3 +243,5 @@ export function useOrchCluster(tag: string): OrchCluster {
   };
   return o;
 }
+
+export { alive };
