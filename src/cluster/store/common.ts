@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { parseObjectPath } from "../../core/path.js";
-import { StoreError, type ConfigRecord, type LockHolderRecord, type LockRequest, type ObjectRecords, type StoreOp } from "./types.js";
+import { StoreError, type ConfigRecord, type InstanceRecord, type LockHolderRecord, type LockRequest, type ObjectRecords, type OrchestrationRecord, type SharedRecord, type StoreOp } from "./types.js";
 
 /** `<namespace>/<kind>/<name>` for any accepted spelling of an object path; throws StoreError. */
 export function canonicalObject(object: string): string {
@@ -158,5 +158,31 @@ export class LostSignal {
     if (this.ctl.signal.aborted) return;
     this.ctl.abort(e);
     this.resolveLost(e);
+  }
+}
+
+/**
+ * The record-level writes of a lock, both backends: each is one fenced `write` of one op. A
+ * backend's lock implements `write` (fenced) and `readConfig` (the stored config record).
+ */
+export abstract class FencedRecords {
+  abstract write(ops: readonly StoreOp[]): Promise<void>;
+  protected abstract readConfig(): Promise<ConfigRecord | null | undefined>;
+
+  async putConfig(text: string): Promise<ConfigRecord> {
+    await this.write([{ op: "config", text }]);
+    return (await this.readConfig()) ?? configRecord(text);
+  }
+
+  putInstance(record: InstanceRecord): Promise<void> {
+    return this.write([{ op: "instance", record }]);
+  }
+
+  putShared(record: SharedRecord): Promise<void> {
+    return this.write([{ op: "shared", record }]);
+  }
+
+  putOrchestration(record: OrchestrationRecord): Promise<void> {
+    return this.write([{ op: "orchestration", record }]);
   }
 }

@@ -15,7 +15,7 @@ import { access, constants, link, mkdir, readFile, readdir, unlink, writeFile } 
 import { join } from "node:path";
 import { acquireLock, LockTimeoutError, type Lock } from "../../state/lock.js";
 import { fsyncDir, writeFileAtomic } from "../../state/store.js";
-import { applyOps, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord } from "./common.js";
+import { applyOps, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, FencedRecords } from "./common.js";
 import {
   StoreError,
   StoreLockedError,
@@ -271,7 +271,7 @@ export class EmbeddedStore implements ClusterStore {
   }
 }
 
-class EmbeddedLock implements StoreLock {
+class EmbeddedLock extends FencedRecords implements StoreLock {
   private readonly lostSig = new LostSignal();
   private readonly timer: NodeJS.Timeout;
   private chain: Promise<unknown> = Promise.resolve();
@@ -284,6 +284,7 @@ class EmbeddedLock implements StoreLock {
     private readonly lock: Lock,
     readonly holder: LockHolderRecord,
   ) {
+    super();
     this.timer = setInterval(() => void this.fence().catch(() => undefined), WATCH_MS);
     this.timer.unref();
   }
@@ -323,21 +324,8 @@ class EmbeddedLock implements StoreLock {
     });
   }
 
-  async putConfig(text: string): Promise<ConfigRecord> {
-    await this.write([{ op: "config", text }]);
-    return (await this.store.getConfig(this.object)) ?? configRecord(text);
-  }
-
-  putInstance(record: InstanceRecord): Promise<void> {
-    return this.write([{ op: "instance", record }]);
-  }
-
-  putShared(record: SharedRecord): Promise<void> {
-    return this.write([{ op: "shared", record }]);
-  }
-
-  putOrchestration(record: OrchestrationRecord): Promise<void> {
-    return this.write([{ op: "orchestration", record }]);
+  protected readConfig(): Promise<ConfigRecord | null | undefined> {
+    return this.store.getConfig(this.object);
   }
 
   allocate(key: string, record: AllocRecord): Promise<{ created: boolean; record: AllocRecord }> {

@@ -19,7 +19,7 @@
 import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, retry, timeout, wrap } from "cockatiel";
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from "etcd3";
 import { LeaseClient } from "etcd3/lib/rpc.js";
-import { canonicalJson, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep } from "./common.js";
+import { canonicalJson, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep, FencedRecords } from "./common.js";
 import {
   StoreError,
   StoreLockedError,
@@ -358,7 +358,7 @@ export class EtcdStore implements ClusterStore {
   }
 }
 
-class EtcdLock implements StoreLock {
+class EtcdLock extends FencedRecords implements StoreLock {
   private watcher: Watcher | undefined;
   private readonly timer: NodeJS.Timeout;
   private lastKeepAlive = Date.now();
@@ -375,6 +375,7 @@ class EtcdLock implements StoreLock {
     private readonly ttl: number,
     private readonly lostSig: LostSignal,
   ) {
+    super();
     lease.on("keepaliveSucceeded", () => (this.lastKeepAlive = Date.now()));
     // No keepalive answered for a whole TTL: the lease has expired on the server, or will before
     // anything we send lands; stop now rather than at the client's 2×TTL.
@@ -447,21 +448,8 @@ class EtcdLock implements StoreLock {
     if (!ok) throw new StoreError("fenced write failed without losing the lock (unexpected)");
   }
 
-  async putConfig(text: string): Promise<ConfigRecord> {
-    await this.write([{ op: "config", text }]);
-    return (await this.store.getConfig(this.object)) ?? configRecord(text);
-  }
-
-  putInstance(record: InstanceRecord): Promise<void> {
-    return this.write([{ op: "instance", record }]);
-  }
-
-  putShared(record: SharedRecord): Promise<void> {
-    return this.write([{ op: "shared", record }]);
-  }
-
-  putOrchestration(record: OrchestrationRecord): Promise<void> {
-    return this.write([{ op: "orchestration", record }]);
+  protected readConfig(): Promise<ConfigRecord | null | undefined> {
+    return this.store.getConfig(this.object);
   }
 
   async allocate(key: string, record: AllocRecord): Promise<{ created: boolean; record: AllocRecord }> {
