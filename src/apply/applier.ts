@@ -177,26 +177,25 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
 
   // Facts a provider records mid-step (what it created): merged into the resource's outputs on
   // disk at once, the provisioned flag untouched (a new entry is not provisioned yet).
+  /** What a state entry takes from the change itself (the rest: provisioned, inputs, outputs). */
+  const entryOf = (ch: ResourceChange) => ({
+    rid: ch.rid,
+    driver: ch.driver,
+    status: "ready" as const,
+    shared: ch.shared ?? false,
+    standby: ch.standby ?? false,
+    dependsOn: [...ch.dependsOn],
+    slot: ch.slot,
+    updatedAt: new Date().toISOString(),
+  });
+
   const factsRecorder = (ch: ResourceChange) => (facts: Outputs): Promise<void> => {
     outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...facts });
     return persist((s) => {
       const prev = s.resources[ch.rid];
-      const now = new Date().toISOString();
       s.resources[ch.rid] = prev
-        ? { ...prev, outputs: { ...prev.outputs, ...facts }, updatedAt: now }
-        : {
-            rid: ch.rid,
-            driver: ch.driver,
-            provisioned: ch.observed?.provisioned === null ? null : false,
-            inputs: { ...specForSafe(ch).kw },
-            outputs: { ...facts },
-            status: "ready",
-            shared: ch.shared ?? false,
-            standby: ch.standby ?? false,
-            dependsOn: [...ch.dependsOn],
-            slot: ch.slot,
-            updatedAt: now,
-          };
+        ? { ...prev, outputs: { ...prev.outputs, ...facts }, updatedAt: new Date().toISOString() }
+        : { ...entryOf(ch), provisioned: ch.observed?.provisioned === null ? null : false, inputs: { ...specForSafe(ch).kw }, outputs: { ...facts } };
     });
   };
 
@@ -227,19 +226,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
     persist((s) => {
       const prev = s.resources[ch.rid];
-      const now = new Date().toISOString();
       s.resources[ch.rid] = {
-        rid: ch.rid,
-        driver: ch.driver,
+        ...entryOf(ch),
         provisioned: patch.provisioned !== undefined ? patch.provisioned : (prev?.provisioned ?? null),
         inputs: spec.kw as Record<string, unknown>,
         outputs: { ...(prev?.outputs ?? {}), ...(patch.outputs ?? {}) },
-        status: "ready",
-        shared: ch.shared ?? false,
-        standby: ch.standby ?? false,
-        dependsOn: [...ch.dependsOn],
-        slot: ch.slot,
-        updatedAt: now,
         ...(prev?.provisionedAt ? { provisionedAt: prev.provisionedAt } : {}),
         ...(prev?.createdByOsvc !== undefined ? { createdByOsvc: prev.createdByOsvc } : {}),
         ...patch,
