@@ -1,7 +1,5 @@
 // Shared CLI wiring: inputs, evaluation context, catalog, diagnostics output.
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../../providers/catalog.js";
 import { parseObjectPath, pathFromFileName, type ObjectPath } from "../core/path.js";
@@ -16,8 +14,8 @@ import {
   type LoadedText,
 } from "../config/index.js";
 import { SourceFile } from "../../grammar/index.js";
-import { loadNodeConfig, type NodeConfig } from "../config/nodeconf.js";
-import { defaultRoot } from "../state/store.js";
+import { EngineError } from "../engine/context.js";
+import { nodeEval } from "../engine/node.js";
 import { colorsFor, type ColorMode } from "./views/color.js";
 import { renderDiagnostics } from "./views/diagnostics.js";
 
@@ -132,10 +130,7 @@ export async function compileFromOptions(template: string | undefined, opts: Tem
   });
 }
 
-/** The node an evaluation is for: its name, and its node config ({node.*} references, cluster name). */
-export function nodeEval(opts: { node?: string; nodeConfig?: string; root?: string }, recordedNode?: string): { nodename: string; nodeConfig: NodeConfig } {
-  return { nodename: opts.node ?? recordedNode ?? hostname(), nodeConfig: loadNodeConfig(opts.nodeConfig, join(opts.root ?? defaultRoot(), "node.conf")) };
-}
+export { nodeEval } from "../engine/node.js";
 
 export function sourcesOf(texts: readonly LoadedText[]): Map<string, SourceFile> {
   return new Map(texts.map((t) => [t.name, new SourceFile(t.name, t.text)]));
@@ -150,7 +145,7 @@ export function reportDiagnostics(r: CompileResult, color: ColorMode | undefined
 
 export function printError(e: unknown, color: ColorMode | undefined): number {
   const c = colorsFor(color, process.stderr);
-  if (e instanceof UsageError || e instanceof InputError) {
+  if (e instanceof UsageError || e instanceof InputError || e instanceof EngineError) {
     process.stderr.write(`${c.red(c.bold("error"))}: ${e.message}\n${e.hint ? `  ${c.cyan("hint:")} ${e.hint}\n` : ""}`);
     return 1;
   }

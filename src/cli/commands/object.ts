@@ -18,12 +18,12 @@ import { execInteractive } from "../../provider/exec.js";
 import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDataEntries, type DataKind } from "../../state/data.js";
 import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, requireRoot, UsageError } from "../common.js";
-import { recordedCompiled } from "../recorded.js";
+import { computePlan, recordedFallback, type EngineContext, type PlanRequest } from "../../engine/index.js";
 import { gateCompiled } from "../gate.js";
 import { TOP_COMMANDS } from "../top-commands.js";
 import type { ColorMode } from "../views/color.js";
 import { STATUS_LEGEND } from "../views/status-legend.js";
-import { computePlan, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
+import { engineContext, planRequest, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
 
 const VERBS = new Set(["create", "deploy", "provision", "unprovision", "start", "stop", "print", "set", "unset", "get", "update", "delete", "purge", "validate", "edit", "sync", "add", "keys", "decode", "remove"]);
 const VALUE_OPTIONS = new Set(["--cluster-config", "--leader-node", "--template", "--config", "--resource", "--env", "--rid", "--root", "--node", "--node-config", "--format", "--lock-timeout", "--parallelism", "--color", "--namespace", "--target", "--key", "--value", "--from", "--kw"]);
@@ -148,23 +148,26 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: Mode = "converge
   // Orchestrated: this host only talks to the nodes (their own osvc checks for root there).
   const cluster = await orchestrated(path, opts, CLUSTER_ACTION[mode]);
   if (cluster !== undefined) return cluster;
-  requireRoot(`osvc ${formatObjectPath(path)} ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}`);
+  const action = mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode;
+  requireRoot(`osvc ${formatObjectPath(path)} ${action}`);
   const store = storeFor(opts);
+  const ctx = engineContext(opts, store);
   const object = formatObjectPath(path);
   const text = await installedConfig(path, opts);
   let compiled = compileInstalled(path, text, opts);
-  if (!compiled.ok && (mode === "destroy" || mode === "stop")) compiled = (await recordedFallback(path, compiled, mode, opts)) ?? compiled;
+  if (!compiled.ok && (mode === "destroy" || mode === "stop")) compiled = (await fallBackOnRecorded(ctx, path, compiled, mode, opts)) ?? compiled;
   const p = prepareCompiled(compiled, opts);
   if (typeof p === "number") return p;
-  return withLock(store, object, opts, `osvc ${object} ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}`, async () => {
-    const plan = await computePlan(p, { ...opts, target: rids(opts), mode, force: opts.force }, store, mode === "destroy");
+  const req: PlanRequest = { ...planRequest(opts), targets: rids(opts), mode };
+  return withLock(store, object, opts, `osvc ${object} ${action}`, async () => {
+    const plan = await computePlan(ctx, p, req, mode === "destroy");
     printDiagnostics([...p.diagnostics, ...plan.diagnostics], compiled, opts.color);
     if (hasErrors(plan.diagnostics)) return 1;
     if (!hasChanges(plan) && mode === "destroy" && rids(opts).length === 0 && Object.keys((await store.readState(object))?.resources ?? {}).length === 0) {
       return reportUnrecorded(store, path, opts, "unprovision");
     }
     if (!hasChanges(plan)) {
-      process.stdout.write(`${object}: nothing to ${mode === "converge" ? "provision" : mode === "destroy" ? "unprovision" : mode}.\n`);
+      process.stdout.write(`${object}: nothing to ${action}.\n`);
       return 0;
     }
     if (opts.json) showPlan(plan, { ...opts, json: false });
@@ -173,7 +176,7 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: Mode = "converge
     // Post-provision rollback (reference §9.5): on a non-leader of a multi-node object, the
     // instance is stopped back to standby unless --leader or --disable-rollback.
     if (code === 0 && mode === "converge" && plan.role === "follower" && !opts.disableRollback) {
-      const stopPlan = await computePlan(p, { ...opts, target: rids(opts), mode: "stop" }, store);
+      const stopPlan = await computePlan(ctx, p, { ...req, mode: "stop" });
       if (hasChanges(stopPlan)) return runApply(stopPlan, { ...opts, autoApprove: true }, store, undefined);
     }
     return code;
@@ -185,18 +188,16 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: Mode = "converge
  * provision): the errors are shown, and the action works from what the state recorded (the inputs
  * osvc applied). Undefined when nothing is recorded.
  */
-async function recordedFallback(path: ObjectPath, compiled: CompileResult, mode: "destroy" | "stop", opts: ObjOpts): Promise<CompileResult | undefined> {
-  const store = storeFor(opts);
+async function fallBackOnRecorded(ctx: EngineContext, path: ObjectPath, compiled: CompileResult, mode: "destroy" | "stop", opts: ObjOpts): Promise<CompileResult | undefined> {
+  const r = await recordedFallback(ctx, path, compiled.evaluated.nodename);
+  if (!r) return undefined;
   const object = formatObjectPath(path);
-  const state = await store.readState(object);
-  if (!state || Object.keys(state.resources).length === 0) return undefined;
-  const stateFile = join(store.objectDir(object), "state.json");
   printDiagnostics(compiled.diagnostics, compiled, opts.color);
   process.stderr.write(
-    `warning: the installed config of ${object} has errors (above): ${mode === "destroy" ? "unprovisioning" : "stopping"} from what the state recorded at provision (${stateFile}).\n` +
+    `warning: the installed config of ${object} has errors (above): ${mode === "destroy" ? "unprovisioning" : "stopping"} from what the state recorded at provision (${r.stateFile}).\n` +
       `  hint: fix the config with: osvc ${object} edit config\n`,
   );
-  return recordedCompiled(path, state, compiled.evaluated.nodename, builtinCatalog(), stateFile);
+  return r.compiled;
 }
 
 async function composeConfig(path: ObjectPath, opts: ObjOpts): Promise<string> {

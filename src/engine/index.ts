@@ -1,0 +1,12 @@
+// The engine: one object on this node (DESIGN §2). What cli/ and cluster/ call.
+export { EngineError, type Confirm, type EngineContext } from "./context.js";
+export { nodeEval, type NodeEval } from "./node.js";
+export { dependencyView, prepare, templateHash, type Prepared, type PrepareResult } from "./prepare.js";
+export type { LockRequest, PlanRequest, PlanSelection } from "./requests.js";
+export { computePlan, destroyPlan, planOptions, probeContext, type DestroyRequest } from "./plan.js";
+export { lockInfo, removeLock, withLock, type LockInfo } from "./lock.js";
+export { apply, applyExitCode, type ApplyRequest } from "./apply.js";
+export { loadInstalled, objectStatus, resourceInfo, statusObjects, type Installed, type NodeTarget, type ResourceInfo } from "./status.js";
+export { selectSyncs, syncUpdate, type SyncRequest, type SyncSelection } from "./sync.js";
+export { probeUnrecorded, recordedFallback, type Unrecorded } from "./unrecorded.js";
+export { recordedCompiled } from "./recorded.js";
