@@ -4,14 +4,18 @@ import { mkdir } from "node:fs/promises";
 import { resolveDeferred } from "../config/deferred.js";
 import { parseObjectPath } from "../core/path.js";
 import type { KwValue, Outputs } from "../core/value.js";
-import { DESCENDING, type Plan, type ResourceChange } from "../plan/model.js";
-import { ProviderError, type LogLevel, type Provider, type ProviderContext, type ResourceSpec } from "../provider/api.js";
+import type { Plan, ResourceChange } from "../plan/model.js";
+import { ProviderError, type LogLevel, type ProviderContext, type ResourceSpec } from "../provider/api.js";
 import { createExec, ExecError, type Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
 import { dataReader } from "./data-reader.js";
 import type { StateStore } from "../state/store.js";
+import { newRunId, runJournal } from "./journal.js";
+import { buildTasks, schedule, taskLabel, type Task } from "./scheduler.js";
+import { stateWriter } from "./state-writer.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
+import { UndoStack } from "./undo.js";
 
 export type ApplyEvent =
   | { type: "change_start"; rid: string; action: string; driver: string }
@@ -56,13 +60,6 @@ export interface ApplyResult {
   readonly state: StateFile;
 }
 
-interface UndoStep {
-  readonly rid: string;
-  readonly op: "stop" | "unprovision";
-  readonly provider: Provider;
-  readonly spec: ResourceSpec;
-}
-
 const NEVER_ABORTED = new AbortController().signal;
 
 function asOutputs(o: Record<string, unknown> | undefined): Outputs {
@@ -80,58 +77,21 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const t0 = performance.now();
   const { plan, registry, store, emit } = input;
   const object = plan.object;
-  const runId = `${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}-${process.pid}`;
-
-  let state: StateFile = (await store.readState(object)) ?? store.newState(object, input.node, input.osvcVersion, plan.templateHash);
+  const writer = stateWriter({
+    initial: (await store.readState(object)) ?? store.newState(object, input.node, input.osvcVersion, plan.templateHash),
+    write: (next, serial) => store.writeState(object, next, serial),
+    stamp: (next) => {
+      next.updatedAt = new Date().toISOString();
+      next.osvcVersion = input.osvcVersion;
+      next.templateHash = plan.templateHash;
+    },
+  });
+  const persist = writer.persist;
   const varDir = store.varDir(object);
   await mkdir(varDir, { recursive: true, mode: 0o700 });
   if (input.configText !== undefined) await store.installConfig(object, input.configText);
-
-  // State writes are serialized and coalesced: mutations that arrive while a write is in flight
-  // are applied together in the next one. Each caller resumes once its mutation is on disk.
-  let queue: { mutate: (s: StateFile) => void; done: () => void; fail: (e: unknown) => void }[] = [];
-  let flushing: Promise<void> | undefined;
-  const flush = async (): Promise<void> => {
-    while (queue.length) {
-      const batch = queue;
-      queue = [];
-      try {
-        const next: StateFile = structuredClone(state);
-        for (const m of batch) m.mutate(next);
-        next.updatedAt = new Date().toISOString();
-        next.osvcVersion = input.osvcVersion;
-        next.templateHash = plan.templateHash;
-        const serial = await store.writeState(object, next, state.serial);
-        state = { ...next, serial };
-        for (const m of batch) m.done();
-      } catch (e) {
-        for (const m of batch) m.fail(e);
-      }
-    }
-    flushing = undefined;
-  };
-  const persist = (mutate: (s: StateFile) => void): Promise<void> =>
-    new Promise<void>((done, fail) => {
-      queue.push({ mutate, done, fail });
-      flushing ??= flush();
-    });
-  const settled = async () => {
-    while (flushing) await flushing;
-  };
-  const journalWriter = await store.openJournal(object);
-  const journal = (op: "intent" | "outcome", rid: string, action: string, ok?: boolean, error?: string) =>
-    journalWriter.append({ run: runId, op, rid, action, ...(ok === undefined ? {} : { ok }), ...(error ? { error } : {}) });
-  // An intent must be on disk before its step runs (a failure fails the step); an outcome that
-  // cannot be written leaves the intent pending, which the next run resolves by probing.
-  let journalWarned = false;
-  const outcome = async (rid: string, action: string, ok: boolean, error?: string): Promise<void> => {
-    try {
-      await journal("outcome", rid, action, ok, error);
-    } catch (e) {
-      if (!journalWarned) emit({ type: "log", rid, level: "warning", message: `the journal records no outcome: ${errorText(e).error}` });
-      journalWarned = true;
-    }
-  };
+  const journal = runJournal(await store.openJournal(object), newRunId(), (rid, message) => emit({ type: "log", rid, level: "warning", message }));
+  const outcome = journal.outcome;
   // Steps done on the host whose state could not be written: their intents stay pending (the
   // next run knows osvc was creating them) until the rollback has undone them.
   const unrecorded = new Set<string>();
@@ -139,7 +99,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
 
   // Outputs known so far: recorded ones, then this run's.
   const outputs = new Map<string, Outputs>();
-  for (const [rid, r] of Object.entries(state.resources)) outputs.set(rid, asOutputs(r.outputs));
+  for (const [rid, r] of Object.entries(writer.current().resources)) outputs.set(rid, asOutputs(r.outputs));
   const lookup = (rid: string, attr: string): readonly string[] | undefined => {
     const v = outputs.get(rid)?.[attr];
     if (v === undefined) return undefined;
@@ -220,7 +180,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         if (r.ok) kw[k] = r.value;
       }
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
+    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(writer.current().resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -239,7 +199,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       if (patch.lastError === undefined) delete s.resources[ch.rid].lastError;
     });
 
-  const undo: UndoStep[] = [];
+  const undo = new UndoStack();
 
   const runChange = async (ch: ResourceChange, phase: "down" | "up"): Promise<void> => {
     const provider = registry.get(ch.driver);
@@ -293,7 +253,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       }
       case "update": {
         const spec = specFor(ch);
-        const before: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (state.resources[ch.rid]?.inputs ?? {}) as Record<string, KwValue>, recorded: spec.recorded };
+        const before: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (writer.current().resources[ch.rid]?.inputs ?? {}) as Record<string, KwValue>, recorded: spec.recorded };
         if (!provider!.update) throw new ProviderError(`${ch.driver} cannot update in place`);
         const out = await provider!.update(ctx, spec, before);
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
@@ -304,7 +264,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         if (ch.blocked) throw new ProviderError(`refused: ${ch.blocked}`, `pass --allow-replace ${ch.rid}`);
         if (phase === "down") {
           // The old one goes in the descending phase, after its dependents went down.
-          const prior = state.resources[ch.rid];
+          const prior = writer.current().resources[ch.rid];
           const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs), ...(ch.cascaded ? allowOf(ch.rid) : { allow: { ...allowOf(ch.rid).allow, replace: true } }) };
           const oldProvider = registry.get(beforeSpec.driver) ?? provider!;
           await around(beforeSpec.kw, "unprovision", () => oldProvider.unprovision(ctx, beforeSpec));
@@ -327,7 +287,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         return;
       }
       case "unprovision": {
-        const prior = state.resources[ch.rid];
+        const prior = writer.current().resources[ch.rid];
         if (ch.stateOnly && ch.stopFirst) {
           const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
           ctx.log("info", "up, though not recorded as provisioned: stopped before what it depends on");
@@ -363,183 +323,81 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   };
 
   // ---------------------------------------------------------------- scheduling
-  // Two phases. "down": unprovision, stop, and the removal half of a replace, dependents first and
-  // later driver groups first. "up": everything else, dependencies first, group by group.
-  interface Task {
-    readonly id: string;
-    readonly ch: ResourceChange;
-    readonly phase: "down" | "up";
-  }
   for (const c of plan.changes) if (c.action === "noop" && c.notice) emit({ type: "log", rid: c.rid, level: "info", message: c.notice });
-  const changes = plan.changes.filter((c) => c.action !== "noop");
-  const tasks: Task[] = [];
-  for (const ch of changes) {
-    if (ch.action === "replace") tasks.push({ id: `${ch.rid}:down`, ch, phase: "down" }, { id: `${ch.rid}:up`, ch, phase: "up" });
-    else tasks.push({ id: `${ch.rid}:${DESCENDING.has(ch.action) ? "down" : "up"}`, ch, phase: DESCENDING.has(ch.action) ? "down" : "up" });
-  }
-  const downTasks = tasks.filter((t) => t.phase === "down");
-  const upTasks = tasks.filter((t) => t.phase === "up");
-  const downByRid = new Map(downTasks.map((t) => [t.ch.rid, t]));
-  const upByRid = new Map(upTasks.map((t) => [t.ch.rid, t]));
-  type TaskStatus = "pending" | "running" | "done" | "failed" | "skipped";
-  const status = new Map<string, TaskStatus>(tasks.map((t) => [t.id, "pending"]));
+  const tasks = buildTasks(plan.changes.filter((c) => c.action !== "noop"));
   const done: string[] = [];
   const failed: string[] = [];
   const skipped: string[] = [];
-  let stopLaunching = false;
-  let interrupted = false;
-  const onAbort = () => {
-    if (!interrupted) {
-      interrupted = true;
-      stopLaunching = true;
-      emit({ type: "interrupted" });
-    }
-  };
-  if (input.signal.aborted) onAbort();
-  input.signal.addEventListener("abort", onAbort);
-
-  // Unfinished and unsuccessful tasks per phase and slot (a handful of slots: cheap to scan).
-  const open = { down: new Map<number, number>(), up: new Map<number, number>() };
-  const bad = { down: new Map<number, string>(), up: new Map<number, string>() };
-  for (const t of tasks) open[t.phase].set(t.ch.slot, (open[t.phase].get(t.ch.slot) ?? 0) + 1);
-  const openWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => [...open[phase]].some(([slot, n]) => n > 0 && pred(slot));
-  const badWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => [...bad[phase]].find(([slot]) => pred(slot))?.[1];
-  const finish = (t: Task, st: TaskStatus) => {
-    status.set(t.id, st);
-    open[t.phase].set(t.ch.slot, (open[t.phase].get(t.ch.slot) ?? 1) - 1);
-    if ((st === "failed" || st === "skipped") && !bad[t.phase].has(t.ch.slot)) bad[t.phase].set(t.ch.slot, t.ch.rid);
-  };
-  // Down-phase dependents of a rid: the down tasks whose resource depends on it.
-  const downDependents = new Map<string, Task[]>();
-  for (const t of downTasks) for (const d of t.ch.dependsOn) if (downByRid.has(d)) downDependents.set(d, [...(downDependents.get(d) ?? []), t]);
-
-  const eligible = (t: Task): boolean => {
-    if (t.phase === "down") {
-      if (!(downDependents.get(t.ch.rid) ?? []).every((x) => status.get(x.id) === "done")) return false;
-      return !openWhere("down", (slot) => slot > t.ch.slot);
-    }
-    if (openWhere("down", () => true)) return false;
-    for (const d of t.ch.dependsOn) {
-      const dt = upByRid.get(d);
-      if (dt && status.get(dt.id) !== "done") return false;
-    }
-    return !openWhere("up", (slot) => slot < t.ch.slot);
-  };
-  const blockedBy = (t: Task): string | undefined => {
-    if (t.phase === "down") {
-      const b = (downDependents.get(t.ch.rid) ?? []).find((x) => status.get(x.id) === "failed" || status.get(x.id) === "skipped");
-      if (b) return `${b.ch.rid} did not go down first`;
-      const later = badWhere("down", (slot) => slot > t.ch.slot);
-      return later ? `${later} (a later driver group) did not go down` : undefined;
-    }
-    const downBad = badWhere("down", () => true);
-    if (downBad) return `${downBad} did not go down`;
-    for (const d of t.ch.dependsOn) {
-      const dt = upByRid.get(d);
-      const st = dt ? status.get(dt.id) : undefined;
-      if (st === "failed" || st === "skipped") return `its dependency ${d} did not complete`;
-    }
-    const earlier = badWhere("up", (slot) => slot < t.ch.slot);
-    return earlier ? `${earlier} (an earlier driver group) did not complete` : undefined;
-  };
-
-  const running = new Map<string, Promise<void>>();
-  const label = (t: Task) => (t.ch.action === "replace" ? (t.phase === "down" ? "replace (remove)" : "replace (create)") : t.ch.action);
-  const launch = (t: Task) => {
+  const runTask = async (t: Task, settle: (ok: boolean) => void): Promise<void> => {
     const c = t.ch;
-    status.set(t.id, "running");
-    emit({ type: "change_start", rid: c.rid, action: label(t), driver: c.driver });
+    emit({ type: "change_start", rid: c.rid, action: taskLabel(t), driver: c.driver });
     const started = performance.now();
-    const p = (async () => {
-      const jaction = c.action === "replace" ? `replace-${t.phase}` : c.action;
-      let journaled = false;
-      try {
-        await journal("intent", c.rid, jaction);
-        journaled = true;
-        await runChange(c, t.phase);
-        finish(t, "done");
-        if (c.action !== "replace" || t.phase === "up") done.push(c.rid);
-        await outcome(c.rid, jaction, true);
-        emit({ type: "change_done", rid: c.rid, action: c.action === "replace" && t.phase === "down" ? "replace (removed)" : c.action, elapsedMs: Math.round(performance.now() - started) });
-      } catch (e) {
-        const { error, hint } = errorText(e);
-        finish(t, "failed");
-        failed.push(c.rid);
-        if (unrecorded.has(c.rid)) pendingUntilUndone.set(c.rid, jaction);
-        else if (journaled) await outcome(c.rid, jaction, false, error);
-        const spec = specForSafe(c);
-        if (t.phase === "up") {
-          await record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (state.resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
-        }
-        emit({ type: "change_failed", rid: c.rid, action: label(t), elapsedMs: Math.round(performance.now() - started), error, hint });
-        if (!input.disableRollback) stopLaunching = true;
-      } finally {
-        running.delete(t.id);
+    const jaction = c.action === "replace" ? `replace-${t.phase}` : c.action;
+    let journaled = false;
+    try {
+      await journal.intent(c.rid, jaction);
+      journaled = true;
+      await runChange(c, t.phase);
+      settle(true);
+      if (c.action !== "replace" || t.phase === "up") done.push(c.rid);
+      await outcome(c.rid, jaction, true);
+      emit({ type: "change_done", rid: c.rid, action: c.action === "replace" && t.phase === "down" ? "replace (removed)" : c.action, elapsedMs: Math.round(performance.now() - started) });
+    } catch (e) {
+      const { error, hint } = errorText(e);
+      settle(false);
+      failed.push(c.rid);
+      if (unrecorded.has(c.rid)) pendingUntilUndone.set(c.rid, jaction);
+      else if (journaled) await outcome(c.rid, jaction, false, error);
+      const spec = specForSafe(c);
+      if (t.phase === "up") {
+        await record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (writer.current().resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
       }
-    })();
-    running.set(t.id, p);
+      emit({ type: "change_failed", rid: c.rid, action: taskLabel(t), elapsedMs: Math.round(performance.now() - started), error, hint });
+    }
   };
-
-  const ordered = [...downTasks, ...upTasks];
-  for (;;) {
-    // Skip what can no longer run.
-    for (const t of ordered) {
-      if (status.get(t.id) !== "pending") continue;
-      const why = blockedBy(t);
-      if (why) {
-        finish(t, "skipped");
-        if (!skipped.includes(t.ch.rid)) skipped.push(t.ch.rid);
-        emit({ type: "change_skipped", rid: t.ch.rid, action: label(t), reason: why });
-      }
-    }
-    if (!stopLaunching) {
-      for (const t of ordered) {
-        if (running.size >= Math.max(1, input.parallelism)) break;
-        if (status.get(t.id) === "pending" && eligible(t)) launch(t);
-      }
-    }
-    if (running.size === 0) break;
-    await Promise.race(running.values());
-  }
-  input.signal.removeEventListener("abort", onAbort);
-  for (const t of ordered) {
-    if (status.get(t.id) === "pending") {
-      finish(t, "skipped");
+  const { interrupted } = await schedule(tasks, {
+    parallelism: input.parallelism,
+    signal: input.signal,
+    continueOnFailure: input.disableRollback,
+    run: runTask,
+    skip: (t, reason) => {
       if (!skipped.includes(t.ch.rid)) skipped.push(t.ch.rid);
-      emit({ type: "change_skipped", rid: t.ch.rid, action: label(t), reason: interrupted ? "interrupted" : "stopped after a failure" });
-    }
-  }
+      emit({ type: "change_skipped", rid: t.ch.rid, action: taskLabel(t), reason });
+    },
+    interrupted: () => emit({ type: "interrupted" }),
+  });
 
   // ---------------------------------------------------------------- rollback
-  const rolledBack: string[] = [];
-  if (failed.length && !input.disableRollback && !interrupted && undo.length) {
-    emit({ type: "rollback_start", steps: undo.length });
-    for (const step of [...undo].reverse()) {
-      const ctx = makeCtx(step.rid);
-      try {
+  let rolledBack: string[] = [];
+  if (failed.length && !input.disableRollback && !interrupted && undo.size) {
+    emit({ type: "rollback_start", steps: undo.size });
+    const r = await undo.unwind({
+      undo: async (step) => {
+        const ctx = makeCtx(step.rid);
         if (step.op === "stop") await step.provider.stop(ctx, step.spec);
         else await step.provider.unprovision(ctx, step.spec);
-      } catch (e) {
+      },
+      failed: async (step, e) => {
         const { error } = errorText(e);
         await outcome(step.rid, `rollback-${step.op}`, false, error);
         emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: false, error });
-        // A failing undo stops the rollback: what is left is in the state and the journal.
-        break;
-      }
+      },
       // Undone on the host: the rollback goes on even when the state cannot record it.
-      rolledBack.push(step.rid);
-      await outcome(step.rid, `rollback-${step.op}`, true);
-      const pendingAction = pendingUntilUndone.get(step.rid);
-      if (pendingAction !== undefined) await outcome(step.rid, pendingAction, false, "its state could not be written; rolled back");
-      await persist((s) => {
-        if (step.op === "unprovision") delete s.resources[step.rid];
-      }).catch((e: unknown) => emit({ type: "log", rid: step.rid, level: "warning", message: `rolled back, but the state could not record it: ${errorText(e).error}` }));
-      emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
-    }
+      undone: async (step) => {
+        await outcome(step.rid, `rollback-${step.op}`, true);
+        const pendingAction = pendingUntilUndone.get(step.rid);
+        if (pendingAction !== undefined) await outcome(step.rid, pendingAction, false, "its state could not be written; rolled back");
+        await persist((s) => {
+          if (step.op === "unprovision") delete s.resources[step.rid];
+        }).catch((e: unknown) => emit({ type: "log", rid: step.rid, level: "warning", message: `rolled back, but the state could not record it: ${errorText(e).error}` }));
+        emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
+      },
+    });
+    rolledBack = r.undone.map((step) => step.rid);
   }
   await Promise.all(backgroundWork);
-  await settled();
-  await journalWriter.close();
+  await writer.settled();
+  await journal.close();
   return {
     ok: failed.length === 0 && !interrupted,
     interrupted,
@@ -548,6 +406,6 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     skipped,
     rolledBack,
     elapsedMs: Math.round(performance.now() - t0),
-    state,
+    state: writer.current(),
   };
 }
