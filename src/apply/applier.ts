@@ -1,20 +1,18 @@
 // Executes a Plan: order, parallelism, journal, state after every step, rollback, interrupts.
-// It receives a Plan and never parses a template.
+// It receives a Plan and never parses a template. The parts: the coalescing state writer
+// (state-writer.ts), the run journal (journal.ts), one step on the host (steps.ts), the
+// scheduler (scheduler.ts) and the undo stack (undo.ts); applyPlan composes them.
 import { mkdir } from "node:fs/promises";
-import { resolveDeferred } from "../config/deferred.js";
-import { parseObjectPath } from "../core/path.js";
-import type { KwValue, Outputs } from "../core/value.js";
-import type { Plan, ResourceChange } from "../plan/model.js";
-import { ProviderError, type LogLevel, type ProviderContext, type ResourceSpec } from "../provider/api.js";
-import { createExec, ExecError, type Exec } from "../provider/exec.js";
+import type { Plan } from "../plan/model.js";
+import type { LogLevel } from "../provider/api.js";
+import type { Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
-import type { ResourceState, StateFile } from "../state/model.js";
-import { dataReader } from "./data-reader.js";
+import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
 import { newRunId, runJournal } from "./journal.js";
 import { buildTasks, schedule, taskLabel, type Task } from "./scheduler.js";
 import { stateWriter } from "./state-writer.js";
-import { runTriggers, type TriggerAction } from "./triggers.js";
+import { errorText, steps } from "./steps.js";
 import { UndoStack } from "./undo.js";
 
 export type ApplyEvent =
@@ -60,19 +58,6 @@ export interface ApplyResult {
   readonly state: StateFile;
 }
 
-const NEVER_ABORTED = new AbortController().signal;
-
-function asOutputs(o: Record<string, unknown> | undefined): Outputs {
-  return (o ?? {}) as Outputs;
-}
-
-function errorText(e: unknown): { error: string; hint?: string } {
-  if (e instanceof ProviderError) return { error: e.message, hint: e.hint };
-  if (e instanceof ExecError) return { error: e.message };
-  if (e instanceof Error) return { error: e.message };
-  return { error: String(e) };
-}
-
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const t0 = performance.now();
   const { plan, registry, store, emit } = input;
@@ -86,241 +71,16 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       next.templateHash = plan.templateHash;
     },
   });
-  const persist = writer.persist;
   const varDir = store.varDir(object);
   await mkdir(varDir, { recursive: true, mode: 0o700 });
   if (input.configText !== undefined) await store.installConfig(object, input.configText);
   const journal = runJournal(await store.openJournal(object), newRunId(), (rid, message) => emit({ type: "log", rid, level: "warning", message }));
   const outcome = journal.outcome;
-  // Steps done on the host whose state could not be written: their intents stay pending (the
-  // next run knows osvc was creating them) until the rollback has undone them.
-  const unrecorded = new Set<string>();
+  // Steps done on the host whose state could not be written stay pending (the next run knows osvc
+  // was creating them) until the rollback has undone them.
   const pendingUntilUndone = new Map<string, string>();
-
-  // Outputs known so far: recorded ones, then this run's.
-  const outputs = new Map<string, Outputs>();
-  for (const [rid, r] of Object.entries(writer.current().resources)) outputs.set(rid, asOutputs(r.outputs));
-  const lookup = (rid: string, attr: string): readonly string[] | undefined => {
-    const v = outputs.get(rid)?.[attr];
-    if (v === undefined) return undefined;
-    return Array.isArray(v) ? (v as string[]) : [String(v)];
-  };
-
-  // configs_/secrets_environment: keys of the cfg/sec objects of this object's namespace.
-  const parsedPath = parseObjectPath(object);
-  const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
-  // Best-effort work providers handed over (announces): awaited before the run ends.
-  const backgroundWork: Promise<void>[] = [];
-  const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
-    exec: input.exec ? input.exec((m) => emit({ type: "log", rid, level: "info", message: m })) : createExec(({ command, result }) => {
-      if (!result) emit({ type: "log", rid, level: "info", message: command });
-    }),
-    log: (level, message) => emit({ type: "log", rid, level, message }),
-    signal: input.abort ?? NEVER_ABORTED,
-    role: plan.role,
-    objectName: object,
-    nodename: input.node,
-    varDir,
-    readData,
-    background: (work) => {
-      backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
-    },
-    ...(recordFacts ? { recordFacts } : {}),
-  });
-
-  /** The user's consent for a rid (--allow-format, --allow-destroy), as the provider sees it. */
-  const allowOf = (rid: string): Pick<ResourceSpec, "allow"> => {
-    const format = (plan.options.allowFormat ?? []).includes(rid);
-    const destroy = (plan.options.allowDestroy ?? []).includes(rid);
-    return format || destroy ? { allow: { ...(format ? { format } : {}), ...(destroy ? { destroy } : {}) } } : {};
-  };
-
-  // Facts a provider records mid-step (what it created): merged into the resource's outputs on
-  // disk at once, the provisioned flag untouched (a new entry is not provisioned yet).
-  /** What a state entry takes from the change itself (the rest: provisioned, inputs, outputs). */
-  const entryOf = (ch: ResourceChange) => ({
-    rid: ch.rid,
-    driver: ch.driver,
-    status: "ready" as const,
-    shared: ch.shared ?? false,
-    standby: ch.standby ?? false,
-    dependsOn: [...ch.dependsOn],
-    slot: ch.slot,
-    updatedAt: new Date().toISOString(),
-  });
-
-  const factsRecorder = (ch: ResourceChange) => (facts: Outputs): Promise<void> => {
-    outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...facts });
-    return persist((s) => {
-      const prev = s.resources[ch.rid];
-      s.resources[ch.rid] = prev
-        ? { ...prev, outputs: { ...prev.outputs, ...facts }, updatedAt: new Date().toISOString() }
-        : { ...entryOf(ch), provisioned: ch.observed?.provisioned === null ? null : false, inputs: { ...specForSafe(ch).kw }, outputs: { ...facts } };
-    });
-  };
-
-  const replacedThisRun = new Set<string>();
-  const specFor = (ch: ResourceChange): ResourceSpec => {
-    const kw: Record<string, KwValue> = { ...ch.inputs };
-    for (const k of ch.unknownInputs) {
-      const d = ch.deferredInputs[k];
-      if (!d) continue;
-      const r = resolveDeferred(d.text, d.type, lookup);
-      if (r.ok) kw[k] = r.value;
-      else if (r.unknown) throw new ProviderError(`${k} of ${ch.rid} is still unknown: ${r.waitingFor.join(", ")} provided no value`);
-      else throw new ProviderError(`${k} of ${ch.rid}: ${r.error}`);
-    }
-    // A reference resolved at plan time to a resource this run replaced (a fs on the disk it
-    // re-created) takes the new value: the old one names a device that no longer exists.
-    if (replacedThisRun.size) {
-      const fresh = (rid: string, attr: string) => (replacedThisRun.has(rid) ? lookup(rid, attr) : undefined);
-      for (const [k, d] of Object.entries(ch.deferredInputs)) {
-        if (ch.unknownInputs.includes(k)) continue;
-        const r = resolveDeferred(d.text, d.type, fresh);
-        if (r.ok) kw[k] = r.value;
-      }
-    }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(writer.current().resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
-  };
-
-  const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
-    persist((s) => {
-      const prev = s.resources[ch.rid];
-      s.resources[ch.rid] = {
-        ...entryOf(ch),
-        provisioned: patch.provisioned !== undefined ? patch.provisioned : (prev?.provisioned ?? null),
-        inputs: spec.kw as Record<string, unknown>,
-        outputs: { ...(prev?.outputs ?? {}), ...(patch.outputs ?? {}) },
-        ...(prev?.provisionedAt ? { provisionedAt: prev.provisionedAt } : {}),
-        ...(prev?.createdByOsvc !== undefined ? { createdByOsvc: prev.createdByOsvc } : {}),
-        ...patch,
-        ...(patch.outputs ? { outputs: { ...(prev?.outputs ?? {}), ...patch.outputs } } : {}),
-      };
-      if (patch.lastError === undefined) delete s.resources[ch.rid].lastError;
-    });
-
   const undo = new UndoStack();
-
-  const runChange = async (ch: ResourceChange, phase: "down" | "up"): Promise<void> => {
-    const provider = registry.get(ch.driver);
-    if (!provider && !ch.stateOnly && ch.action !== "follow") throw new ProviderError(`no provider for ${ch.driver} runs on this host`);
-    const ctx = makeCtx(ch.rid, factsRecorder(ch));
-    const triggers = (kw: Readonly<Record<string, KwValue>>, action: TriggerAction) => {
-      const env = { OSVC_PATH: object, OSVC_NAME: object.split("/").pop() ?? object, OSVC_RID: ch.rid, OSVC_ACTION: action, OSVC_NODENAME: input.node };
-      return {
-        pre: () => runTriggers(kw, "pre", action, { exec: ctx.exec, log: ctx.log, env }),
-        post: () => runTriggers(kw, "post", action, { exec: ctx.exec, log: ctx.log, env }),
-      };
-    };
-    const around = async <T>(kw: Readonly<Record<string, KwValue>>, action: TriggerAction, fn: () => Promise<T>): Promise<T> => {
-      const t = triggers(kw, action);
-      await t.pre();
-      const out = await fn();
-      await t.post();
-      return out;
-    };
-    const wasDown = ch.observed ? !ch.observed.up : true;
-    // What this run created can be undone; a resumed provision finishes an earlier run's creation
-    // (its undo removes only what the recorded facts say osvc created).
-    const existedBefore = ch.observed?.provisioned === true && !ch.resumed;
-    switch (ch.action) {
-      case "follow": {
-        const spec = specForSafe(ch);
-        await record(ch, spec, { provisioned: true, follow: true });
-        ctx.log("info", "shared resource: recorded as provisioned (the leader creates it)");
-        return;
-      }
-      case "provision": {
-        const spec = specFor(ch);
-        const out = await around(spec.kw, "provision", () => provider!.provision(ctx, spec));
-        outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
-        if (!existedBefore) undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
-        unrecorded.add(ch.rid);
-        await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
-        unrecorded.delete(ch.rid);
-        return;
-      }
-      case "adopt":
-      case "start": {
-        const spec = specFor(ch);
-        const out = await around(spec.kw, "start", () => provider!.start(ctx, spec));
-        outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
-        if (wasDown) undo.push({ rid: ch.rid, op: "stop", provider: provider!, spec: { ...spec, recorded: { ...spec.recorded, ...out } } });
-        // A resource that starts fine is provisioned.
-        const provisioned = ch.observed?.provisioned === null ? null : true;
-        await record(ch, spec, { provisioned, outputs: out as Record<string, unknown>, ...(ch.action === "adopt" ? { createdByOsvc: false } : {}) });
-        return;
-      }
-      case "update": {
-        const spec = specFor(ch);
-        const before: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (writer.current().resources[ch.rid]?.inputs ?? {}) as Record<string, KwValue>, recorded: spec.recorded };
-        if (!provider!.update) throw new ProviderError(`${ch.driver} cannot update in place`);
-        const out = await provider!.update(ctx, spec, before);
-        outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
-        await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown> });
-        return;
-      }
-      case "replace": {
-        if (ch.blocked) throw new ProviderError(`refused: ${ch.blocked}`, `pass --allow-replace ${ch.rid}`);
-        if (phase === "down") {
-          // The old one goes in the descending phase, after its dependents went down.
-          const prior = writer.current().resources[ch.rid];
-          const beforeSpec: ResourceSpec = { rid: ch.rid, driver: prior?.driver ?? ch.driver, kw: (prior?.inputs ?? {}) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs), ...(ch.cascaded ? allowOf(ch.rid) : { allow: { ...allowOf(ch.rid).allow, replace: true } }) };
-          const oldProvider = registry.get(beforeSpec.driver) ?? provider!;
-          await around(beforeSpec.kw, "unprovision", () => oldProvider.unprovision(ctx, beforeSpec));
-          await persist((s) => {
-            delete s.resources[ch.rid];
-          });
-          outputs.delete(ch.rid);
-          return;
-        }
-        // The replace was allowed (--allow-replace for data): what the old one held may be formatted over.
-        const base = specFor(ch);
-        const spec: ResourceSpec = { ...base, allow: { ...base.allow, format: true } };
-        const out = await around(spec.kw, "provision", () => provider!.provision(ctx, { ...spec, recorded: {} }));
-        outputs.set(ch.rid, { ...out });
-        replacedThisRun.add(ch.rid);
-        undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
-        unrecorded.add(ch.rid);
-        await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: true, provisionedAt: new Date().toISOString() });
-        unrecorded.delete(ch.rid);
-        return;
-      }
-      case "unprovision": {
-        const prior = writer.current().resources[ch.rid];
-        if (ch.stateOnly && ch.stopFirst) {
-          const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs) };
-          ctx.log("info", "up, though not recorded as provisioned: stopped before what it depends on");
-          await around(spec.kw, "stop", () => provider!.stop(ctx, spec));
-        }
-        if (!ch.stateOnly) {
-          const spec: ResourceSpec = { rid: ch.rid, driver: ch.driver, kw: (prior?.inputs ?? ch.inputs) as Record<string, KwValue>, recorded: asOutputs(prior?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
-          await around(spec.kw, "unprovision", () => provider!.unprovision(ctx, spec));
-        }
-        await persist((s) => {
-          delete s.resources[ch.rid];
-        });
-        outputs.delete(ch.rid);
-        if (ch.stateOnly) ctx.log("info", ch.stopFirst ? "forgotten (stopped, not unprovisioned: it was not recorded as provisioned)" : "forgotten (state only: nothing changed on the host)");
-        return;
-      }
-      case "stop": {
-        const spec = specForSafe(ch);
-        await around(spec.kw, "stop", () => provider!.stop(ctx, spec));
-        return;
-      }
-      case "noop":
-        return;
-    }
-  };
-
-  const specForSafe = (ch: ResourceChange): ResourceSpec => {
-    try {
-      return specFor(ch);
-    } catch {
-      return { rid: ch.rid, driver: ch.driver, kw: ch.inputs };
-    }
-  };
+  const runner = steps({ plan, registry, store, node: input.node, writer, undo, emit, ...(input.abort ? { abort: input.abort } : {}), ...(input.exec ? { exec: input.exec } : {}) });
 
   // ---------------------------------------------------------------- scheduling
   for (const c of plan.changes) if (c.action === "noop" && c.notice) emit({ type: "log", rid: c.rid, level: "info", message: c.notice });
@@ -337,7 +97,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     try {
       await journal.intent(c.rid, jaction);
       journaled = true;
-      await runChange(c, t.phase);
+      await runner.run(c, t.phase);
       settle(true);
       if (c.action !== "replace" || t.phase === "up") done.push(c.rid);
       await outcome(c.rid, jaction, true);
@@ -346,11 +106,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const { error, hint } = errorText(e);
       settle(false);
       failed.push(c.rid);
-      if (unrecorded.has(c.rid)) pendingUntilUndone.set(c.rid, jaction);
+      if (runner.unrecorded.has(c.rid)) pendingUntilUndone.set(c.rid, jaction);
       else if (journaled) await outcome(c.rid, jaction, false, error);
-      const spec = specForSafe(c);
+      const spec = runner.specForSafe(c);
       if (t.phase === "up") {
-        await record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (writer.current().resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
+        await runner.record(c, spec, { provisioned: c.observed?.provisioned === true && c.action !== "replace" ? true : c.action === "start" ? (writer.current().resources[c.rid]?.provisioned ?? null) : false, lastError: error }).catch(() => undefined);
       }
       emit({ type: "change_failed", rid: c.rid, action: taskLabel(t), elapsedMs: Math.round(performance.now() - started), error, hint });
     }
@@ -373,7 +133,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     emit({ type: "rollback_start", steps: undo.size });
     const r = await undo.unwind({
       undo: async (step) => {
-        const ctx = makeCtx(step.rid);
+        const ctx = runner.makeCtx(step.rid);
         if (step.op === "stop") await step.provider.stop(ctx, step.spec);
         else await step.provider.unprovision(ctx, step.spec);
       },
@@ -387,7 +147,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         await outcome(step.rid, `rollback-${step.op}`, true);
         const pendingAction = pendingUntilUndone.get(step.rid);
         if (pendingAction !== undefined) await outcome(step.rid, pendingAction, false, "its state could not be written; rolled back");
-        await persist((s) => {
+        await writer.persist((s) => {
           if (step.op === "unprovision") delete s.resources[step.rid];
         }).catch((e: unknown) => emit({ type: "log", rid: step.rid, level: "warning", message: `rolled back, but the state could not record it: ${errorText(e).error}` }));
         emit({ type: "rollback_step", rid: step.rid, op: step.op, ok: true });
@@ -395,7 +155,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     });
     rolledBack = r.undone.map((step) => step.rid);
   }
-  await Promise.all(backgroundWork);
+  await runner.background();
   await writer.settled();
   await journal.close();
   return {
