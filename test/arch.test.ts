@@ -61,6 +61,21 @@ describe("architecture", () => {
     expect(unknown).toEqual([]);
   });
 
+  it("the CLI's commands leave the engine work to src/engine: no applier, planner or lock of their own", () => {
+    // Views may name the apply's event types; the commands call the engine (plan, apply, locks).
+    const engineModules = /(?:^|\/)src\/(?:apply\/|plan\/planner\.js$|state\/lock\.js$)/;
+    const bad: string[] = [];
+    const dir = join(ROOT, "src/cli/commands");
+    for (const f of walk(dir)) {
+      const text = readFileSync(f, "utf8");
+      for (const m of text.matchAll(/(?:import|export)\s[^;]*?from\s+["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g)) {
+        const target = relative(ROOT, resolve(dirname(f), m[1] ?? m[2]));
+        if (engineModules.test(target)) bad.push(`${relative(ROOT, f)} imports ${target}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
   it("no provider runs host commands except through Exec", () => {
     const bad: string[] = [];
     for (const f of walk(join(ROOT, "providers"))) {

@@ -1,6 +1,7 @@
 // The engine: one object on this node (DESIGN §2). What cli/ and cluster/ call.
 export { EngineError, type Confirm, type EngineContext } from "./context.js";
 export { nodeEval, type NodeEval } from "./node.js";
+export { listedNodes } from "./nodes.js";
 export { dependencyView, prepare, templateHash, type Prepared, type PrepareResult } from "./prepare.js";
 export type { LockRequest, PlanRequest, PlanSelection } from "./requests.js";
 export { computePlan, destroyPlan, planOptions, probeContext, type DestroyRequest } from "./plan.js";
@@ -10,3 +11,5 @@ export { loadInstalled, objectStatus, resourceInfo, statusObjects, type Installe
 export { selectSyncs, syncUpdate, type SyncRequest, type SyncSelection } from "./sync.js";
 export { probeUnrecorded, recordedFallback, type Unrecorded } from "./unrecorded.js";
 export { recordedCompiled } from "./recorded.js";
+export { markProvisioned, type MarkRequest } from "./mark.js";
+export type { ApplyEvent, ApplyResult } from "../apply/applier.js";

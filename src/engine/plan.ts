@@ -17,6 +17,7 @@ import { dataEntries } from "../state/data.js";
 import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
 import type { EngineContext } from "./context.js";
+import { listedNodes } from "./nodes.js";
 import { templateHash, type Prepared } from "./prepare.js";
 import type { PlanRequest, PlanSelection } from "./requests.js";
 
@@ -103,12 +104,8 @@ export async function computePlan(ctx: EngineContext, p: Prepared, req: PlanRequ
  */
 function foreignNode(ev: EvaluatedTemplate, req: PlanRequest): Diagnostic[] {
   if (req.nodeNamed || req.force) return [];
-  const listed = (k: string): string[] => {
-    const v = ev.defaults.get(k)?.value;
-    return Array.isArray(v) ? v.map(String) : typeof v === "string" && v.trim() ? v.trim().split(/\s+/) : [];
-  };
-  const nodes = listed("nodes");
-  const drp = listed("drpnodes");
+  const nodes = listedNodes(ev, "nodes");
+  const drp = listedNodes(ev, "drpnodes");
   const all = [...nodes, ...drp].map((n) => n.toLowerCase());
   const me = ev.nodename.toLowerCase();
   if (all.length === 0 || all.includes("*") || all.includes(me) || all.includes(me.split(".")[0])) return [];

@@ -6,6 +6,7 @@ import type { ProviderContext, SyncPeer } from "../provider/api.js";
 import { createExec } from "../provider/exec.js";
 import { EngineError, type EngineContext } from "./context.js";
 import { withLock } from "./lock.js";
+import { listedNodes } from "./nodes.js";
 import type { LockRequest } from "./requests.js";
 import { loadInstalled, type Installed, type NodeTarget } from "./status.js";
 
@@ -43,10 +44,6 @@ export async function syncUpdate(ctx: EngineContext, req: SyncRequest, sel: Sync
   const { store, registry: reg } = ctx;
   const object = req.object;
   const ev = sel.installed.compiled.evaluated;
-  const listKw = (k: string): string[] => {
-    const v = ev.defaults.get(k)?.value;
-    return Array.isArray(v) ? v.map(String) : typeof v === "string" && v ? v.split(/\s+/) : [];
-  };
   const me = ev.nodename.toLowerCase();
   const sshConfig = sel.installed.node.nodeConfig.node.ssh_config;
   let failed = 0;
@@ -62,7 +59,7 @@ export async function syncUpdate(ctx: EngineContext, req: SyncRequest, sel: Sync
       for (const t of targets) {
         if (t === "local") peers.push({ node: ev.nodename, local: true });
         else if (t === "nodes" || t === "drpnodes") {
-          for (const n of listKw(t)) if (n.toLowerCase() !== me && !peers.some((p) => p.node === n)) peers.push({ node: n, local: false, ...(sshConfig ? { sshConfig } : {}) });
+          for (const n of listedNodes(ev, t)) if (n.toLowerCase() !== me && !peers.some((p) => p.node === n)) peers.push({ node: n, local: false, ...(sshConfig ? { sshConfig } : {}) });
         } else throw new EngineError(`${rid}: unknown target ${t}`, "Targets are nodes, drpnodes and local.");
       }
       const inputs = Object.fromEntries([...r.keywords].filter(([, k]) => k.value !== undefined).map(([name, k]) => [name, k.value!]));

@@ -1,24 +1,23 @@
 // Cluster commands: `osvc node ls` (alias `osvc cluster nodes`).
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { checkTemplateNodes, defaultInventoryFile, loadInventory, type Inventory } from "../../cluster/inventory.js";
+import { defaultInventoryFile, loadInventory } from "../../cluster/inventory.js";
 import { listNodes } from "../../cluster/nodes.js";
-import { orchestrate, OrchestrationError, type ClusterAction, type PlacementSpec } from "../../cluster/orchestrate.js";
-import type { PlacementPolicy, Topology } from "../../cluster/placement.js";
+import { orchestrate, OrchestrationError, type ClusterAction } from "../../cluster/orchestrate.js";
 import { openStore, StoreError, type ClusterStore } from "../../cluster/store/index.js";
 import { InventoryTransport } from "../../cluster/transport.js";
-import { compileTexts, readInput, type CompileResult } from "../../config/index.js";
+import { compileTexts, readInput } from "../../config/index.js";
 import { sectionNames, setKeys } from "../../config/edit.js";
-import { hasErrors } from "../../core/diagnostics.js";
 import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
 import { createExec } from "../../provider/exec.js";
 import { defaultRoot } from "../../state/store.js";
-import { builtinCatalog, nodeEval, sourcesOf, UsageError } from "../common.js";
+import { builtinCatalog, sourcesOf, UsageError } from "../common.js";
 import { clusterPlan, clusterStatus } from "../../cluster/views.js";
 import { clusterJsonView, clusterPlanText, clusterStatusText, clusterTextView } from "../views/cluster-log.js";
 import { lockTimeoutMs } from "./engine.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
+import { clusterTarget as objectTarget, type ClusterTarget } from "../../cluster/target.js";
 import { nodesJson, nodesTable } from "../views/nodes.js";
 
 export interface NodeLsOptions {
@@ -67,19 +66,7 @@ export interface ClusterCliOptions {
   rid?: string;
 }
 
-/** An object's orchestrated target: the inventory, its nodes and placement. */
-export interface ClusterTarget {
-  readonly inventory: Inventory;
-  readonly root: string;
-  readonly object: string;
-  readonly nodes: readonly string[];
-  readonly placement: PlacementSpec;
-  readonly sharedRids: readonly string[];
-}
-
-function kwValue(ev: CompileResult["evaluated"], name: string): unknown {
-  return ev.defaults.get(name)?.value;
-}
+export type { ClusterTarget } from "../../cluster/target.js";
 
 /**
  * The orchestrated target of an object's config, or undefined when the action is local: --local,
@@ -95,36 +82,11 @@ export function clusterTarget(path: ObjectPath, text: string, opts: ClusterCliOp
   if (invText) process.stderr.write(invText);
   const inv = loaded.inventory;
   if (!inv) return 1;
-  const object = formatObjectPath(path);
-  const first = compileTexts([{ name: `${object}.conf`, text }], { path, ...nodeEval(opts), catalog: builtinCatalog() });
-  const raw = kwValue(first.evaluated, "nodes");
-  const words = (Array.isArray(raw) ? raw.map(String) : typeof raw === "string" ? raw.split(/\s+/) : []).filter(Boolean).map((w) => w.toLowerCase());
-  const nodes = [...new Set(words.flatMap((w) => (w === "*" ? inv.nodes.map((n) => n.name) : [w])))];
-  if (nodes.length < 2) return undefined;
-  // Compiled as the first node sees it (this host may be none of them).
-  const compiled = compileTexts([{ name: `${object}.conf`, text }], { path, ...nodeEval({ ...opts, node: opts.node ?? nodes[0] }), catalog: builtinCatalog() });
-  const diags = [...compiled.diagnostics, ...checkTemplateNodes(compiled.template, compiled.evaluated, inv)];
-  const dText = renderDiagnostics(diags, sourcesOf(compiled.sources), colorsFor(opts.color, process.stderr));
+  const r = objectTarget({ path, text, inventory: inv, root, ...(opts.node !== undefined ? { node: opts.node } : {}), ...(opts.nodeConfig !== undefined ? { nodeConfig: opts.nodeConfig } : {}), catalog: builtinCatalog() });
+  if (r.kind === "local") return undefined;
+  const dText = renderDiagnostics(r.diagnostics, sourcesOf(r.compiled.sources), colorsFor(opts.color, process.stderr));
   if (dText) process.stderr.write(dText);
-  if (hasErrors(diags)) return 1;
-  const ev = compiled.evaluated;
-  const num = (k: string) => {
-    const v = Number(kwValue(ev, k));
-    return Number.isFinite(v) ? v : undefined;
-  };
-  const placement = String(kwValue(ev, "placement") ?? "nodes order") as PlacementPolicy;
-  const topology = (String(kwValue(ev, "topology") ?? "failover") === "flex" ? "flex" : "failover") as Topology;
-  const flexMin = num("flex_min");
-  const flexMax = num("flex_max");
-  const flexTarget = num("flex_target");
-  return {
-    inventory: inv,
-    root,
-    object,
-    nodes,
-    placement: { placement, topology, ...(flexMin !== undefined ? { flexMin } : {}), ...(flexMax !== undefined ? { flexMax } : {}), ...(flexTarget !== undefined ? { flexTarget } : {}) },
-    sharedRids: ev.resources.filter((r) => r.keywords.get("shared")?.value === true).map((r) => r.rid.toString()),
-  };
+  return r.kind === "invalid" ? 1 : r.target;
 }
 
 function positiveInt(text: string | undefined, dflt: number, what: string): number {

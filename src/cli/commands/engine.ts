@@ -3,7 +3,6 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_PROVIDERS } from "../../../providers/index.js";
-import type { ApplyEvent } from "../../apply/applier.js";
 import type { CompileResult } from "../../config/index.js";
 import { parseDuration } from "../../core/convert.js";
 import { hasErrors, type Diagnostic } from "../../core/diagnostics.js";
@@ -31,6 +30,7 @@ import {
   statusObjects,
   syncUpdate,
   withLock as engineWithLock,
+  type ApplyEvent,
   type EngineContext,
   type LockRequest,
   type PlanRequest,

@@ -13,12 +13,10 @@ import { removeSections, sectionNames, setKeys, unsetKeys, writtenValue } from "
 import { editDistance, hasErrors, suggestion } from "../../core/diagnostics.js";
 import { DATA_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../../core/path.js";
 import { hasChanges } from "../../plan/model.js";
-import { desiredInputs } from "../../plan/planner.js";
 import { execInteractive } from "../../provider/exec.js";
 import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDataEntries, type DataKind } from "../../state/data.js";
-import type { ResourceState } from "../../state/model.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, requireRoot, UsageError } from "../common.js";
-import { computePlan, recordedFallback, type EngineContext, type PlanRequest } from "../../engine/index.js";
+import { computePlan, markProvisioned, recordedFallback, type EngineContext, type PlanRequest } from "../../engine/index.js";
 import { gateCompiled } from "../gate.js";
 import { TOP_COMMANDS } from "../top-commands.js";
 import type { ColorMode } from "../views/color.js";
@@ -292,29 +290,13 @@ async function setProvisioned(path: ObjectPath, value: boolean, opts: ObjOpts): 
   const known = compiled.evaluated.resources.map((r) => r.rid.toString());
   for (const r of wanted) if (!known.includes(r)) throw new UsageError(`${r}: no such resource in ${object}`, `Resources: ${known.join(", ")}`);
   return withLock(store, object, opts, `osvc ${object} set ${value ? "provisioned" : "unprovisioned"}`, async () => {
-    const state = (await store.readState(object)) ?? store.newState(object, compiled.evaluated.nodename, "", null);
-    const next = structuredClone(state);
-    const now = new Date().toISOString();
-    for (const r of compiled.evaluated.resources) {
-      const rid = r.rid.toString();
-      if (wanted.length && !wanted.includes(rid)) continue;
-      const prev = next.resources[rid];
-      const { inputs } = desiredInputs(r, () => undefined);
-      const entry: ResourceState = {
-        ...(prev ?? {}),
-        rid,
-        driver: r.driver?.id ?? `${r.rid.group}.${r.type ?? "?"}`,
-        provisioned: value,
-        inputs: prev?.inputs ?? (inputs as Record<string, unknown>),
-        outputs: prev?.outputs ?? {},
-        createdByOsvc: prev?.createdByOsvc ?? false,
-        updatedAt: now,
-      };
-      next.resources[rid] = entry;
-      process.stdout.write(`INFO    ${`${object}.${rid}`.padEnd(28)} ${value ? "marked provisioned" : "marked unprovisioned"} (state only)\n`);
-    }
-    next.updatedAt = now;
-    await store.writeState(object, next, state.serial);
+    await markProvisioned(engineContext(opts, store), {
+      object,
+      evaluated: compiled.evaluated,
+      rids: wanted,
+      provisioned: value,
+      onMarked: (rid) => process.stdout.write(`INFO    ${`${object}.${rid}`.padEnd(28)} ${value ? "marked provisioned" : "marked unprovisioned"} (state only)\n`),
+    });
     return 0;
   });
 }
