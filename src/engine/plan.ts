@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { EvaluatedTemplate } from "../config/index.js";
 import type { Diagnostic } from "../core/diagnostics.js";
 import { formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
-import type { Plan } from "../plan/model.js";
+import { hasChanges, type Plan } from "../plan/model.js";
 import { makePlan, type PlanOptions } from "../plan/planner.js";
 import { claimDiagnostic, crossClaims } from "../plan/claims.js";
 import { parseDataWord } from "../provider/data-env.js";
@@ -213,4 +213,15 @@ export async function destroyPlan(ctx: EngineContext, req: DestroyRequest): Prom
     templateHash: state.templateHash ?? "",
     osvcVersion: ctx.osvcVersion,
   }).then((pl) => checkClaims(pl, store, object, true));
+}
+
+/**
+ * Post-provision rollback (reference §9.5): after a successful provision on a non-leader of a
+ * multi-node object, the instance goes back to standby unless --leader or --disable-rollback.
+ * The stop plan to apply, or undefined when there is nothing to stop.
+ */
+export async function standbyPlan(ctx: EngineContext, p: Prepared, req: PlanRequest, provisioned: Plan, disableRollback: boolean): Promise<Plan | undefined> {
+  if (provisioned.role !== "follower" || disableRollback || (req.mode ?? "converge") !== "converge") return undefined;
+  const stop = await computePlan(ctx, p, { ...req, mode: "stop" });
+  return hasChanges(stop) ? stop : undefined;
 }

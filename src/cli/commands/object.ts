@@ -16,7 +16,7 @@ import { hasChanges } from "../../plan/model.js";
 import { execInteractive } from "../../provider/exec.js";
 import { checkDataKey, dataEntries, encodeValue, nodeKey, readDataValue, withDataEntries, type DataKind } from "../../state/data.js";
 import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promptEnv, reportDiagnostics, requireRoot, UsageError } from "../common.js";
-import { computePlan, markProvisioned, recordedFallback, type EngineContext, type PlanRequest } from "../../engine/index.js";
+import { computePlan, markProvisioned, recordedFallback, standbyPlan, type EngineContext, type PlanRequest } from "../../engine/index.js";
 import { gateCompiled } from "../gate.js";
 import { TOP_COMMANDS } from "../top-commands.js";
 import type { ColorMode } from "../views/color.js";
@@ -171,13 +171,9 @@ async function provision(path: ObjectPath, opts: ObjOpts, mode: Mode = "converge
     if (opts.json) showPlan(plan, { ...opts, json: false });
     const verb = opts.verb ?? { converge: "Provision", destroy: "Unprovision", start: "Start", stop: "Stop" }[mode];
     const code = await runApply(plan, { ...opts, autoApprove: true, verb }, store, mode === "converge" ? text : undefined);
-    // Post-provision rollback (reference §9.5): on a non-leader of a multi-node object, the
-    // instance is stopped back to standby unless --leader or --disable-rollback.
-    if (code === 0 && mode === "converge" && plan.role === "follower" && !opts.disableRollback) {
-      const stopPlan = await computePlan(ctx, p, { ...req, mode: "stop" });
-      if (hasChanges(stopPlan)) return runApply(stopPlan, { ...opts, autoApprove: true }, store, undefined);
-    }
-    return code;
+    // Post-provision rollback (reference §9.5): a follower goes back to standby.
+    const standby = code === 0 ? await standbyPlan(ctx, p, req, plan, opts.disableRollback ?? false) : undefined;
+    return standby ? runApply(standby, { ...opts, autoApprove: true }, store, undefined) : code;
   });
 }
 
