@@ -8,11 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedStore, StoreLockedError, StoreLockLostError, StoreUnavailableError, migrateObject, openStoreConfig, type ClusterStore, type InstanceRecord, type StoreLock } from "../../src/cluster/store/index.js";
 import { EtcdStore } from "../../src/cluster/store/etcd.js";
 import { parseInventory } from "../../src/cluster/inventory.js";
-import { ROOT } from "../helpers/cli.js";
+import { holderProcess as startHolder } from "../helpers/store-holder.js";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.js";
 import { cleanup, makeTempDir } from "../helpers/host.js";
 
-const HOLDER = path.join(ROOT, "test/helpers/store-holder.mjs");
 const uid = (): string => randomBytes(4).toString("hex");
 const now = (): string => new Date().toISOString();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -81,27 +80,7 @@ function instance(node: string, avail: string): InstanceRecord {
   return { node, provisioned: { "fs#1": true, "disk#1": avail !== "down" }, avail, lastAction: { action: "provision", result: "ok", at: now() }, updatedAt: now() };
 }
 
-/** Starts a process that takes the lock and hangs; resolves with its pid and holder id. */
-async function holderProcess(args: string): Promise<{ child: ChildProcess; id: string }> {
-  expect(existsSync(path.join(ROOT, "dist/src/cluster/store/index.js")), "run npm run build first").toBe(true);
-  const child = spawn(process.execPath, [HOLDER, args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const id = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`holder did not lock in 30 s: ${err}`)), 30_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        clearTimeout(t);
-        resolve((JSON.parse(out.split("\n")[0]) as { id: string }).id);
-      }
-    });
-    child.on("exit", (c) => reject(new Error(`holder exited ${c}: ${err}`)));
-  });
-  return { child, id };
-}
+const holderProcess = (args: string) => startHolder(args, children);
 
 describe.each(backends)("cluster store: $name", (b) => {
   let store: ClusterStore;
