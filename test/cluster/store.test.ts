@@ -157,7 +157,7 @@ describe.each(backends)("cluster store: $name", (b) => {
     expect(msg).toContain(`pid ${process.pid}`);
     expect(msg).toContain("osvc web provision");
     expect(msg).toContain(`lock id ${l1.holder.id}`);
-    expect((e as StoreLockedError).hint).toContain(`force-unlock ${o} with lock id ${l1.holder.id}`);
+    expect((e as StoreLockedError).hint).toContain(`osvc cluster force-unlock ${o} --id ${l1.holder.id}`);
     // A wrong id is refused; waiting works.
     await expect(other.forceUnlock(o, "nope")).rejects.toThrow(new RegExp(`has id ${l1.holder.id}`));
     const waited: string[] = [];

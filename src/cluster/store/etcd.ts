@@ -327,6 +327,7 @@ export class EtcdStore implements ClusterStore {
           : { reachable: false, error: st.error }),
       };
     });
+    members.sort((a, b) => a.name.localeCompare(b.name));
     if (!error) {
       try {
         // A linearizable read proves there is a quorum.
