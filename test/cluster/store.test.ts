@@ -1,14 +1,13 @@
 // The cluster store: ONE suite run against both backends (embedded files, a real 3-member etcd),
 // then etcd's failure cases (raft leader killed, quorum lost) and migration both ways.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedStore, StoreLockedError, StoreLockLostError, StoreUnavailableError, migrateObject, openStoreConfig, type ClusterStore, type InstanceRecord, type StoreLock } from "../../src/cluster/store/index.js";
 import { EtcdStore } from "../../src/cluster/store/etcd.js";
 import { parseInventory } from "../../src/cluster/inventory.js";
-import { holderProcess as startHolder } from "../helpers/store-holder.js";
+import { endHolders, holderProcess as startHolder } from "../helpers/store-holder.js";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.js";
 import { cleanup, makeTempDir } from "../helpers/host.js";
 
@@ -29,9 +28,7 @@ beforeAll(async () => {
   console.log(`etcd 3 members healthy in ${etcd.startMs} ms`);
 }, 120_000);
 
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.pid && c.exitCode === null) c.kill("SIGKILL");
-});
+afterEach(() => endHolders(children));
 
 afterAll(async () => {
   for (const s of stores.splice(0)) await s.close().catch(() => undefined);
