@@ -23,7 +23,8 @@ describe("orchestration with the etcd cluster store", () => {
   it("the orchestrator killed (-9): its lock goes when its lease expires (TTL); the next run resumes", () => killAndResumeScenario(oc), 300_000);
 
   it("two orchestrators on one object: one runs, one fails naming the holder and the lock id, one waits (--lock-timeout) then runs", async () => {
-    const s = oc.service();
+    // A slow start on the leader keeps A's run (and its lock) going while the others try.
+    const s = oc.service({ more: ["[app#1]", "type = forking", "start = /bin/true", "start@n1 = /bin/sleep 6", ""] });
     const a = oc.spawnOsvc([s.name, "create", "--config", s.cfg, "--provision", "--json"]);
     // A holds the lock and has stored the config: the others start now, as real processes.
     await until("A holding the lock", () => oc.lockHolder(s.name)?.pid === a.child.pid && oc.records(s.name)?.config !== undefined);
