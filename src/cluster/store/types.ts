@@ -232,7 +232,8 @@ export class StoreLockedError extends StoreError {
   ) {
     super(
       `object ${object} is locked by ${holder.user}@${holder.host} pid ${holder.pid} (${holder.command})` +
-        `${holder.orchestrationId ? ` orchestration ${holder.orchestrationId}` : ""} since ${holder.since}; lock id ${holder.id}`,
+        `${holder.orchestrationId ? ` orchestration ${holder.orchestrationId}` : ""} since ${holder.since}; lock id ${holder.id}` +
+        `${waitedMs >= 1000 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : ""}`,
       `Wait for it (--lock-timeout 60s), or if that holder is gone: osvc cluster force-unlock ${object} --id ${holder.id}`,
     );
     this.name = "StoreLockedError";
