@@ -11,7 +11,10 @@
 //   osvc      `osvc <name> create --config F --provision` then `osvc <name> unprovision`, from the
 //             host, over ssh (ControlMaster) to each node's osvc: leader first, then the others in
 //             parallel (the orchestration's own cost included: installing the config on 3 nodes,
-//             reading each node's status back, the store records).
+//             reading each node's status back, the store records), the embedded cluster store.
+//   osvc-etcd the same with the cluster store on a real 3-member etcd on loopback
+//             (test/helpers/etcd.ts, started once, ended by pid): its cost over the embedded store
+//             per orchestration is the difference of the medians (same run, interleaved rounds).
 //   ansible   ansible-playbook over the same ssh_config, the same commands the nodes' osvc runs
 //             (arping -D, ip addr add, arping -U; truncate, losetup -f --show, mkfs.ext4, mkdir,
 //             mount; mkdir; start-stop-daemon --start; on the followers the app stopped again),
@@ -24,12 +27,14 @@
 // After each provision: checks on every node (its address, the mount in n1's mount namespace, the
 // loop device); after each unprovision: nothing left. Targets: osvc >= 5x faster than Ansible;
 // <= 50 ms per node of orchestration overhead over the local actions.
+// OSVC_BENCH_METHODS=osvc,osvc-etcd runs only those methods (osvc is always run).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startTestCluster, type TestCluster } from "../test/helpers/cluster.js";
+import { startEtcd, type TestEtcd } from "../test/helpers/etcd.js";
 import { commandExists, osvc, tail, timed } from "./lib/host.js";
 import { fmtMs, median, pad } from "./lib/stats.js";
 
@@ -142,9 +147,9 @@ interface Sample {
   install?: number;
 }
 
-async function runOsvc(c: TestCluster, data: string, root: string): Promise<Sample> {
+async function runOsvc(c: TestCluster, data: string, root: string, inventoryFile = c.inventoryFile): Promise<Sample> {
   const s = service(c, data, "o");
-  const common = ["--root", root, "--cluster-config", c.inventoryFile];
+  const common = ["--root", root, "--cluster-config", inventoryFile];
   const p = await osvc([s.name, "create", "--config", s.cfg, "--provision", ...common]);
   if (p.status !== 0) throw new Error(`osvc provision: ${tail(p, 12)}`);
   const up = checkUp(c, s);
@@ -283,8 +288,9 @@ async function main(): Promise<void> {
   const data = mkdtempSync(path.join(os.tmpdir(), "osvc-bench-cluster-data-"));
   const work = mkdtempSync(path.join(os.tmpdir(), "osvc-bench-cluster-"));
   let cluster: TestCluster | undefined;
+  let etcd: TestEtcd | undefined;
   const stop = async () => {
-    const problems = (await cluster?.stop()) ?? [];
+    const problems = [...((await cluster?.stop()) ?? []), ...((await etcd?.stop()) ?? [])];
     rmSync(work, { recursive: true, force: true });
     rmSync(data, { recursive: true, force: true });
     if (problems.length) console.error(`cleanup problems: ${problems.join("; ")}`);
@@ -295,14 +301,27 @@ async function main(): Promise<void> {
     const c = cluster;
     const root = path.join(c.dir, "orchestrator");
     mkdirSync(root, { recursive: true });
-    const ansible = commandExists("ansible-playbook");
+    const only = process.env.OSVC_BENCH_METHODS?.split(",").map((m) => m.trim());
+    const wanted = (m: string) => m === "osvc" || !only || only.includes(m);
+    const ansible = wanted("ansible") && commandExists("ansible-playbook");
+    // The etcd store: the same cluster config plus [store] (its own state root, prefix).
+    const etcdInventory = path.join(c.dir, "cluster-etcd.conf");
+    const etcdRoot = path.join(c.dir, "orchestrator-etcd");
+    if (wanted("osvc-etcd")) {
+      etcd = await startEtcd();
+      mkdirSync(etcdRoot, { recursive: true });
+      const store = ["", "[store]", "backend = etcd", `endpoints = ${etcd.endpoints.join(" ")}`, `prefix = /osvc-bench-${process.pid}`, ""];
+      writeFileSync(etcdInventory, readFileSync(c.inventoryFile, "utf8") + store.join("\n"));
+    }
     const methods: [string, () => Promise<Sample>][] = [
       ["osvc", () => runOsvc(c, data, root)],
-      ["local", () => runLocal(c, data)],
+      ...(etcd ? ([["osvc-etcd", () => runOsvc(c, data, etcdRoot, etcdInventory)]] as [string, () => Promise<Sample>][]) : []),
+      ...(wanted("local") ? ([["local", () => runLocal(c, data)]] as [string, () => Promise<Sample>][]) : []),
       ...(ansible ? ([["ansible", () => runAnsible(c, data, work)]] as [string, () => Promise<Sample>][]) : []),
     ];
-    // Warm-up (ssh masters, page cache), not counted.
+    // Warm-up (ssh masters, page cache, the etcd client), not counted.
     await runOsvc(c, data, root);
+    if (etcd) await runOsvc(c, data, etcdRoot, etcdInventory);
     const samples = new Map<string, Sample[]>(methods.map(([m]) => [m, []]));
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < methods.length; i++) {
@@ -314,18 +333,28 @@ async function main(): Promise<void> {
     console.log(`Cluster bench: provision + unprovision of a 3-node failover service (shared loop disk + ext4, a per-node directory, address and app), ${ROUNDS} rounds, median wall time\n`);
     console.log(`${pad("method", 10)} ${pad("provision ms", 14, true)} ${pad("unprovision ms", 16, true)} ${pad("total ms", 10, true)}`);
     for (const [m] of methods) console.log(`${pad(m, 10)} ${pad(fmtMs(med(m, "provision")), 14, true)} ${pad(fmtMs(med(m, "unprovision")), 16, true)} ${pad(fmtMs(med(m, "provision") + med(m, "unprovision")), 10, true)}`);
-    if (!ansible) console.log("ansible: skipped (ansible-playbook not installed)");
+    if (!ansible) console.log(wanted("ansible") ? "ansible: skipped (ansible-playbook not installed)" : "ansible: not run (OSVC_BENCH_METHODS)");
     const osvcTotal = med("osvc", "provision") + med("osvc", "unprovision");
-    const localTotal = med("local", "provision") + med("local", "unprovision");
     console.log("");
     if (ansible) {
       const x = (med("ansible", "provision") + med("ansible", "unprovision")) / osvcTotal;
       console.log(`${x >= 5 ? "PASS" : "FAIL"} osvc vs ansible: ${x.toFixed(1)}x faster (target >= 5x)`);
     }
-    const install = median(samples.get("local")!.map((x) => x.install ?? 0));
-    console.log(`local: installing the config on the 3 nodes (in parallel) takes ${fmtMs(install)} ms (included in osvc's provision, not in local's)`);
-    const perNode = (osvcTotal - localTotal) / 3;
-    console.log(`${perNode <= 50 ? "PASS" : "FAIL"} orchestration overhead over the local actions (ms per node): provision ${fmtMs((med("osvc", "provision") - med("local", "provision")) / 3)}, unprovision ${fmtMs((med("osvc", "unprovision") - med("local", "unprovision")) / 3)}, total ${fmtMs((osvcTotal - localTotal) / 3)}; counting the config install as local work: ${fmtMs((osvcTotal - localTotal - install) / 3)} (target <= 50 ms)`);
+    if (etcd) {
+      const d = (k: "provision" | "unprovision") => med("osvc-etcd", k) - med("osvc", k);
+      const each = samples.get("osvc-etcd")!.map((x, i) => x.provision + x.unprovision - (samples.get("osvc")![i].provision + samples.get("osvc")![i].unprovision));
+      console.log(
+        `etcd store over the embedded one, per orchestration (median difference): provision ${fmtMs(d("provision"))} ms, unprovision ${fmtMs(d("unprovision"))} ms, both ${fmtMs(d("provision") + d("unprovision"))} ms ` +
+          `(${(((d("provision") + d("unprovision")) / osvcTotal) * 100).toFixed(1)}% of the embedded total; per round: ${each.map((x) => fmtMs(x)).join(", ")} ms)`,
+      );
+    }
+    if (samples.has("local")) {
+      const localTotal = med("local", "provision") + med("local", "unprovision");
+      const install = median(samples.get("local")!.map((x) => x.install ?? 0));
+      console.log(`local: installing the config on the 3 nodes (in parallel) takes ${fmtMs(install)} ms (included in osvc's provision, not in local's)`);
+      const perNode = (osvcTotal - localTotal) / 3;
+      console.log(`${perNode <= 50 ? "PASS" : "FAIL"} orchestration overhead over the local actions (ms per node): provision ${fmtMs((med("osvc", "provision") - med("local", "provision")) / 3)}, unprovision ${fmtMs((med("osvc", "unprovision") - med("local", "unprovision")) / 3)}, total ${fmtMs((osvcTotal - localTotal) / 3)}; counting the config install as local work: ${fmtMs((osvcTotal - localTotal - install) / 3)} (target <= 50 ms)`);
+    }
   } finally {
     await stop();
   }

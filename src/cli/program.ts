@@ -160,7 +160,28 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
       }));
   const nodeDesc = "each node of the cluster config: how it is reached, whether it answers, its osvc version (exit 1 when one does not)";
   nodeLs(program.command("node").description("the cluster's nodes").command("ls").description(nodeDesc));
-  nodeLs(program.command("cluster").description("the cluster").command("nodes").description(nodeDesc));
+  const cluster = program.command("cluster").description("the cluster: its nodes and its store");
+  nodeLs(cluster.command("nodes").description(nodeDesc));
+  const storeCommand = (cmd: Command, name: "storeStatusCommand" | "storeMigrateCommand" | "storeForceUnlockCommand") =>
+    cmd
+      .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
+      .option("--cluster-config <file>", "the cluster config (default: <root>/cluster.conf); its [store] names the store")
+      .action(wrap(async (...args: unknown[]) => {
+        const mod = await import("./commands/cluster.js");
+        const opts = args[args.length - 2] as Record<string, unknown>;
+        const first = args[0];
+        return name === "storeForceUnlockCommand" ? mod.storeForceUnlockCommand(first as string, { ...opts, color }) : mod[name](first as string[], { ...opts, color });
+      }));
+  storeCommand(cluster.command("status").argument("[object...]", "only these objects").description("the cluster store: backend, health (etcd: each member), and the objects it holds (takes no lock)"), "storeStatusCommand")
+    .option("--format <fmt>", "text or json", "text");
+  storeCommand(cluster.command("migrate").argument("[object...]", "object paths").description("move objects' cluster records between the embedded store and the etcd store of [store], verified"), "storeMigrateCommand")
+    .option("--all", "every object of the source store")
+    .option("--to <store>", "etcd or embedded")
+    .option("--keep-source", "leave the source's records in place (a copy)")
+    .option("--force", "overwrite target records newer than the source's")
+    .option("--lock-timeout <duration>", "wait this long for the objects' locks (e.g. 30s); default: fail at once");
+  storeCommand(cluster.command("force-unlock").argument("<object>", "object path").description("show who holds an object's cluster lock; remove it given its id"), "storeForceUnlockCommand")
+    .option("--id <id>", "the lock id (as printed by this command or by the run that failed to get the lock)");
   program.addHelpText("after", OBJECT_HELP);
 
   return {

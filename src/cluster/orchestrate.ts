@@ -191,17 +191,28 @@ export async function orchestrate(req: OrchestrateRequest, deps: OrchestrateDeps
   for (const r of req.rids ?? []) if (!/^[A-Za-z0-9_.:-]+#[A-Za-z0-9_.-]+$/.test(r)) throw new OrchestrationError(`invalid rid ${JSON.stringify(r)}`);
   const { store, runner, emit } = deps;
 
-  const previous = await store.getOrchestration(object);
-  const resume = previous && previous.action === req.action && previous.phase !== "done" && previous.phase !== "failed" ? previous : undefined;
-  const id = resume?.id ?? randomUUID();
-  const lock = await store.lock(object, { command: req.command, orchestrationId: id }, {
-    timeoutMs: req.lockTimeoutMs ?? 0,
-    onWait: (h) => emit({ type: "lock_wait", holder: `${h.user}@${h.host} pid ${h.pid} (${h.command})` }),
-  });
-  try {
-    return await run(req, deps, lock, object, id, resume);
-  } finally {
-    await lock.release();
+  // The orchestration to resume is decided under the lock: a run that waited for another one
+  // must see where that one ended, not what it was doing when this one started waiting. The
+  // lock's holder record names the orchestration id, so a guess that proves wrong is retaken.
+  const resumable = (r: OrchestrationRecord | undefined) => (r && r.action === req.action && r.phase !== "done" && r.phase !== "failed" ? r : undefined);
+  const deadline = Date.now() + (req.lockTimeoutMs ?? 0);
+  let resume = resumable(await store.getOrchestration(object));
+  for (let attempt = 1; ; attempt++) {
+    const id = resume?.id ?? randomUUID();
+    const lock = await store.lock(object, { command: req.command, orchestrationId: id }, {
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      onWait: (h) => emit({ type: "lock_wait", holder: `${h.user}@${h.host} pid ${h.pid} (${h.command})${h.orchestrationId ? ` orchestration ${h.orchestrationId}` : ""}, lock id ${h.id}` }),
+    });
+    try {
+      const current = resumable(await store.getOrchestration(object));
+      if (current?.id !== resume?.id && attempt < 3) {
+        resume = current;
+        continue; // released below, then retaken under the right id
+      }
+      return await run(req, deps, lock, object, current?.id ?? id, current);
+    } finally {
+      await lock.release();
+    }
   }
 }
 

@@ -5,19 +5,11 @@
 // a follower whose link drops mid-run is reported within seconds and converges once it is back.
 import { describe, expect, it } from "vitest";
 import { alive, eventsOf, show, summaryOf, useOrchCluster } from "../helpers/orchestrate.js";
+import { killAndResumeScenario, until } from "../helpers/orchestrate-scenarios.js";
 
 const oc = useOrchCluster("orf");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Waits (bounded) until `cond` holds. */
-async function until(what: string, cond: () => boolean, timeoutMs = 120_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** The nodes where a --json run changed something. */
 function changedNodes(stdout: string): string[] {
@@ -65,26 +57,7 @@ describe("orchestration failures", () => {
     oc.expectLeaderUp(s, ["n1"]);
   }, 300_000);
 
-  it("the orchestrator killed (-9) between the leader and the followers: the next run resumes with the followers", async () => {
-    const s = oc.service();
-    const run = oc.spawnOsvc([s.name, "create", "--config", s.cfg, "--provision", "--json"]);
-    await until("the followers phase", () => oc.orchestration(s.name)?.phase === "followers");
-    run.child.kill("SIGKILL");
-    const killed = await run.done;
-    expect(killed.signal).toBe("SIGKILL");
-    const rec = oc.orchestration(s.name)!;
-    expect(rec.nodes.n1).toBe("ok");
-
-    const r = await oc.osvc([s.name, "provision", "--json"]);
-    expect(r.code, show(r)).toBe(0);
-    const sum = summaryOf(r.stdout);
-    expect(sum.resumed).toBe(true);
-    expect(sum.id).toBe(rec.id);
-    // The leader was asked where it is (provisioned), not run again.
-    expect(eventsOf(r.stdout).filter((e) => e.type === "node_event" && e.node === "n1")).toEqual([]);
-    oc.expectLeaderUp(s, ["n1"]);
-    expect(oc.orchestration(s.name)?.phase).toBe("done");
-  }, 300_000);
+  it("the orchestrator killed (-9) between the leader and the followers: the next run resumes with the followers", () => killAndResumeScenario(oc), 300_000);
 
   it("a follower's link cut mid-run: reported unreachable within seconds; after the link is back, a re-run converges", async () => {
     // A slow start on n3 (a forking app of 8 s) keeps its run going when the link drops.

@@ -1,18 +1,16 @@
 // The cluster store: ONE suite run against both backends (embedded files, a real 3-member etcd),
 // then etcd's failure cases (raft leader killed, quorum lost) and migration both ways.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedStore, StoreLockedError, StoreLockLostError, StoreUnavailableError, migrateObject, openStoreConfig, type ClusterStore, type InstanceRecord, type StoreLock } from "../../src/cluster/store/index.js";
 import { EtcdStore } from "../../src/cluster/store/etcd.js";
 import { parseInventory } from "../../src/cluster/inventory.js";
-import { ROOT } from "../helpers/cli.js";
+import { endHolders, holderProcess as startHolder } from "../helpers/store-holder.js";
 import { startEtcd, type TestEtcd } from "../helpers/etcd.js";
 import { cleanup, makeTempDir } from "../helpers/host.js";
 
-const HOLDER = path.join(ROOT, "test/helpers/store-holder.mjs");
 const uid = (): string => randomBytes(4).toString("hex");
 const now = (): string => new Date().toISOString();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -30,9 +28,7 @@ beforeAll(async () => {
   console.log(`etcd 3 members healthy in ${etcd.startMs} ms`);
 }, 120_000);
 
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.pid && c.exitCode === null) c.kill("SIGKILL");
-});
+afterEach(() => endHolders(children));
 
 afterAll(async () => {
   for (const s of stores.splice(0)) await s.close().catch(() => undefined);
@@ -81,27 +77,7 @@ function instance(node: string, avail: string): InstanceRecord {
   return { node, provisioned: { "fs#1": true, "disk#1": avail !== "down" }, avail, lastAction: { action: "provision", result: "ok", at: now() }, updatedAt: now() };
 }
 
-/** Starts a process that takes the lock and hangs; resolves with its pid and holder id. */
-async function holderProcess(args: string): Promise<{ child: ChildProcess; id: string }> {
-  expect(existsSync(path.join(ROOT, "dist/src/cluster/store/index.js")), "run npm run build first").toBe(true);
-  const child = spawn(process.execPath, [HOLDER, args], { stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const id = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`holder did not lock in 30 s: ${err}`)), 30_000);
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("\n")) {
-        clearTimeout(t);
-        resolve((JSON.parse(out.split("\n")[0]) as { id: string }).id);
-      }
-    });
-    child.on("exit", (c) => reject(new Error(`holder exited ${c}: ${err}`)));
-  });
-  return { child, id };
-}
+const holderProcess = (args: string) => startHolder(args, children);
 
 describe.each(backends)("cluster store: $name", (b) => {
   let store: ClusterStore;
@@ -178,7 +154,7 @@ describe.each(backends)("cluster store: $name", (b) => {
     expect(msg).toContain(`pid ${process.pid}`);
     expect(msg).toContain("osvc web provision");
     expect(msg).toContain(`lock id ${l1.holder.id}`);
-    expect((e as StoreLockedError).hint).toContain(`force-unlock ${o} with lock id ${l1.holder.id}`);
+    expect((e as StoreLockedError).hint).toContain(`osvc cluster force-unlock ${o} --id ${l1.holder.id}`);
     // A wrong id is refused; waiting works.
     await expect(other.forceUnlock(o, "nope")).rejects.toThrow(new RegExp(`has id ${l1.holder.id}`));
     const waited: string[] = [];

@@ -1,13 +1,16 @@
 // Helpers of the orchestration e2e tests: one real 3-node test cluster per test file, a failover
 // service with a shared loop disk + ext4 (its image in the SAN directory), a per-node directory
 // (in a private directory), a per-node address on the node's eth0 (standby: up on every node)
-// and an app; checks made on each node through its own namespaces.
+// and an app; checks made on each node through its own namespaces. The orchestrator's cluster store
+// is the embedded one, or (store: "etcd") a real 3-member etcd started once per file, ended by pid.
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { BIN } from "./cli.js";
 import { startTestCluster, type TestCluster } from "./cluster.js";
+import { ETCDCTL_BIN, startEtcd, type TestEtcd } from "./etcd.js";
 import { cleanup, loopsOf, makeTempDir } from "./host.js";
 import { alive } from "./proc.js";
 
@@ -30,7 +33,25 @@ export interface SvcOptions {
   more?: readonly string[];
 }
 
+export type StoreKind = "embedded" | "etcd";
+
+/** The etcd store's lock TTL in these tests (s): how long a killed orchestrator keeps its lock. */
+export const ETCD_LOCK_TTL_S = 5;
+
+/** An object's records in the orchestrator's cluster store (either backend). */
+export interface ObjectRecordsDoc {
+  config?: { text: string; sha256: string };
+  shared: Record<string, { node: string }>;
+  instances: Record<string, { provisioned: Record<string, boolean>; lastAction: { action: string; result: string } }>;
+  orchestration?: { id: string; phase: string; leaders: string[]; nodes: Record<string, string>; startedAt: string; updatedAt: string };
+}
+
 export interface OrchCluster {
+  readonly store: StoreKind;
+  /** The etcd members (store "etcd"). */
+  readonly etcd: TestEtcd | undefined;
+  /** The etcd key prefix of this file's store. */
+  readonly prefix: string;
   readonly cluster: TestCluster;
   /** The private data directory (a tmpfs on each node). */
   readonly data: string;
@@ -40,8 +61,12 @@ export interface OrchCluster {
   osvc(args: readonly string[]): Promise<CliRun>;
   /** The same, started: its process and its end. */
   spawnOsvc(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> };
-  /** The orchestration record of an object in the orchestrator's embedded store. */
-  orchestration(name: string): { id: string; phase: string; leaders: string[]; nodes: Record<string, string> } | undefined;
+  /** The records of an object in the orchestrator's store, read directly (a file, or etcdctl); undefined: none. */
+  records(name: string): ObjectRecordsDoc | undefined;
+  /** The orchestration record of an object in the orchestrator's store. */
+  orchestration(name: string): ObjectRecordsDoc["orchestration"];
+  /** The holder of an object's lock in the orchestrator's store, read directly. */
+  lockHolder(name: string): { id: string; pid: number; command: string; orchestrationId?: string } | undefined;
   nodeState(node: string, name: string): NodeState | undefined;
   addrsOf(node: string): string[];
   mounted(node: string, mnt: string): boolean;
@@ -105,7 +130,10 @@ export function summaryOf(stdout: string): Summary {
 }
 
 /** Starts the cluster (beforeAll), unprovisions what each test made (afterEach), ends it (afterAll). */
-export function useOrchCluster(tag: string): OrchCluster {
+export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): OrchCluster {
+  const store = opts.store ?? "embedded";
+  let etcd: TestEtcd | undefined;
+  const prefix = `/osvc-${tag}-${process.pid}`;
   let cluster!: TestCluster;
   let data = "";
   let root = "";
@@ -113,7 +141,9 @@ export function useOrchCluster(tag: string): OrchCluster {
   const made: string[] = [];
   beforeAll(async () => {
     data = makeTempDir("osvc-orch-data-");
-    cluster = await startTestCluster({ nodes: 3, privateDirs: [data] });
+    if (store === "etcd") etcd = await startEtcd();
+    const storeSection = etcd ? ["[store]", "backend = etcd", `endpoints = ${etcd.endpoints.join(" ")}`, `prefix = ${prefix}`, `lock_ttl = ${ETCD_LOCK_TTL_S}`, ""].join("\n") : "";
+    cluster = await startTestCluster({ nodes: 3, privateDirs: [data], inventoryExtra: storeSection });
     root = path.join(cluster.dir, "orchestrator");
   }, 120_000);
   afterEach(async () => {
@@ -122,11 +152,27 @@ export function useOrchCluster(tag: string): OrchCluster {
     }
   }, 300_000);
   afterAll(async () => {
-    expect((await cluster?.stop()) ?? []).toEqual([]);
+    const problems = [...((await cluster?.stop()) ?? []), ...((await etcd?.stop()) ?? [])];
+    expect(problems).toEqual([]);
     expect(cleanup.run()).toEqual([]);
   }, 120_000);
 
+  /** etcdctl get --prefix: key -> value (values are one-line JSON). */
+  const etcdGet = (key: string, asPrefix: boolean): Map<string, string> => {
+    const out = execFileSync(ETCDCTL_BIN, ["--endpoints", etcd!.endpoints.join(","), "--command-timeout=10s", "get", key, ...(asPrefix ? ["--prefix"] : [])], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 });
+    const lines = out.split("\n").filter((l) => l !== "");
+    const m = new Map<string, string>();
+    for (let i = 0; i + 1 < lines.length; i += 2) m.set(lines[i], lines[i + 1]);
+    return m;
+  };
+  const objectKey = (name: string) => `${prefix}/objects/root/svc/${name}/`;
+
   const o: OrchCluster = {
+    store,
+    get etcd() {
+      return etcd;
+    },
+    prefix,
     get cluster() {
       return cluster;
     },
@@ -187,12 +233,41 @@ export function useOrchCluster(tag: string): OrchCluster {
     spawnOsvc(args) {
       return spawnCli([...args, "--root", root, "--cluster-config", cluster.inventoryFile]);
     },
-    orchestration(name) {
+    records(name) {
+      if (etcd) {
+        const kvs = etcdGet(objectKey(name), true);
+        if (![...kvs.keys()].some((k) => !k.endsWith("/lock"))) return undefined;
+        const rec: ObjectRecordsDoc = { shared: {}, instances: {} };
+        for (const [k, v] of kvs) {
+          const sub = k.slice(objectKey(name).length);
+          if (sub === "config") rec.config = JSON.parse(v) as ObjectRecordsDoc["config"];
+          else if (sub === "orchestration") rec.orchestration = JSON.parse(v) as ObjectRecordsDoc["orchestration"];
+          else if (sub.startsWith("instances/")) rec.instances[sub.slice(10)] = JSON.parse(v) as ObjectRecordsDoc["instances"][string];
+          else if (sub.startsWith("shared/")) rec.shared[sub.slice(7)] = JSON.parse(v) as ObjectRecordsDoc["shared"][string];
+        }
+        return rec;
+      }
       const f = path.join(root, "cluster/objects/root/svc", name, "records.json");
       try {
-        return (JSON.parse(readFileSync(f, "utf8")) as { orchestration?: ReturnType<OrchCluster["orchestration"]> }).orchestration;
+        return JSON.parse(readFileSync(f, "utf8")) as ObjectRecordsDoc;
       } catch {
         return undefined; // not written yet, or being replaced
+      }
+    },
+    orchestration(name) {
+      return o.records(name)?.orchestration;
+    },
+    lockHolder(name) {
+      let raw: string | undefined;
+      if (etcd) raw = etcdGet(`${objectKey(name)}lock`, false).get(`${objectKey(name)}lock`);
+      else {
+        const dir = path.join(root, "cluster/objects/root/svc", name);
+        raw = existsSync(path.join(dir, "lock")) && existsSync(path.join(dir, "holder.json")) ? readFileSync(path.join(dir, "holder.json"), "utf8") : undefined;
+      }
+      try {
+        return raw ? (JSON.parse(raw) as ReturnType<OrchCluster["lockHolder"]>) : undefined;
+      } catch {
+        return undefined; // being written
       }
     },
     nodeState(node, name) {

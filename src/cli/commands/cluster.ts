@@ -1,10 +1,13 @@
-// Cluster commands: `osvc node ls` (alias `osvc cluster nodes`).
+// Cluster commands: `osvc node ls` (alias `osvc cluster nodes`), `osvc cluster status|migrate|
+// force-unlock` (the cluster store), and the orchestrated forms of the object actions.
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { defaultInventoryFile, loadInventory } from "../../cluster/inventory.js";
+import { defaultInventoryFile, loadInventory, type Inventory } from "../../cluster/inventory.js";
 import { listNodes } from "../../cluster/nodes.js";
 import { orchestrate, OrchestrationError, type ClusterAction } from "../../cluster/orchestrate.js";
-import { openStore, StoreError, type ClusterStore } from "../../cluster/store/index.js";
+import { storeStatus } from "../../cluster/store-status.js";
+import { canonicalObject } from "../../cluster/store/common.js";
+import { EmbeddedStore, migrateObject, openStore, StoreError, type ClusterStore } from "../../cluster/store/index.js";
 import { InventoryTransport } from "../../cluster/transport.js";
 import { compileTexts, readInput } from "../../config/index.js";
 import { sectionNames, setKeys } from "../../config/edit.js";
@@ -19,6 +22,7 @@ import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
 import { clusterTarget as objectTarget, type ClusterTarget } from "../../cluster/target.js";
 import { nodesJson, nodesTable } from "../views/nodes.js";
+import { holderText, migrateText, storeStatusJson, storeStatusText } from "../views/cluster-store.js";
 
 export interface NodeLsOptions {
   root?: string;
@@ -28,23 +32,139 @@ export interface NodeLsOptions {
   color?: ColorMode;
 }
 
-/** Lists the inventory's nodes, reachability and osvc version. Exit 1 when a node does not answer. */
-export async function nodeLsCommand(opts: NodeLsOptions): Promise<number> {
-  const format = opts.format ?? "text";
-  if (format !== "text" && format !== "json") throw new UsageError(`--format ${format}: expected text or json`);
-  const parallelism = Number(opts.parallelism ?? "10");
-  if (!Number.isInteger(parallelism) || parallelism < 1) throw new UsageError(`--parallelism ${opts.parallelism}: expected a whole number >= 1`);
+/** The cluster config (--cluster-config, else <root>/cluster.conf), its diagnostics reported; UsageError without one. */
+function requireInventory(opts: { root?: string; clusterConfig?: string; color?: ColorMode }): { inventory: Inventory | undefined; root: string } {
   const root = opts.root ?? defaultRoot();
   const fallback = defaultInventoryFile(root);
   const loaded = loadInventory(opts.clusterConfig, fallback);
   if (!loaded) throw new UsageError(`no cluster config: ${fallback} does not exist`, "Write one ([cluster] nodes = n1 n2 ...) or pass --cluster-config FILE.");
   const text = renderDiagnostics(loaded.diagnostics, sourcesOf([{ name: opts.clusterConfig ?? fallback, text: loaded.text }]), colorsFor(opts.color, process.stderr));
   if (text) process.stderr.write(text);
-  const inv = loaded.inventory;
+  return { inventory: loaded.inventory, root };
+}
+
+/** Lists the inventory's nodes, reachability and osvc version. Exit 1 when a node does not answer. */
+export async function nodeLsCommand(opts: NodeLsOptions): Promise<number> {
+  const format = opts.format ?? "text";
+  if (format !== "text" && format !== "json") throw new UsageError(`--format ${format}: expected text or json`);
+  const parallelism = Number(opts.parallelism ?? "10");
+  if (!Number.isInteger(parallelism) || parallelism < 1) throw new UsageError(`--parallelism ${opts.parallelism}: expected a whole number >= 1`);
+  const { inventory: inv, root } = requireInventory(opts);
   if (!inv) return 1;
   const nodes = await listNodes(inv, new InventoryTransport(createExec(), inv, { stateRoot: root }), { parallelism });
   process.stdout.write(format === "json" ? nodesJson(inv, nodes) : nodesTable(nodes, colorsFor(opts.color, process.stdout)));
   return nodes.every((n) => n.reachable && !n.error) ? 0 : 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster store: status, migrate, force-unlock. They open the store of the cluster config's
+// [store] section (the embedded one under the state root by default).
+
+export interface StoreCliOptions {
+  root?: string;
+  clusterConfig?: string;
+  format?: string;
+  color?: ColorMode;
+  all?: boolean;
+  to?: string;
+  force?: boolean;
+  keepSource?: boolean;
+  lockTimeout?: string;
+  id?: string;
+}
+
+/** Runs `fn` with the cluster config's store, closed after; store errors become usage errors (exit 1, hint). */
+async function withStore<T>(opts: StoreCliOptions, fn: (store: ClusterStore, ctx: { inventory: Inventory; root: string }) => Promise<T>): Promise<T | number> {
+  const { inventory, root } = requireInventory(opts);
+  if (!inventory) return 1;
+  const store = await openStore(inventory, root);
+  try {
+    return await fn(store, { inventory, root });
+  } catch (e) {
+    if (e instanceof StoreError) throw new UsageError(e.message, e.hint);
+    throw e;
+  } finally {
+    await store.close();
+  }
+}
+
+/** The store's spelling of an object path (<namespace>/<kind>/<name>). */
+function canonicalArg(arg: string): string {
+  try {
+    return canonicalObject(arg);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message} (${JSON.stringify(arg)})`);
+  }
+}
+
+/**
+ * `osvc cluster status [object...]`: the store's backend and health (etcd: every member), and what
+ * it holds per object. Reads only (takes no lock). Exit 1 when the store is unhealthy.
+ */
+export async function storeStatusCommand(objects: readonly string[], opts: StoreCliOptions): Promise<number> {
+  const format = opts.format ?? "text";
+  if (format !== "text" && format !== "json") throw new UsageError(`--format ${format}: expected text or json`);
+  const only = objects.map(canonicalArg);
+  return withStore(opts, async (store) => {
+    const st = await storeStatus(store, only);
+    process.stdout.write(format === "json" ? storeStatusJson(st) : storeStatusText(st, colorsFor(opts.color, process.stdout)));
+    return st.health.ok && !st.error ? 0 : 1;
+  });
+}
+
+/**
+ * `osvc cluster migrate <object...|--all> --to etcd|embedded`: moves the objects' records between
+ * the embedded store (under the state root) and the etcd store of [store], both locked, verified;
+ * the source's records are removed once the copy is verified (--keep-source keeps them).
+ */
+export async function storeMigrateCommand(objects: readonly string[], opts: StoreCliOptions): Promise<number> {
+  const to = opts.to;
+  if (to !== "etcd" && to !== "embedded") throw new UsageError(`--to ${to ?? "(missing)"}: expected etcd or embedded`, "osvc cluster migrate <object>|--all --to etcd");
+  if (opts.all ? objects.length > 0 : objects.length === 0) throw new UsageError("name the objects to migrate, or pass --all (not both)");
+  const only = objects.map(canonicalArg);
+  const lockTimeout = lockTimeoutMs(opts);
+  return withStore(opts, async (configured, { root }) => {
+    if (configured.backend !== "etcd") throw new UsageError("the cluster config's [store] is not etcd: there is no etcd store to migrate to or from", "Set [store] backend = etcd and its endpoints in the cluster config.");
+    const embedded = new EmbeddedStore(root);
+    const [from, target] = to === "etcd" ? [embedded, configured] : [configured, embedded];
+    const names = opts.all ? await from.listObjects() : only;
+    if (names.length === 0) {
+      process.stdout.write(`the ${from.backend} store holds no object: nothing to migrate\n`);
+      return 0;
+    }
+    let failed = 0;
+    for (const object of names) {
+      try {
+        const r = await migrateObject(from, target, object, { command: `osvc cluster migrate ${object} --to ${to}`, lockTimeoutMs: lockTimeout, removeSource: !opts.keepSource, ...(opts.force ? { force: true } : {}) });
+        process.stdout.write(migrateText(r, from.backend, target.backend));
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        failed++;
+        process.stderr.write(`error: ${object}: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ""}`);
+      }
+    }
+    return failed ? 1 : 0;
+  });
+}
+
+/**
+ * `osvc cluster force-unlock <object> --id <id>`: shows who holds the object's cluster lock and
+ * removes it only given that lock's id (what a failed run printed, or this command without --id).
+ */
+export async function storeForceUnlockCommand(object: string, opts: StoreCliOptions): Promise<number> {
+  const path = canonicalArg(object);
+  return withStore(opts, async (store) => {
+    const holder = await store.lockHolder(path);
+    if (!holder) {
+      process.stdout.write(`${path} is not locked in the ${store.backend} cluster store.\n`);
+      return 0;
+    }
+    process.stdout.write(`${path} is locked by ${holderText(holder)}\n`);
+    if (!opts.id) throw new UsageError(`not unlocked: pass the lock id to remove it`, `osvc cluster force-unlock ${path} --id ${holder.id} (only if that holder is gone or stuck: its writes are refused from then on)`);
+    const removed = await store.forceUnlock(path, opts.id);
+    process.stdout.write(`${path}: cluster lock ${removed.id} removed.\n`);
+    return 0;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import { access, constants, link, mkdir, readFile, readdir, unlink, writeFile } 
 import { join } from "node:path";
 import { acquireLock, LockTimeoutError, type Lock } from "../../state/lock.js";
 import { fsyncDir, writeFileAtomic } from "../../state/store.js";
-import { applyOps, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, FencedRecords } from "./common.js";
+import { applyOps, canonicalObject, checkName, configRecord, emptyRecords, isEmpty, LostSignal, makeHolder, parseHolderRecord, FencedRecords } from "./common.js";
 import {
   StoreError,
   StoreLockedError,
@@ -237,9 +237,14 @@ export class EmbeddedStore implements ClusterStore {
     /* nothing held */
   }
 
-  /** Writes the object's records (the caller checked the fence). */
+  /** Writes the object's records (the caller checked the fence); none left: the file goes (as etcd's keys do). */
   async writeRecords(rec: ObjectRecords): Promise<void> {
     const dir = this.objectDir(rec.object);
+    if (isEmpty(rec)) {
+      await unlink(join(dir, RECORDS)).catch((e: unknown) => (errCode(e) === "ENOENT" ? undefined : Promise.reject(e)));
+      await fsyncDir(dir);
+      return;
+    }
     const { object: _o, ...body } = rec;
     await writeFileAtomic(dir, RECORDS, `${JSON.stringify({ format: RECORDS_FORMAT, ...body }, null, 1)}\n`);
   }

@@ -16,7 +16,7 @@
 // on the lock key's create revision being the one we created (fencing): once the lease expired or
 // was revoked (the key went with it) or the lock was force-unlocked, nothing lands. The lease's
 // `lost` event, a watch on the lock key and a keepalive watchdog abort the lock's signal at once.
-import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, retry, timeout, wrap } from "cockatiel";
+import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, noop as noPolicy, retry, timeout, wrap } from "cockatiel";
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from "etcd3";
 import { LeaseClient } from "etcd3/lib/rpc.js";
 import { canonicalJson, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep, FencedRecords } from "./common.js";
@@ -69,6 +69,8 @@ const DEFAULT_CALL_TIMEOUT_MS = 10_000;
  */
 const ATTEMPT_DEADLINE_MS = 500;
 const POLL_MIN_MS = 100;
+/** How long `cluster status` waits for one member's own status. */
+const MEMBER_STATUS_TIMEOUT_MS = 2_000;
 const POLL_MAX_MS = 1_000;
 
 /** How long the client retries one call: a little less than the call's bound. */
@@ -301,17 +303,57 @@ export class EtcdStore implements ClusterStore {
 
   async health(): Promise<StoreHealth> {
     const endpoints = [...this.options.endpoints];
+    let list: { name: string; id: string; urls: string[] }[];
+    let error: string | undefined;
     try {
-      const [list, status] = await Promise.all([
-        this.call("member list", () => this.client.cluster.memberList({})),
-        this.call("status", () => this.client.maintenance.status()),
-      ]);
-      // A linearizable read proves there is a quorum.
-      await this.call("quorum read", () => this.client.get(`${this.prefix}/health`).string());
-      const members: StoreMember[] = list.members.map((m) => ({ name: m.name, endpoints: m.clientURLs, leader: m.ID === status.leader }));
-      return { backend: "etcd", ok: true, endpoints, members };
+      const res = await this.call("member list", () => this.client.cluster.memberList({}));
+      list = res.members.map((m) => ({ name: m.name || "(unstarted)", id: m.ID, urls: m.clientURLs }));
     } catch (e) {
-      return { backend: "etcd", ok: false, endpoints, error: (e as Error).message };
+      // No member answers the list: ask each configured endpoint on its own.
+      error = (e as Error).message;
+      list = endpoints.map((u) => ({ name: u, id: "", urls: [u] }));
+    }
+    const statuses = await Promise.all(list.map((m) => (m.urls[0] ? this.memberStatus(m.urls[0]) : Promise.resolve({ error: "no client URL" } as const))));
+    const leaderIds = new Set(statuses.flatMap((s) => ("leader" in s ? [s.leader] : [])));
+    const members: StoreMember[] = list.map((m, i) => {
+      const st = statuses[i];
+      const id = m.id || ("memberId" in st ? st.memberId : "");
+      return {
+        name: m.name,
+        endpoints: m.urls,
+        ...(id ? { id: toHex(id) } : {}),
+        ...("leader" in st
+          ? { reachable: true, leader: leaderIds.size === 1 && leaderIds.has(id) && id !== "0", raftTerm: Number(st.raftTerm), dbSize: Number(st.dbSize), version: st.version }
+          : { reachable: false, error: st.error }),
+      };
+    });
+    members.sort((a, b) => a.name.localeCompare(b.name));
+    if (!error) {
+      try {
+        // A linearizable read proves there is a quorum.
+        await this.call("quorum read", () => this.client.get(`${this.prefix}/health`).string());
+      } catch (e) {
+        error = (e as Error).message;
+      }
+    }
+    return { backend: "etcd", ok: !error, endpoints, members, ...(error ? { error } : {}) };
+  }
+
+  /** One member's own status (its raft term, db size, the leader it sees), asked of it alone, bounded. */
+  private async memberStatus(url: string): Promise<{ memberId: string; leader: string; raftTerm: string; dbSize: string; version: string } | { error: string }> {
+    const c = new Etcd3({ ...clientOptions({ ...this.options, endpoints: [url], faultPolicy: "client-default" }), faultHandling: { global: noPolicy, host: () => noPolicy } });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const st = await Promise.race([
+        c.maintenance.status({ deadline: Date.now() + MEMBER_STATUS_TIMEOUT_MS }),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${MEMBER_STATUS_TIMEOUT_MS / 1000} s`)), MEMBER_STATUS_TIMEOUT_MS + 500))),
+      ]);
+      return { memberId: st.header.member_id, leader: st.leader, raftTerm: st.raftTerm, dbSize: st.dbSize, version: st.version };
+    } catch (e) {
+      return { error: (e as Error).message.split("\n")[0] };
+    } finally {
+      clearTimeout(timer);
+      c.close();
     }
   }
 

@@ -1,7 +1,8 @@
 // Moving an object's cluster records from one store to another (embedded <-> etcd) without losing
 // one: both objects are locked (source first), the source is read as one snapshot, the target's
-// records are replaced by it in one fenced batch, then read back and compared. A target holding
-// newer records than the source is refused unless forced.
+// records are replaced by it in one fenced batch, then read back and compared; a move then removes
+// the source's records (still under its lock). A target holding newer records than the source is
+// refused unless forced.
 import { canonicalJson, isEmpty, newestStamp } from "./common.js";
 import { StoreError, type ClusterStore, type ObjectRecords, type StoreOp } from "./types.js";
 
@@ -10,6 +11,8 @@ export interface MigrateOptions {
   readonly force?: boolean;
   readonly command?: string;
   readonly lockTimeoutMs?: number;
+  /** A move: once the target's copy is verified, the source's records are removed (under its lock). */
+  readonly removeSource?: boolean;
 }
 
 export interface MigrateResult {
@@ -17,6 +20,8 @@ export interface MigrateResult {
   readonly copied: { config: boolean; instances: number; shared: number; orchestration: boolean };
   /** The target's records before (what was replaced). */
   readonly replaced: ObjectRecords;
+  /** The source's records were removed (a move). */
+  readonly removedSource: boolean;
 }
 
 function opsOf(rec: ObjectRecords): StoreOp[] {
@@ -57,10 +62,12 @@ export async function migrateObject(from: ClusterStore, to: ClusterStore, object
       if (comparable(after) !== comparable(rec)) {
         throw new StoreError(`the records of ${object} read back from the ${to.backend} store differ from the ${from.backend} store's`, "The source is untouched; run the migration again.");
       }
+      if (opts.removeSource) await src.write([{ op: "purge" }]);
       return {
         object: rec.object,
         copied: { config: Boolean(rec.config), instances: Object.keys(rec.instances).length, shared: Object.keys(rec.shared).length, orchestration: Boolean(rec.orchestration) },
         replaced: before,
+        removedSource: Boolean(opts.removeSource),
       };
     } finally {
       await dst.release();

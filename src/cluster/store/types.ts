@@ -101,6 +101,16 @@ export interface StoreMember {
   readonly name: string;
   readonly endpoints: readonly string[];
   readonly leader?: boolean;
+  /** etcd: the member id (hex, as etcdctl shows it). */
+  readonly id?: string;
+  /** Whether the member answered a status request (etcd). */
+  readonly reachable?: boolean;
+  readonly raftTerm?: number;
+  /** The member's database size (bytes). */
+  readonly dbSize?: number;
+  readonly version?: string;
+  /** Why the member did not answer. */
+  readonly error?: string;
 }
 
 export interface StoreHealth {
@@ -222,8 +232,9 @@ export class StoreLockedError extends StoreError {
   ) {
     super(
       `object ${object} is locked by ${holder.user}@${holder.host} pid ${holder.pid} (${holder.command})` +
-        `${holder.orchestrationId ? ` orchestration ${holder.orchestrationId}` : ""} since ${holder.since}; lock id ${holder.id}`,
-      `Wait for it (--lock-timeout), or if that holder is gone, force-unlock ${object} with lock id ${holder.id}.`,
+        `${holder.orchestrationId ? ` orchestration ${holder.orchestrationId}` : ""} since ${holder.since}; lock id ${holder.id}` +
+        `${waitedMs >= 1000 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : ""}`,
+      `Wait for it (--lock-timeout 60s), or if that holder is gone: osvc cluster force-unlock ${object} --id ${holder.id}`,
     );
     this.name = "StoreLockedError";
   }
