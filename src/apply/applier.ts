@@ -9,6 +9,7 @@ import { ProviderError, type LogLevel, type Provider, type ProviderContext, type
 import { createExec, ExecError, type Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState, StateFile } from "../state/model.js";
+import { volumeHost } from "./volumes.js";
 import { dataReader } from "./data-reader.js";
 import type { StateStore } from "../state/store.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
@@ -149,6 +150,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   // configs_/secrets_environment: keys of the cfg/sec objects of this object's namespace.
   const parsedPath = parseObjectPath(object);
   const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
+  // volume resources: the vol objects of this namespace (vol branch: apply/volumes.ts).
+  const volumes = volumeHost({ store, namespace: parsedPath.ok ? parsedPath.path.namespace : "root", nodename: input.node, exec: createExec() });
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
   const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
@@ -162,6 +165,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     nodename: input.node,
     varDir,
     readData,
+    volumes,
     background: (work) => {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },

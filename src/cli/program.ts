@@ -161,6 +161,18 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
   const nodeDesc = "each node of the cluster config: how it is reached, whether it answers, its osvc version (exit 1 when one does not)";
   nodeLs(program.command("node").description("the cluster's nodes").command("ls").description(nodeDesc));
   nodeLs(program.command("cluster").description("the cluster").command("nodes").description(nodeDesc));
+  // osvc pool ls (vol branch: src/cli/commands/pool.ts).
+  program
+    .command("pool")
+    .description("the storage pools volumes are allocated from")
+    .command("ls")
+    .description("the pools of the node config (<root>/node.conf), the cluster config and the default one: type, path, volumes, size and free space")
+    .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
+    .option("--format <fmt>", "text or json", "text")
+    .action(wrap(async (opts: Record<string, unknown>) => {
+      const { poolLsCommand } = await import("./commands/pool.js");
+      return poolLsCommand({ ...opts, color });
+    }));
   program.addHelpText("after", OBJECT_HELP);
 
   return {

@@ -24,6 +24,7 @@ import { createExec, endRunning, noteInterrupt, runningCommands } from "../../pr
 import { ProviderRegistry } from "../../provider/registry.js";
 import { isHolderDead, LOCK_FILE, LockTimeoutError, parseHolder, type LockHolder } from "../../state/lock.js";
 import { dataReader } from "../../apply/data-reader.js";
+import { volumeHost } from "../../apply/volumes.js";
 import { dataEntries } from "../../state/data.js";
 import type { StateFile } from "../../state/model.js";
 import { defaultRoot, OBJECT_FILES, StateStore } from "../../state/store.js";
@@ -107,7 +108,9 @@ function templateHash(c: CompileResult, env: Record<string, string>): string {
 
 function probeContext(store: StateStore, object: string, node: string) {
   const p = parseObjectPath(object);
-  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object), readData: dataReader(store, p.ok ? p.path.namespace : "root") };
+  const namespace = p.ok ? p.path.namespace : "root";
+  // volumes: the vol objects of this namespace, for the volume driver's probe (vol branch).
+  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object), readData: dataReader(store, namespace), volumes: volumeHost({ store, namespace, nodename: node, exec: createExec() }) };
 }
 
 export function printDiagnostics(ds: readonly Diagnostic[], c: CompileResult | undefined, color: ColorMode | undefined): void {
