@@ -1,0 +1,142 @@
+// Volumes from pools, on the real host (issue 11, item 3): a service's [volume#0] creates a vol
+// object from a loop or directory pool of the node config, claims it and mounts it; the service
+// writes through {volume#0.mnt}; unprovision releases the claim and keeps the data; provision
+// again finds it; purge of the vol is refused while claimed, then destroys image, loop device and
+// mount. The vol configs the pools write are golden files.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { golden } from "../helpers/golden.js";
+import { ROOT } from "../helpers/cli.js";
+import { loopsBackedBy, mountsUnder, sandbox, show, type Sandbox } from "../helpers/e2e.js";
+import { findmnt } from "../helpers/host.js";
+
+const NS = "voltest";
+
+function uniq(prefix: string): string {
+  return `${prefix}${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** The service: a volume and an app-less directory on it, through {volume#0.mnt}. */
+function service(volumeKw: string): string {
+  return `[volume#0]\n${volumeKw}\n\n[fs#1]\ntype = directory\npath = {volume#0.mnt}/www\n`;
+}
+
+async function ok(sb: Sandbox, args: readonly string[]): Promise<string> {
+  const r = await sb.osvc(args);
+  expect(r.code, show(r)).toBe(0);
+  return r.stdout;
+}
+
+/** A vol config with the sandbox's paths and the run's names made stable, for the golden file. */
+function stable(text: string, sb: Sandbox, svc: string, vol: string): string {
+  return text.split(sb.dir).join("<sandbox>").split(vol).join("<vol>").split(svc).join("<svc>");
+}
+
+async function lifecycle(sb: Sandbox, poolType: "loop" | "directory"): Promise<void> {
+  const svc = uniq("vs");
+  const object = `${NS}/svc/${svc}`;
+  const volName = `${svc}-vol-0`;
+  const vol = `${NS}/vol/${volName}`;
+  const poolDir = sb.at(`pool-${poolType}`);
+  mkdirSync(sb.root, { recursive: true });
+  writeFileSync(path.join(sb.root, "node.conf"), `[pool#p${poolType}]\ntype = ${poolType}\npath = ${poolDir}\n${poolType === "loop" ? "mkfs_opt = -m 0\nmnt_opt = noatime\n" : ""}`);
+  const tpl = sb.write(`${svc}.conf`, service(`pool = p${poolType}\nsize = 24m`));
+  await ok(sb, [object, "create", "--config", tpl]);
+  await ok(sb, [object, "provision", "--local"]);
+
+  // The vol the pool wrote: its config (golden), claimed by the service.
+  const volConfig = await ok(sb, [vol, "print", "config"]);
+  golden(path.join(ROOT, `fixtures/volumes/${poolType}-pool.conf`), stable(volConfig, sb, svc, volName));
+  expect(volConfig).toContain(`children = ${object}`);
+  const mnt = path.join(poolDir, `${volName}.${NS}.vol`);
+  const image = `${mnt}.img`;
+  if (poolType === "loop") {
+    expect(findmnt(mnt)?.fstype).toBe("ext4");
+    expect(loopsBackedBy(image)).toHaveLength(1);
+  } else {
+    expect(existsSync(mnt)).toBe(true);
+  }
+
+  // {volume#0.mnt} resolved: the service's directory is on the volume; data written there.
+  expect(existsSync(path.join(mnt, "www"))).toBe(true);
+  writeFileSync(path.join(mnt, "www", "index.html"), "kept\n");
+
+  // Re-plan: nothing to do.
+  const again = await ok(sb, [object, "provision", "--local"]);
+  expect(again).toMatch(/nothing to provision/);
+  const status = JSON.parse(await ok(sb, [object, "print", "status", "--format", "json", "--local"])) as { avail: string };
+  expect(status.avail).toBe("up");
+
+  // The vol cannot be purged while the service claims it.
+  const refused = await sb.osvc([vol, "purge", "--local"]);
+  expect(refused.code, show(refused)).toBe(1);
+  expect(refused.stderr).toMatch(new RegExp(`${vol} is claimed by ${object}`));
+  expect(readFileSync(path.join(mnt, "www", "index.html"), "utf8")).toBe("kept\n");
+
+  // Unprovision: unclaimed and stopped; the data stays (the image, or the directory).
+  const unprov = await ok(sb, [object, "unprovision", "--local"]); // www holds data: kept
+  expect(unprov).toMatch(/unclaimed/);
+  expect(await ok(sb, [vol, "print", "config"])).not.toMatch(/children/);
+  expect(mountsUnder(poolDir)).toEqual([]);
+  if (poolType === "loop") {
+    expect(loopsBackedBy(image)).toEqual([]);
+    expect(existsSync(image)).toBe(true);
+  }
+
+  // Provision again: the same vol, the data is still there.
+  await ok(sb, [object, "provision", "--local"]);
+  expect(readFileSync(path.join(mnt, "www", "index.html"), "utf8")).toBe("kept\n");
+  expect(await ok(sb, [vol, "print", "config"])).toContain(`children = ${object}`);
+
+  // Purge the service (unclaims), then the vol: nothing left (no image, loop device or mount).
+  await ok(sb, [object, "purge", "--local"]);
+  await ok(sb, [vol, "purge", "--local"]);
+  expect(mountsUnder(poolDir)).toEqual([]);
+  expect(loopsBackedBy(image)).toEqual([]);
+  expect(existsSync(image)).toBe(false);
+  expect(existsSync(mnt)).toBe(false);
+  expect((await sb.osvc([vol, "print", "config"])).code).toBe(1);
+}
+
+describe.concurrent("volumes from pools (real host)", () => {
+  it("loop pool: data survives unprovision + provision; purge leaves no image, loop or mount", async (ctx) => {
+    await lifecycle(sandbox(ctx, "osvc-vol-"), "loop");
+  }, 180_000);
+
+  it("directory pool: the same", async (ctx) => {
+    await lifecycle(sandbox(ctx, "osvc-vol-"), "directory");
+  }, 180_000);
+
+  it("the implicit default pool; osvc pool ls shows pools with size and free space; bad pool config is positioned", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-vol-");
+    const svc = uniq("vd");
+    const object = `${NS}/svc/${svc}`;
+    const tpl = sb.write(`${svc}.conf`, service("size = 1m"));
+    await ok(sb, [object, "create", "--config", tpl]);
+    await ok(sb, [object, "provision", "--local"]);
+    const vol = `${NS}/vol/${svc}-vol-0`;
+    expect(await ok(sb, [vol, "print", "config"])).toContain("pool = default");
+    expect(existsSync(path.join(sb.root, "pool/directory", `${svc}-vol-0.${NS}.vol`, "www"))).toBe(true);
+
+    writeFileSync(path.join(sb.root, "node.conf"), `[pool#fast]\ntype = loop\npath = ${sb.at("fast")}\n`);
+    const ls = JSON.parse(await ok(sb, ["pool", "ls", "--format", "json"])) as { name: string; type: string; path: string; size: number; free: number; volumes: string[] }[];
+    expect(ls.map((p) => [p.name, p.type])).toEqual([["default", "directory"], ["fast", "loop"]]);
+    expect(ls[0].volumes).toEqual([vol]);
+    for (const p of ls) expect(p.size).toBeGreaterThan(p.free);
+    const text = await ok(sb, ["pool", "ls"]);
+    expect(text).toMatch(/^NAME\s+TYPE\s+PATH\s+VOLS\s+SIZE\s+FREE$/m);
+    expect(text).toMatch(/^fast\s+loop\s+\S+\s+0\s+\d/m);
+
+    writeFileSync(path.join(sb.root, "node.conf"), `[pool#fast]\ntype = lop\npath = ${sb.at("fast")}\n`);
+    const bad = await sb.osvc(["pool", "ls"]);
+    expect(bad.code, show(bad)).toBe(1);
+    expect(bad.stderr).toMatch(/node\.conf:2:8/);
+    expect(bad.stderr).toMatch(/unknown pool type "lop"/);
+    expect(bad.stderr).toMatch(/loop/);
+
+    await ok(sb, [object, "purge", "--local"]);
+    await ok(sb, [vol, "purge", "--local"]);
+    expect(existsSync(path.join(sb.root, "pool/directory", `${svc}-vol-0.${NS}.vol`))).toBe(false);
+  }, 180_000);
+});
