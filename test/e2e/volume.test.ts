@@ -140,3 +140,30 @@ describe.concurrent("volumes from pools (real host)", () => {
     expect(existsSync(path.join(sb.root, "pool/directory", `${svc}-vol-0.${NS}.vol`))).toBe(false);
   }, 180_000);
 });
+
+describe("a raw volume (format = false)", () => {
+  it("{volume#0.exposed_devs[0]} resolves to the vol's loop device: the service formats and mounts it", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-vol-");
+    const svc = uniq("vr");
+    const object = `${NS}/svc/${svc}`;
+    const vol = `${NS}/vol/${svc}-vol-0`;
+    mkdirSync(sb.root, { recursive: true });
+    writeFileSync(path.join(sb.root, "node.conf"), `[pool#raw]\ntype = loop\npath = ${sb.at("raw")}\n`);
+    const tpl = sb.write(`${svc}.conf`, `[volume#0]\nsize = 24m\nformat = false\n\n[fs#1]\ntype = ext4\ndev = {volume#0.exposed_devs[0]}\nmnt = ${sb.at("mnt")}\n`);
+    await ok(sb, [object, "create", "--config", tpl]);
+    await ok(sb, [object, "provision", "--local"]);
+    const image = path.join(sb.at("raw"), `${svc}-vol-0.${NS}.vol.img`);
+    const [dev] = loopsBackedBy(image);
+    expect(dev).toMatch(/^\/dev\/loop\d+$/);
+    expect(findmnt(sb.at("mnt"))?.source).toBe(dev);
+    const volConfig = await ok(sb, [vol, "print", "config"]);
+    expect(volConfig).not.toMatch(/\[fs#/);
+    expect(volConfig).toContain("pool = raw");
+    expect(await ok(sb, [object, "provision", "--local"])).toMatch(/nothing to provision/);
+    await ok(sb, [object, "purge", "--local"]);
+    await ok(sb, [vol, "purge", "--local"]);
+    expect(mountsUnder(sb.dir)).toEqual([]);
+    expect(loopsBackedBy(image)).toEqual([]);
+    expect(existsSync(image)).toBe(false);
+  }, 180_000);
+});
