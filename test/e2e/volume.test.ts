@@ -3,9 +3,11 @@
 // writes through {volume#0.mnt}; unprovision releases the claim and keeps the data; provision
 // again finds it; purge of the vol is refused while claimed, then destroys image, loop device and
 // mount. The vol configs the pools write are golden files.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBusyboxTar, importImage, inspectContainer, makeCli, removeContainers, removeImage, writeTestContainersConf, type Cli } from "../helpers/containers.js";
 import { golden } from "../helpers/golden.js";
 import { ROOT } from "../helpers/cli.js";
 import { loopsBackedBy, mountsUnder, sandbox, show, type Sandbox } from "../helpers/e2e.js";
@@ -166,4 +168,60 @@ describe("a raw volume (format = false)", () => {
     expect(loopsBackedBy(image)).toEqual([]);
     expect(existsSync(image)).toBe(false);
   }, 180_000);
+});
+
+describe("containers: volume_mounts = <volname>/<sub>:/dst", () => {
+  const tag = `localhost/osvc-t-vol-busybox:${uniq("t")}`;
+  let podman: Cli;
+  let dir = "";
+
+  beforeAll(() => {
+    dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "osvc-vol-img-")));
+    podman = makeCli("podman", { CONTAINERS_CONF: writeTestContainersConf(dir) });
+    importImage(podman, buildBusyboxTar(dir), tag);
+  }, 120_000);
+
+  afterAll(() => {
+    if (podman) expect(removeImage(podman, tag)).toEqual([]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("resolve to the vol's mount point: what the container writes lands on the volume", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-vol-");
+    const svc = uniq("vc");
+    const object = `${NS}/svc/${svc}`;
+    const vol = `${NS}/vol/${svc}-vol-0`;
+    const container = `${NS}..${svc}.container.0`;
+    ctx.onTestFinished(() => {
+      expect(removeContainers(podman, [container])).toEqual([]);
+    });
+    mkdirSync(sb.root, { recursive: true });
+    writeFileSync(path.join(sb.root, "node.conf"), `[pool#lp]\ntype = loop\npath = ${sb.at("lp")}\n`);
+    const tpl = sb.write(
+      `${svc}.conf`,
+      `[volume#0]\npool = lp\nsize = 24m\n\n[fs#1]\ntype = directory\npath = {volume#0.mnt}/sub\n\n` +
+        `[container#0]\ntype = podman\nimage = ${tag}\ncommand = /bin/sh -c "echo from-container > /data/out.txt; exec sleep 600"\nvolume_mounts = ${svc}-vol-0/sub:/data\n`,
+    );
+    await ok(sb, [object, "create", "--config", tpl]);
+    await ok(sb, [object, "provision", "--local"]);
+    const mnt = path.join(sb.at("lp"), `${svc}-vol-0.${NS}.vol`);
+    expect(findmnt(mnt)?.fstype).toBe("ext4");
+    const out = path.join(mnt, "sub", "out.txt");
+    for (let i = 0; i < 100 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(readFileSync(out, "utf8")).toBe("from-container\n");
+    expect(inspectContainer(podman, container)?.State.Running).toBe(true);
+    expect(await ok(sb, [object, "provision", "--local"])).toMatch(/nothing to provision/);
+
+    // A source that is not a volume name nor an absolute path: refused, with the form to use.
+    const bad = sb.write("bad.conf", `[container#0]\ntype = podman\nimage = ${tag}\nvolume_mounts = ../x:/data\n`);
+    const r = await sb.osvc(["apply", bad, "--path", `${NS}/svc/${svc}x`, "--auto-approve"]);
+    expect(r.code, show(r)).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/volume_mounts "\.\.\/x:\/data": the source must be an absolute host path or <volname>\[\/<sub>\]/);
+
+    await ok(sb, [object, "purge", "--local", "--allow-destroy", "fs#1"]);
+    expect(inspectContainer(podman, container)).toBeUndefined();
+    await ok(sb, [vol, "purge", "--local"]);
+    expect(mountsUnder(sb.dir)).toEqual([]);
+    expect(loopsBackedBy(`${mnt}.img`)).toEqual([]);
+  }, 240_000);
 });
