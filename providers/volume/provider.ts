@@ -52,7 +52,7 @@ async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Pro
 
 async function upOutputs(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
   const v = await host(ctx).info(volName(r));
-  if (!v.up) throw new ProviderError(`${v.path} is not up after its start`, `See: osvc ${v.path} print status`);
+  if (!v.up) throw new ProviderError(`${v.path} is not up after its start${v.down ? ` (${v.down})` : ""}`, `See: osvc ${v.path} print status`);
   return outputs(v);
 }
 

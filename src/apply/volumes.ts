@@ -3,6 +3,7 @@
 // config a pool translates (config/pools.ts); the vol's own actions run through this node's osvc
 // (`osvc <ns>/vol/<name> provision --local`), so that a vol is provisioned, started, stopped and
 // recorded exactly as an object the user drives by hand.
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseTemplate } from "../../grammar/index.js";
@@ -134,15 +135,18 @@ export function volumeHost(o: VolumeHostOptions): VolumeHost {
         .sort((a, b) => a.rid.localeCompare(b.rid))
         .flatMap((r) => ((r.outputs as Record<string, unknown> | undefined)?.exposed_devs as string[] | undefined) ?? []);
       let up = false;
+      let down: string | undefined;
       if (provisioned) {
         const r = await exec(osvc[0], [...osvc.slice(1), path, "print", "status", "--format", "json", "--local", "--root", store.root, "--node", nodename, "--color", "never"], { timeoutMs: 120_000, quiet: true });
         try {
-          up = r.exitCode === 0 && (JSON.parse(r.stdout) as { avail?: string }).avail === "up";
+          const st = JSON.parse(r.stdout) as { avail?: string; resources?: { rid: string; status: string }[] };
+          up = r.exitCode === 0 && st.avail === "up";
+          if (!up) down = `avail ${st.avail ?? "unknown"}${(st.resources ?? []).filter((x) => x.status !== "up").map((x) => `, ${x.rid} ${x.status}`).join("")}`;
         } catch {
-          up = false;
+          down = `print status: exit code ${r.exitCode}: ${(r.stderr || r.stdout).trim().split("\n").pop() ?? ""}`;
         }
       }
-      return { path, exists: true, children: c.children, ...(c.pool ? { pool: c.pool } : {}), provisioned, up, ...(c.mnt ? { mnt: c.mnt } : {}), exposedDevs: devs };
+      return { path, exists: true, children: c.children, ...(c.pool ? { pool: c.pool } : {}), provisioned, up, ...(down ? { down } : {}), ...(c.mnt ? { mnt: c.mnt } : {}), exposedDevs: devs };
     },
     async create(name, req: VolumeAllocation, consumer) {
       const path = volPath(name);
@@ -156,7 +160,7 @@ export function volumeHost(o: VolumeHostOptions): VolumeHost {
         const choice = choosePool(pools, req, (p) => poolUsage(p.path)?.free);
         if (!choice.ok) throw new ProviderError(`${path}: ${choice.error}`, choice.hint);
         const vol = parseObjectPath(path);
-        await store.installConfig(path, volumeConfig(choice.pool, (vol as { ok: true; path: ObjectPath }).path, req, [consumer]));
+        await store.installConfig(path, volumeConfig(choice.pool, (vol as { ok: true; path: ObjectPath }).path, req, [consumer], randomUUID()));
         return choice.pool.name;
       } finally {
         await lock.release();

@@ -200,10 +200,11 @@ export function volumeMountPoint(pool: Pool, vol: ObjectPath): string {
 
 /**
  * The config of a vol object allocated from `pool` (as om3's ConfigureVolume: the pool's
- * translation plus pool, size and access in DEFAULT), claimed by `children`.
+ * translation plus pool, size and access in DEFAULT), claimed by `children`; `id`: the new
+ * object's DEFAULT.id (as create gives one; the same on every node that installs this config).
  */
-export function volumeConfig(pool: Pool, vol: ObjectPath, req: VolumeRequest, children: readonly string[]): string {
-  const lines: string[] = ["[DEFAULT]", `pool = ${pool.name}`];
+export function volumeConfig(pool: Pool, vol: ObjectPath, req: VolumeRequest, children: readonly string[], id?: string): string {
+  const lines: string[] = ["[DEFAULT]", ...(id ? [`id = ${id}`] : []), `pool = ${pool.name}`];
   if (req.size !== undefined) lines.push(`size = ${formatSize(req.size)}`);
   lines.push(`access = ${req.access}`);
   if (children.length) lines.push(`children = ${children.join(" ")}`);

@@ -64,6 +64,8 @@ export interface VolumeInfo {
   readonly provisioned: boolean;
   /** The vol is up (its status, probed live). */
   readonly up: boolean;
+  /** Why it is not up, when provisioned (its status: avail and the resources not up). */
+  readonly down?: string;
   /** Its head: the mount point of its filesystem (or its directory). */
   readonly mnt?: string;
   readonly exposedDevs: readonly string[];

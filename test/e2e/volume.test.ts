@@ -32,7 +32,7 @@ async function ok(sb: Sandbox, args: readonly string[]): Promise<string> {
 
 /** A vol config with the sandbox's paths and the run's names made stable, for the golden file. */
 function stable(text: string, sb: Sandbox, svc: string, vol: string): string {
-  return text.split(sb.dir).join("<sandbox>").split(vol).join("<vol>").split(svc).join("<svc>");
+  return text.split(sb.dir).join("<sandbox>").split(vol).join("<vol>").split(svc).join("<svc>").replace(/^id = [0-9a-f-]{36}$/m, "id = <uuid>");
 }
 
 async function lifecycle(sb: Sandbox, poolType: "loop" | "directory"): Promise<void> {

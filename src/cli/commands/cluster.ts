@@ -75,6 +75,8 @@ export interface ClusterTarget {
   readonly nodes: readonly string[];
   readonly placement: PlacementSpec;
   readonly sharedRids: readonly string[];
+  /** The vol objects its volume resources name (as the first node sees them). */
+  readonly volumes: readonly string[];
 }
 
 function kwValue(ev: CompileResult["evaluated"], name: string): unknown {
@@ -124,7 +126,17 @@ export function clusterTarget(path: ObjectPath, text: string, opts: ClusterCliOp
     nodes,
     placement: { placement, topology, ...(flexMin !== undefined ? { flexMin } : {}), ...(flexMax !== undefined ? { flexMax } : {}), ...(flexTarget !== undefined ? { flexTarget } : {}) },
     sharedRids: ev.resources.filter((r) => r.keywords.get("shared")?.value === true).map((r) => r.rid.toString()),
+    volumes: volumeObjects(path, ev), // vol branch
   };
+}
+
+/** The vol objects ("<ns>/vol/<name>") the enabled volume resources of an evaluated config name. */
+function volumeObjects(path: ObjectPath, ev: CompileResult["evaluated"]): string[] {
+  const names = ev.resources
+    .filter((r) => r.rid.toString().startsWith("volume#") && r.keywords.get("disable")?.value !== true)
+    .map((r) => r.keywords.get("name")?.value)
+    .filter((n): n is string => typeof n === "string" && n.trim() !== "");
+  return [...new Set(names.map((n) => `${path.namespace}/vol/${n.trim()}`))].sort();
 }
 
 function positiveInt(text: string | undefined, dflt: number, what: string): number {
@@ -158,6 +170,7 @@ export async function orchestratedAction(target: ClusterTarget, action: ClusterA
         parallelism: positiveInt(opts.parallelism, 10, "--parallelism"),
         lockTimeoutMs: lockTimeoutMs(opts),
         sharedRids: target.sharedRids,
+        volumes: target.volumes, // vol branch
         ...(rids.length ? { rids } : {}),
         ...(opts.force ? { force: true } : {}),
         command,
