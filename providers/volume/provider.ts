@@ -16,6 +16,9 @@ import type { Outputs } from "../../src/core/value.js";
 import { ProviderError, type Observed, type ProbeContext, type Provider, type ProviderContext, type ResourceSpec, type VolumeHost, type VolumeInfo } from "../../src/provider/api.js";
 import { volumeSpec } from "./spec.js";
 
+/** How long a stop waits before asking the vol again when a loop device's detach was deferred. */
+const DEFERRED_RETRY_MS = 3000;
+
 function host(ctx: { volumes?: VolumeHost }): VolumeHost {
   if (!ctx.volumes) throw new ProviderError("volume resources need the vol objects of this node, which this context cannot reach");
   return ctx.volumes;
@@ -102,7 +105,17 @@ async function stopUnlessClaimed(ctx: ProviderContext, r: ResourceSpec): Promise
     ctx.log("info", `${v.path} left up: also claimed by ${others.join(" ")}`);
     return;
   }
-  if (v.up) await h.act(name, "stop", (line) => ctx.log("info", volLine(line)));
+  if (!v.up) return;
+  try {
+    await h.act(name, "stop", (line) => ctx.log("info", volLine(line)));
+  } catch (e) {
+    // A loop device whose detach the kernel deferred (a prober such as blkid holds it open for
+    // a moment; a loaded host makes that moment long): the vol's stop is idempotent, ask again once.
+    if (!(e instanceof ProviderError) || !/detach is deferred/.test(e.message)) throw e;
+    ctx.log("warning", `${v.path}: a loop device was still held open; stopping again in ${DEFERRED_RETRY_MS / 1000} s`);
+    await new Promise((done) => setTimeout(done, DEFERRED_RETRY_MS));
+    await h.act(name, "stop", (line) => ctx.log("info", volLine(line)));
+  }
 }
 
 async function unprovision(ctx: ProviderContext, r: ResourceSpec): Promise<void> {

@@ -24,15 +24,14 @@ export function diagnosticLine(d: Diagnostic): string {
 }
 
 /**
- * The pools of the node whose state root is `root`: <root>/node.conf, <root>/cluster.conf, the
- * default; with the diagnostics of their [pool#...] sections and the texts read (for excerpts).
+ * The pools of the node whose state root is `root`: its node config (`nodeConfig`, else
+ * <root>/node.conf), <root>/cluster.conf, the default; with the diagnostics of their [pool#...] sections and the texts read (for excerpts).
  */
-export function nodePools(root: string): { pools: Pool[]; diagnostics: Diagnostic[]; sources: { name: string; text: string }[] } {
+export function nodePools(root: string, nodeConfig?: string): { pools: Pool[]; diagnostics: Diagnostic[]; sources: { name: string; text: string }[] } {
   const layers: Pool[][] = [];
   const diagnostics: Diagnostic[] = [];
   const sources: { name: string; text: string }[] = [];
-  for (const f of ["node.conf", "cluster.conf"]) {
-    const file = join(root, f);
+  for (const file of [nodeConfig ?? join(root, "node.conf"), join(root, "cluster.conf")]) {
     let text: string;
     try {
       text = readFileSync(file, "utf8");

@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBusyboxTar, importImage, inspectContainer, makeCli, removeContainers, removeImage, writeTestContainersConf, type Cli } from "../helpers/containers.js";
 import { golden } from "../helpers/golden.js";
-import { ROOT } from "../helpers/cli.js";
+import { ROOT, runCli } from "../helpers/cli.js";
 import { loopsBackedBy, mountsUnder, sandbox, show, type Sandbox } from "../helpers/e2e.js";
 import { findmnt } from "../helpers/host.js";
 
@@ -74,6 +74,9 @@ async function lifecycle(sb: Sandbox, poolType: "loop" | "directory"): Promise<v
   const refused = await sb.osvc([vol, "purge", "--local"]);
   expect(refused.code, show(refused)).toBe(1);
   expect(refused.stderr).toMatch(new RegExp(`${vol} is claimed by ${object}`));
+  const refusedU = await sb.osvc([vol, "unprovision", "--local"]);
+  expect(refusedU.code, show(refusedU)).toBe(1);
+  expect(refusedU.stderr).toMatch(/unprovisioning it would destroy the data they use/);
   expect(readFileSync(path.join(mnt, "www", "index.html"), "utf8")).toBe("kept\n");
 
   // Unprovision: unclaimed and stopped; the data stays (the image, or the directory).
@@ -136,6 +139,12 @@ describe.concurrent("volumes from pools (real host)", () => {
     expect(bad.stderr).toMatch(/node\.conf:2:8/);
     expect(bad.stderr).toMatch(/unknown pool type "lop"/);
     expect(bad.stderr).toMatch(/loop/);
+    // validate (no host): the node config's pools, and the pool a volume names.
+    const badTpl = sb.write("badpool.conf", "[volume#0]\npool = fasst\nsize = 1m\n");
+    const v = runCli(["validate", badTpl, "--node-config", path.join(sb.root, "node.conf")]);
+    expect(v.code, show(v)).toBe(1);
+    expect(v.stderr).toMatch(/node\.conf:2:8: error E6202/);
+    expect(v.stderr).toMatch(/badpool\.conf:2:8: warning W2041: volume#0: no pool "fasst"/);
 
     await ok(sb, [object, "purge", "--local"]);
     await ok(sb, [vol, "purge", "--local"]);

@@ -589,7 +589,10 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
       .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, []);
   actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)")).action(run((o) => provision(path, o)));
-  actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(run((o) => provision(path, o, "destroy")));
+  actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(
+    // A claimed vol: refused (vol branch: commands/pool.ts).
+    run(async (o) => (await checkVolumePurge(path, storeFor(o), "unprovision"), provision(path, o, "destroy"))),
+  );
   actionOpts(program.command("start").description("start the provisioned resources")).action(run((o) => provision(path, o, "start")));
   actionOpts(program.command("stop").description("stop the resources, dependents first (data kept)")).action(run((o) => provision(path, o, "stop")));
   actionOpts(program.command("purge").description("unprovision, then delete the object")).action(

@@ -3,7 +3,8 @@
 import { nodePools, poolUsage, volumeChildren } from "../../apply/volumes.js";
 import { poolCapabilities } from "../../config/pools.js";
 import { humanBytes } from "../../provider/content.js";
-import { hasErrors } from "../../core/diagnostics.js";
+import { hasErrors, suggestion, type Diagnostic } from "../../core/diagnostics.js";
+import type { CompileResult } from "../../config/index.js";
 import { formatObjectPath, type ObjectPath } from "../../core/path.js";
 import { defaultRoot, type StateStore } from "../../state/store.js";
 import { sourcesOf, UsageError } from "../common.js";
@@ -66,17 +67,44 @@ function poolTable(rows: readonly PoolRow[]): string {
 }
 
 /**
- * `osvc <ns>/vol/<name> purge` destroys the vol's data: refused while objects claim it (its
- * DEFAULT.children). Throws a UsageError naming them.
+ * validate (no host needed): the pool sections of the node config, and the pools the template's
+ * volume resources name (W2041 at the keyword when the node has no such pool). Printed here (the
+ * node config is not one of the template's sources); true when there are errors.
  */
-export async function checkVolumePurge(path: ObjectPath, store: StateStore): Promise<void> {
+export function reportVolumePools(c: CompileResult, opts: { root?: string; nodeConfig?: string; color?: ColorMode }): boolean {
+  const ev = c.evaluated;
+  const volumes = ev.resources.filter((r) => r.rid.toString().startsWith("volume#"));
+  if (!volumes.length) return false;
+  const { pools, diagnostics, sources } = nodePools(opts.root ?? defaultRoot(), opts.nodeConfig);
+  const named: Diagnostic[] = [];
+  for (const r of volumes) {
+    const k = r.keywords.get("pool");
+    if (typeof k?.value !== "string" || !k.value || pools.some((p) => p.name === k.value)) continue;
+    named.push({
+      code: "W2041",
+      severity: "warning",
+      summary: `${r.rid.toString()}: no pool "${k.value}" in this node's config`,
+      ...(k.range ? { range: k.range } : {}),
+      hint: `${suggestion(k.value, pools.map((p) => p.name)) ?? `The pools here: ${pools.map((p) => p.name).join(", ")}`} (osvc pool ls). A provision on this node would fail.`,
+    });
+  }
+  const text = renderDiagnostics([...diagnostics, ...named], new Map([...sourcesOf(sources), ...sourcesOf(c.sources)]), colorsFor(opts.color, process.stderr));
+  if (text) process.stderr.write(text);
+  return hasErrors(diagnostics);
+}
+
+/**
+ * `osvc <ns>/vol/<name> purge` (and unprovision) destroys the vol's data: refused while objects
+ * claim it (its DEFAULT.children). Throws a UsageError naming them.
+ */
+export async function checkVolumePurge(path: ObjectPath, store: StateStore, verb: "purge" | "unprovision" = "purge"): Promise<void> {
   if (path.kind !== "vol") return;
   const object = formatObjectPath(path);
   const text = await store.readConfig(object);
   const children = text === null ? [] : volumeChildren(text);
   if (!children.length) return;
   throw new UsageError(
-    `${object} is claimed by ${children.join(", ")}: purging it would destroy the data they use`,
-    `Unprovision ${children.length > 1 ? "them" : "it"} first (osvc ${children[0]} unprovision releases the claim, data kept), then purge ${object}.`,
+    `${object} is claimed by ${children.join(", ")}: ${verb === "purge" ? "purging" : "unprovisioning"} it would destroy the data they use`,
+    `Unprovision ${children.length > 1 ? "them" : "it"} first (osvc ${children[0]} unprovision releases the claim, data kept), then ${verb} ${object}.`,
   );
 }
