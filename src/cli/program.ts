@@ -168,6 +168,7 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .command("ls")
     .description("the pools of the node config (<root>/node.conf), the cluster config and the default one: type, path, volumes, size and free space")
     .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
+    .option("--node-config <file>", "the node config (default: <root>/node.conf)")
     .option("--format <fmt>", "text or json", "text")
     .action(wrap(async (opts: Record<string, unknown>) => {
       const { poolLsCommand } = await import("./commands/pool.js");

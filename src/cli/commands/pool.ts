@@ -14,6 +14,7 @@ import { storeFor } from "./engine.js";
 
 export interface PoolLsOptions {
   root?: string;
+  nodeConfig?: string;
   format?: string;
   color?: ColorMode;
 }
@@ -45,7 +46,7 @@ export async function poolLsCommand(opts: PoolLsOptions): Promise<number> {
   const format = opts.format ?? "text";
   if (format !== "text" && format !== "json") throw new UsageError(`--format ${format}: expected text or json`);
   const root = opts.root ?? defaultRoot();
-  const { pools, diagnostics, sources } = nodePools(root);
+  const { pools, diagnostics, sources } = nodePools(root, opts.nodeConfig);
   const diag = renderDiagnostics(diagnostics, sourcesOf(sources), colorsFor(opts.color, process.stderr));
   if (diag) process.stderr.write(diag);
   const vols = await volumesByPool(storeFor({ root }));
