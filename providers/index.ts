@@ -10,6 +10,7 @@ import { fsDirectoryProvider } from "./fs-directory/provider.js";
 import { ipHostProvider } from "./ip-host/provider.js";
 import { ipNetnsProvider } from "./ip-netns/provider.js";
 import { syncRsyncProvider } from "./sync-rsync/provider.js";
+import { volumeProvider } from "./volume/provider.js";
 
 export const BUILTIN_PROVIDERS: readonly Provider[] = [
   ipHostProvider,
@@ -22,4 +23,5 @@ export const BUILTIN_PROVIDERS: readonly Provider[] = [
   containerDockerProvider,
   ...appProviders,
   syncRsyncProvider,
+  volumeProvider,
 ];

@@ -238,13 +238,44 @@ function refuseUnsupported(r: ResourceSpec): void {
   }
   for (const m of kwList(r, "volume_mounts")) {
     const src = m.split(":")[0];
-    if (!src.startsWith("/")) {
+    if (!src.startsWith("/") && !volumeSource(src)) {
       throw new ProviderError(
-        `${r.rid}: volume_mounts ${JSON.stringify(m)}: the source must be an absolute host path`,
-        "volume names (<volname>/<sub>:/dst) are not resolved by this driver; use the volume's mount point, e.g. /srv/{name}/data:/data",
+        `${r.rid}: volume_mounts ${JSON.stringify(m)}: the source must be an absolute host path or <volname>[/<sub>]`,
+        "e.g. /srv/{name}/data:/data, or {name}-vol-0/data:/data for the vol object of a volume resource",
       );
     }
   }
+}
+
+/** A `<volname>[/<sub>]` source of volume_mounts: the vol object's name and the path under its head, or undefined. */
+export function volumeSource(src: string): { vol: string; sub: string } | undefined {
+  const m = /^([a-z0-9][a-z0-9.-]*)(?:\/(.*))?$/.exec(src);
+  if (!m) return undefined;
+  const sub = (m[2] ?? "").replace(/\/+$/, "");
+  if (sub.split("/").some((c) => c === "..")) return undefined; // never outside the volume
+  return { vol: m[1], sub };
+}
+
+/**
+ * volume_mounts with their `<volname>/<sub>` sources replaced by the vol's mount point (the vol
+ * object of this namespace, which must be up: its volume resource started it before).
+ */
+export async function resolveVolumeMounts(ctx: ProviderContext, r: ResourceSpec): Promise<string[]> {
+  const out: string[] = [];
+  for (const m of kwList(r, "volume_mounts")) {
+    const [src, ...rest] = m.split(":");
+    const v = src.startsWith("/") ? undefined : volumeSource(src);
+    if (!v) {
+      out.push(m);
+      continue;
+    }
+    if (!ctx.volumes) throw new ProviderError(`${r.rid}: volume_mounts ${JSON.stringify(m)}: the vol objects cannot be reached here`);
+    const info = await ctx.volumes.info(v.vol);
+    if (!info.exists) throw new ProviderError(`${r.rid}: volume_mounts ${JSON.stringify(m)}: ${info.path} does not exist on this node`, `A volume resource with name = ${v.vol} creates it at provision.`);
+    if (!info.up || !info.mnt) throw new ProviderError(`${r.rid}: volume_mounts ${JSON.stringify(m)}: ${info.path} is not up`, `Start it first: its volume resource, or osvc ${info.path} start.`);
+    out.push([v.sub ? `${info.mnt}/${v.sub}` : info.mnt, ...rest].join(":"));
+  }
+  return out;
 }
 
 /** Resolved namespace options (container#N already turned into container:<name>). */
@@ -542,10 +573,12 @@ async function start(engine: OciEngine, ctx: ProviderContext, r: ResourceSpec): 
     uts: await resolveNs(engine, ctx, env, r, "utsns"),
     userns: await resolveNs(engine, ctx, env, r, "userns"),
   };
+  // volume_mounts: <volname>/<sub> sources resolved to the vol's mount point (vol branch).
+  const mounts = await resolveVolumeMounts(ctx, r);
   // configs_/secrets_environment: through a private env file (0600, removed right after the run),
   // so no value shows in a command line or a log.
   const envFile = await writeEnvFile(ctx, r, name, await dataEnvironment(ctx, r));
-  const args = ["run", ...(envFile ? ["--env-file", envFile] : []), ...buildRunArgs(r, name, ctx.objectName, ns)];
+  const args = ["run", ...(envFile ? ["--env-file", envFile] : []), ...buildRunArgs({ ...r, kw: { ...r.kw, volume_mounts: mounts } }, name, ctx.objectName, ns)];
   let res: ExecResult;
   try {
     res = await cli(engine, ctx, env, args, (kwSeconds(r, "start_timeout", 5) + 60) * 1000);

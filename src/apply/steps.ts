@@ -12,6 +12,7 @@ import type { ResourceState } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
 import type { ApplyEvent } from "./applier.js";
 import { dataReader } from "./data-reader.js";
+import { volumeHost } from "./volumes.js";
 import type { StateWriter } from "./state-writer.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
 import type { UndoStack } from "./undo.js";
@@ -79,6 +80,8 @@ export function steps(input: StepsInput): Steps {
   // configs_/secrets_environment: keys of the cfg/sec objects of this object's namespace.
   const parsedPath = parseObjectPath(object);
   const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
+  // volume resources: the vol objects of this namespace (apply/volumes.ts).
+  const volumes = volumeHost({ store, namespace: parsedPath.ok ? parsedPath.path.namespace : "root", nodename: input.node, exec: createExec() });
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
   const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
@@ -92,6 +95,7 @@ export function steps(input: StepsInput): Steps {
     nodename: input.node,
     varDir,
     readData,
+    volumes,
     background: (work) => {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },

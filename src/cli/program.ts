@@ -182,6 +182,19 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
     .option("--lock-timeout <duration>", "wait this long for the objects' locks (e.g. 30s); default: fail at once");
   storeCommand(cluster.command("force-unlock").argument("<object>", "object path").description("show who holds an object's cluster lock; remove it given its id"), "storeForceUnlockCommand")
     .option("--id <id>", "the lock id (as printed by this command or by the run that failed to get the lock)");
+  // osvc pool ls (vol branch: src/cli/commands/pool.ts).
+  program
+    .command("pool")
+    .description("the storage pools volumes are allocated from")
+    .command("ls")
+    .description("the pools of the node config (<root>/node.conf), the cluster config and the default one: type, path, volumes, size and free space")
+    .option("--root <dir>", "state directory (default: $OSVC_ROOT, else /var/lib/osvc as root)")
+    .option("--node-config <file>", "the node config (default: <root>/node.conf)")
+    .option("--format <fmt>", "text or json", "text")
+    .action(wrap(async (opts: Record<string, unknown>) => {
+      const { poolLsCommand } = await import("./commands/pool.js");
+      return poolLsCommand({ ...opts, color });
+    }));
   program.addHelpText("after", OBJECT_HELP);
 
   return {

@@ -22,6 +22,7 @@ import { parseLoadavg, place, type NodeFacts, type Placement, type PlacementPoli
 import { canonicalObject, checkName } from "./store/common.js";
 import type { ClusterStore, InstanceRecord, NodeRunState, OrchestrationRecord, StoreLock } from "./store/types.js";
 import type { NodeResult, TransportRunOptions } from "./transport.js";
+import { shareVolumes } from "./volumes.js";
 
 export type ClusterAction = "provision" | "unprovision" | "start" | "stop" | "purge";
 
@@ -65,6 +66,8 @@ export interface OrchestrateRequest {
   readonly force?: boolean;
   /** The command line, for the lock holder record. */
   readonly command: string;
+  /** The vol objects of the object's volume resources: the leader's configs go to the followers (cluster/volumes.ts). */
+  readonly volumes?: readonly string[];
 }
 
 export type Role = "leader" | "follower";
@@ -357,6 +360,11 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
       const leaderProv = leaders[0] ? (provisionedOf.get(leaders[0]) ?? (await nodeStatus(runner, leaders[0], object)).status?.resources?.reduce<Record<string, boolean | null>>((m, r) => ({ ...m, [r.rid]: r.provisioned }), {})) : undefined;
       const sharedOps = (req.sharedRids ?? []).filter((rid) => leaderProv?.[rid] === true).map((rid) => ({ op: "shared" as const, record: { rid, node: leaders[0], outputs: {}, updatedAt: new Date().toISOString() } }));
       if (sharedOps.length) await lock.write(sharedOps);
+      // vol branch: the vols the leader created reach the store and the followers before they act.
+      if (req.volumes?.length && leaders[0]) {
+        const problems = await shareVolumes({ volumes: req.volumes, leader: leaders[0], followers: followers.filter((n) => !unreachable.has(n)), parallelism, command: req.command, orchestrationId: id, nodeLockTimeoutS: nodeLockS }, { runner, store });
+        for (const line of problems) emit({ type: "node_output", node: leaders[0], stream: "stderr", line });
+      }
       await setPhase("followers", followers);
       await inParallel(followers, () => ["provision"]);
       return finish();

@@ -16,6 +16,8 @@ export interface ClusterTarget {
   readonly nodes: readonly string[];
   readonly placement: PlacementSpec;
   readonly sharedRids: readonly string[];
+  /** The vol objects its volume resources name (as the first node sees them). */
+  readonly volumes: readonly string[];
 }
 
 export interface TargetRequest {
@@ -74,6 +76,16 @@ export function clusterTarget(req: TargetRequest): TargetResult {
       nodes,
       placement: { placement, topology, ...(flexMin !== undefined ? { flexMin } : {}), ...(flexMax !== undefined ? { flexMax } : {}), ...(flexTarget !== undefined ? { flexTarget } : {}) },
       sharedRids: ev.resources.filter((r) => r.keywords.get("shared")?.value === true).map((r) => r.rid.toString()),
+      volumes: volumeObjects(path, ev),
     },
   };
+}
+
+/** The vol objects ("<ns>/vol/<name>") the enabled volume resources of an evaluated config name. */
+function volumeObjects(path: ObjectPath, ev: EvaluatedTemplate): string[] {
+  const names = ev.resources
+    .filter((r) => r.rid.toString().startsWith("volume#") && r.keywords.get("disable")?.value !== true)
+    .map((r) => r.keywords.get("name")?.value)
+    .filter((n): n is string => typeof n === "string" && n.trim() !== "");
+  return [...new Set(names.map((n) => `${path.namespace}/vol/${n.trim()}`))].sort();
 }

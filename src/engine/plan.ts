@@ -13,6 +13,7 @@ import { parseDataWord } from "../provider/data-env.js";
 import { createExec } from "../provider/exec.js";
 import { isHolderDead, LOCK_FILE, parseHolder, type LockHolder } from "../state/lock.js";
 import { dataReader } from "../apply/data-reader.js";
+import { volumeHost } from "../apply/volumes.js";
 import { dataEntries } from "../state/data.js";
 import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
@@ -37,7 +38,9 @@ export function planOptions(sel: PlanSelection, destroy = false): PlanOptions {
 /** What the planner's probes get: read-only commands, the object's var dir and data objects. */
 export function probeContext(store: StateStore, object: string, node: string) {
   const p = parseObjectPath(object);
-  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object), readData: dataReader(store, p.ok ? p.path.namespace : "root") };
+  const namespace = p.ok ? p.path.namespace : "root";
+  // volumes: the vol objects of this namespace, for the volume driver's probe.
+  return { exec: createExec(), objectName: object, nodename: node, varDir: store.varDir(object), readData: dataReader(store, namespace), volumes: volumeHost({ store, namespace, nodename: node, exec: createExec() }) };
 }
 
 /**

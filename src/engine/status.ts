@@ -123,6 +123,7 @@ function describe(rid: string, kw: (k: string) => unknown, outputs: Record<strin
   if (group === "ip") return `${kw("ipname") ?? ""}@${kw("ipdev") ?? ""}`;
   if (group === "container") return String(kw("image") ?? "");
   if (group === "app") return appLabel(kw("start"), kw("script"));
+  if (group === "volume") return `${kw("name") ?? ""}${outputs?.mnt ? `@${String(outputs.mnt)}` : ""}`;
   if (group === "sync") {
     const src = [kw("src") ?? []].flat().join(" ");
     const dst = String(kw("dst") ?? "");

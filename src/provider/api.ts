@@ -47,6 +47,50 @@ export interface ProviderContext {
    * own. Absent where nothing can be recorded (rollback, status); use `noteCreated`.
    */
   readonly recordFacts?: (facts: Outputs) => Promise<void>;
+  /** The vol objects of the object's namespace (the volume driver); absent where none can be reached. */
+  readonly volumes?: VolumeHost;
+}
+
+/** What a volume resource sees of its vol object. */
+export interface VolumeInfo {
+  /** The vol object path ("<ns>/vol/<name>"). */
+  readonly path: string;
+  /** Its config is installed on this node. */
+  readonly exists: boolean;
+  /** The objects claiming it (DEFAULT.children). */
+  readonly children: readonly string[];
+  readonly pool?: string;
+  /** Every resource of the vol is recorded provisioned. */
+  readonly provisioned: boolean;
+  /** The vol is up (its status, probed live). */
+  readonly up: boolean;
+  /** Why it is not up, when provisioned (its status: avail and the resources not up). */
+  readonly down?: string;
+  /** Its head: the mount point of its filesystem (or its directory). */
+  readonly mnt?: string;
+  readonly exposedDevs: readonly string[];
+}
+
+/** What the volume driver asks of a pool (size in bytes). */
+export interface VolumeAllocation {
+  readonly pool?: string;
+  readonly type?: string;
+  readonly size?: number;
+  readonly access: string;
+  readonly format: boolean;
+}
+
+/** The vol objects of one namespace on this node, as the volume driver drives them. */
+export interface VolumeHost {
+  /** Read-only. */
+  info(name: string): Promise<VolumeInfo>;
+  /** Writes the vol's config from the pool chosen for `req`, claimed by `consumer`; returns the pool name. */
+  create(name: string, req: VolumeAllocation, consumer: string): Promise<string>;
+  /** Adds (claim) or removes (unclaim) `consumer` in the vol's children. */
+  claim(name: string, consumer: string): Promise<void>;
+  unclaim(name: string, consumer: string): Promise<void>;
+  /** Runs the vol's own action on this node (`osvc <vol> provision|start|stop --local`). */
+  act(name: string, action: "provision" | "start" | "stop", log: (line: string) => void, opts?: { leader?: boolean }): Promise<void>;
 }
 
 /** Records what a provider just created (see ProviderContext.recordFacts); a no-op where unsupported. */
@@ -173,6 +217,7 @@ export interface ProbeContext {
   readonly nodename: string;
   readonly varDir: string;
   readonly readData?: DataReader;
+  readonly volumes?: VolumeHost;
 }
 
 /** A provider failure meant for the user: message, optional hint. */

@@ -6,7 +6,7 @@
 // every object gets a name of this run (so its sandbox /tmp/osvc-<name>, its containers
 // <name>.container.N and its volume group are this run's), the image a tag of this run, the
 // podman settings a temp dir.
-import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
@@ -130,6 +130,31 @@ describe("seed-derived examples", () => {
     expect(findmnt(`${sandbox}/data`)).toBeFalsy();
     expect(sh("ip", ["-n", NS, "-j", "addr"]).stdout).toBe(before);
     expect(containers(name)).toBe("");
+  });
+
+  it("data on a volume: create --provision, status, no changes; unprovision keeps the data, provision finds it; purge of the vol leaves nothing", () => {
+    const dir = makeTempDir("osvc-ex-");
+    const { conf, example, name } = exampleObject("examples/volume-data.conf");
+    const root = path.join(dir, "root");
+    const vol = `root/vol/${name}-vol-0`;
+    const data = path.join(root, "pool/directory", `${name}-vol-0.root.vol`);
+    const c = osvc([name, "create", "--config", conf, "--provision", "--node", "golden-node"], root);
+    expect(c.code, c.stderr + c.stdout).toBe(0);
+    const st = osvc([name, "print", "status", "--node", "golden-node"], root);
+    expect(st.code, st.stderr).toBe(0);
+    golden(path.join(ROOT, "fixtures/examples/volume-data-status.txt"), scrub(st.stdout.replaceAll(root, "<root>"), name, example));
+    expect(readFileSync(path.join(data, "www/index.html"), "utf8")).toBe(`served by ${name}\n`);
+    const p = osvc(["plan", path.join(root, "objects/root/svc", name, "config.conf"), "--path", name, "--node", "golden-node", "--detailed-exitcode"], root);
+    expect(p.code, p.stderr + p.stdout).toBe(0);
+    expect(osvc([name, "unprovision", "--node", "golden-node"], root).code).toBe(0);
+    expect(readFileSync(path.join(data, "www/index.html"), "utf8")).toBe(`served by ${name}\n`);
+    expect(osvc([name, "provision", "--node", "golden-node"], root).code).toBe(0);
+    expect(readFileSync(path.join(data, "www/index.html"), "utf8")).toBe(`served by ${name}\n`);
+    expect(osvc([name, "purge", "--node", "golden-node"], root).code).toBe(0);
+    const purged = osvc([vol, "purge", "--node", "golden-node"], root);
+    expect(purged.code, purged.stderr + purged.stdout).toBe(0);
+    expect(existsSync(data)).toBe(false);
+    expect(osvc([vol, "print", "config"], root).code).toBe(1); // the vol object is gone
   });
 
   it("btrfs raid1 (in place of md): create --provision, status, destroy", () => {

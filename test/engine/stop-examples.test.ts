@@ -2,7 +2,7 @@
 // (a standby resource stays up with what it needs), and purges; a resource marked unprovisioned
 // while up is stopped before its disk goes. osvc runs inside a private network namespace; every
 // object has a unique name (its sandbox is /tmp/osvc-<name>), never one a user runs from the README.
-import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +13,8 @@ const NS = `osvc-t-stop${process.pid}`;
 const IMAGE = `localhost/osvc-stop-busybox:t${process.pid}`;
 /** The example whose container service has a standby filesystem (checked in detail below). */
 const DOCKER_EXAMPLE = "examples/docker-service.conf";
+/** The example whose data lives on a volume (the vol outlives the service's purge). */
+const VOLUME_EXAMPLE = "examples/volume-data.conf";
 let CONF = "";
 let podmanDir = "";
 const podman = (args: string[]) => sh("env", [`CONTAINERS_CONF=${CONF}`, "podman", ...args]);
@@ -83,7 +85,13 @@ describe("stop every example", () => {
       cleanup.register(sandbox);
       const root = path.join(makeTempDir("osvc-stopex-"), "root");
       const docker = `examples/${file}` === DOCKER_EXAMPLE;
-      const env = docker ? ["--env", `image=${IMAGE}`] : [];
+      // The volume example: its vol from a loop pool of this test's node config, in the sandbox.
+      const volume = `examples/${file}` === VOLUME_EXAMPLE;
+      if (volume) {
+        mkdirSync(root, { recursive: true });
+        writeFileSync(path.join(root, "node.conf"), `[pool#stopex]\ntype = loop\npath = ${sandbox}/pool\n`);
+      }
+      const env = docker ? ["--env", `image=${IMAGE}`] : volume ? ["--env", "pool=stopex"] : [];
       const c = osvc([name, "create", "--config", path.join(ROOT, "examples", file), ...env, "--provision", "--leader", "--disable-rollback"], root);
       expect(c.code, c.text).toBe(0);
       expect(mountsUnder(sandbox).length).toBeGreaterThan(0);
@@ -102,6 +110,11 @@ describe("stop every example", () => {
 
       const d = osvc([name, "purge", "--leader"], root);
       expect(d.code, d.text).toBe(0);
+      if (volume) {
+        // The service's purge released the vol (its data stays): purge it too.
+        const v = osvc([`root/vol/${name}-vol-0`, "purge"], root);
+        expect(v.code, v.text).toBe(0);
+      }
       expect(mountsUnder(sandbox)).toEqual([]);
       expect(podman(["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${name}.`]).stdout.trim()).toBe("");
       expect(existsSync(sandbox), `${sandbox} left behind`).toBe(false);

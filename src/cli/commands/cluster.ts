@@ -240,6 +240,7 @@ export async function orchestratedAction(target: ClusterTarget, action: ClusterA
         parallelism: positiveInt(opts.parallelism, 10, "--parallelism"),
         lockTimeoutMs: lockTimeoutMs(opts),
         sharedRids: target.sharedRids,
+        volumes: target.volumes, // vol branch
         ...(rids.length ? { rids } : {}),
         ...(opts.force ? { force: true } : {}),
         command,

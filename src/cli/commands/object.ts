@@ -19,6 +19,7 @@ import { builtinCatalog, collect, nodeEval, parseEnvOverrides, printError, promp
 import { computePlan, markProvisioned, recordedFallback, standbyPlan, type EngineContext, type PlanRequest } from "../../engine/index.js";
 import { gateCompiled } from "../gate.js";
 import { TOP_COMMANDS } from "../top-commands.js";
+import { checkVolumePurge } from "./pool.js";
 import type { ColorMode } from "../views/color.js";
 import { STATUS_LEGEND } from "../views/status-legend.js";
 import { engineContext, planRequest, prepareCompiled, printDiagnostics, reportUnrecorded, runApply, showPlan, resinfoCommand, statusCommand, syncUpdateCommand, storeFor, withLock, type EngineOptions } from "./engine.js";
@@ -93,6 +94,11 @@ async function installedConfig(path: ObjectPath, opts: ObjOpts): Promise<string>
   const text = await storeFor(opts).readConfig(formatObjectPath(path));
   if (text === null) throw new UsageError(`object ${formatObjectPath(path)} does not exist on this node`, `Create it: osvc ${formatObjectPath(path)} create --config <file>`);
   return text;
+}
+
+/** The rids of a vol's config: its purge destroys their data (--allow-destroy for each). */
+async function volumeRids(path: ObjectPath, opts: ObjOpts): Promise<string[]> {
+  return sectionNames(await installedConfig(path, opts)).filter((s) => s !== "DEFAULT" && s.includes("#"));
 }
 
 /** print config --format: text (the INI form, also "ini"), json or yaml. */
@@ -562,14 +568,19 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
       .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, []);
   actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)")).action(run((o) => provision(path, o)));
-  actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(run((o) => provision(path, o, "destroy")));
+  actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(
+    // A claimed vol: refused (vol branch: commands/pool.ts).
+    run(async (o) => (await checkVolumePurge(path, storeFor(o), "unprovision"), provision(path, o, "destroy"))),
+  );
   actionOpts(program.command("start").description("start the provisioned resources")).action(run((o) => provision(path, o, "start")));
   actionOpts(program.command("stop").description("stop the resources, dependents first (data kept)")).action(run((o) => provision(path, o, "stop")));
   actionOpts(program.command("purge").description("unprovision, then delete the object")).action(
     run(async (o) => {
+      // A vol: refused while claimed; else its data goes too (vol branch: commands/pool.ts).
+      await checkVolumePurge(path, storeFor(o));
       const cluster = await orchestrated(path, o, "purge");
       if (cluster !== undefined) return cluster;
-      const code = await provision(path, { ...o, verb: "Purge", local: true }, "destroy");
+      const code = await provision(path, { ...o, verb: "Purge", local: true, ...(path.kind === "vol" ? { allowDestroy: await volumeRids(path, o) } : {}) }, "destroy");
       return code === 0 ? del(path, o) : code;
     }),
   );

@@ -15,7 +15,9 @@ export async function validateCommand(template: string | undefined, opts: Templa
     process.stdout.write(JSON.stringify({ valid: r.ok, diagnostics, ...(omitted > 0 ? { omitted } : {}) }, null, 2) + "\n");
     return r.ok ? 0 : 1;
   }
-  const failed = reportDiagnostics(r, opts.color);
+  // vol branch: the node's pools, for the volume resources (commands/pool.ts).
+  const hasVolumes = r.ok && r.evaluated.resources.some((x) => x.rid.toString().startsWith("volume#"));
+  const failed = reportDiagnostics(r, opts.color) || (hasVolumes && (await import("./pool.js")).reportVolumePools(r, opts));
   if (!failed) {
     const n = r.evaluated.resources.length;
     process.stdout.write(`${r.sources.map((s) => s.name).join(", ")}: valid (${n} resource${n === 1 ? "" : "s"})\n`);
