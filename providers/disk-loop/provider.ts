@@ -297,8 +297,8 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
     }
     // The kernel accepts LOOP_CLR_FD on a busy device and only defers it (autoclear) until the
     // last opener closes it. A passing prober (udev, a blkid scanning every device) holds it for a
-    // moment: give such a holder up to 2 s, then check (sysfs: no command, no new listing).
-    if (!(await detachSettled(l.name, l.backFile, 2000))) {
+    // moment (longer on a loaded host): give such a holder up to 10 s, then check (sysfs: no command, no new listing).
+    if (!(await detachSettled(l.name, l.backFile, 10_000))) {
       throw new ProviderError(
         `loop device ${l.name} (${file}) is still in use; its detach is deferred until the last user closes it`,
         "stop whatever holds the device open",

@@ -1,11 +1,10 @@
-// osvc pool ls: the storage pools of this node (config/pools.ts), with their usage, and the vol
+// osvc pool ls: the storage pools of this node (engine/pools.ts), with their usage, and the vol
 // objects' claims as the purge of a vol checks them.
-import { nodePools, poolUsage, volumeChildren } from "../../apply/volumes.js";
-import { poolCapabilities } from "../../config/pools.js";
-import { humanBytes } from "../../provider/content.js";
-import { hasErrors, suggestion, type Diagnostic } from "../../core/diagnostics.js";
 import type { CompileResult } from "../../config/index.js";
+import { hasErrors } from "../../core/diagnostics.js";
 import { formatObjectPath, type ObjectPath } from "../../core/path.js";
+import { poolList, volumeClaimers, volumePoolDiagnostics, type PoolRow } from "../../engine/index.js";
+import { humanBytes } from "../../provider/content.js";
 import { defaultRoot, type StateStore } from "../../state/store.js";
 import { sourcesOf, UsageError } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
@@ -19,41 +18,13 @@ export interface PoolLsOptions {
   color?: ColorMode;
 }
 
-interface PoolRow {
-  name: string;
-  type: string;
-  path: string;
-  capabilities: string[];
-  volumes: string[];
-  size: number | null;
-  free: number | null;
-}
-
-/** The vol objects of this node allocated from each pool (DEFAULT.pool of their config). */
-async function volumesByPool(store: StateStore): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (const o of await store.listObjects().catch(() => [])) {
-    if (!o.includes("/vol/")) continue;
-    const text = await store.readConfig(o).catch(() => null);
-    const m = text ? /^\s*pool\s*[=:]\s*(\S+)/m.exec(text.split(/^\[(?!DEFAULT\])/m)[0]) : null;
-    if (!m) continue;
-    out.set(m[1], [...(out.get(m[1]) ?? []), o]);
-  }
-  return out;
-}
-
 export async function poolLsCommand(opts: PoolLsOptions): Promise<number> {
   const format = opts.format ?? "text";
   if (format !== "text" && format !== "json") throw new UsageError(`--format ${format}: expected text or json`);
   const root = opts.root ?? defaultRoot();
-  const { pools, diagnostics, sources } = nodePools(root, opts.nodeConfig);
+  const { rows, diagnostics, sources } = await poolList(storeFor({ root }), root, opts.nodeConfig);
   const diag = renderDiagnostics(diagnostics, sourcesOf(sources), colorsFor(opts.color, process.stderr));
   if (diag) process.stderr.write(diag);
-  const vols = await volumesByPool(storeFor({ root }));
-  const rows: PoolRow[] = pools.map((p) => {
-    const u = poolUsage(p.path);
-    return { name: p.name, type: p.type, path: p.path, capabilities: poolCapabilities(p), volumes: vols.get(p.name) ?? [], size: u?.size ?? null, free: u?.free ?? null };
-  });
   if (format === "json") process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
   else process.stdout.write(poolTable(rows));
   return hasErrors(diagnostics) ? 1 : 0;
@@ -73,25 +44,11 @@ function poolTable(rows: readonly PoolRow[]): string {
  * node config is not one of the template's sources); true when there are errors.
  */
 export function reportVolumePools(c: CompileResult, opts: { root?: string; nodeConfig?: string; color?: ColorMode }): boolean {
-  const ev = c.evaluated;
-  const volumes = ev.resources.filter((r) => r.rid.toString().startsWith("volume#"));
-  if (!volumes.length) return false;
-  const { pools, diagnostics, sources } = nodePools(opts.root ?? defaultRoot(), opts.nodeConfig);
-  const named: Diagnostic[] = [];
-  for (const r of volumes) {
-    const k = r.keywords.get("pool");
-    if (typeof k?.value !== "string" || !k.value || pools.some((p) => p.name === k.value)) continue;
-    named.push({
-      code: "W2041",
-      severity: "warning",
-      summary: `${r.rid.toString()}: no pool "${k.value}" in this node's config`,
-      ...(k.range ? { range: k.range } : {}),
-      hint: `${suggestion(k.value, pools.map((p) => p.name)) ?? `The pools here: ${pools.map((p) => p.name).join(", ")}`} (osvc pool ls). A provision on this node would fail.`,
-    });
-  }
-  const text = renderDiagnostics([...diagnostics, ...named], new Map([...sourcesOf(sources), ...sourcesOf(c.sources)]), colorsFor(opts.color, process.stderr));
+  const r = volumePoolDiagnostics(c, opts.root ?? defaultRoot(), opts.nodeConfig);
+  if (!r) return false;
+  const text = renderDiagnostics([...r.diagnostics, ...r.named], new Map([...sourcesOf(r.sources), ...sourcesOf(c.sources)]), colorsFor(opts.color, process.stderr));
   if (text) process.stderr.write(text);
-  return hasErrors(diagnostics);
+  return hasErrors(r.diagnostics);
 }
 
 /**
@@ -99,11 +56,9 @@ export function reportVolumePools(c: CompileResult, opts: { root?: string; nodeC
  * claim it (its DEFAULT.children). Throws a UsageError naming them.
  */
 export async function checkVolumePurge(path: ObjectPath, store: StateStore, verb: "purge" | "unprovision" = "purge"): Promise<void> {
-  if (path.kind !== "vol") return;
-  const object = formatObjectPath(path);
-  const text = await store.readConfig(object);
-  const children = text === null ? [] : volumeChildren(text);
+  const children = await volumeClaimers(path, store);
   if (!children.length) return;
+  const object = formatObjectPath(path);
   throw new UsageError(
     `${object} is claimed by ${children.join(", ")}: ${verb === "purge" ? "purging" : "unprovisioning"} it would destroy the data they use`,
     `Unprovision ${children.length > 1 ? "them" : "it"} first (osvc ${children[0]} unprovision releases the claim, data kept), then ${verb} ${object}.`,
