@@ -26,7 +26,7 @@ import { parseBlkid } from "../fs/provider.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import type { DeviceContent } from "../../src/provider/api.js";
 import { diskLoopSpec } from "./spec.js";
-import { listLoops, noteLoopChange, type LoopDevice } from "./loops.js";
+import { listLoops, noteFreshAttach, noteLoopChange, sysfsBackingRaw, type LoopDevice } from "./loops.js";
 
 export { listLoops, parseLosetupJson, type LoopDevice } from "./loops.js";
 
@@ -218,12 +218,8 @@ async function attach(ctx: ProviderContext, file: string, fresh = false): Promis
 
 /** The loop device's backing file as sysfs shows it (" (deleted)" suffix removed), or undefined once it is detached. */
 async function sysfsBacking(dev: string): Promise<string | undefined> {
-  try {
-    const text = (await readFile(`/sys/block/${path.basename(dev)}/loop/backing_file`, "utf8")).replace(/\n$/, "");
-    return text.endsWith(" (deleted)") ? text.slice(0, -" (deleted)".length) : text;
-  } catch {
-    return undefined; // gone: detached
-  }
+  const text = await sysfsBackingRaw(dev);
+  return text?.endsWith(" (deleted)") ? text.slice(0, -" (deleted)".length) : text;
 }
 
 /**
@@ -350,6 +346,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     }
     throw e;
   }
+  if (!info.exists) await noteFreshAttach(dev, file); // the fs on it needs no sampling while the file holds no block
   return { exposed_devs: [dev], created_file: created, created_dirs: createdDirs };
 }
 

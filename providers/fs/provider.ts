@@ -33,7 +33,7 @@ import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
 import { FS_TYPES_RUNNABLE, fsSpecs, MKFS_OPTIONS } from "./spec.js";
 import { readMounts } from "./mountinfo.js";
-import { listLoops, noteLoopChange } from "../disk-loop/loops.js";
+import { blankByConstruction, listLoops, noteLoopChange } from "../disk-loop/loops.js";
 
 export type RunnableFsType = (typeof FS_TYPES_RUNNABLE)[number];
 type Problem = ProbeProblem;
@@ -474,12 +474,25 @@ async function membersOf(type: RunnableFsType, r: ResourceSpec, dev: string): Pr
 }
 
 /**
+ * A loop device osvc attached in this run to a file it had just created, and that file still holds
+ * no allocated block once the device's buffers are written out: all zeros, so no signature and no
+ * data, by construction (providers/disk-loop/loops.ts). Undefined for any other device.
+ */
+async function freshContent(dev: string): Promise<DeviceContent | undefined> {
+  const why = await blankByConstruction(dev);
+  return why === undefined ? undefined : { device: dev, blank: true, detail: why };
+}
+
+/**
  * What formatting `dev` would destroy: sampled, read-only. A device that cannot be read is an error.
  * The block device's cached pages are dropped first (blockdev --flushbufs): data written to a loop
- * device's backing file since an earlier look must not hide behind cached zeros.
+ * device's backing file since an earlier look must not hide behind cached zeros, and data written
+ * through the device reaches the file. A device blank by construction (freshContent) is not sampled.
  */
 async function contentOf(exec: Exec, dev: string): Promise<DeviceContent> {
   if ((await stat(dev)).isBlockDevice()) {
+    const fresh = await freshContent(dev);
+    if (fresh) return fresh;
     const f = await exec("blockdev", ["--flushbufs", dev]);
     if (f.exitCode !== 0) throw new ProviderError(`cannot read ${dev} to check that it is blank: blockdev --flushbufs: ${(f.stderr || f.stdout).trim() || `exit code ${f.exitCode}`}`);
   }
@@ -691,7 +704,9 @@ export function makeFsProvider(type: RunnableFsType): Provider {
 
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
-    const sig = await probeSignature(ctx.exec, dev.path);
+    // A device blank by construction holds only zeros: no signature for blkid to find.
+    const fresh = await freshContent(dev.path);
+    const sig: Signature = fresh ? { kind: "none" } : await probeSignature(ctx.exec, dev.path);
     let formatted = recordedBool(r, "formatted_by_osvc") === true;
     if (sig.kind === "none") {
       const opts = mkfsOptOf(r, type);
@@ -700,9 +715,13 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         const ms = await probeSignature(ctx.exec, m);
         if (ms.kind !== "none") throw foreignSignatureError(m, ms, type);
       }
+      let blankWhy = "";
       for (const d of [dev.path, ...members]) {
-        const c = await contentOf(ctx.exec, d);
-        if (c.blank) continue;
+        const c = d === dev.path && fresh ? fresh : await contentOf(ctx.exec, d);
+        if (c.blank) {
+          if (d === dev.path) blankWhy = ` (blank: ${c.detail})`;
+          continue;
+        }
         if (!r.allow?.format) throw formatRefused(r.rid, c, type);
         ctx.log("warning", `formatting ${d}, which holds ${c.detail} (--allow-format ${r.rid})`);
       }
@@ -713,7 +732,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         const tail = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(0, 2).join("\n");
         throw new ProviderError(`${file} failed on ${dev.path} (${exitText(res)}): ${tail}`, "check mkfs_opt");
       }
-      ctx.log("info", `formatted ${dev.path} as ${type}`);
+      ctx.log("info", `formatted ${dev.path} as ${type}${blankWhy}`);
       formatted = true;
       await noteCreated(ctx, { formatted_by_osvc: true });
     } else if (sig.kind === "fs" && sig.type === type) {
