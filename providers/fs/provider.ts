@@ -402,17 +402,47 @@ export function coDevicesOf(mntOpt: string | undefined): string[] {
     .map((o) => o.slice("device=".length));
 }
 
+interface MountIndex {
+  readonly byTarget: ReadonlyMap<string, MountEntry[]>;
+  readonly byDev: ReadonlyMap<string, MountEntry[]>;
+  readonly order: ReadonlyMap<MountEntry, number>;
+}
+
+/** A mount table by target and by source device, built once per table: the probe asks per resource. */
+const mountIndexes = new WeakMap<readonly MountEntry[], MountIndex>();
+
+function indexMounts(mounts: readonly MountEntry[]): MountIndex {
+  let idx = mountIndexes.get(mounts);
+  if (idx) return idx;
+  const byTarget = new Map<string, MountEntry[]>();
+  const byDev = new Map<string, MountEntry[]>();
+  const add = (m: Map<string, MountEntry[]>, k: string, e: MountEntry) => {
+    const list = m.get(k);
+    if (list) list.push(e);
+    else m.set(k, [e]);
+  };
+  for (const e of mounts) {
+    add(byTarget, e.target, e);
+    add(byDev, e.dev, e);
+  }
+  idx = { byTarget, byDev, order: new Map(mounts.map((e, i) => [e, i])) };
+  mountIndexes.set(mounts, idx);
+  return idx;
+}
+
 function mountState(mounts: readonly MountEntry[], mnt: string, dev: DevInfo, subvol: string, members: readonly string[] = []): MountState {
+  const idx = indexMounts(mounts);
   const isOurs = (e: MountEntry) => dev.aliases.includes(e.dev) || members.includes(e.dev);
-  const atMnt = mounts.filter((e) => e.target === mnt);
+  const atMnt = idx.byTarget.get(mnt) ?? [];
   const wantRoot = subvol ? `/${subvol}` : "";
   const entry = atMnt.find((e) => isOurs(e) && (e.fsroot === wantRoot || (!subvol && e.fsroot === "/")));
   const top = atMnt[atMnt.length - 1];
+  const devMounts = [...new Set([...dev.aliases, ...members].flatMap((d) => idx.byDev.get(d) ?? []))].sort((a, b) => idx.order.get(a)! - idx.order.get(b)!);
   return {
     ...(entry ? { entry } : {}),
     ...(!entry && top ? { foreign: top } : {}),
     ...(top ? { top } : {}),
-    devMounts: mounts.filter(isOurs),
+    devMounts,
   };
 }
 
