@@ -408,12 +408,16 @@ interface MountIndex {
   readonly order: ReadonlyMap<MountEntry, number>;
 }
 
-/** A mount table by target and by source device, built once per table: the probe asks per resource. */
-const mountIndexes = new WeakMap<readonly MountEntry[], MountIndex>();
+/**
+ * A mount table by target and by source device, built when a table is asked about a second time
+ * (the probe asks per resource; a start reads a fresh table for one question).
+ */
+const mountIndexes = new WeakMap<readonly MountEntry[], MountIndex | "asked once">();
 
-function indexMounts(mounts: readonly MountEntry[]): MountIndex {
-  let idx = mountIndexes.get(mounts);
-  if (idx) return idx;
+function indexMounts(mounts: readonly MountEntry[]): MountIndex | undefined {
+  const known = mountIndexes.get(mounts);
+  if (known === undefined) mountIndexes.set(mounts, "asked once");
+  if (known !== "asked once") return known;
   const byTarget = new Map<string, MountEntry[]>();
   const byDev = new Map<string, MountEntry[]>();
   const add = (m: Map<string, MountEntry[]>, k: string, e: MountEntry) => {
@@ -425,7 +429,7 @@ function indexMounts(mounts: readonly MountEntry[]): MountIndex {
     add(byTarget, e.target, e);
     add(byDev, e.dev, e);
   }
-  idx = { byTarget, byDev, order: new Map(mounts.map((e, i) => [e, i])) };
+  const idx = { byTarget, byDev, order: new Map(mounts.map((e, i) => [e, i])) };
   mountIndexes.set(mounts, idx);
   return idx;
 }
@@ -433,11 +437,13 @@ function indexMounts(mounts: readonly MountEntry[]): MountIndex {
 function mountState(mounts: readonly MountEntry[], mnt: string, dev: DevInfo, subvol: string, members: readonly string[] = []): MountState {
   const idx = indexMounts(mounts);
   const isOurs = (e: MountEntry) => dev.aliases.includes(e.dev) || members.includes(e.dev);
-  const atMnt = idx.byTarget.get(mnt) ?? [];
+  const atMnt = idx ? (idx.byTarget.get(mnt) ?? []) : mounts.filter((e) => e.target === mnt);
   const wantRoot = subvol ? `/${subvol}` : "";
   const entry = atMnt.find((e) => isOurs(e) && (e.fsroot === wantRoot || (!subvol && e.fsroot === "/")));
   const top = atMnt[atMnt.length - 1];
-  const devMounts = [...new Set([...dev.aliases, ...members].flatMap((d) => idx.byDev.get(d) ?? []))].sort((a, b) => idx.order.get(a)! - idx.order.get(b)!);
+  const devMounts = idx
+    ? [...new Set([...dev.aliases, ...members].flatMap((d) => idx.byDev.get(d) ?? []))].sort((a, b) => idx.order.get(a)! - idx.order.get(b)!)
+    : mounts.filter(isOurs);
   return {
     ...(entry ? { entry } : {}),
     ...(!entry && top ? { foreign: top } : {}),
