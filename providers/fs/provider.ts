@@ -6,7 +6,9 @@
 //              ownership of mounted mount points.
 // provision  : blkid -p first: same type → adopt (no mkfs); any other signature → refuse; no
 //              signature → mkfs only when the device is shown blank (sampled in-process: head, tail,
-//              evenly spaced regions all zero) or the user passed --allow-format <rid>. mkfs_opt
+//              evenly spaced regions all zero) or the user passed --allow-format <rid>. A loop
+//              device this run attached to a file it had just created, whose file has no allocated
+//              block once the device is synced, is blank by construction (no blkid, no sampling). mkfs_opt
 //              words are options only (checked against mkfs's option table), then `--` and the
 //              devices: dev, and for btrfs the other members named by device= mount options.
 //              btrfs subvol=X: create the subvolume from a temporary top-level mount. Then start.
