@@ -4,8 +4,9 @@ import * as T from "./tokens.js";
 
 /** The line structure of a template. Every line form is accepted; meaning is checked by the AST builder. */
 export class FileParser extends CstParser {
-  constructor() {
-    super(T.fileTokens, { recoveryEnabled: true, maxLookahead: 2, nodeLocationTracking: "onlyOffset" });
+  /** `validate`: run Chevrotain's grammar validations (tests); osvc itself skips them (see makeFileLexer). */
+  constructor(validate = false) {
+    super(T.fileTokens, { recoveryEnabled: true, maxLookahead: 2, nodeLocationTracking: "onlyOffset", skipValidations: !validate });
     this.performSelfAnalysis();
   }
 
@@ -44,8 +45,8 @@ export class FileParser extends CstParser {
 
 /** One value: literal text, references, markers and $(expressions). */
 export class ValueParser extends CstParser {
-  constructor() {
-    super(T.valueTokens, { recoveryEnabled: false, maxLookahead: 2, nodeLocationTracking: "onlyOffset" });
+  constructor(validate = false) {
+    super(T.valueTokens, { recoveryEnabled: false, maxLookahead: 2, nodeLocationTracking: "onlyOffset", skipValidations: !validate });
     this.performSelfAnalysis();
   }
 

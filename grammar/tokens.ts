@@ -254,20 +254,35 @@ export const valueTokens: TokenType[] = [
 let fileLexer: Lexer | undefined;
 let valueLexer: Lexer | undefined;
 
-export function getFileLexer(): Lexer {
-  fileLexer ??= new Lexer(fileLexerDefinition, {
+/**
+ * The lexers osvc runs skip Chevrotain's definition validations (a constructor cost paid by every
+ * command that compiles a template); test/config/grammar-validations.test.ts builds them with the
+ * validations on, so a broken token definition still fails the tests.
+ */
+export function makeFileLexer(validate = false): Lexer {
+  return new Lexer(fileLexerDefinition, {
     positionTracking: "onlyOffset",
     recoveryEnabled: true,
     ensureOptimizations: false,
+    skipValidations: !validate,
   });
+}
+
+export function makeValueLexer(validate = false): Lexer {
+  return new Lexer(valueLexerDefinition, {
+    positionTracking: "onlyOffset",
+    recoveryEnabled: true,
+    ensureOptimizations: false,
+    skipValidations: !validate,
+  });
+}
+
+export function getFileLexer(): Lexer {
+  fileLexer ??= makeFileLexer();
   return fileLexer;
 }
 
 export function getValueLexer(): Lexer {
-  valueLexer ??= new Lexer(valueLexerDefinition, {
-    positionTracking: "onlyOffset",
-    recoveryEnabled: true,
-    ensureOptimizations: false,
-  });
+  valueLexer ??= makeValueLexer();
   return valueLexer;
 }

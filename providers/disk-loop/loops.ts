@@ -3,7 +3,10 @@
 // Callers asking at the same moment share one listing: a call joins the `losetup -l` in flight
 // when no loop device was attached or detached by this process since that listing started (so
 // every caller sees at least what this process did before it asked); else it starts its own.
+import { open, readFile, realpath, stat } from "node:fs/promises";
+import path from "node:path";
 import { ProviderError } from "../../src/provider/api.js";
+import { humanBytes } from "../../src/provider/content.js";
 import { run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 
@@ -65,4 +68,56 @@ export function listLoops(exec: Exec): Promise<LoopDevice[]> {
   };
   mine.listing.then(done, done);
   return mine.listing;
+}
+
+/** The loop device's backing file as sysfs shows it (with a " (deleted)" suffix when so), or undefined once it is detached. */
+export async function sysfsBackingRaw(dev: string): Promise<string | undefined> {
+  try {
+    return (await readFile(`/sys/block/${path.basename(dev)}/loop/backing_file`, "utf8")).replace(/\n$/, "");
+  } catch {
+    return undefined; // gone: detached
+  }
+}
+
+/**
+ * Loop devices this process attached to a backing file it had just created (O_EXCL, sparse: see
+ * createSparseFile): the device → that file's real path and identity.
+ */
+const freshAttaches = new Map<string, { readonly file: string; readonly dev: number; readonly ino: number }>();
+
+/** Notes that `loopDev` was attached to `file`, which osvc created a moment ago in this run. */
+export async function noteFreshAttach(loopDev: string, file: string): Promise<void> {
+  try {
+    const real = await realpath(file);
+    const st = await stat(real);
+    freshAttaches.set(loopDev, { file: real, dev: st.dev, ino: st.ino });
+  } catch {
+    freshAttaches.delete(loopDev); // not noted: the device is sampled as any other
+  }
+}
+
+/**
+ * Why `loopDev` is blank by construction, or undefined (then the caller samples it). Blank when the
+ * device still backs (sysfs, not deleted) the very file (same st_dev and st_ino) this process
+ * created sparse in this run, and that file has no allocated block: nothing was ever written to it
+ * (ext4, xfs and btrfs count delayed-allocation blocks, tmpfs its pages). The device is synced
+ * first (fsync: its dirty buffers written to the file, then flushed), so writes made through the
+ * device count too.
+ */
+export async function blankByConstruction(loopDev: string): Promise<string | undefined> {
+  const f = freshAttaches.get(loopDev);
+  if (!f || (await sysfsBackingRaw(loopDev)) !== f.file) return undefined;
+  try {
+    const fh = await open(loopDev, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const st = await stat(f.file);
+    if (!st.isFile() || st.dev !== f.dev || st.ino !== f.ino || st.blocks !== 0) return undefined;
+    return `no block written: osvc created ${f.file} sparse in this run and it holds no allocated block (${humanBytes(st.size)})`;
+  } catch {
+    return undefined;
+  }
 }

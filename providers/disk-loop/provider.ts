@@ -26,7 +26,7 @@ import { parseBlkid } from "../fs/provider.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import type { DeviceContent } from "../../src/provider/api.js";
 import { diskLoopSpec } from "./spec.js";
-import { listLoops, noteLoopChange, type LoopDevice } from "./loops.js";
+import { listLoops, noteFreshAttach, noteLoopChange, sysfsBackingRaw, type LoopDevice } from "./loops.js";
 
 export { listLoops, parseLosetupJson, type LoopDevice } from "./loops.js";
 
@@ -92,14 +92,35 @@ async function fileInfo(file: string, resolver?: PathResolver): Promise<FileInfo
 /** Loop devices attached to the current file (same path, same inode, not deleted). */
 function attachedTo(loops: readonly LoopDevice[], info: FileInfo, file: string): string[] {
   if (!info.exists) return [];
-  return loops
-    .filter((l) => !l.deleted && (l.backFile === info.real || l.backFile === file) && (l.backIno === undefined || l.backIno === info.ino))
+  return backingPath(loops, info, file)
+    .filter((l) => !l.deleted && (l.backIno === undefined || l.backIno === info.ino))
     .map((l) => l.name);
 }
 
-/** Every loop device whose backing path is this file, including deleted or replaced copies. */
+/** A listing by backing path (with each device's place in it), built once per listing: the probe asks per resource. */
+const loopIndexes = new WeakMap<readonly LoopDevice[], Map<string, LoopDevice[]>>();
+
+function loopsByBackFile(loops: readonly LoopDevice[]): Map<string, LoopDevice[]> {
+  let idx = loopIndexes.get(loops);
+  if (!idx) {
+    idx = new Map();
+    for (const l of loops) {
+      const list = idx.get(l.backFile);
+      if (list) list.push(l);
+      else idx.set(l.backFile, [l]);
+    }
+    loopIndexes.set(loops, idx);
+  }
+  return idx;
+}
+
+/** Every loop device whose backing path is this file, including deleted or replaced copies (in listing order). */
 function backingPath(loops: readonly LoopDevice[], info: FileInfo, file: string): LoopDevice[] {
-  return loops.filter((l) => l.backFile === info.real || l.backFile === file);
+  const idx = loopsByBackFile(loops);
+  const real = idx.get(info.real) ?? [];
+  if (file === info.real) return [...real];
+  const named = idx.get(file) ?? [];
+  return named.length === 0 ? [...real] : loops.filter((l) => real.includes(l) || named.includes(l));
 }
 
 function preserved(r: ResourceSpec): Record<string, boolean | readonly string[]> {
@@ -218,12 +239,8 @@ async function attach(ctx: ProviderContext, file: string, fresh = false): Promis
 
 /** The loop device's backing file as sysfs shows it (" (deleted)" suffix removed), or undefined once it is detached. */
 async function sysfsBacking(dev: string): Promise<string | undefined> {
-  try {
-    const text = (await readFile(`/sys/block/${path.basename(dev)}/loop/backing_file`, "utf8")).replace(/\n$/, "");
-    return text.endsWith(" (deleted)") ? text.slice(0, -" (deleted)".length) : text;
-  } catch {
-    return undefined; // gone: detached
-  }
+  const text = await sysfsBackingRaw(dev);
+  return text?.endsWith(" (deleted)") ? text.slice(0, -" (deleted)".length) : text;
 }
 
 /**
@@ -350,6 +367,7 @@ async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs
     }
     throw e;
   }
+  if (!info.exists) await noteFreshAttach(dev, file); // the fs on it needs no sampling while the file holds no block
   return { exposed_devs: [dev], created_file: created, created_dirs: createdDirs };
 }
 

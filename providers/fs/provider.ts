@@ -6,7 +6,9 @@
 //              ownership of mounted mount points.
 // provision  : blkid -p first: same type → adopt (no mkfs); any other signature → refuse; no
 //              signature → mkfs only when the device is shown blank (sampled in-process: head, tail,
-//              evenly spaced regions all zero) or the user passed --allow-format <rid>. mkfs_opt
+//              evenly spaced regions all zero) or the user passed --allow-format <rid>. A loop
+//              device this run attached to a file it had just created, whose file has no allocated
+//              block once the device is synced, is blank by construction (no blkid, no sampling). mkfs_opt
 //              words are options only (checked against mkfs's option table), then `--` and the
 //              devices: dev, and for btrfs the other members named by device= mount options.
 //              btrfs subvol=X: create the subvolume from a temporary top-level mount. Then start.
@@ -33,7 +35,7 @@ import type { Exec } from "../../src/provider/exec.js";
 import { applyOwnership, ownershipActual, statPaths } from "./ownership.js";
 import { FS_TYPES_RUNNABLE, fsSpecs, MKFS_OPTIONS } from "./spec.js";
 import { readMounts } from "./mountinfo.js";
-import { listLoops, noteLoopChange } from "../disk-loop/loops.js";
+import { blankByConstruction, listLoops, noteLoopChange } from "../disk-loop/loops.js";
 
 export type RunnableFsType = (typeof FS_TYPES_RUNNABLE)[number];
 type Problem = ProbeProblem;
@@ -402,17 +404,53 @@ export function coDevicesOf(mntOpt: string | undefined): string[] {
     .map((o) => o.slice("device=".length));
 }
 
+interface MountIndex {
+  readonly byTarget: ReadonlyMap<string, MountEntry[]>;
+  readonly byDev: ReadonlyMap<string, MountEntry[]>;
+  readonly order: ReadonlyMap<MountEntry, number>;
+}
+
+/**
+ * A mount table by target and by source device, built when a table is asked about a second time
+ * (the probe asks per resource; a start reads a fresh table for one question).
+ */
+const mountIndexes = new WeakMap<readonly MountEntry[], MountIndex | "asked once">();
+
+function indexMounts(mounts: readonly MountEntry[]): MountIndex | undefined {
+  const known = mountIndexes.get(mounts);
+  if (known === undefined) mountIndexes.set(mounts, "asked once");
+  if (known !== "asked once") return known;
+  const byTarget = new Map<string, MountEntry[]>();
+  const byDev = new Map<string, MountEntry[]>();
+  const add = (m: Map<string, MountEntry[]>, k: string, e: MountEntry) => {
+    const list = m.get(k);
+    if (list) list.push(e);
+    else m.set(k, [e]);
+  };
+  for (const e of mounts) {
+    add(byTarget, e.target, e);
+    add(byDev, e.dev, e);
+  }
+  const idx = { byTarget, byDev, order: new Map(mounts.map((e, i) => [e, i])) };
+  mountIndexes.set(mounts, idx);
+  return idx;
+}
+
 function mountState(mounts: readonly MountEntry[], mnt: string, dev: DevInfo, subvol: string, members: readonly string[] = []): MountState {
+  const idx = indexMounts(mounts);
   const isOurs = (e: MountEntry) => dev.aliases.includes(e.dev) || members.includes(e.dev);
-  const atMnt = mounts.filter((e) => e.target === mnt);
+  const atMnt = idx ? (idx.byTarget.get(mnt) ?? []) : mounts.filter((e) => e.target === mnt);
   const wantRoot = subvol ? `/${subvol}` : "";
   const entry = atMnt.find((e) => isOurs(e) && (e.fsroot === wantRoot || (!subvol && e.fsroot === "/")));
   const top = atMnt[atMnt.length - 1];
+  const devMounts = idx
+    ? [...new Set([...dev.aliases, ...members].flatMap((d) => idx.byDev.get(d) ?? []))].sort((a, b) => idx.order.get(a)! - idx.order.get(b)!)
+    : mounts.filter(isOurs);
   return {
     ...(entry ? { entry } : {}),
     ...(!entry && top ? { foreign: top } : {}),
     ...(top ? { top } : {}),
-    devMounts: mounts.filter(isOurs),
+    devMounts,
   };
 }
 
@@ -474,12 +512,25 @@ async function membersOf(type: RunnableFsType, r: ResourceSpec, dev: string): Pr
 }
 
 /**
+ * A loop device osvc attached in this run to a file it had just created, and that file still holds
+ * no allocated block once the device's buffers are written out: all zeros, so no signature and no
+ * data, by construction (providers/disk-loop/loops.ts). Undefined for any other device.
+ */
+async function freshContent(dev: string): Promise<DeviceContent | undefined> {
+  const why = await blankByConstruction(dev);
+  return why === undefined ? undefined : { device: dev, blank: true, detail: why };
+}
+
+/**
  * What formatting `dev` would destroy: sampled, read-only. A device that cannot be read is an error.
  * The block device's cached pages are dropped first (blockdev --flushbufs): data written to a loop
- * device's backing file since an earlier look must not hide behind cached zeros.
+ * device's backing file since an earlier look must not hide behind cached zeros, and data written
+ * through the device reaches the file. A device blank by construction (freshContent) is not sampled.
  */
 async function contentOf(exec: Exec, dev: string): Promise<DeviceContent> {
   if ((await stat(dev)).isBlockDevice()) {
+    const fresh = await freshContent(dev);
+    if (fresh) return fresh;
     const f = await exec("blockdev", ["--flushbufs", dev]);
     if (f.exitCode !== 0) throw new ProviderError(`cannot read ${dev} to check that it is blank: blockdev --flushbufs: ${(f.stderr || f.stdout).trim() || `exit code ${f.exitCode}`}`);
   }
@@ -691,7 +742,9 @@ export function makeFsProvider(type: RunnableFsType): Provider {
 
   async function provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs> {
     const dev = await requireDev(ctx.exec, r);
-    const sig = await probeSignature(ctx.exec, dev.path);
+    // A device blank by construction holds only zeros: no signature for blkid to find.
+    const fresh = await freshContent(dev.path);
+    const sig: Signature = fresh ? { kind: "none" } : await probeSignature(ctx.exec, dev.path);
     let formatted = recordedBool(r, "formatted_by_osvc") === true;
     if (sig.kind === "none") {
       const opts = mkfsOptOf(r, type);
@@ -700,9 +753,13 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         const ms = await probeSignature(ctx.exec, m);
         if (ms.kind !== "none") throw foreignSignatureError(m, ms, type);
       }
+      let blankWhy = "";
       for (const d of [dev.path, ...members]) {
-        const c = await contentOf(ctx.exec, d);
-        if (c.blank) continue;
+        const c = d === dev.path && fresh ? fresh : await contentOf(ctx.exec, d);
+        if (c.blank) {
+          if (d === dev.path) blankWhy = ` (blank: ${c.detail})`;
+          continue;
+        }
         if (!r.allow?.format) throw formatRefused(r.rid, c, type);
         ctx.log("warning", `formatting ${d}, which holds ${c.detail} (--allow-format ${r.rid})`);
       }
@@ -713,7 +770,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
         const tail = (res.stderr || res.stdout).trim().split("\n").filter(Boolean).slice(0, 2).join("\n");
         throw new ProviderError(`${file} failed on ${dev.path} (${exitText(res)}): ${tail}`, "check mkfs_opt");
       }
-      ctx.log("info", `formatted ${dev.path} as ${type}`);
+      ctx.log("info", `formatted ${dev.path} as ${type}${blankWhy}`);
       formatted = true;
       await noteCreated(ctx, { formatted_by_osvc: true });
     } else if (sig.kind === "fs" && sig.type === type) {

@@ -140,6 +140,54 @@ describe.concurrent("mkfs never runs over data", () => {
   });
 });
 
+describe.concurrent("a disk osvc creates in this run is blank by construction while its file holds no block", () => {
+  const fresh = (sb: Sandbox, trigger = "") =>
+    sb.write("fresh.conf", `[disk#0]\ntype = loop\nfile = ${sb.at("fresh.img")}\nsize = 32m\n\n[fs#0]\ntype = ext4\ndev = {disk#0.exposed_devs[0]}\nmnt = ${sb.at("m")}\n${trigger}`);
+
+  it("formats it without sampling, and says why it is blank", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-e2e-fmt-fresh-");
+    const name = "e2e-fmt-fresh";
+    const a = await sb.osvc(["apply", fresh(sb), "--path", name, "--auto-approve"]);
+    expect(a.code, show(a)).toBe(0);
+    expect(a.stdout).toMatch(/formatted \/dev\/loop\d+ as ext4 \(blank: no block written: osvc created \S+fresh\.img sparse in this run and it holds no allocated block \(32 MiB\)\)/);
+    expect(a.stdout).not.toMatch(/INFO +\S+ +(blkid -p|blockdev --flushbufs)/); // all zeros: no signature to look for
+    expect(blkidType(loopsBackedBy(sb.at("fresh.img"))[0])).toBe("ext4");
+    const d = await sb.osvc(["destroy", name, "--auto-approve"]);
+    expect(d.code, show(d)).toBe(0);
+    expect(existsSync(sb.at("fresh.img"))).toBe(false);
+  });
+
+  it("refuses it when a process still holding the device open wrote to it (its buffers are synced before the look)", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-e2e-fmt-fresh-held-");
+    const name = "e2e-fmt-fresh-held";
+    const src = sb.write("block", "Z".repeat(4096));
+    // dd writes through fd 3 and exits; a sleep keeps the device open for a second, so that close is
+    // not the device's last one (which would write its buffers out by itself).
+    const trigger = `blocking_pre_provision = /bin/sh -c "exec 3<>{disk#0.exposed_devs[0]}; sleep 1 <&3 & dd if=${src} bs=4096 seek=100 count=1 conv=notrunc status=none >&3"\n`;
+    const a = await sb.osvc(["apply", fresh(sb, trigger), "--path", name, "--auto-approve"]);
+    expect(a.code, show(a)).toBe(1);
+    expect(a.stdout).toMatch(/refusing to format \/dev\/loop\d+ as ext4: it holds no filesystem signature, but data: a non-zero byte at offset 409600/);
+    expect(a.stdout).not.toMatch(RAN_FORMAT);
+    expect(mountsUnder(sb.dir)).toEqual([]);
+  });
+
+  for (const via of ["file", "device"] as const) {
+    it(`refuses it once data was written to it through the ${via} in the same run (a pre_provision trigger)`, async (ctx) => {
+      const sb = sandbox(ctx, `osvc-e2e-fmt-fresh-${via}-`);
+      const name = `e2e-fmt-fresh-${via}`;
+      const src = sb.write("block", "Z".repeat(4096));
+      const target = via === "file" ? sb.at("fresh.img") : "{disk#0.exposed_devs[0]}";
+      const tpl = fresh(sb, `blocking_pre_provision = dd if=${src} of=${target} bs=4096 seek=100 count=1 conv=notrunc status=none\n`);
+      const a = await sb.osvc(["apply", tpl, "--path", name, "--auto-approve"]);
+      expect(a.code, show(a)).toBe(1);
+      expect(a.stdout).toMatch(/refusing to format \/dev\/loop\d+ as ext4: it holds no filesystem signature, but data: a non-zero byte at offset 409600/);
+      expect(a.stdout).not.toMatch(RAN_FORMAT);
+      expect(mountsUnder(sb.dir)).toEqual([]);
+      expect(loopsBackedBy(sb.at("fresh.img"))).toEqual([]); // rolled back: detached (and the file osvc created deleted)
+    });
+  }
+});
+
 describe("a device that cannot be read is an error, never blank", () => {
   it("blkid's Permission denied (exit 2) and a sample read refused (EACCES) are errors for a non-root user", (ctx) => {
     const sb = sandbox(ctx, "osvc-e2e-fmt-eacces-");

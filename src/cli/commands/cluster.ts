@@ -323,6 +323,8 @@ export interface TemplateCliOptions extends ClusterCliOptions {
  */
 export async function clusterTemplateCommand(kind: "plan" | "apply" | "destroy", arg: string | undefined, opts: TemplateCliOptions): Promise<number | undefined> {
   if (opts.local || !arg || arg === "-" || opts.out) return undefined;
+  // No cluster config: this node's command, with no compile of the template here (clusterTarget would find none either).
+  if (opts.clusterConfig === undefined && !existsSync(defaultInventoryFile(opts.root ?? defaultRoot()))) return undefined;
   let text: string | undefined;
   let pathText = opts.path;
   if (existsSync(arg) || /^https?:\/\//.test(arg)) {
