@@ -13,3 +13,4 @@ export { probeUnrecorded, recordedFallback, type Unrecorded } from "./unrecorded
 export { recordedCompiled } from "./recorded.js";
 export { markProvisioned, type MarkRequest } from "./mark.js";
 export type { ApplyEvent, ApplyResult } from "../apply/applier.js";
+export { nodeStats, parseLoadavg, parseMeminfo, parseNodeStats, readNodeStats, NodeStatsError, type NodeStats } from "./score.js";

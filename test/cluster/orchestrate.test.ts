@@ -27,7 +27,12 @@ function runner(script: Script = () => undefined): NodeRunner & { calls: string[
   };
   return {
     calls,
-    osvc: async (node: string, words: readonly string[], opts?: TransportRunOptions) => answer(node, words, opts?.input),
+    osvc: async (node: string, words: readonly string[], opts?: TransportRunOptions) => {
+      const r = answer(node, words, opts?.input);
+      // As the Exec streams them: each line of the output as it comes.
+      for (const stream of ["stdout", "stderr"] as const) for (const l of r[stream].split("\n").filter(Boolean)) opts?.onLine?.(stream, l);
+      return r;
+    },
     run: async (node: string, argv: readonly string[]) => ({ node, command: argv[0], exitCode: 0, stdout: "0.50 0.40 0.30 1/1 1\n", stderr: "", timedOut: false, durationMs: 1 }),
   };
 }
