@@ -136,4 +136,15 @@ describe("orchestrate", () => {
     expect(r.calls).toEqual([]);
     await store.close();
   });
+  it("placement = score: each node is asked its own score (a fixed argv); the best leads, ties by nodes order, a node without a score ranks last", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const score: Record<string, number> = { n1: 40, n2: 70, n3: 70, n4: 90 };
+    const r = runner((n, w) => (w.join(" ") === "node score --format json" ? (n === "n4" ? { exitCode: 1, stderr: "error: unknown command 'score'\n" } : { stdout: JSON.stringify({ score: score[n], load_15m: 1, mem_avail: 50, mem_total: 1024, swap_avail: 0, swap_total: 0 }) + "\n" }) : undefined));
+    const events: ClusterEvent[] = [];
+    const res = await orchestrate(req({ nodes: ["n1", "n2", "n3", "n4"], placement: { placement: "score", topology: "failover" } }), { runner: r, store, emit: (e) => events.push(e) });
+    expect(res).toMatchObject({ ok: true, leaders: ["n2"], followers: ["n3", "n1", "n4"] });
+    expect(r.calls.filter((c) => c.includes("node score")).sort()).toEqual(["n1", "n2", "n3", "n4"].map((n) => `${n}: node score --format json`));
+    expect(events.find((e) => e.type === "orchestration")).toMatchObject({ scores: { n2: 70, n3: 70, n1: 40 } });
+    await store.close();
+  });
 });
