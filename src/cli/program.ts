@@ -159,7 +159,16 @@ export function buildProgram(): { run(argv: string[]): Promise<number> } {
         return nodeLsCommand({ ...opts, color });
       }));
   const nodeDesc = "each node of the cluster config: how it is reached, whether it answers, its osvc version (exit 1 when one does not)";
-  nodeLs(program.command("node").description("the cluster's nodes").command("ls").description(nodeDesc));
+  const node = program.command("node").description("the cluster's nodes");
+  nodeLs(node.command("ls").description(nodeDesc));
+  node
+    .command("score")
+    .description("this node's score for placement = score (from its load, free memory and swap, as upstream computes it)")
+    .option("--format <fmt>", "text or json", "text")
+    .action(wrap(async (opts: Record<string, unknown>) => {
+      const { nodeScoreCommand } = await import("./commands/cluster.js");
+      return nodeScoreCommand(opts);
+    }));
   const cluster = program.command("cluster").description("the cluster: its nodes and its store");
   nodeLs(cluster.command("nodes").description(nodeDesc));
   const storeCommand = (cmd: Command, name: "storeStatusCommand" | "storeMigrateCommand" | "storeForceUnlockCommand") =>

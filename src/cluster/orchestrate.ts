@@ -18,7 +18,8 @@
 // provisioned (asked live) are not run again.
 import { randomUUID } from "node:crypto";
 import { mapLimit } from "../core/limit.js";
-import { parseLoadavg, place, type NodeFacts, type Placement, type PlacementPolicy, type Topology } from "./placement.js";
+import { gatherFacts } from "./facts.js";
+import { place, type NodeFacts, type Placement, type PlacementPolicy, type Topology } from "./placement.js";
 import { canonicalObject, checkName } from "./store/common.js";
 import type { ClusterStore, InstanceRecord, NodeRunState, OrchestrationRecord, StoreLock } from "./store/types.js";
 import type { NodeResult, TransportRunOptions } from "./transport.js";
@@ -26,7 +27,7 @@ import { shareVolumes } from "./volumes.js";
 
 export type ClusterAction = "provision" | "unprovision" | "start" | "stop" | "purge";
 
-/** What the orchestrator needs of a transport: osvc on a node, and a fixed command (/proc/loadavg). */
+/** What the orchestrator needs of a transport: osvc on a node (its score too), and a fixed command (/proc/loadavg). */
 export interface NodeRunner {
   osvc(node: string, words: readonly string[], opts?: TransportRunOptions): Promise<NodeResult>;
   run(node: string, argv: readonly string[], opts?: TransportRunOptions): Promise<NodeResult>;
@@ -97,7 +98,7 @@ export interface OrchestrateResult {
 
 /** What the orchestrator tells its view as it goes. */
 export type ClusterEvent =
-  | { readonly type: "orchestration"; readonly id: string; readonly action: ClusterAction; readonly resumed: boolean; readonly leaders: readonly string[]; readonly followers: readonly string[] }
+  | { readonly type: "orchestration"; readonly id: string; readonly action: ClusterAction; readonly resumed: boolean; readonly leaders: readonly string[]; readonly followers: readonly string[]; readonly scores?: Readonly<Record<string, number>> }
   | { readonly type: "phase"; readonly phase: string; readonly nodes: readonly string[] }
   | { readonly type: "node_event"; readonly node: string; readonly event: Record<string, unknown> }
   | { readonly type: "node_output"; readonly node: string; readonly stream: "stdout" | "stderr"; readonly line: string }
@@ -254,16 +255,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   }
 
   // Placement: the recorded leaders when resuming or when shared resources are recorded, else the policy.
-  const facts: Record<string, NodeFacts> = {};
-  if (req.placement.placement === "load avg" && !req.leaderNode) {
-    await mapLimit(req.nodes, parallelism, async (n) => {
-      if (unreachable.has(n)) return;
-      const r = await runner.run(n, ["cat", "/proc/loadavg"], { timeoutMs: STATUS_TIMEOUT_MS });
-      if (r.unreachable || r.timedOut) unreachable.set(n, r.unreachable ?? "no answer");
-      const load15 = r.exitCode === 0 ? parseLoadavg(r.stdout) : undefined;
-      facts[n] = { name: n, reachable: !unreachable.has(n), ...(load15 !== undefined ? { load15 } : {}) };
-    });
-  }
+  const { facts } = req.leaderNode ? { facts: {} as Record<string, NodeFacts> } : await gatherFacts(runner, req.nodes, req.placement.placement, parallelism, unreachable);
   for (const n of req.nodes) facts[n] = { ...(facts[n] ?? { name: n }), name: n, reachable: !unreachable.has(n) };
   const shared = await store.getShared(object);
   const sharedOwner = Object.values(shared)[0]?.node;
@@ -278,7 +270,8 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   }
   leaders = placement.leaders;
   const followers = placement.followers;
-  emit({ type: "orchestration", id, action: req.action, resumed: !!resume, leaders, followers });
+  const scores = Object.fromEntries(placement.ranks.flatMap((n) => (facts[n]?.score !== undefined ? [[n, facts[n].score]] : [])));
+  emit({ type: "orchestration", id, action: req.action, resumed: !!resume, leaders, followers, ...(Object.keys(scores).length ? { scores } : {}) });
   const roleOf = (n: string): Role => (leaders.includes(n) ? "leader" : "follower");
 
   const finish = async (error?: string): Promise<OrchestrateResult> => {
@@ -306,16 +299,14 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   const act = async (n: string, words: readonly string[], role: Role): Promise<NodeOutcome> => {
     states[n] = "running";
     await record();
-    const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal });
+    // The node's output live, line by line as it comes: its events, and its text lines (a plan shown before it acts).
+    const onLine = (stream: "stdout" | "stderr", line: string) => {
+      if (!line.trim()) return;
+      const ev = stream === "stdout" ? parseNdjson(line).events[0] : undefined;
+      emit(ev ? { type: "node_event", node: n, event: ev } : { type: "node_output", node: n, stream, line });
+    };
+    const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal, onLine });
     const { events } = parseNdjson(r.stdout);
-    // The node's output in its own order: its events, and its text lines (a plan shown before it acts).
-    for (const line of r.stdout.split("\n")) {
-      if (!line.trim()) continue;
-      const ev = parseNdjson(line).events[0];
-      if (ev) emit({ type: "node_event", node: n, event: ev });
-      else emit({ type: "node_output", node: n, stream: "stdout", line });
-    }
-    if (!r.unreachable) for (const l of r.stderr.split("\n").filter((x) => x.trim())) emit({ type: "node_output", node: n, stream: "stderr", line: l });
     const summary = [...events].reverse().find((e) => e.type === "action_result" || e.type === "apply_summary");
     let o: NodeOutcome;
     if (r.unreachable || r.timedOut) o = { node: n, role, state: "unreachable", error: r.unreachable ?? `no answer within ${Math.round(nodeTimeoutMs / 1000)} s`, durationMs: r.durationMs };

@@ -127,9 +127,5 @@ export function place(input: PlacementInput): Placement {
   return { ranks, leaders, followers: ranks.filter((n) => !leaders.includes(n)), unreachableLeaders };
 }
 
-/** The 15-minute load from /proc/loadavg's text ("0.10 0.20 0.30 1/100 1234"). */
-export function parseLoadavg(text: string): number | undefined {
-  const f = text.trim().split(/\s+/);
-  const v = Number(f[2]);
-  return f.length >= 3 && Number.isFinite(v) ? v : undefined;
-}
+/** The 15-minute load from /proc/loadavg's text (the node score reads it too). */
+export { parseLoadavg } from "../engine/index.js";

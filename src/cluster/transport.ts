@@ -9,7 +9,7 @@
 // (osvc never exits 255).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Exec, ExecResult } from "../provider/exec.js";
+import type { Exec, ExecOptions, ExecResult } from "../provider/exec.js";
 import type { Inventory, InventoryNode } from "./inventory.js";
 import { inventoryNode } from "./inventory.js";
 
@@ -18,6 +18,8 @@ export interface TransportRunOptions {
   readonly input?: string;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Each line of the node's output as it arrives (the Exec's onLine). */
+  readonly onLine?: ExecOptions["onLine"];
 }
 
 export interface NodeResult extends ExecResult {
@@ -150,6 +152,7 @@ export class SshTransport implements Transport {
         ...(opts.input !== undefined ? { input: opts.input } : {}),
         timeoutMs: timeoutMs + 1000, // ours fires first
         signal: ac.signal,
+        ...(opts.onLine ? { onLine: opts.onLine } : {}),
       });
     } finally {
       clearTimeout(timer);
@@ -184,6 +187,7 @@ export class LocalTransport implements Transport {
       ...(opts.input !== undefined ? { input: opts.input } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onLine ? { onLine: opts.onLine } : {}),
     });
     return { ...r, node };
   }

@@ -14,3 +14,4 @@ export { recordedCompiled } from "./recorded.js";
 export { markProvisioned, type MarkRequest } from "./mark.js";
 export type { ApplyEvent, ApplyResult } from "../apply/applier.js";
 export { poolList, volumeClaimers, volumePoolDiagnostics, type PoolList, type PoolRow } from "./pools.js";
+export { nodeStats, parseLoadavg, parseMeminfo, parseNodeStats, readNodeStats, NodeStatsError, type NodeStats } from "./score.js";

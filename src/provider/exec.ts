@@ -25,6 +25,12 @@ export interface ExecOptions {
   readonly quiet?: boolean;
   /** The command as logs and messages show it, when the argument array wraps it (redirection, setpriv): the user's own command. */
   readonly display?: string;
+  /**
+   * Called with each line of the command's output as it arrives (without its newline; a last
+   * line without one when the command ends), stdout and stderr apart. The result still holds the
+   * whole output.
+   */
+  readonly onLine?: (stream: "stdout" | "stderr", line: string) => void;
 }
 
 export interface ExecResult {
@@ -171,6 +177,22 @@ interface Spawned {
   readonly stderr: string;
 }
 
+/** Splits chunks of one stream into lines for `onLine`; `end` hands over an unterminated last line. */
+function lineSplitter(stream: "stdout" | "stderr", onLine: NonNullable<ExecOptions["onLine"]>): { push(chunk: string): void; end(): void } {
+  let partial = "";
+  return {
+    push(chunk) {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop()!;
+      for (const l of lines) onLine(stream, l);
+    },
+    end() {
+      if (partial) onLine(stream, partial);
+      partial = "";
+    },
+  };
+}
+
 /** Starts `file` in its own session (detached) and waits for it to end; never rejects. */
 async function spawnDetached(file: string, args: readonly string[], opts: ExecOptions, onStart: (pid: number) => void): Promise<Spawned> {
   const env = opts.env ? { ...process.env, ...opts.env } : process.env;
@@ -186,11 +208,16 @@ async function spawnDetached(file: string, args: readonly string[], opts: ExecOp
   // The output as the command wrote it (nano-spawn's own result strips the final newline).
   let stdout = "";
   let stderr = "";
+  const lines = opts.onLine ? { stdout: lineSplitter("stdout", opts.onLine), stderr: lineSplitter("stderr", opts.onLine) } : undefined;
+  const flush = () => {
+    lines?.stdout.end();
+    lines?.stderr.end();
+  };
   try {
     const child = await sub.nodeChildProcess;
     // Still in the microtasks of the 'spawn' event: no output chunk can have been read yet.
-    child.stdout?.on("data", (d: string) => (stdout += d));
-    child.stderr?.on("data", (d: string) => (stderr += d));
+    child.stdout?.on("data", (d: string) => ((stdout += d), lines?.stdout.push(d)));
+    child.stderr?.on("data", (d: string) => ((stderr += d), lines?.stderr.push(d)));
     if (child.pid !== undefined) onStart(child.pid);
   } catch (e) {
     const code = (e as { cause?: { code?: string } }).cause?.code;
@@ -199,8 +226,10 @@ async function spawnDetached(file: string, args: readonly string[], opts: ExecOp
   }
   try {
     await sub;
+    flush();
     return { exitCode: 0, stdout, stderr };
   } catch (e) {
+    flush();
     const err = e as { exitCode?: number; signalName?: string; message?: string };
     if (err.exitCode === undefined && err.signalName === undefined) {
       // A stream error after the start: the command's own end is unknown; say so as a failure.

@@ -27,7 +27,12 @@ function runner(script: Script = () => undefined): NodeRunner & { calls: string[
   };
   return {
     calls,
-    osvc: async (node: string, words: readonly string[], opts?: TransportRunOptions) => answer(node, words, opts?.input),
+    osvc: async (node: string, words: readonly string[], opts?: TransportRunOptions) => {
+      const r = answer(node, words, opts?.input);
+      // As the Exec streams them: each line of the output as it comes.
+      for (const stream of ["stdout", "stderr"] as const) for (const l of r[stream].split("\n").filter(Boolean)) opts?.onLine?.(stream, l);
+      return r;
+    },
     run: async (node: string, argv: readonly string[]) => ({ node, command: argv[0], exitCode: 0, stdout: "0.50 0.40 0.30 1/1 1\n", stderr: "", timedOut: false, durationMs: 1 }),
   };
 }
@@ -129,6 +134,17 @@ describe("orchestrate", () => {
     await expect(orchestrate(req({ nodes: ["n1", "n 2"] }), { runner: r, store, emit: () => undefined })).rejects.toThrow(/invalid node/);
     await expect(orchestrate(req({ rids: ["fs#1 --force"] }), { runner: r, store, emit: () => undefined })).rejects.toThrow(/invalid rid/);
     expect(r.calls).toEqual([]);
+    await store.close();
+  });
+  it("placement = score: each node is asked its own score (a fixed argv); the best leads, ties by nodes order, a node without a score ranks last", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const score: Record<string, number> = { n1: 40, n2: 70, n3: 70, n4: 90 };
+    const r = runner((n, w) => (w.join(" ") === "node score --format json" ? (n === "n4" ? { exitCode: 1, stderr: "error: unknown command 'score'\n" } : { stdout: JSON.stringify({ score: score[n], load_15m: 1, mem_avail: 50, mem_total: 1024, swap_avail: 0, swap_total: 0 }) + "\n" }) : undefined));
+    const events: ClusterEvent[] = [];
+    const res = await orchestrate(req({ nodes: ["n1", "n2", "n3", "n4"], placement: { placement: "score", topology: "failover" } }), { runner: r, store, emit: (e) => events.push(e) });
+    expect(res).toMatchObject({ ok: true, leaders: ["n2"], followers: ["n3", "n1", "n4"] });
+    expect(r.calls.filter((c) => c.includes("node score")).sort()).toEqual(["n1", "n2", "n3", "n4"].map((n) => `${n}: node score --format json`));
+    expect(events.find((e) => e.type === "orchestration")).toMatchObject({ scores: { n2: 70, n3: 70, n1: 40 } });
     await store.close();
   });
 });

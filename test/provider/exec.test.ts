@@ -145,3 +145,31 @@ describe("resolveCommand: each command's path is found once", () => {
     expect(missing.stderr).toBe("osvc-no-such-command: command not found");
   });
 });
+
+describe("createExec onLine", () => {
+  it("hands over each output line as it comes, before the command ends; whole lines only; the result keeps the whole output", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-lines-"));
+    try {
+      const mark = path.join(dir, "seen");
+      // The command goes on only once the caller has seen its first line: without streaming it
+      // would wait until its timeout.
+      const script = `printf 'fir'; sleep 0.2; echo st; echo warn >&2; while [ ! -e '${mark}' ]; do sleep 0.05; done; echo second; printf 'no newline'`;
+      const seen: string[] = [];
+      const r = await exec("sh", ["-c", script], {
+        timeoutMs: 30_000,
+        onLine: (stream, line) => {
+          seen.push(`${stream}: ${line}`);
+          if (line === "first") writeFileSync(mark, "");
+        },
+      });
+      expect(r.timedOut).toBe(false);
+      expect(r.exitCode).toBe(0);
+      expect(seen.filter((l) => l.startsWith("stdout"))).toEqual(["stdout: first", "stdout: second", "stdout: no newline"]);
+      expect(seen).toContain("stderr: warn");
+      expect(r.stdout).toBe("first\nsecond\nno newline");
+      expect(r.stderr).toBe("warn\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -14,6 +14,7 @@ import { sectionNames, setKeys } from "../../config/edit.js";
 import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
 import { createExec } from "../../provider/exec.js";
 import { defaultRoot } from "../../state/store.js";
+import { readNodeStats } from "../../engine/index.js";
 import { builtinCatalog, sourcesOf, UsageError } from "../common.js";
 import { clusterPlan, clusterStatus } from "../../cluster/views.js";
 import { clusterJsonView, clusterPlanText, clusterStatusText, clusterTextView } from "../views/cluster-log.js";
@@ -54,6 +55,19 @@ export async function nodeLsCommand(opts: NodeLsOptions): Promise<number> {
   const nodes = await listNodes(inv, new InventoryTransport(createExec(), inv, { stateRoot: root }), { parallelism });
   process.stdout.write(format === "json" ? nodesJson(inv, nodes) : nodesTable(nodes, colorsFor(opts.color, process.stdout)));
   return nodes.every((n) => n.reachable && !n.error) ? 0 : 1;
+}
+
+/** This node's score (placement = score), computed here from /proc (the orchestrator asks each node for it). */
+export function nodeScoreCommand(opts: { format?: string }): number {
+  const format = opts.format ?? "text";
+  if (format !== "text" && format !== "json") throw new UsageError(`--format ${format}: expected text or json`);
+  const st = readNodeStats();
+  process.stdout.write(
+    format === "json"
+      ? JSON.stringify(st) + "\n"
+      : `score ${st.score} (load 15m ${st.load_15m}, memory ${st.mem_avail}% available of ${st.mem_total} MiB, swap ${st.swap_avail}% available of ${st.swap_total} MiB)\n`,
+  );
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------

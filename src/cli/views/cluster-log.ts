@@ -2,7 +2,7 @@
 // own events rendered in the apply log's shape; a per-node summary at the end. With --json: the
 // orchestrator's events as NDJSON (the nodes' events inside node_event), then cluster_summary.
 import type { ClusterEvent, OrchestrateResult } from "../../cluster/orchestrate.js";
-import type { ClusterPlan, ClusterStatus } from "../../cluster/views.js";
+import type { ClusterPlan, ClusterStatus, PlacementExplanation } from "../../cluster/views.js";
 import type { Colors } from "./color.js";
 
 const PAST: Record<string, string> = { provision: "provisioned", unprovision: "unprovisioned", start: "started", stop: "stopped", follow: "recorded (shared, follower)", replace: "replaced", update: "updated", forget: "forgotten" };
@@ -52,7 +52,7 @@ export function clusterTextView(object: string, verb: string, nodes: readonly st
           line("-", "INFO", object, `waiting for the cluster lock: held by ${e.holder}`);
           break;
         case "orchestration":
-          line("-", "INFO", object, `${e.resumed ? "resuming" : "starting"} ${e.action} orchestration ${e.id}: ${e.leaders.length ? `leader ${e.leaders.join(", ")}` : "no leader"}${e.followers.length ? `, then ${e.followers.join(", ")}` : ""}`);
+          line("-", "INFO", object, `${e.resumed ? "resuming" : "starting"} ${e.action} orchestration ${e.id}: ${e.leaders.length ? `leader ${e.leaders.join(", ")}` : "no leader"}${e.followers.length ? `, then ${e.followers.join(", ")}` : ""}${e.scores ? ` (scores: ${Object.entries(e.scores).map(([n, v]) => `${n} ${v}`).join(", ")})` : ""}`);
           break;
         case "phase":
           if (e.nodes.length) line("-", "INFO", object, `${e.phase}: ${e.nodes.join(", ")}`);
@@ -111,9 +111,17 @@ export function clusterStatusText(st: ClusterStatus, c: Colors): string {
   return out.join("\n") + "\n";
 }
 
+/** Why the leaders: "placement score: n2 (score 61), n1 (score 57), n3 (score 57); ties: nodes order". */
+export function placementText(p: PlacementExplanation): string {
+  if (p.pinned) return `placement ${p.policy}: ${p.pinned.node} leads (${p.pinned.by === "leader-node" ? "--leader-node" : "it holds the shared resources"})`;
+  const fact = (n: string) => (p.scores?.[n] !== undefined ? ` (score ${p.scores[n]})` : p.loads?.[n] !== undefined ? ` (load ${p.loads[n]})` : p.missing?.[n] ? ` (${p.missing[n]})` : "");
+  const ties = p.policy === "score" || p.policy === "load avg" ? "; ties: nodes order" : "";
+  return `placement ${p.policy}: ${p.ranks.map((n) => `${n}${fact(n)}`).join(", ")}${ties}`;
+}
+
 /** Each node's changes, who leads, what is shared. */
 export function clusterPlanText(plan: ClusterPlan, c: Colors): string {
-  const out: string[] = [`${plan.object}: leader ${plan.leaders.join(", ") || "none"}; shared: ${plan.shared.join(", ") || "none"}`];
+  const out: string[] = [`${plan.object}: leader ${plan.leaders.join(", ") || "none"}; shared: ${plan.shared.join(", ") || "none"}`, placementText(plan.placement)];
   for (const n of plan.nodes) {
     out.push("", `${c.bold(n.node)} (${n.role}): ${n.error ? c.red(n.error) : n.changes ? `${n.changes} to change` : "no changes"}`);
     for (const ch of n.plan?.resource_changes ?? []) {
