@@ -12,6 +12,11 @@ import type { ResourceState, StateFile } from "../state/model.js";
 import { dataReader } from "./data-reader.js";
 import type { StateStore } from "../state/store.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
+import { desiredInputs } from "../plan/planner.js";
+import { formatEdit, type ConfigPatch } from "../core/patch.js";
+import type { Allocations } from "../provider/api.js";
+import { nodeAllocations } from "../state/allocs.js";
+import { foldEdits, type ConfigWriter } from "./writeback.js";
 
 export type ApplyEvent =
   | { type: "change_start"; rid: string; action: string; driver: string }
@@ -41,6 +46,13 @@ export interface ApplyInput {
   /** Installed as the object's config (the template sources applied). */
   readonly configText?: string;
   readonly osvcVersion: string;
+  /**
+   * Writes a provider's config patch into the installed config and re-evaluates the object (write-back,
+   * apply/writeback.ts). Absent: a provisioner that must write back refuses to run.
+   */
+  readonly writeBack?: ConfigWriter;
+  /** Allocation records providers allocate from; default: the node's, under the state root. */
+  readonly allocations?: Allocations;
   /** Test hook: a command runner other than the real one. */
   readonly exec?: (logger: (message: string) => void) => Exec;
 }
@@ -151,6 +163,37 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const readData = dataReader(store, parsedPath.ok ? parsedPath.path.namespace : "root");
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
+  // Write-back: keyword values a provider wrote into the config this run, per rid, as re-evaluated
+  // from the new config; the resources that run later (and the state) take them.
+  const overrides = new Map<string, Record<string, KwValue>>();
+  const allocations = input.allocations ?? nodeAllocations(store.root);
+  const writeBackFor = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>) => async (patch: ConfigPatch): Promise<void> => {
+    if (!input.writeBack) throw new ProviderError(`${rid}: this run cannot write values back into the config`);
+    const action = `writeback ${patch.map(formatEdit).join("; ")}`;
+    await journal("intent", rid, action);
+    let ev;
+    try {
+      ev = await input.writeBack(patch);
+    } catch (e) {
+      await outcome(rid, action, false, errorText(e).error);
+      throw e;
+    }
+    for (const r of ev.resources) {
+      const rrid = r.rid.toString();
+      const fresh = desiredInputs(r, lookup).inputs;
+      const planned = plan.changes.find((c) => c.rid === rrid)?.inputs ?? {};
+      const changed: Record<string, KwValue> = {};
+      for (const [k, v] of Object.entries(fresh)) if (JSON.stringify(v) !== JSON.stringify(planned[k])) changed[k] = v;
+      if (Object.keys(changed).length) overrides.set(rrid, changed);
+      else overrides.delete(rrid);
+    }
+    await outcome(rid, action, true);
+    if (recordFacts) await recordFacts({ writeback: foldEdits(outputs.get(rid)?.writeback, patch) });
+  };
+  const withOverrides = (spec: ResourceSpec): ResourceSpec => {
+    const o = overrides.get(spec.rid);
+    return o ? { ...spec, kw: { ...spec.kw, ...o } } : spec;
+  };
   const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
     exec: input.exec ? input.exec((m) => emit({ type: "log", rid, level: "info", message: m })) : createExec(({ command, result }) => {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
@@ -166,6 +209,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },
     ...(recordFacts ? { recordFacts } : {}),
+    writeBack: writeBackFor(rid, recordFacts),
+    allocations,
   });
 
   /** The user's consent for a rid (--allow-format, --allow-destroy), as the provider sees it. */
@@ -220,7 +265,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         if (r.ok) kw[k] = r.value;
       }
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
+    return withOverrides({ rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(state.resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) });
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -276,7 +321,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
         if (!existedBefore) undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
         unrecorded.add(ch.rid);
-        await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
+        await record(ch, withOverrides(spec), { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
         unrecorded.delete(ch.rid);
         return;
       }

@@ -268,7 +268,12 @@ function checkUnresolved(group: string, keywords: Map<string, EvaluatedKeyword>,
 /** The driver's own checks across keywords (an app action that needs a script...): E2029/W2029 at the keyword. */
 function checkDriver(spec: DriverSpec, sec: Section, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
   if (!spec.check) return;
-  for (const p of spec.check((name) => keywords.get(name)?.value)) {
+  // A keyword holding a provision-time marker (<allocate>) is seen as its text.
+  const get = (name: string) => {
+    const k = keywords.get(name);
+    return k?.value ?? (k?.markers?.length ? k.text : undefined);
+  };
+  for (const p of spec.check(get)) {
     const k = p.keyword ? keywords.get(p.keyword) : undefined;
     diagnostics.push({
       code: p.severity === "error" ? "E2029" : "W2029",

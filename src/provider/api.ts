@@ -1,5 +1,6 @@
 // The provider API (DESIGN §6). Providers import this file, exec.ts and core/ only.
 import type { DriverSpec } from "../core/schema.js";
+import type { ConfigPatch } from "../core/patch.js";
 import type { KwValue, Outputs } from "../core/value.js";
 import type { Exec } from "./exec.js";
 
@@ -47,6 +48,31 @@ export interface ProviderContext {
    * own. Absent where nothing can be recorded (rollback, status); use `noteCreated`.
    */
   readonly recordFacts?: (facts: Outputs) => Promise<void>;
+  /**
+   * Writes keyword values back into the object's installed config (a provisioner that filled
+   * `<allocate>`): journaled, applied (validated by re-compiling; temp file, fsync, rename, backup)
+   * and recorded with the resource before the next resource runs. Absent where nothing can be
+   * written (rollback, status): a provisioner that must write back refuses to run without it.
+   */
+  readonly writeBack?: (patch: ConfigPatch) => Promise<void>;
+  /** The allocation records (addresses...) of this node, or of the cluster: create-if-absent. */
+  readonly allocations?: Allocations;
+}
+
+/** Who holds an allocation key (the same shape as the cluster store's records). */
+export interface AllocationRecord {
+  /** The owner: "<object> <rid>" (and " @<node>" for a per-node allocation). */
+  readonly owner: string;
+  readonly data?: Readonly<Record<string, string | number | boolean>>;
+  readonly at: string;
+}
+
+/** Allocation records: `allocate` creates the key only if absent, so two objects never get the same value. */
+export interface Allocations {
+  allocate(key: string, record: AllocationRecord): Promise<{ created: boolean; record: AllocationRecord }>;
+  /** Removes the key if `owner` holds it; returns whether it did. */
+  freeAlloc(key: string, owner: string): Promise<boolean>;
+  getAlloc(key: string): Promise<AllocationRecord | undefined>;
 }
 
 /** Records what a provider just created (see ProviderContext.recordFacts); a no-op where unsupported. */

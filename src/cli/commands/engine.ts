@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { hostname } from "node:os";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_PROVIDERS } from "../../../providers/index.js";
+import { configWriter, recordedEdits } from "../writeback.js";
 import { applyPlan, type ApplyEvent, type ApplyResult } from "../../apply/applier.js";
 import { compileTexts, type CompileResult, type EvaluatedTemplate } from "../../config/index.js";
 import { parseDuration } from "../../core/convert.js";
@@ -123,7 +124,8 @@ export interface Prepared {
 }
 
 async function prepare(template: string | undefined, opts: EngineOptions): Promise<Prepared | number> {
-  return prepareCompiled(await compileFromOptions(template, opts), opts);
+  // write-back (issue 11): the values recorded as written back are replayed over the template file.
+  return prepareCompiled(await compileFromOptions(template, opts, recordedEdits(storeFor(opts))), opts);
 }
 
 /** Graph and diagnostics of a compiled template; prints diagnostics and returns 1 on errors. */
@@ -427,6 +429,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
       emit: (e) => view.event(e),
       configText,
       osvcVersion: osvcVersion(),
+      writeBack: configWriter(store, plan.object, plan.node, opts), // write-back (issue 11)
     });
   } finally {
     process.off("SIGINT", onSigint);
