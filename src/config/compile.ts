@@ -8,6 +8,7 @@ import { formatProblem } from "../core/formats.js";
 import type { DriverSpec, KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
+import { checkCascadeTargets } from "./cascade.js";
 
 const FREE_SECTIONS = new Set(["env", "labels", "data"]);
 const NODE_SCOPE_NAMES = new Set(["nodes", "drpnodes", "encapnodes"]);
@@ -97,6 +98,7 @@ export function compileTemplate(template: Template, ctx: EvalContext): Evaluated
     resources.push(compileResource(ev, rid, sec, diagnostics));
   }
   resources.sort((a, b) => Rid.compare(a.rid, b.rid));
+  checkCascadeTargets(resources, new Set(env.keys()), diagnostics); // <allocate> write-back targets (issue 11)
   return { path: ctx.path, nodename: ctx.nodename, defaults, env, resources, others, diagnostics };
 }
 
