@@ -78,12 +78,16 @@ async function allocateAddress(ctx: ProviderContext, r: ResourceSpec, dev: strin
     const got = await allocs.allocate(key, { owner, data: { object: ctx.objectName, rid: r.rid, node: ctx.nodename }, at: new Date().toISOString() });
     if (!got.created && got.record.owner !== owner) continue;
     ctx.log("info", `checking ${addr} availability on ${dev}`);
-    if (await answered(ctx, dev, addr)) {
-      ctx.log("info", `${addr} answers on ${dev}: skipped`);
+    let busy: boolean;
+    try {
+      busy = await answered(ctx, dev, addr);
+    } catch (e) {
       if (got.created) await allocs.freeAlloc(key, owner);
-      continue;
+      throw e;
     }
-    return { addr, key, cidr };
+    if (!busy) return { addr, key, cidr };
+    ctx.log("info", `${addr} answers on ${dev}: skipped`);
+    if (got.created) await allocs.freeAlloc(key, owner);
   }
   throw new ProviderError(`${r.rid}: no free address in ${cidr.text}`, "free one (unprovision an object holding one), or widen network");
 }
