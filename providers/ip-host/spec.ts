@@ -9,8 +9,7 @@ export const ipHostKeywords: KeywordSpec[] = [
     type: "string",
     scopable: true,
     aliases: ["name"],
-    markers: true,
-    text: "The address (IPv4 or IPv6) or a DNS name resolving to it (names are resolved to IPv4 with getent ahostsv4, first answer); empty means not provisioned yet. <allocate>: provision picks the first free address of network after its gateway (free in the allocation records and on the segment, arping -D on ipdev) and writes it back here, with netmask and gateway when empty; unprovision releases it and writes <allocate> back.",
+    text: "The address (IPv4 or IPv6) or a DNS name resolving to it (names are resolved to IPv4 with getent ahostsv4, first answer); empty means not provisioned yet.",
     example: "10.0.0.10",
   },
   { name: "ipdev", type: "string", required: true, scopable: true, aliases: ["dev"], text: "The network interface the address is added to.", example: "eth0" },
@@ -44,12 +43,23 @@ export const ipHostKeywords: KeywordSpec[] = [
   { name: "expose", type: "list", scopable: true, text: "Ports exposed on this address, as <port>/<proto>[:<host port>], for load-balancer registration.", example: "80/tcp 443/tcp" },
 ];
 
+/** ipname of the drivers that allocate on this host (ip.host, ip.netns): accepts <allocate>. */
+export const ipnameAllocatable: KeywordSpec = {
+  name: "ipname",
+  type: "string",
+  scopable: true,
+  aliases: ["name"],
+  markers: true,
+  text: "The address (IPv4 or IPv6) or a DNS name resolving to it (names are resolved to IPv4 with getent ahostsv4, first answer); empty means not provisioned yet. <allocate>: provision picks the first free address of network after its gateway (free in the allocation records and on the segment, arping -D on ipdev) and writes it back here, with netmask and gateway when empty; unprovision releases it and writes <allocate> back.",
+  example: "10.0.0.10",
+};
+
 export const ipHostSpec: DriverSpec = {
   group: "ip",
   type: "host",
   check: checkAllocate,
   text: "An IP address on a host network interface. The interface is one of the network namespace osvc runs in. Start adds it (after checking nobody answers it, arping -D) and announces it (arping -U); stop removes it.",
-  keywords: ipHostKeywords,
+  keywords: ipHostKeywords.map((k) => (k.name === "ipname" ? ipnameAllocatable : k)),
 };
 
 // ---------------------------------------------------------------------------------------------

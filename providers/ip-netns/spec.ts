@@ -1,9 +1,10 @@
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
 import { checkAllocate } from "../ip-host/network.js";
-import { ipHostKeywords } from "../ip-host/spec.js";
+import { ipHostKeywords, ipnameAllocatable } from "../ip-host/spec.js";
 
 /** The ip.host keywords that mean something else inside a container's namespace. */
 const overrides: KeywordSpec[] = [
+  ipnameAllocatable,
   {
     name: "ipdev",
     type: "string",

@@ -1,6 +1,9 @@
 // The provider API (DESIGN §6). Providers import this file, exec.ts and core/ only.
 import type { DriverSpec } from "../core/schema.js";
+import type { Allocations } from "../core/alloc.js";
 import type { ConfigPatch } from "../core/patch.js";
+
+export type { AllocationRecord, Allocations } from "../core/alloc.js";
 import type { KwValue, Outputs } from "../core/value.js";
 import type { Exec } from "./exec.js";
 
@@ -59,21 +62,6 @@ export interface ProviderContext {
   readonly allocations?: Allocations;
 }
 
-/** Who holds an allocation key (the same shape as the cluster store's records). */
-export interface AllocationRecord {
-  /** The owner: "<object> <rid>" (and " @<node>" for a per-node allocation). */
-  readonly owner: string;
-  readonly data?: Readonly<Record<string, string | number | boolean>>;
-  readonly at: string;
-}
-
-/** Allocation records: `allocate` creates the key only if absent, so two objects never get the same value. */
-export interface Allocations {
-  allocate(key: string, record: AllocationRecord): Promise<{ created: boolean; record: AllocationRecord }>;
-  /** Removes the key if `owner` holds it; returns whether it did. */
-  freeAlloc(key: string, owner: string): Promise<boolean>;
-  getAlloc(key: string): Promise<AllocationRecord | undefined>;
-}
 
 /** Records what a provider just created (see ProviderContext.recordFacts); a no-op where unsupported. */
 export async function noteCreated(ctx: ProviderContext, facts: Outputs): Promise<void> {

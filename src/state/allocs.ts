@@ -3,7 +3,7 @@
 // store has the same operations (allocate/freeAlloc/getAlloc) for a cluster.
 import { mkdir, open, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { AllocationRecord, Allocations } from "../provider/api.js";
+import type { AllocationRecord, Allocations } from "../core/alloc.js";
 import { fsyncDir } from "./store.js";
 
 /** A key as a file name: "/" and other separators become "_" ("ip/10.0.0.0/24/10.0.0.2" -> "ip_10.0.0.0_24_10.0.0.2"). */
