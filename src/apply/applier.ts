@@ -26,7 +26,9 @@ export type ApplyEvent =
   | { type: "change_skipped"; rid: string; action: string; reason: string }
   | { type: "rollback_start"; steps: number }
   | { type: "rollback_step"; rid: string; op: "stop" | "unprovision"; ok: boolean; error?: string }
-  | { type: "interrupted" };
+  | { type: "interrupted" }
+  /** A provider's values written back into the installed config (the edits as lines). */
+  | { type: "writeback"; rid: string; edits: string[] };
 
 export interface ApplyInput {
   readonly plan: Plan;
@@ -171,14 +173,14 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     if (!input.writeBack) throw new ProviderError(`${rid}: this run cannot write values back into the config`);
     const action = `writeback ${patch.map(formatEdit).join("; ")}`;
     await journal("intent", rid, action);
-    let ev;
+    let written;
     try {
-      ev = await input.writeBack(patch);
+      written = await input.writeBack(patch);
     } catch (e) {
       await outcome(rid, action, false, errorText(e).error);
       throw e;
     }
-    for (const r of ev.resources) {
+    for (const r of written.evaluated.resources) {
       const rrid = r.rid.toString();
       const fresh = desiredInputs(r, lookup).inputs;
       const planned = plan.changes.find((c) => c.rid === rrid)?.inputs ?? {};
@@ -188,7 +190,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       else overrides.delete(rrid);
     }
     await outcome(rid, action, true);
-    if (recordFacts) await recordFacts({ writeback: foldEdits(outputs.get(rid)?.writeback, patch) });
+    emit({ type: "writeback", rid, edits: written.patch.map(formatEdit) });
+    if (recordFacts) await recordFacts({ writeback: foldEdits(outputs.get(rid)?.writeback, written.patch) });
   };
   const withOverrides = (spec: ResourceSpec): ResourceSpec => {
     const o = overrides.get(spec.rid);

@@ -8,14 +8,28 @@ import type { LoadedText } from "../config/load.js";
 import type { EvaluatedTemplate } from "../config/evaluate.js";
 import { applyPatch } from "../config/patch.js";
 import { sectionNames } from "../config/edit.js";
-import { formatEdit, parseEdit, type ConfigEdit, type ConfigPatch } from "../core/patch.js";
+import { ALLOCATE_MARKER, formatEdit, parseEdit, type ConfigEdit, type ConfigPatch } from "../core/patch.js";
 import type { Diagnostic } from "../core/diagnostics.js";
 import { ProviderError } from "../provider/api.js";
 import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
 
-/** Applies a patch to the installed config; returns the object re-evaluated from the new config. */
-export type ConfigWriter = (patch: ConfigPatch) => Promise<EvaluatedTemplate>;
+/** Applies a patch to the installed config; returns the edits as applied (scoped) and the object re-evaluated. */
+export type ConfigWriter = (patch: ConfigPatch) => Promise<{ readonly patch: ConfigPatch; readonly evaluated: EvaluatedTemplate }>;
+
+/**
+ * A flex object has one instance per node: what a provider writes back is this node's (`ipname@n1`),
+ * so the nodes' edits merge as keys. A value set back to the marker, an unset and an emptied
+ * cascade target remove the node's key (the unscoped value shows through again). Edits that carry a
+ * scope already, and [env] keys (not scopable), are kept as they are.
+ */
+export function scopeForNode(patch: ConfigPatch, node: string): ConfigEdit[] {
+  return patch.map((e) => {
+    if (e.key.includes("@") || e.section === "env") return e;
+    const key = `${e.key}@${node}`;
+    return e.value === undefined || e.value === "" || e.value === ALLOCATE_MARKER ? { section: e.section, key } : { ...e, key };
+  });
+}
 
 /** What compiling a config text gives (config/index.ts compileTexts). */
 export interface Compiled {
@@ -25,10 +39,12 @@ export interface Compiled {
 }
 
 /** The writer of an object's installed config: patch, re-compile (refused on errors), install atomically. */
-export function installedConfigWriter(store: StateStore, object: string, compile: (text: string) => Compiled): ConfigWriter {
-  return async (patch) => {
+export function installedConfigWriter(store: StateStore, object: string, node: string, compile: (text: string) => Compiled): ConfigWriter {
+  return async (given) => {
     const text = await store.readConfig(object);
     if (text === null) throw new ProviderError(`${object} has no installed config to write back into`);
+    const flex = compile(text).evaluated.defaults.get("topology")?.value === "flex";
+    const patch = flex ? scopeForNode(given, node) : given;
     const next = applyPatch(text, patch);
     const c = compile(next);
     if (!c.ok) {
@@ -36,7 +52,7 @@ export function installedConfigWriter(store: StateStore, object: string, compile
       throw new ProviderError(`the config written back (${patch.map(formatEdit).join("; ")}) does not validate: ${first?.summary ?? "errors"}`, "the installed config is left as it was");
     }
     await store.installConfig(object, next);
-    return c.evaluated;
+    return { patch, evaluated: c.evaluated };
   };
 }
 

@@ -13,7 +13,7 @@ export function configWriter(store: StateStore, object: string, node: string, op
   const p = parseObjectPath(object);
   if (!p.ok) throw new Error(`internal: bad object path ${object}`);
   const path = p.path;
-  return installedConfigWriter(store, object, (text) =>
+  return installedConfigWriter(store, object, node, (text) =>
     compileTexts([{ name: `${object} (installed config)`, text }], { path, ...nodeEval({ ...opts, node }), envOverrides: parseEnvOverrides(opts.env), osEnv: opts.osEnv ? process.env : undefined, catalog: builtinCatalog() }),
   );
 }

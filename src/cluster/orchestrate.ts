@@ -22,6 +22,8 @@ import { parseLoadavg, place, type NodeFacts, type Placement, type PlacementPoli
 import { canonicalObject, checkName } from "./store/common.js";
 import type { ClusterStore, InstanceRecord, NodeRunState, OrchestrationRecord, StoreLock } from "./store/types.js";
 import type { NodeResult, TransportRunOptions } from "./transport.js";
+import type { ConfigEdit } from "../core/patch.js";
+import { mergeWriteBacks, writeBackEdits } from "./writeback.js";
 
 export type ClusterAction = "provision" | "unprovision" | "start" | "stop" | "purge";
 
@@ -225,19 +227,31 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   };
 
   // The config: given (provision/create), else the stored one.
-  const config = req.config ?? (await store.getConfig(object))?.text;
+  let config = req.config ?? (await store.getConfig(object))?.text;
   const unreachable = new Map<string, string>();
 
   // Install the config on every node (provision), at most `parallelism` at once.
-  if (req.action === "provision") {
-    if (config === undefined) throw new OrchestrationError(`no config for ${object} in the cluster store`, `Create it: osvc ${object} create --config <file> --provision`);
-    await lock.putConfig(config);
-    await mapLimit(req.nodes, parallelism, async (n) => {
-      const r = await runner.osvc(n, [object, "create", "--config", "-", "--force", "--local", "--lock-timeout", `${nodeLockS}s`], { input: config, timeoutMs: (nodeLockS + 60) * 1000 });
+  const installOn = (nodes: readonly string[], text: string) =>
+    mapLimit(nodes.filter((n) => !unreachable.has(n)), parallelism, async (n) => {
+      const r = await runner.osvc(n, [object, "create", "--config", "-", "--force", "--local", "--lock-timeout", `${nodeLockS}s`], { input: text, timeoutMs: (nodeLockS + 60) * 1000 });
       if (r.unreachable || r.timedOut) unreachable.set(n, r.unreachable ?? "no answer");
       else if (r.exitCode !== 0) throw new OrchestrationError(`installing the config of ${object} on ${n} failed: ${lastLine(r.stderr) || lastLine(r.stdout) || `exit code ${r.exitCode}`}`);
     });
+  if (req.action === "provision") {
+    if (config === undefined) throw new OrchestrationError(`no config for ${object} in the cluster store`, `Create it: osvc ${object} create --config <file> --provision`);
+    await lock.putConfig(config);
+    await installOn(req.nodes, config);
   }
+  // write-back (issue 11): the edits the leaders' providers wrote into their installed configs.
+  const writeBacks = new Map<string, ConfigEdit[]>();
+  /** Commits the nodes' edits to the store (fenced) and installs the merged config on `nodes`. */
+  const shareWriteBacks = async (nodes: readonly string[]) => {
+    if (config === undefined || ![...writeBacks.values()].some((e) => e.length)) return;
+    config = mergeWriteBacks(config, writeBacks, req.nodes);
+    writeBacks.clear();
+    await lock.putConfig(config);
+    await installOn(nodes, config);
+  };
 
   // Placement: the recorded leaders when resuming or when shared resources are recorded, else the policy.
   const facts: Record<string, NodeFacts> = {};
@@ -294,6 +308,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     await record();
     const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal });
     const { events } = parseNdjson(r.stdout);
+    writeBacks.set(n, writeBackEdits(events));
     // The node's output in its own order: its events, and its text lines (a plan shown before it acts).
     for (const line of r.stdout.split("\n")) {
       if (!line.trim()) continue;
@@ -346,8 +361,10 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
       const leaderProv = leaders[0] ? (provisionedOf.get(leaders[0]) ?? (await nodeStatus(runner, leaders[0], object)).status?.resources?.reduce<Record<string, boolean | null>>((m, r) => ({ ...m, [r.rid]: r.provisioned }), {})) : undefined;
       const sharedOps = (req.sharedRids ?? []).filter((rid) => leaderProv?.[rid] === true).map((rid) => ({ op: "shared" as const, record: { rid, node: leaders[0], outputs: {}, updatedAt: new Date().toISOString() } }));
       if (sharedOps.length) await lock.write(sharedOps);
+      await shareWriteBacks(req.nodes); // every node holds the leaders' config before the followers act
       await setPhase("followers", followers);
       await inParallel(followers, () => ["provision"]);
+      await shareWriteBacks(req.nodes); // a flex follower's own address (ipname@node)
       return finish();
     }
     case "unprovision":
@@ -367,6 +384,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
       if (leaders.every((n) => states[n] === "ok")) {
         await lock.write(Object.keys(await store.getShared(object)).map((rid) => ({ op: "deleteShared" as const, rid })));
       }
+      if (req.action === "unprovision") await shareWriteBacks(req.nodes); // <allocate> back on every node
       const res = await finish();
       if (res.ok && req.action === "purge") await lock.write([{ op: "purge" }]);
       return res;
