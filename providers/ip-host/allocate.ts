@@ -43,9 +43,9 @@ function cascadeOf(r: ResourceSpec): ConfigEdit[] {
   });
 }
 
-/** The owner of an allocation made by this resource. */
-function ownerOf(ctx: { objectName: string }, r: ResourceSpec): string {
-  return `${ctx.objectName} ${r.rid}`;
+/** The owner of an allocation made by this resource on this node (a flex object's nodes each hold one). */
+function ownerOf(ctx: { objectName: string; nodename: string }, r: ResourceSpec): string {
+  return `${ctx.objectName} ${r.rid} @${ctx.nodename}`;
 }
 
 /** arping -D on the segment: true when someone answers for `ip`. */

@@ -28,7 +28,9 @@ export type ApplyEvent =
   | { type: "rollback_step"; rid: string; op: "stop" | "unprovision"; ok: boolean; error?: string }
   | { type: "interrupted" }
   /** A provider's values written back into the installed config (the edits as lines). */
-  | { type: "writeback"; rid: string; edits: string[] };
+  | { type: "writeback"; rid: string; edits: string[] }
+  /** An allocation record taken or released (an orchestrator mirrors it into the cluster store). */
+  | { type: "allocation"; op: "allocate" | "free"; key: string; owner: string };
 
 export interface ApplyInput {
   readonly plan: Plan;
@@ -88,6 +90,23 @@ function errorText(e: unknown): { error: string; hint?: string } {
   if (e instanceof ExecError) return { error: e.message };
   if (e instanceof Error) return { error: e.message };
   return { error: String(e) };
+}
+
+/** The allocation records, each record taken or released told as an event. */
+function reportingAllocations(inner: Allocations, emit: (e: ApplyEvent) => void): Allocations {
+  return {
+    async allocate(key, record) {
+      const r = await inner.allocate(key, record);
+      if (r.created) emit({ type: "allocation", op: "allocate", key, owner: record.owner });
+      return r;
+    },
+    async freeAlloc(key, owner) {
+      const freed = await inner.freeAlloc(key, owner);
+      if (freed) emit({ type: "allocation", op: "free", key, owner });
+      return freed;
+    },
+    getAlloc: (key) => inner.getAlloc(key),
+  };
 }
 
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
@@ -168,7 +187,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   // Write-back: keyword values a provider wrote into the config this run, per rid, as re-evaluated
   // from the new config; the resources that run later (and the state) take them.
   const overrides = new Map<string, Record<string, KwValue>>();
-  const allocations = input.allocations ?? nodeAllocations(store.root);
+  const allocations = reportingAllocations(input.allocations ?? nodeAllocations(store.root), emit);
   const writeBackFor = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>) => async (patch: ConfigPatch): Promise<void> => {
     if (!input.writeBack) throw new ProviderError(`${rid}: this run cannot write values back into the config`);
     const action = `writeback ${patch.map(formatEdit).join("; ")}`;

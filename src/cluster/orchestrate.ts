@@ -23,7 +23,7 @@ import { canonicalObject, checkName } from "./store/common.js";
 import type { ClusterStore, InstanceRecord, NodeRunState, OrchestrationRecord, StoreLock } from "./store/types.js";
 import type { NodeResult, TransportRunOptions } from "./transport.js";
 import type { ConfigEdit } from "../core/patch.js";
-import { mergeWriteBacks, writeBackEdits } from "./writeback.js";
+import { mergeWriteBacks, mirrorAllocations, writeBackEdits } from "./writeback.js";
 
 export type ClusterAction = "provision" | "unprovision" | "start" | "stop" | "purge";
 
@@ -322,6 +322,9 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     if (r.unreachable || r.timedOut) o = { node: n, role, state: "unreachable", error: r.unreachable ?? `no answer within ${Math.round(nodeTimeoutMs / 1000)} s`, durationMs: r.durationMs };
     else if (r.exitCode !== 0) o = { node: n, role, state: "failed", exitCode: r.exitCode, error: failureOf(events, r.stderr) || `exit code ${r.exitCode}`, ...(summary ? { summary } : {}), durationMs: r.durationMs };
     else o = { node: n, role, state: "ok", exitCode: 0, ...(summary ? { summary } : {}), durationMs: r.durationMs };
+    // allocations (issue 11): the node's records mirrored into the cluster store; a conflict fails it.
+    const conflicts = await mirrorAllocations(lock, n, events);
+    if (conflicts.length) o = { ...o, state: "failed", error: conflicts.join("; ") };
     states[n] = o.state;
     outcomes.set(n, o);
     emit({ type: "node_result", node: n, role, state: o.state, ...(o.exitCode !== undefined ? { exit_code: o.exitCode } : {}), ...(o.error ? { error: o.error } : {}), ...(o.durationMs !== undefined ? { duration_ms: Math.round(o.durationMs) } : {}) });

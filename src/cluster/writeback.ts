@@ -25,3 +25,41 @@ export function mergeWriteBacks(config: string, edits: ReadonlyMap<string, reado
   for (const n of nodes) text = applyPatch(text, edits.get(n) ?? []);
   return text;
 }
+
+/** What a node's run asked of the allocation records ({type: "allocation"} events), in order. */
+export function allocationEvents(events: readonly Record<string, unknown>[]): { op: "allocate" | "free"; key: string; owner: string }[] {
+  return events
+    .filter((e) => e.type === "allocation" && (e.op === "allocate" || e.op === "free") && typeof e.key === "string" && typeof e.owner === "string")
+    .map((e) => ({ op: e.op as "allocate" | "free", key: e.key as string, owner: e.owner as string }));
+}
+
+/** The store operations the allocation mirror needs (StoreLock's, fenced by the object lock). */
+export interface AllocStore {
+  allocate(key: string, record: { owner: string; data?: Record<string, string>; at: string }): Promise<{ created: boolean; record: { owner: string } }>;
+  freeAlloc(key: string, owner: string): Promise<boolean>;
+}
+
+/**
+ * Mirrors a node's allocations into the cluster store (create-if-absent): returns the conflicts, keys
+ * the store already gives to another owner (another object took the address through another node).
+ */
+export async function mirrorAllocations(store: AllocStore, node: string, events: readonly Record<string, unknown>[]): Promise<string[]> {
+  const conflicts: string[] = [];
+  // The net effect per key: a record taken then released in the same run (an address that
+  // answered ARP) never reaches the store.
+  const net = new Map<string, { op: "allocate" | "free"; key: string; owner: string }>();
+  for (const a of allocationEvents(events)) {
+    const prev = net.get(a.key);
+    if (prev?.op === "allocate" && a.op === "free" && prev.owner === a.owner) net.delete(a.key);
+    else net.set(a.key, a);
+  }
+  for (const a of net.values()) {
+    if (a.op === "free") {
+      await store.freeAlloc(a.key, a.owner);
+      continue;
+    }
+    const r = await store.allocate(a.key, { owner: a.owner, data: { node }, at: new Date().toISOString() });
+    if (!r.created && r.record.owner !== a.owner) conflicts.push(`${a.key} is allocated to ${r.record.owner} in the cluster store`);
+  }
+  return conflicts;
+}

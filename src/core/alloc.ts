@@ -2,7 +2,7 @@
 
 /** Who holds an allocation key (the same shape as the cluster store's records). */
 export interface AllocationRecord {
-  /** The owner: "<object> <rid>" (and " @<node>" for a per-node allocation). */
+  /** The owner: "<object> <rid> @<node>". */
   readonly owner: string;
   readonly data?: Readonly<Record<string, string | number | boolean>>;
   readonly at: string;

@@ -3,7 +3,7 @@
 // skips the nodes' own addresses), its write-back goes to the cluster store's config and to every
 // node before the followers act. Checked on each node: ip -j addr (in its namespace), its installed
 // config file, its own state.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { NODES, show, useOrchCluster } from "../helpers/orchestrate.js";
@@ -19,6 +19,11 @@ function allocating(shared: boolean): string[] {
   return [...(shared ? ["[env]", "vip =", ""] : []), "[ip#1]", "type = host", "ipdev = eth0", "ipname = <allocate>", `network = ${oc.cluster.subnet}.0/24`, "netmask = 24", ...cascade, ""];
 }
 
+/** The cluster store's allocation record of an address, or undefined. */
+const storeAlloc = (addr: string): { owner: string } | undefined => {
+  const f = path.join(oc.root, "cluster/alloc", `${encodeURIComponent(`ip/${oc.cluster.subnet}.0/24/${addr}`)}.json`);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as { owner: string }) : undefined;
+};
 const nodeAddrs = () => new Set(oc.cluster.nodes.map((n) => n.addr));
 const inSubnet = (a: string) => a.startsWith(`${oc.cluster.subnet}.`);
 
@@ -39,6 +44,8 @@ describe("<allocate> in a cluster", () => {
     // The cluster store and every node hold the leader's config, byte for byte.
     expect(storedConfig(s.name)).toBe(leaderConf);
     for (const n of ["n2", "n3"]) expect(installed(n, s.name), n).toBe(leaderConf);
+    // The allocation is recorded in the cluster store (the orchestrator mirrors the leader's).
+    expect(storeAlloc(vip)).toMatchObject({ owner: `${s.name} ip#1 @n1` });
     // The followers acted on it: their recorded ip#1 (shared: followed) has the allocated address.
     for (const n of ["n2", "n3"]) expect(oc.nodeState(n, s.name)?.resources["ip#1"], n).toMatchObject({ follow: true, inputs: { ipname: vip } });
 
@@ -50,6 +57,7 @@ describe("<allocate> in a cluster", () => {
       expect(installed(n, s.name), n).toBe(installed("n1", s.name));
     }
     expect(storedConfig(s.name)).toBe(installed("n1", s.name));
+    expect(storeAlloc(vip)).toBeUndefined();
   }, 300_000);
 
   it("flex: one address per node (ipname@node), each on its node, all configs identical", async () => {
@@ -57,9 +65,10 @@ describe("<allocate> in a cluster", () => {
     const p = await oc.osvc(["apply", s.cfg, "--path", s.name]);
     expect(p.code, show(p)).toBe(0);
     const conf = installed("n1", s.name);
+    const ip1 = conf.split("[ip#1]")[1] ?? "";
     const byNode: Record<string, string> = {};
     for (const n of NODES) {
-      const m = new RegExp(`^ipname@${n} = (\\S+)$`, "m").exec(conf);
+      const m = new RegExp(`^ipname@${n} = (\\S+)$`, "m").exec(ip1);
       expect(m, `${n}: ${conf}`).toBeTruthy();
       byNode[n] = m![1];
       expect(inSubnet(byNode[n]) && !nodeAddrs().has(byNode[n]), byNode[n]).toBe(true);
@@ -71,9 +80,11 @@ describe("<allocate> in a cluster", () => {
       expect(installed(n, s.name), n).toBe(conf);
     }
     expect(storedConfig(s.name)).toBe(conf);
+    for (const n of NODES) expect(storeAlloc(byNode[n]), n).toMatchObject({ owner: `${s.name} ip#1 @${n}` });
 
     const d = await oc.osvc(["destroy", s.name]);
     expect(d.code, show(d)).toBe(0);
     for (const n of NODES) for (const a of Object.values(byNode)) expect(oc.addrsOf(n), n).not.toContain(a);
+    for (const a of Object.values(byNode)) expect(storeAlloc(a)).toBeUndefined();
   }, 300_000);
 });
