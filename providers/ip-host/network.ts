@@ -30,7 +30,7 @@ export function parseCidr(s: string): Cidr | { error: string; hint: string } {
   const addr = m ? aton(m[1]) : undefined;
   const prefix = m ? Number(m[2]) : NaN;
   if (addr === undefined || !(prefix >= 0 && prefix <= 30)) {
-    return { error: `network ${JSON.stringify(s)} is not an IPv4 network in CIDR form with a prefix length of 0..30`, hint: "write it as address/prefix, e.g. network = 10.99.0.0/24" };
+    return { error: `network ${JSON.stringify(s)} is not an IPv4 network in CIDR form with a prefix length of 0..30`, hint: "write it as address/prefix (network = 10.99.0.0/24), or name a [network#<name>] of the node config" };
   }
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   if ((addr & mask) >>> 0 !== addr) return { error: `network ${s} has host bits set`, hint: `use network = ${ntoa((addr & mask) >>> 0)}/${prefix}` };

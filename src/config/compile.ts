@@ -9,6 +9,7 @@ import type { DriverSpec, KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
 import { checkCascadeTargets } from "./cascade.js";
+import { resolveNetwork } from "./network.js";
 
 const FREE_SECTIONS = new Set(["env", "labels", "data"]);
 const NODE_SCOPE_NAMES = new Set(["nodes", "drpnodes", "encapnodes"]);
@@ -188,6 +189,7 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
   }
   checkCommands(ev, sec.name, rid.group, keywords, diagnostics);
   checkFormats(keywords, diagnostics);
+  resolveNetwork(rid.group, keywords, ev.ctx.nodeConfig, diagnostics); // network = <[network#name] of the node config>
   checkDriver(driver.spec, sec, keywords, diagnostics);
   checkUnresolved(rid.group, keywords, diagnostics);
   linkNetns(driver.id, keywords);
@@ -277,6 +279,8 @@ function checkDriver(spec: DriverSpec, sec: Section, keywords: Map<string, Evalu
   };
   for (const p of spec.check(get)) {
     const k = p.keyword ? keywords.get(p.keyword) : undefined;
+    // One error per keyword: one found already (a network name the node config cannot resolve) stands.
+    if (k?.range && diagnostics.some((d) => d.severity === "error" && d.range === k.range)) continue;
     diagnostics.push({
       code: p.severity === "error" ? "E2029" : "W2029",
       severity: p.severity,

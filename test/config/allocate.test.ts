@@ -61,6 +61,26 @@ network = 10.1.0.0/33
   });
 });
 
+describe("network = <name> of the node config", () => {
+  it("a bridge network gives its subnet; a routed_bridge, or a name without a subnet, is an error at the keyword", (ctx) => {
+    const sb = sandbox(ctx, "osvc-t-allocv-");
+    const nc = sb.write("node.conf", "[node]\nenv = TST\n\n[network#lan]\ntype = bridge\nnetwork = 10.42.0.0/24\n\n[network#rb]\ntype = routed_bridge\nnetwork = 10.43.0.0/16\n\n[network#empty]\ntype = bridge\n");
+    const ok = sb.write("ok.conf", "[ip#0]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = lan\n");
+    const r = runCli(["render", ok, "--node-config", nc, "--color", "never"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^network = 10\.42\.0\.0\/24$/m);
+    const bad = sb.write("bad.conf", "[ip#0]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = rb\n\n[ip#1]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = empty\n\n[ip#2]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = nosuch\n");
+    const v = runCli(["validate", bad, "--node-config", nc, "--color", "never"]);
+    expect(v.code).toBe(1);
+    expect(v.stderr.split("\n").filter((l) => l.startsWith(bad))).toEqual([
+      `${bad}:5:11: error E2029: network rb is a routed_bridge: its per-node subnets are not supported here`,
+      `${bad}:11:11: error E2029: [network#empty] of ${nc} has no network (its subnet)`,
+      `${bad}:17:11: error E2029: network "nosuch" is not an IPv4 network in CIDR form with a prefix length of 0..30`,
+    ]);
+    expect(v.stderr).toContain("or name a [network#<name>] of the node config");
+  });
+});
+
 describe("write-back edits", () => {
   it("round-trip as lines; cascade targets parse", () => {
     for (const e of [{ section: "ip#0", key: "ipname", value: "10.0.0.2" }, { section: "ip#0", key: "ipname@n1", value: "" }, { section: "env", key: "addr" }]) {

@@ -3,7 +3,7 @@
 // bridge holds one address of the network. Checked with independent commands (ip -n NS -j addr,
 // the installed config file, the allocation record files), re-planned to no changes, and destroyed
 // back to the marker.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/cli.js";
@@ -38,7 +38,7 @@ function osvcIn(ns: string, sb: Sandbox, args: string[]) {
 }
 
 /** A template whose ip#0 allocates and cascades the address into [env] addr, which fs#0's path references. */
-function template(sb: Sandbox, name: string): string {
+function template(sb: Sandbox, name: string, network = `${NET}.0/24`): string {
   return sb.write(
     `${name}.conf`,
     `[env]
@@ -49,7 +49,7 @@ addr =
 type = host
 ipdev = br0
 ipname = <allocate>
-network = ${NET}.0/24
+network = ${network}
 cascade_allocation = env.addr
 
 [fs#0]
@@ -70,7 +70,10 @@ describe("ipname = <allocate> on one host", () => {
     const id = path.basename(sb.dir).replace(/[^a-z0-9]/gi, "").toLowerCase().slice(-6);
     const [a, b] = [`al${id}a`, `al${id}b`];
     const fa = template(sb, a);
-    const fb = template(sb, b);
+    // The second one names the segment's network of the node config (<root>/node.conf).
+    mkdirSync(sb.root, { recursive: true });
+    writeFileSync(path.join(sb.root, "node.conf"), `[node]\nenv = TST\n\n[network#seg]\ntype = bridge\nnetwork = ${NET}.0/24\n`);
+    const fb = template(sb, b, "seg");
     const userText = readFileSync(fa, "utf8");
 
     let r = osvcIn(ns, sb, ["apply", fa, "--auto-approve"]);
