@@ -4,6 +4,7 @@
 // the installed config file, the allocation record files), re-planned to no changes, and destroyed
 // back to the marker.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "../helpers/cli.js";
@@ -30,6 +31,18 @@ function segment(): { ns: string; neighbour: string } {
   must("ip", ["-n", neighbour, "link", "set", "eth0", "up"]);
   must("ip", ["-n", neighbour, "addr", "add", `${NET}.3/24`, "dev", "eth0"]);
   return { ns, neighbour };
+}
+
+/** The same, asynchronous (two runs at once). */
+function osvcInAsync(ns: string, sb: Sandbox, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("nsenter", [`--net=/run/netns/${ns}`, process.execPath, BIN, ...args, "--root", sb.root, "--color", "never"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, out }));
+  });
 }
 
 function osvcIn(ns: string, sb: Sandbox, args: string[]) {
@@ -117,6 +130,21 @@ describe("ipname = <allocate> on one host", () => {
     expect(addrsOn(ns)).toEqual([]);
     expect(records(sb)).toEqual([]);
     expect(existsSync(sb.at(`${a}/${NET}.2`))).toBe(false);
+  }, 180_000);
+
+  it("two objects applied at the same time get two addresses (the records are create-if-absent)", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-t-alloc-");
+    const { ns } = segment();
+    const id = path.basename(sb.dir).replace(/[^a-z0-9]/gi, "").toLowerCase().slice(-6);
+    const names = [`al${id}c`, `al${id}d`];
+    const runs = await Promise.all(names.map((n) => osvcInAsync(ns, sb, ["apply", template(sb, n), "--auto-approve"])));
+    for (const r of runs) expect(r.code, r.out).toBe(0);
+    const got = names.map((n) => /^ipname = (\S+)$/m.exec(installed(sb, n))?.[1]).sort();
+    expect(got).toEqual([`${NET}.2`, `${NET}.4`]);
+    expect(addrsOn(ns)).toEqual([`${NET}.2`, `${NET}.4`]);
+    for (const n of names) expect(osvcIn(ns, sb, ["destroy", n, "--auto-approve"]).code).toBe(0);
+    expect(addrsOn(ns)).toEqual([]);
+    expect(records(sb)).toEqual([]);
   }, 180_000);
 
   it("a provision that fails after the allocation gives the address and the config back", (ctx) => {
