@@ -68,6 +68,12 @@ async function allocateAddress(ctx: ProviderContext, r: ResourceSpec, dev: strin
   if (!allocs) throw new ProviderError(`${r.rid}: no allocation records here: <allocate> cannot run`);
   const cidr = cidrOf(r);
   const owner = ownerOf(ctx, r);
+  // Idempotent: the address this resource holds already (its config was installed again with the
+  // marker) is taken back, not a second one.
+  const held = r.recorded?.alloc_key;
+  if (typeof held === "string" && held.startsWith(`ip/${cidr.text}/`) && (await allocs.getAlloc(held))?.owner === owner) {
+    return { addr: held.slice(`ip/${cidr.text}/`.length), key: held, cidr };
+  }
   const local = new Set(parseIpLinks((await run(ctx.exec, "ip", ["-j", "addr", "show"])).stdout).flatMap((l) => l.addrs.map((a) => a.local)));
   const size = 2 ** (32 - cidr.prefix);
   const gateway = str(r.kw.gateway);

@@ -26,6 +26,8 @@ const storeAlloc = (addr: string): { owner: string } | undefined => {
 };
 const nodeAddrs = () => new Set(oc.cluster.nodes.map((n) => n.addr));
 const inSubnet = (a: string) => a.startsWith(`${oc.cluster.subnet}.`);
+/** An address of the cluster subnet that is not a node's own nor the per-node ip#0 ones (.100 and up). */
+const inSubnetNotNode = (a: string) => inSubnet(a) && !nodeAddrs().has(a) && Number(a.split(".")[3]) < 100;
 
 describe("<allocate> in a cluster", () => {
   it("failover: one address, on the leader; every node's installed config is the leader's before the followers act; unprovision gives <allocate> back everywhere", async () => {
@@ -48,6 +50,13 @@ describe("<allocate> in a cluster", () => {
     expect(storeAlloc(vip)).toMatchObject({ owner: `${s.name} ip#1 @n1` });
     // The followers acted on it: their recorded ip#1 (shared: followed) has the allocated address.
     for (const n of ["n2", "n3"]) expect(oc.nodeState(n, s.name)?.resources["ip#1"], n).toMatchObject({ follow: true, inputs: { ipname: vip } });
+
+    // Applied again from the template (which still says <allocate>): the same address, still on the leader only.
+    const again = await oc.osvc(["apply", s.cfg, "--path", s.name]);
+    expect(again.code, show(again)).toBe(0);
+    expect(installed("n1", s.name)).toBe(leaderConf);
+    expect(oc.addrsOf("n1").filter(inSubnetNotNode)).toEqual([vip]);
+    for (const n of ["n2", "n3"]) expect(installed(n, s.name), n).toBe(leaderConf);
 
     const u = await oc.osvc([s.name, "unprovision"]);
     expect(u.code, show(u)).toBe(0);

@@ -107,6 +107,15 @@ describe("ipname = <allocate> on one host", () => {
     // Re-plan of the template file and of the installed object: no changes.
     r = osvcIn(ns, sb, ["plan", fa, "--detailed-exitcode"]);
     expect(r.code, r.out).toBe(0);
+    // The template installed again as is (<allocate>), then provisioned: the address it holds, not a second one.
+    r = osvcIn(ns, sb, [a, "create", "--config", fa, "--force"]);
+    expect(r.code, r.out).toBe(0);
+    expect(installed(sb, a)).toMatch(/^ipname = <allocate>$/m);
+    r = osvcIn(ns, sb, [a, "provision"]);
+    expect(r.code, r.out).toBe(0);
+    expect(installed(sb, a)).toMatch(new RegExp(`^ipname = ${NET}\\.2$`, "m"));
+    expect(addrsOn(ns)).toEqual([`${NET}.2`]);
+    expect(records(sb)).toEqual([`ip_${NET}.0_24_${NET}.2`]);
 
     // The second object skips NET.3 (the neighbour answers ARP) and gets NET.4.
     r = osvcIn(ns, sb, ["apply", fb, "--auto-approve"]);
