@@ -24,6 +24,7 @@ import { ExecError, run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 import { ipHostSpec, ipLiteral, netmaskToPrefix } from "./spec.js";
 import type { IpLiteral } from "./spec.js";
+import { allocating } from "./allocate.js";
 import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, resolveIpname, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "./iputil.js";
 
 type Problem = ProbeProblem;
@@ -334,7 +335,8 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
   }
 }
 
-export const ipHostProvider: Provider = {
+// ipname = <allocate>: allocation and write-back around it (allocate.ts).
+export const ipHostProvider: Provider = allocating({
   type: "ip.host",
   spec: ipHostSpec,
   updatable: [],
@@ -344,6 +346,6 @@ export const ipHostProvider: Provider = {
   unprovision: stop,
   start,
   stop,
-};
+});
 
 export default ipHostProvider;

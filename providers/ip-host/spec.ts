@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
+import { checkAllocate } from "./network.js";
 
 /** Keywords shared by every ip driver (ip.host, ip.netns, ip.amazon, ip.gce build on them). */
 export const ipHostKeywords: KeywordSpec[] = [
@@ -25,7 +26,14 @@ export const ipHostKeywords: KeywordSpec[] = [
     scopable: true,
     text: "Default gateway. ip.host: at start, a default route via it on ipdev is added when the namespace has no default route (an existing different one is left alone, with a warning), and removed at stop only if osvc added it.",
   },
-  { name: "network", type: "string", scopable: true, text: "The network the address belongs to, used by allocating provisioners.", example: "10.0.0.0" },
+  { name: "network", type: "string", scopable: true, text: "The network the address belongs to, used by allocating provisioners: with ipname = <allocate>, the IPv4 subnet in CIDR form to allocate from (its first address after the network address is the gateway).", example: "10.99.0.0/24" },
+  {
+    name: "cascade_allocation",
+    type: "list",
+    provisioning: true,
+    text: "After allocation, set these keywords of other sections (<rid>.<keyword>[@scope], env.<key>) to the allocated address; unprovision unsets them.",
+    example: "ip#1.ipname",
+  },
   { name: "provisioner", type: "string", provisioning: true, candidates: ["collector"], text: "collector: allocate the address at provision and write ipname, netmask and gateway back into the config." },
   { name: "dns_update", type: "bool", scopable: true, default: "false", text: "Update the cluster DNS record of ipname at start." },
   { name: "dns_name_suffix", type: "string", scopable: true, text: "Suffix appended to the object name to form the DNS record name updated when dns_update is set." },
@@ -35,11 +43,23 @@ export const ipHostKeywords: KeywordSpec[] = [
   { name: "expose", type: "list", scopable: true, text: "Ports exposed on this address, as <port>/<proto>[:<host port>], for load-balancer registration.", example: "80/tcp 443/tcp" },
 ];
 
+/** ipname of the drivers that allocate on this host (ip.host, ip.netns): accepts <allocate>. */
+export const ipnameAllocatable: KeywordSpec = {
+  name: "ipname",
+  type: "string",
+  scopable: true,
+  aliases: ["name"],
+  markers: true,
+  text: "The address (IPv4 or IPv6) or a DNS name resolving to it (names are resolved to IPv4 with getent ahostsv4, first answer); empty means not provisioned yet. <allocate>: provision picks the first free address of network after its gateway (free in the allocation records and on the segment, arping -D on ipdev) and writes it back here, with netmask and gateway when empty; unprovision releases it and writes <allocate> back.",
+  example: "10.0.0.10",
+};
+
 export const ipHostSpec: DriverSpec = {
   group: "ip",
   type: "host",
+  check: checkAllocate,
   text: "An IP address on a host network interface. The interface is one of the network namespace osvc runs in. Start adds it (after checking nobody answers it, arping -D) and announces it (arping -U); stop removes it.",
-  keywords: ipHostKeywords,
+  keywords: ipHostKeywords.map((k) => (k.name === "ipname" ? ipnameAllocatable : k)),
 };
 
 // ---------------------------------------------------------------------------------------------

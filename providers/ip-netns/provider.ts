@@ -39,6 +39,7 @@ import type { Exec, ExecResult } from "../../src/provider/exec.js";
 import { ipLiteral, netmaskToPrefix } from "../ip-host/spec.js";
 import type { IpLiteral } from "../ip-host/spec.js";
 import { ipNetnsSpec } from "./spec.js";
+import { allocating } from "../ip-host/allocate.js";
 import { ARPING_HINT, flag, parseDefaultRoutes, parseIpLinks, resolveIpname, str, type AddrInfo, type DefaultRoute, type LinkInfo } from "../ip-host/iputil.js";
 
 type Problem = ProbeProblem;
@@ -606,7 +607,8 @@ async function update(ctx: ProviderContext, r: ResourceSpec, before: ResourceSpe
   return start(ctx, r);
 }
 
-export const ipNetnsProvider: Provider = {
+// ipname = <allocate>: allocation and write-back around it (ip-host/allocate.ts).
+export const ipNetnsProvider: Provider = allocating({
   type: "ip.netns",
   spec: ipNetnsSpec,
   updatable: ["netns_path"],
@@ -617,6 +619,6 @@ export const ipNetnsProvider: Provider = {
   start,
   stop,
   update,
-};
+});
 
 export default ipNetnsProvider;

@@ -1,8 +1,10 @@
 import type { DriverSpec, KeywordSpec } from "../../src/core/schema.js";
-import { ipHostKeywords } from "../ip-host/spec.js";
+import { checkAllocate } from "../ip-host/network.js";
+import { ipHostKeywords, ipnameAllocatable } from "../ip-host/spec.js";
 
 /** The ip.host keywords that mean something else inside a container's namespace. */
 const overrides: KeywordSpec[] = [
+  ipnameAllocatable,
   {
     name: "ipdev",
     type: "string",
@@ -55,6 +57,7 @@ const byName = new Map(overrides.map((k) => [k.name, k]));
 export const ipNetnsSpec: DriverSpec = {
   group: "ip",
   type: "netns",
+  check: checkAllocate,
   text: "An IP address inside the network namespace of a container resource. Start creates the namespace's interface (nsdev: a veth pair's end, or a macvlan/ipvlan of ipdev) and configures the address on it; stop deletes it.",
   keywords: [...ipHostKeywords.map((k) => byName.get(k.name) ?? k), ...netnsKeywords],
 };

@@ -6,7 +6,10 @@ import { mkdir } from "node:fs/promises";
 import type { Plan } from "../plan/model.js";
 import type { LogLevel } from "../provider/api.js";
 import type { Exec } from "../provider/exec.js";
+import type { Allocations } from "../provider/api.js";
 import type { ProviderRegistry } from "../provider/registry.js";
+import { nodeAllocations } from "../state/allocs.js";
+import type { ConfigWriter } from "./writeback.js";
 import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
 import { newRunId, runJournal } from "./journal.js";
@@ -23,7 +26,11 @@ export type ApplyEvent =
   | { type: "change_skipped"; rid: string; action: string; reason: string }
   | { type: "rollback_start"; steps: number }
   | { type: "rollback_step"; rid: string; op: "stop" | "unprovision"; ok: boolean; error?: string }
-  | { type: "interrupted" };
+  | { type: "interrupted" }
+  /** A provider's values written back into the installed config (the edits as lines). */
+  | { type: "writeback"; rid: string; edits: string[] }
+  /** An allocation record taken or released (an orchestrator mirrors it into the cluster store). */
+  | { type: "allocation"; op: "allocate" | "free"; key: string; owner: string };
 
 export interface ApplyInput {
   readonly plan: Plan;
@@ -43,6 +50,13 @@ export interface ApplyInput {
   /** Installed as the object's config (the template sources applied). */
   readonly configText?: string;
   readonly osvcVersion: string;
+  /**
+   * Writes a provider's config patch into the installed config and re-evaluates the object (write-back,
+   * apply/writeback.ts). Absent: a provisioner that must write back refuses to run.
+   */
+  readonly writeBack?: ConfigWriter;
+  /** Allocation records providers allocate from; default: the node's, under the state root. */
+  readonly allocations?: Allocations;
   /** Test hook: a command runner other than the real one. */
   readonly exec?: (logger: (message: string) => void) => Exec;
 }
@@ -56,6 +70,23 @@ export interface ApplyResult {
   readonly rolledBack: string[];
   readonly elapsedMs: number;
   readonly state: StateFile;
+}
+
+/** The allocation records, each record taken or released told as an event. */
+function reportingAllocations(inner: Allocations, emit: (e: ApplyEvent) => void): Allocations {
+  return {
+    async allocate(key, record) {
+      const r = await inner.allocate(key, record);
+      if (r.created) emit({ type: "allocation", op: "allocate", key, owner: record.owner });
+      return r;
+    },
+    async freeAlloc(key, owner) {
+      const freed = await inner.freeAlloc(key, owner);
+      if (freed) emit({ type: "allocation", op: "free", key, owner });
+      return freed;
+    },
+    getAlloc: (key) => inner.getAlloc(key),
+  };
 }
 
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
@@ -80,7 +111,13 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   // was creating them) until the rollback has undone them.
   const pendingUntilUndone = new Map<string, string>();
   const undo = new UndoStack();
-  const runner = steps({ plan, registry, store, node: input.node, writer, undo, emit, ...(input.abort ? { abort: input.abort } : {}), ...(input.exec ? { exec: input.exec } : {}) });
+  const allocations = reportingAllocations(input.allocations ?? nodeAllocations(store.root), emit);
+  const runner = steps({
+    plan, registry, store, node: input.node, writer, undo, emit, journal, allocations,
+    ...(input.writeBack ? { writeBack: input.writeBack } : {}),
+    ...(input.abort ? { abort: input.abort } : {}),
+    ...(input.exec ? { exec: input.exec } : {}),
+  });
 
   // ---------------------------------------------------------------- scheduling
   for (const c of plan.changes) if (c.action === "noop" && c.notice) emit({ type: "log", rid: c.rid, level: "info", message: c.notice });

@@ -5,7 +5,9 @@ import { resolveDeferred } from "../config/deferred.js";
 import { parseObjectPath } from "../core/path.js";
 import type { KwValue, Outputs } from "../core/value.js";
 import type { Plan, ResourceChange } from "../plan/model.js";
-import { ProviderError, type ProviderContext, type ResourceSpec } from "../provider/api.js";
+import { formatEdit, type ConfigPatch } from "../core/patch.js";
+import { desiredInputs } from "../plan/planner.js";
+import { ProviderError, type Allocations, type ProviderContext, type ResourceSpec } from "../provider/api.js";
 import { createExec, ExecError, type Exec } from "../provider/exec.js";
 import type { ProviderRegistry } from "../provider/registry.js";
 import type { ResourceState } from "../state/model.js";
@@ -16,6 +18,8 @@ import { volumeHost } from "./volumes.js";
 import type { StateWriter } from "./state-writer.js";
 import { runTriggers, type TriggerAction } from "./triggers.js";
 import type { UndoStack } from "./undo.js";
+import type { RunJournal } from "./journal.js";
+import { foldEdits, type ConfigWriter } from "./writeback.js";
 
 export interface StepsInput {
   readonly plan: Plan;
@@ -27,6 +31,12 @@ export interface StepsInput {
   readonly emit: (e: ApplyEvent) => void;
   /** The providers' signal ("abort now": their commands are ended). */
   readonly abort?: AbortSignal;
+  /** The run's journal (a write-back is journaled like a step). */
+  readonly journal: RunJournal;
+  /** Allocation records providers allocate from. */
+  readonly allocations: Allocations;
+  /** Writes a provider's config patch into the installed config (absent: write-back refused). */
+  readonly writeBack?: ConfigWriter;
   /** Test hook: a command runner other than the real one. */
   readonly exec?: (logger: (message: string) => void) => Exec;
 }
@@ -84,6 +94,37 @@ export function steps(input: StepsInput): Steps {
   const volumes = volumeHost({ store, namespace: parsedPath.ok ? parsedPath.path.namespace : "root", nodename: input.node, exec: createExec() });
   // Best-effort work providers handed over (announces): awaited before the run ends.
   const backgroundWork: Promise<void>[] = [];
+  // Write-back: keyword values a provider wrote into the config this run, per rid, as re-evaluated
+  // from the new config; the resources that run later (and the state) take them.
+  const overrides = new Map<string, Record<string, KwValue>>();
+  const writeBackFor = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>) => async (patch: ConfigPatch): Promise<void> => {
+    if (!input.writeBack) throw new ProviderError(`${rid}: this run cannot write values back into the config`);
+    const action = `writeback ${patch.map(formatEdit).join("; ")}`;
+    await input.journal.intent(rid, action);
+    let written;
+    try {
+      written = await input.writeBack(patch);
+    } catch (e) {
+      await input.journal.outcome(rid, action, false, errorText(e).error);
+      throw e;
+    }
+    for (const r of written.evaluated.resources) {
+      const rrid = r.rid.toString();
+      const fresh = desiredInputs(r, lookup).inputs;
+      const planned = plan.changes.find((c) => c.rid === rrid)?.inputs ?? {};
+      const changed: Record<string, KwValue> = {};
+      for (const [k, v] of Object.entries(fresh)) if (JSON.stringify(v) !== JSON.stringify(planned[k])) changed[k] = v;
+      if (Object.keys(changed).length) overrides.set(rrid, changed);
+      else overrides.delete(rrid);
+    }
+    await input.journal.outcome(rid, action, true);
+    emit({ type: "writeback", rid, edits: written.patch.map(formatEdit) });
+    if (recordFacts) await recordFacts({ writeback: foldEdits(outputs.get(rid)?.writeback, written.patch) });
+  };
+  const withOverrides = (spec: ResourceSpec): ResourceSpec => {
+    const o = overrides.get(spec.rid);
+    return o ? { ...spec, kw: { ...spec.kw, ...o } } : spec;
+  };
   const makeCtx = (rid: string, recordFacts?: (facts: Outputs) => Promise<void>): ProviderContext => ({
     exec: input.exec ? input.exec((m) => emit({ type: "log", rid, level: "info", message: m })) : createExec(({ command, result }) => {
       if (!result) emit({ type: "log", rid, level: "info", message: command });
@@ -100,6 +141,8 @@ export function steps(input: StepsInput): Steps {
       backgroundWork.push(work.catch((e: unknown) => emit({ type: "log", rid, level: "warning", message: errorText(e).error })));
     },
     ...(recordFacts ? { recordFacts } : {}),
+    writeBack: writeBackFor(rid, recordFacts),
+    allocations: input.allocations,
   });
 
   /** The user's consent for a rid (--allow-format, --allow-destroy), as the provider sees it. */
@@ -154,7 +197,7 @@ export function steps(input: StepsInput): Steps {
         if (r.ok) kw[k] = r.value;
       }
     }
-    return { rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(writer.current().resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) };
+    return withOverrides({ rid: ch.rid, driver: ch.driver, kw, recorded: asOutputs(writer.current().resources[ch.rid]?.outputs ?? ch.priorOutputs), ...allowOf(ch.rid) });
   };
 
   const record = (ch: ResourceChange, spec: ResourceSpec, patch: Partial<ResourceState>) =>
@@ -209,7 +252,7 @@ export function steps(input: StepsInput): Steps {
         outputs.set(ch.rid, { ...(outputs.get(ch.rid) ?? {}), ...out });
         if (!existedBefore) undo.push({ rid: ch.rid, op: "unprovision", provider: provider!, spec: { ...spec, recorded: out } });
         unrecorded.add(ch.rid);
-        await record(ch, spec, { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
+        await record(ch, withOverrides(spec), { provisioned: true, outputs: out as Record<string, unknown>, createdByOsvc: !existedBefore, provisionedAt: new Date().toISOString() });
         unrecorded.delete(ch.rid);
         return;
       }

@@ -1,4 +1,6 @@
 // Shared CLI wiring: inputs, evaluation context, catalog, diagnostics output.
+import type { ConfigPatch } from "../core/patch.js";
+import { overlayWriteBacks } from "../apply/writeback.js";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../../providers/catalog.js";
@@ -116,11 +118,13 @@ export async function promptEnv(texts: readonly LoadedText[], given: Record<stri
   return out;
 }
 
-export async function compileFromOptions(template: string | undefined, opts: TemplateOptions): Promise<CompileResult> {
-  const texts = await loadInputs(template, opts);
+export async function compileFromOptions(template: string | undefined, opts: TemplateOptions, overlay?: (path: ObjectPath) => Promise<ConfigPatch>): Promise<CompileResult> {
+  let texts = await loadInputs(template, opts);
   let envOverrides = parseEnvOverrides(opts.env);
   if (opts.interactive) envOverrides = await promptEnv(texts, envOverrides);
   const path = resolvePath(opts.path, template);
+  // Write-back: the values the object's provisioners wrote into its installed config, replayed over the template (in memory).
+  if (overlay) texts = overlayWriteBacks(texts, await overlay(path));
   return compileTexts(texts, {
     path,
     ...nodeEval(opts),

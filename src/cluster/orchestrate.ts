@@ -24,6 +24,8 @@ import { canonicalObject, checkName } from "./store/common.js";
 import type { ClusterStore, InstanceRecord, NodeRunState, OrchestrationRecord, StoreLock } from "./store/types.js";
 import type { NodeResult, TransportRunOptions } from "./transport.js";
 import { shareVolumes } from "./volumes.js";
+import type { ConfigEdit } from "../core/patch.js";
+import { mergeWriteBacks, mirrorAllocations, writeBackEdits } from "./writeback.js";
 
 export type ClusterAction = "provision" | "unprovision" | "start" | "stop" | "purge";
 
@@ -240,19 +242,31 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   };
 
   // The config: given (provision/create), else the stored one.
-  const config = req.config ?? (await store.getConfig(object))?.text;
+  let config = req.config ?? (await store.getConfig(object))?.text;
   const unreachable = new Map<string, string>();
 
   // Install the config on every node (provision), at most `parallelism` at once.
-  if (req.action === "provision") {
-    if (config === undefined) throw new OrchestrationError(`no config for ${object} in the cluster store`, `Create it: osvc ${object} create --config <file> --provision`);
-    await lock.putConfig(config);
-    await mapLimit(req.nodes, parallelism, async (n) => {
-      const r = await runner.osvc(n, [object, "create", "--config", "-", "--force", "--local", "--lock-timeout", `${nodeLockS}s`], { input: config, timeoutMs: (nodeLockS + 60) * 1000 });
+  const installOn = (nodes: readonly string[], text: string) =>
+    mapLimit(nodes.filter((n) => !unreachable.has(n)), parallelism, async (n) => {
+      const r = await runner.osvc(n, [object, "create", "--config", "-", "--force", "--local", "--lock-timeout", `${nodeLockS}s`], { input: text, timeoutMs: (nodeLockS + 60) * 1000 });
       if (r.unreachable || r.timedOut) unreachable.set(n, r.unreachable ?? "no answer");
       else if (r.exitCode !== 0) throw new OrchestrationError(`installing the config of ${object} on ${n} failed: ${lastLine(r.stderr) || lastLine(r.stdout) || `exit code ${r.exitCode}`}`);
     });
+  if (req.action === "provision") {
+    if (config === undefined) throw new OrchestrationError(`no config for ${object} in the cluster store`, `Create it: osvc ${object} create --config <file> --provision`);
+    await lock.putConfig(config);
+    await installOn(req.nodes, config);
   }
+  // write-back (issue 11): the edits the leaders' providers wrote into their installed configs.
+  const writeBacks = new Map<string, ConfigEdit[]>();
+  /** Commits the nodes' edits to the store (fenced) and installs the merged config on `nodes`. */
+  const shareWriteBacks = async (nodes: readonly string[]) => {
+    if (config === undefined || ![...writeBacks.values()].some((e) => e.length)) return;
+    config = mergeWriteBacks(config, writeBacks, req.nodes);
+    writeBacks.clear();
+    await lock.putConfig(config);
+    await installOn(nodes, config);
+  };
 
   // Placement: the recorded leaders when resuming or when shared resources are recorded, else the policy.
   const { facts } = req.leaderNode ? { facts: {} as Record<string, NodeFacts> } : await gatherFacts(runner, req.nodes, req.placement.placement, parallelism, unreachable);
@@ -307,11 +321,15 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     };
     const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal, onLine });
     const { events } = parseNdjson(r.stdout);
+    writeBacks.set(n, writeBackEdits(events));
     const summary = [...events].reverse().find((e) => e.type === "action_result" || e.type === "apply_summary");
     let o: NodeOutcome;
     if (r.unreachable || r.timedOut) o = { node: n, role, state: "unreachable", error: r.unreachable ?? `no answer within ${Math.round(nodeTimeoutMs / 1000)} s`, durationMs: r.durationMs };
     else if (r.exitCode !== 0) o = { node: n, role, state: "failed", exitCode: r.exitCode, error: failureOf(events, r.stderr) || `exit code ${r.exitCode}`, ...(summary ? { summary } : {}), durationMs: r.durationMs };
     else o = { node: n, role, state: "ok", exitCode: 0, ...(summary ? { summary } : {}), durationMs: r.durationMs };
+    // allocations (issue 11): the node's records mirrored into the cluster store; a conflict fails it.
+    const conflicts = await mirrorAllocations(lock, n, events);
+    if (conflicts.length) o = { ...o, state: "failed", error: conflicts.join("; ") };
     states[n] = o.state;
     outcomes.set(n, o);
     emit({ type: "node_result", node: n, role, state: o.state, ...(o.exitCode !== undefined ? { exit_code: o.exitCode } : {}), ...(o.error ? { error: o.error } : {}), ...(o.durationMs !== undefined ? { duration_ms: Math.round(o.durationMs) } : {}) });
@@ -356,8 +374,10 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
         const problems = await shareVolumes({ volumes: req.volumes, leader: leaders[0], followers: followers.filter((n) => !unreachable.has(n)), parallelism, command: req.command, orchestrationId: id, nodeLockTimeoutS: nodeLockS }, { runner, store });
         for (const line of problems) emit({ type: "node_output", node: leaders[0], stream: "stderr", line });
       }
+      await shareWriteBacks(req.nodes); // every node holds the leaders' config before the followers act
       await setPhase("followers", followers);
       await inParallel(followers, () => ["provision"]);
+      await shareWriteBacks(req.nodes); // a flex follower's own address (ipname@node)
       return finish();
     }
     case "unprovision":
@@ -377,6 +397,7 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
       if (leaders.every((n) => states[n] === "ok")) {
         await lock.write(Object.keys(await store.getShared(object)).map((rid) => ({ op: "deleteShared" as const, rid })));
       }
+      if (req.action === "unprovision") await shareWriteBacks(req.nodes); // <allocate> back on every node
       const res = await finish();
       if (res.ok && req.action === "purge") await lock.write([{ op: "purge" }]);
       return res;

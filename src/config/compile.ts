@@ -8,6 +8,8 @@ import { formatProblem } from "../core/formats.js";
 import type { DriverSpec, KeywordSpec } from "../core/schema.js";
 import { Evaluator, type EvalContext, type EvaluatedKeyword, type EvaluatedResource, type EvaluatedTemplate } from "./evaluate.js";
 import type { Section, Template } from "./template.js";
+import { checkCascadeTargets } from "./cascade.js";
+import { resolveNetwork } from "./network.js";
 
 const FREE_SECTIONS = new Set(["env", "labels", "data"]);
 const NODE_SCOPE_NAMES = new Set(["nodes", "drpnodes", "encapnodes"]);
@@ -97,6 +99,7 @@ export function compileTemplate(template: Template, ctx: EvalContext): Evaluated
     resources.push(compileResource(ev, rid, sec, diagnostics));
   }
   resources.sort((a, b) => Rid.compare(a.rid, b.rid));
+  checkCascadeTargets(resources, new Set(env.keys()), diagnostics); // <allocate> write-back targets (issue 11)
   return { path: ctx.path, nodename: ctx.nodename, defaults, env, resources, others, diagnostics };
 }
 
@@ -186,6 +189,7 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
   }
   checkCommands(ev, sec.name, rid.group, keywords, diagnostics);
   checkFormats(keywords, diagnostics);
+  resolveNetwork(rid.group, keywords, ev.ctx.nodeConfig, diagnostics); // network = <[network#name] of the node config>
   checkDriver(driver.spec, sec, keywords, diagnostics);
   checkUnresolved(rid.group, keywords, diagnostics);
   linkNetns(driver.id, keywords);
@@ -268,8 +272,15 @@ function checkUnresolved(group: string, keywords: Map<string, EvaluatedKeyword>,
 /** The driver's own checks across keywords (an app action that needs a script...): E2029/W2029 at the keyword. */
 function checkDriver(spec: DriverSpec, sec: Section, keywords: Map<string, EvaluatedKeyword>, diagnostics: Diagnostic[]): void {
   if (!spec.check) return;
-  for (const p of spec.check((name) => keywords.get(name)?.value)) {
+  // A keyword holding a provision-time marker (<allocate>) is seen as its text.
+  const get = (name: string) => {
+    const k = keywords.get(name);
+    return k?.value ?? (k?.markers?.length ? k.text : undefined);
+  };
+  for (const p of spec.check(get)) {
     const k = p.keyword ? keywords.get(p.keyword) : undefined;
+    // One error per keyword: one found already (a network name the node config cannot resolve) stands.
+    if (k?.range && diagnostics.some((d) => d.severity === "error" && d.range === k.range)) continue;
     diagnostics.push({
       code: p.severity === "error" ? "E2029" : "W2029",
       severity: p.severity,

@@ -793,7 +793,7 @@ export class Evaluator {
         code: "E2024",
         severity: "error",
         summary: "provision-time marker not accepted here",
-        detail: `${spec.name} does not take markers such as ${r.markers[0].text}; only keywords filled by a provisioner do (ip.amazon ipname, disk.amazon volumes).`,
+        detail: `${spec.name} does not take markers such as ${r.markers[0].text}; only keywords filled by a provisioner do (ipname of ip.host, ip.netns and ip.amazon; disk.amazon volumes).`,
         range: lk.range,
       });
     }

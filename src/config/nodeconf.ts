@@ -20,6 +20,35 @@ export interface NodeConfig {
   readonly node: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
   readonly clustername?: string;
+  /** `[network#<name>]` sections: the networks `network = <name>` of an ip resource names. */
+  readonly networks?: Readonly<Record<string, NodeNetwork>>;
+}
+
+/** A `[network#<name>]` of the node config (om3's cluster networks). */
+export interface NodeNetwork {
+  readonly type: string;
+  /** The subnet, in CIDR form. */
+  readonly network?: string;
+}
+
+/**
+ * The `[network#<name>]` sections (the ini reader takes `#` for a comment, so they are read here):
+ * `type` (default bridge) and `network` (a CIDR).
+ */
+export function parseNetworks(text: string): Record<string, NodeNetwork> {
+  const out: Record<string, Record<string, string>> = {};
+  let current: Record<string, string> | undefined;
+  for (const line of text.split("\n")) {
+    const h = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (h) {
+      const m = /^network#(.+)$/.exec(h[1].trim());
+      current = m ? (out[m[1].trim()] ??= {}) : undefined;
+      continue;
+    }
+    const kv = /^\s*([A-Za-z_][\w]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (current && kv) current[kv[1].toLowerCase()] = kv[2];
+  }
+  return Object.fromEntries(Object.entries(out).map(([n, kw]) => [n, { type: kw.type || "bridge", ...(kw.network ? { network: kw.network } : {}) }]));
 }
 
 /** Upstream's default node keywords. */
@@ -49,7 +78,8 @@ export function parseNodeConfig(text: string, file?: string): NodeConfig {
   const data = parse(text) as Record<string, unknown>;
   const node = { ...NODE_DEFAULTS, ...strings(data.node) };
   const cluster = strings(data.cluster);
-  return { ...(file ? { file } : {}), node, labels: strings(data.labels), ...(cluster.name ? { clustername: cluster.name } : {}) };
+  const networks = parseNetworks(text);
+  return { ...(file ? { file } : {}), node, labels: strings(data.labels), ...(cluster.name ? { clustername: cluster.name } : {}), ...(Object.keys(networks).length ? { networks } : {}) };
 }
 
 /**

@@ -1,5 +1,6 @@
 // Applying a plan on this node: the interrupts (first: finish the running steps; second: end
 // them; third: exit), the apply itself, and the earlier interrupted runs resolved after success.
+import type { ConfigWriter } from "../apply/writeback.js";
 import { applyPlan, type ApplyEvent, type ApplyResult } from "../apply/applier.js";
 import type { Plan } from "../plan/model.js";
 import { endRunning, noteInterrupt, runningCommands } from "../provider/exec.js";
@@ -16,6 +17,8 @@ export interface ApplyRequest {
   readonly emit: (e: ApplyEvent) => void;
   /** Called before the process exits at a third interrupt (the view closes its output). */
   readonly onExit?: () => void;
+  /** Writes a provider's config patch into the installed config (write-back); absent: refused. */
+  readonly writeBack?: ConfigWriter;
 }
 
 /** After an "abort now", the steps get this long to record their failure before osvc exits. */
@@ -69,6 +72,7 @@ export async function apply(ctx: EngineContext, req: ApplyRequest): Promise<Appl
       emit: req.emit,
       configText: req.configText,
       osvcVersion: ctx.osvcVersion,
+      ...(req.writeBack ? { writeBack: req.writeBack } : {}),
     });
   } finally {
     process.off("SIGINT", onSigint);

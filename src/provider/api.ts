@@ -1,5 +1,9 @@
 // The provider API (DESIGN §6). Providers import this file, exec.ts and core/ only.
 import type { DriverSpec } from "../core/schema.js";
+import type { Allocations } from "../core/alloc.js";
+import type { ConfigPatch } from "../core/patch.js";
+
+export type { AllocationRecord, Allocations } from "../core/alloc.js";
 import type { KwValue, Outputs } from "../core/value.js";
 import type { Exec } from "./exec.js";
 
@@ -49,6 +53,15 @@ export interface ProviderContext {
   readonly recordFacts?: (facts: Outputs) => Promise<void>;
   /** The vol objects of the object's namespace (the volume driver); absent where none can be reached. */
   readonly volumes?: VolumeHost;
+  /**
+   * Writes keyword values back into the object's installed config (a provisioner that filled
+   * `<allocate>`): journaled, applied (validated by re-compiling; temp file, fsync, rename, backup)
+   * and recorded with the resource before the next resource runs. Absent where nothing can be
+   * written (rollback, status): a provisioner that must write back refuses to run without it.
+   */
+  readonly writeBack?: (patch: ConfigPatch) => Promise<void>;
+  /** The allocation records (addresses...) of this node, or of the cluster: create-if-absent. */
+  readonly allocations?: Allocations;
 }
 
 /** What a volume resource sees of its vol object. */

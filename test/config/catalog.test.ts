@@ -94,8 +94,8 @@ describe("driver catalog", () => {
     expect(DEFAULT_DRIVER_TYPES.fs).toBeUndefined();
   });
 
-  it("marker keywords are the amazon ones", () => {
+  it("marker keywords are the amazon ones and the ipname of the drivers that allocate here", () => {
     const markers = allKeywords.filter(([, k]) => k.markers).map(([id, k]) => `${id}.${k.name}`).sort();
-    expect(markers).toEqual(["disk.amazon.volumes", "ip.amazon.eip", "ip.amazon.ipname"]);
+    expect(markers).toEqual(["disk.amazon.volumes", "ip.amazon.eip", "ip.amazon.ipname", "ip.docker.ipname", "ip.host.ipname", "ip.netns.ipname"]);
   });
 });

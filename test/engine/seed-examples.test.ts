@@ -102,7 +102,13 @@ describe("seed-derived examples", () => {
     golden(path.join(ROOT, "fixtures/examples/docker-service-status.txt"), scrub(st.stdout, name, example));
     expect(st.stdout).toMatch(new RegExp(`^${name}\\s+up$`, "m"));
     // Independent checks: the web server answers on the service address, inside the namespace.
-    expect(sh("nsenter", [`--net=/run/netns/${NS}`, "busybox", "wget", "-q", "-O", "-", "http://10.99.0.10:8080/"]).stdout).toContain(`hello from ${name}`);
+    // ip#0 is ipname = <allocate> in 10.99.0.0/24: the first address after the gateway, written back
+    // into the installed config with the netmask and gateway, and cascaded to [env] service_ip.
+    const installed = readFileSync(path.join(root, "objects/root/svc", name, "config.conf"), "utf8");
+    expect(installed).toMatch(/^ipname = 10\.99\.0\.2$/m);
+    expect(installed).toMatch(/^service_ip = 10\.99\.0\.2$/m);
+    expect(installed).toMatch(/^gateway = 10\.99\.0\.1$/m);
+    expect(sh("nsenter", [`--net=/run/netns/${NS}`, "busybox", "wget", "-q", "-O", "-", "http://10.99.0.2:8080/"]).stdout).toContain(`hello from ${name}`);
     expect(findmnt(`${sandbox}/data`)).toBeTruthy();
     expect(containers(name)).toContain(`${name}.container.0`);
     expect(sh("ip", ["-n", NS, "-j", "addr", "show", "dev", "br-demo"]).stdout).toContain("10.99.0.1");

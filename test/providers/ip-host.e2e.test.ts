@@ -118,9 +118,12 @@ describe("ip.host in a network namespace", () => {
     await P.stop(ctx, rec); // already down: success
     await P.unprovision(ctx, rec);
 
-    // no provisioner: provision = start (leaves it up), unprovision = stop
-    expect(P.provision).toBe(P.start);
-    expect(P.unprovision).toBe(P.stop);
+    // A literal ipname has no provisioner: provision is start (leaves it up), unprovision is stop
+    // (ipname = <allocate> allocates first: test/e2e/allocate.e2e.test.ts).
+    expect(await P.provision(ctx, rec)).toEqual(out);
+    expect(nsAddrs(nsA, "vA").map((a) => a.local)).toEqual([`${NET}.1`, `${NET}.10`]);
+    await P.unprovision(ctx, rec);
+    expect(nsAddrs(nsA, "vA").map((a) => a.local)).toEqual([`${NET}.1`]);
     console.log(`[ip.host] start with arping -D/-U: ${Math.round(startMs)} ms`);
   });
 

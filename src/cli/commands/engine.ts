@@ -36,6 +36,7 @@ import {
   type PlanRequest,
   type Prepared,
 } from "../../engine/index.js";
+import { configWriter, recordedEdits } from "../writeback.js";
 import { builtinCatalog, compileFromOptions, parseEnvOverrides, requireRoot, sourcesOf, UsageError, type TemplateOptions } from "../common.js";
 import { colorsFor, type ColorMode } from "../views/color.js";
 import { renderDiagnostics } from "../views/diagnostics.js";
@@ -121,7 +122,8 @@ export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): P
 }
 
 async function prepareTemplate(template: string | undefined, opts: EngineOptions): Promise<Prepared | number> {
-  return prepareCompiled(await compileFromOptions(template, opts), opts);
+  // write-back: the values recorded as written back are replayed over the template file.
+  return prepareCompiled(await compileFromOptions(template, opts, recordedEdits(storeFor(opts))), opts);
 }
 
 export function showPlan(plan: Plan, opts: EngineOptions): void {
@@ -225,6 +227,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
       disableRollback: opts.disableRollback ?? false,
       emit: (e) => view.event(e),
       onExit: () => view.close(),
+      writeBack: configWriter(store, plan.object, plan.node, opts),
     });
   } finally {
     view.close();

@@ -101,6 +101,9 @@ export function textView(opts: {
         case "interrupted":
           line("WARNING", undefined, "interrupted: starting nothing new, waiting for running steps, saving state (Ctrl-C again aborts now: it ends the running commands)");
           break;
+        case "writeback":
+          line("INFO", e.rid, `written back into the installed config: ${e.edits.join("; ")}`);
+          break;
       }
     },
     done(r) {

@@ -1,0 +1,24 @@
+// Wiring of config write-back (apply/writeback.ts) for the engine commands: the writer of the
+// installed config (re-compiled with this run's node and --env), and the recorded edits that are
+// replayed over a template file.
+import { installedConfigWriter, recordedWriteBacks, type ConfigWriter } from "../apply/writeback.js";
+import { compileTexts } from "../config/index.js";
+import type { ConfigPatch } from "../core/patch.js";
+import { formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
+import type { StateStore } from "../state/store.js";
+import { builtinCatalog, nodeEval, parseEnvOverrides, type TemplateOptions } from "./common.js";
+
+/** The config writer of `object` for a run on `node` with these options. */
+export function configWriter(store: StateStore, object: string, node: string, opts: TemplateOptions & { root?: string }): ConfigWriter {
+  const p = parseObjectPath(object);
+  if (!p.ok) throw new Error(`internal: bad object path ${object}`);
+  const path = p.path;
+  return installedConfigWriter(store, object, node, (text) =>
+    compileTexts([{ name: `${object} (installed config)`, text }], { path, ...nodeEval({ ...opts, node }), envOverrides: parseEnvOverrides(opts.env), osEnv: opts.osEnv ? process.env : undefined, catalog: builtinCatalog() }),
+  );
+}
+
+/** The edits recorded in the object's state (empty when it has none). */
+export function recordedEdits(store: StateStore): (path: ObjectPath) => Promise<ConfigPatch> {
+  return async (path) => recordedWriteBacks(await store.readState(formatObjectPath(path)).catch(() => null));
+}
