@@ -12,7 +12,7 @@
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
 // unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
-import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
@@ -139,6 +139,39 @@ async function holdersOf(dev: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * Processes whose mount namespace still mounts `dev` (a copy made while it was mounted here: a
+ * namespace created then, e.g. by `unshare -m` or `ip netns exec`): what keeps a deferred detach
+ * from completing. Read from /proc (no command); one pid per namespace.
+ */
+async function mountNamespaceHolders(dev: string): Promise<string[]> {
+  let rdev: number;
+  try {
+    rdev = (await stat(dev)).rdev;
+  } catch {
+    return [];
+  }
+  const devno = `${Math.floor(rdev / 256) & 0xfff}:${(rdev & 0xff) | ((rdev >> 12) & 0xfff00)}`;
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const pid of await readdir("/proc").catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const ns = await readlink(`/proc/${pid}/ns/mnt`);
+      if (seen.has(ns)) continue;
+      seen.add(ns);
+      const info = await readFile(`/proc/${pid}/mountinfo`, "utf8");
+      const hit = info.split("\n").find((l) => l.split(" ")[2] === devno);
+      if (!hit) continue;
+      const comm = (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "?")).trim();
+      out.push(`pid ${pid} (${comm}) mounts it on ${hit.split(" ")[4]}`);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
 }
 
 async function probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]> {
@@ -318,7 +351,9 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
     if (!(await detachSettled(l.name, l.backFile, 10_000))) {
       throw new ProviderError(
         `loop device ${l.name} (${file}) is still in use; its detach is deferred until the last user closes it`,
-        "stop whatever holds the device open",
+        await mountNamespaceHolders(l.name).then((h) =>
+          h.length ? `another mount namespace still mounts it: ${h.join("; ")} — unmount it there (nsenter -t PID -m umount ...) or end that process` : "stop whatever holds the device open",
+        ),
       );
     }
     ctx.log("info", `${l.name} detached from ${file}${l.deleted ? " (deleted copy)" : ""}`);
