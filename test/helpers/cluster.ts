@@ -11,7 +11,7 @@
 // (namespaces osvc-t-cl-<id>-ctl|nI, the subnet 10.<a>.<b>.0/24 encoded in <id>), every address and
 // interface lives inside those namespaces (the veth pairs are created in the controller namespace),
 // and every file under one temp dir. The osvc orchestrator runs in the host namespace and reaches the
-// nodes through a ProxyCommand that enters the controller namespace (`ip netns exec` + bash /dev/tcp).
+// nodes through a ProxyCommand that enters the controller namespace (`nsenter --net` + bash /dev/tcp).
 // On a node, `osvc` is `node <worktree>/bin/osvc.js` (PATH and OSVC_ROOT come from the sshd's SetEnv).
 //
 // Mount namespaces — read before mounting anything in a cluster test:
@@ -309,7 +309,9 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       [
         "#!/bin/bash",
         `exec 2>>${shq(path.join(dir, "proxy.log"))}`,
-        `exec ip netns exec ${ctlNs} bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1; cat <&3 & exec cat >&3' proxy "$1" "$2"`,
+        // nsenter --net, not ip netns exec: the latter makes a mount namespace, a copy of every mount
+        // of that moment, that the proxy (alive as long as the ssh master) would keep busy.
+        `exec nsenter --net=/run/netns/${ctlNs} bash -c 'exec 3<>"/dev/tcp/$1/$2" || exit 1; cat <&3 & exec cat >&3' proxy "$1" "$2"`,
         "",
       ].join("\n"),
     );

@@ -148,12 +148,13 @@ export function nsContext(ns: string, opts: { objectName?: string; varDir?: stri
 
 /** A process sleeping inside namespace `ns` (registered for cleanup): its /proc/PID/ns/net stands for a container's. */
 export async function sleeperIn(ns: string): Promise<number> {
-  const child = spawn("ip", ["netns", "exec", ns, "sleep", "600"], { stdio: "ignore", detached: false });
+  // nsenter --net: no mount namespace of its own (ip netns exec would copy, and pin, every mount of that moment).
+  const child = spawn("nsenter", [`--net=/run/netns/${ns}`, "sleep", "600"], { stdio: "ignore", detached: false });
   const pid = child.pid;
   if (!pid) throw new Error("cannot spawn a sleeper");
   child.unref();
   netnsCleanup.pids.push(pid);
-  // `ip netns exec` execs sleep in place: same pid. Wait until it is in the namespace.
+  // nsenter execs sleep in place: same pid. Wait until it is in the namespace.
   const want = spawnSync("stat", ["-L", "-c", "%i", `/run/netns/${ns}`], { encoding: "utf8" }).stdout.trim();
   for (let i = 0; i < 100; i++) {
     const got = spawnSync("stat", ["-L", "-c", "%i", `/proc/${pid}/ns/net`], { encoding: "utf8" }).stdout.trim();
