@@ -149,6 +149,8 @@ export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): O
     root = path.join(cluster.dir, "orchestrator");
   }, 120_000);
   afterEach(async () => {
+    // On etcd, nothing of the run landed in the embedded store (the orchestrator's root).
+    if (etcd) expect(existsSync(path.join(root, "cluster")), "the embedded store of an etcd run").toBe(false);
     for (const name of made.splice(0)) {
       for (const n of ["n2", "n3", "n1"]) cluster.nodeExec(n, [...cluster.osvcWords.split(" "), name, "unprovision", "--local", "--leader", "--lock-timeout", "60s"]);
     }
