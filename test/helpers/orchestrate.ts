@@ -61,8 +61,10 @@ export interface OrchCluster {
   osvc(args: readonly string[]): Promise<CliRun>;
   /** The same, started: its process and its end. */
   spawnOsvc(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> };
-  /** The records of an object in the orchestrator's store, read directly (a file, or etcdctl); undefined: none. */
+  /** The records of an object (a name of root/svc, or a path such as root/vol/NAME) in the orchestrator's store, read directly (a file, or etcdctl); undefined: none. */
   records(name: string): ObjectRecordsDoc | undefined;
+  /** An allocation record (key such as ip/NET/LEN/ADDR) in the orchestrator's store, read directly; undefined: none. */
+  allocRecord(key: string): { owner: string } | undefined;
   /** The orchestration record of an object in the orchestrator's store. */
   orchestration(name: string): ObjectRecordsDoc["orchestration"];
   /** The holder of an object's lock in the orchestrator's store, read directly. */
@@ -147,6 +149,8 @@ export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): O
     root = path.join(cluster.dir, "orchestrator");
   }, 120_000);
   afterEach(async () => {
+    // On etcd, nothing of the run landed in the embedded store (the orchestrator's root).
+    if (etcd) expect(existsSync(path.join(root, "cluster")), "the embedded store of an etcd run").toBe(false);
     for (const name of made.splice(0)) {
       for (const n of ["n2", "n3", "n1"]) cluster.nodeExec(n, [...cluster.osvcWords.split(" "), name, "unprovision", "--local", "--leader", "--lock-timeout", "60s"]);
     }
@@ -165,7 +169,10 @@ export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): O
     for (let i = 0; i + 1 < lines.length; i += 2) m.set(lines[i], lines[i + 1]);
     return m;
   };
-  const objectKey = (name: string) => `${prefix}/objects/root/svc/${name}/`;
+  /** root/svc/NAME for a bare name, else the path as given. */
+  const objectPath = (name: string) => (name.includes("/") ? name : `root/svc/${name}`);
+  const objectKey = (name: string) => `${prefix}/objects/${objectPath(name)}/`;
+  const objectDir = (name: string) => path.join(root, "cluster/objects", objectPath(name));
 
   const o: OrchCluster = {
     store,
@@ -247,12 +254,21 @@ export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): O
         }
         return rec;
       }
-      const f = path.join(root, "cluster/objects/root/svc", name, "records.json");
+      const f = path.join(objectDir(name), "records.json");
       try {
         return JSON.parse(readFileSync(f, "utf8")) as ObjectRecordsDoc;
       } catch {
         return undefined; // not written yet, or being replaced
       }
+    },
+    allocRecord(key) {
+      let raw: string | undefined;
+      if (etcd) raw = etcdGet(`${prefix}/alloc/${key}`, false).get(`${prefix}/alloc/${key}`);
+      else {
+        const f = path.join(root, "cluster/alloc", `${encodeURIComponent(key)}.json`);
+        raw = existsSync(f) ? readFileSync(f, "utf8") : undefined;
+      }
+      return raw === undefined ? undefined : (JSON.parse(raw) as { owner: string });
     },
     orchestration(name) {
       return o.records(name)?.orchestration;
@@ -261,7 +277,7 @@ export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): O
       let raw: string | undefined;
       if (etcd) raw = etcdGet(`${objectKey(name)}lock`, false).get(`${objectKey(name)}lock`);
       else {
-        const dir = path.join(root, "cluster/objects/root/svc", name);
+        const dir = objectDir(name);
         raw = existsSync(path.join(dir, "lock")) && existsSync(path.join(dir, "holder.json")) ? readFileSync(path.join(dir, "holder.json"), "utf8") : undefined;
       }
       try {
