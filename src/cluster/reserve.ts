@@ -6,6 +6,7 @@
 // address: the store decided first. After the node acted, the reservations it did not keep are
 // released (a failed node keeps none).
 import { addressKey, allocatable, parseCidr } from "../core/cidr.js";
+import { formatObjectPath, parseObjectPath } from "../core/path.js";
 import type { AllocStore } from "./writeback.js";
 import { allocationEvents } from "./writeback.js";
 
@@ -29,9 +30,10 @@ export interface Reservation {
   readonly created: readonly { key: string; owner: string }[];
 }
 
-/** The owner of a node's allocation (the same as the ip providers' allocate.ts ownerOf). */
+/** The owner of a node's allocation, as the node's ip provider writes it (allocate.ts ownerOf: the object's short path). */
 export function allocOwner(object: string, rid: string, node: string): string {
-  return `${object} ${rid} @${node}`;
+  const p = parseObjectPath(object);
+  return `${p.ok ? formatObjectPath(p.path) : object} ${rid} @${node}`;
 }
 
 /** Reserves the candidates of `node` (the leader: shared resources too) in the store; the words for its argv. */

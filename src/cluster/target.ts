@@ -97,8 +97,10 @@ function volumeObjects(path: ObjectPath, ev: EvaluatedTemplate): string[] {
 
 /** The enabled `ipname = <allocate>` resources of an evaluated config, with their network (a CIDR once resolved). */
 function allocatingResources(ev: EvaluatedTemplate): AllocatingResource[] {
+  // A keyword holding a provision-time marker has no value: its text is the marker.
   const text = (r: EvaluatedTemplate["resources"][number], k: string) => {
-    const v = r.keywords.get(k)?.value;
+    const kw = r.keywords.get(k);
+    const v = kw?.value ?? (kw?.markers?.length ? kw.text : undefined);
     return typeof v === "string" ? v.trim() : "";
   };
   return ev.resources
