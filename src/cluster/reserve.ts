@@ -13,6 +13,8 @@ import { allocationEvents } from "./writeback.js";
 /** An `ipname = <allocate>` resource of the object (cluster/target.ts). */
 export interface AllocatingResource {
   readonly rid: string;
+  /** The node that sees it as <allocate> (its network as that node sees it). */
+  readonly node: string;
   /** The network (a CIDR). */
   readonly network: string;
   readonly gateway?: string;
@@ -41,7 +43,7 @@ export async function reserveFor(store: AllocStore, object: string, node: string
   const byRid: Record<string, string[]> = {};
   const created: { key: string; owner: string }[] = [];
   for (const r of resources) {
-    if (r.shared && !leader) continue;
+    if (r.node !== node || (r.shared && !leader)) continue;
     const cidr = parseCidr(r.network);
     if ("error" in cidr) continue; // validate reported it; the node's provider refuses it
     const owner = allocOwner(object, r.rid, node);

@@ -20,7 +20,7 @@ export interface ClusterTarget {
   readonly sharedRids: readonly string[];
   /** The vol objects its volume resources name (as the first node sees them). */
   readonly volumes: readonly string[];
-  /** Its `ipname = <allocate>` resources (as the first node sees them): reserved in the cluster store before a node acts. */
+  /** Its `ipname = <allocate>` resources, per node (as each node sees them: a flex node's ipname@n may be filled already): reserved in the cluster store before that node acts. */
   readonly allocating: readonly AllocatingResource[];
 }
 
@@ -81,7 +81,7 @@ export function clusterTarget(req: TargetRequest): TargetResult {
       placement: { placement, topology, ...(flexMin !== undefined ? { flexMin } : {}), ...(flexMax !== undefined ? { flexMax } : {}), ...(flexTarget !== undefined ? { flexTarget } : {}) },
       sharedRids: ev.resources.filter((r) => r.keywords.get("shared")?.value === true).map((r) => r.rid.toString()),
       volumes: volumeObjects(path, ev),
-      allocating: allocatingResources(ev),
+      allocating: text.includes(ALLOCATE_MARKER) ? nodes.flatMap((n) => allocatingResources(n === nodes[0] && req.node === undefined ? ev : compileTexts([{ name: `${object}.conf`, text }], { path, ...evalFor(n), catalog: req.catalog }).evaluated, n)) : [],
     },
   };
 }
@@ -95,8 +95,8 @@ function volumeObjects(path: ObjectPath, ev: EvaluatedTemplate): string[] {
   return [...new Set(names.map((n) => `${path.namespace}/vol/${n.trim()}`))].sort();
 }
 
-/** The enabled `ipname = <allocate>` resources of an evaluated config, with their network (a CIDR once resolved). */
-function allocatingResources(ev: EvaluatedTemplate): AllocatingResource[] {
+/** The enabled `ipname = <allocate>` resources of a config as `node` sees it, with their network (a CIDR once resolved). */
+function allocatingResources(ev: EvaluatedTemplate, node: string): AllocatingResource[] {
   // A keyword holding a provision-time marker has no value: its text is the marker.
   const text = (r: EvaluatedTemplate["resources"][number], k: string) => {
     const kw = r.keywords.get(k);
@@ -105,5 +105,5 @@ function allocatingResources(ev: EvaluatedTemplate): AllocatingResource[] {
   };
   return ev.resources
     .filter((r) => text(r, "ipname") === ALLOCATE_MARKER && r.keywords.get("disable")?.value !== true && text(r, "network") !== "")
-    .map((r) => ({ rid: r.rid.toString(), network: text(r, "network"), ...(text(r, "gateway") ? { gateway: text(r, "gateway") } : {}), shared: r.keywords.get("shared")?.value === true }));
+    .map((r) => ({ rid: r.rid.toString(), node, network: text(r, "network"), ...(text(r, "gateway") ? { gateway: text(r, "gateway") } : {}), shared: r.keywords.get("shared")?.value === true }));
 }

@@ -13,7 +13,7 @@ afterAll(() => {
   expect(cleanup.run()).toEqual([]);
 });
 
-const res = (shared: boolean) => [{ rid: "ip#1", network: "10.250.7.0/24", shared }];
+const res = (shared: boolean) => ["n1", "n2"].map((node) => ({ rid: "ip#1", node, network: "10.250.7.0/24", shared }));
 
 describe("reservations in the cluster store", () => {
   it("two objects get disjoint candidates; a follower gets none for a shared resource; unused ones are released", async () => {
@@ -27,6 +27,8 @@ describe("reservations in the cluster store", () => {
       expect(b.byRid["ip#1"]!.filter((x) => a.byRid["ip#1"]!.includes(x))).toEqual([]);
       expect(reservationWords(a)).toEqual(["--allocated", `ip#1=${a.byRid["ip#1"]!.join(",")}`]);
       expect((await reserveFor(la, "root/svc/ra", "n2", false, res(true))).byRid).toEqual({});
+      // A node that sees the address filled already (its ipname@n3 written back): nothing to reserve.
+      expect((await reserveFor(la, "root/svc/ra", "n3", true, res(false))).byRid).toEqual({});
       // The node kept the second candidate: the others go back, it stays (owner: the short path, as the node writes it).
       const kept = `ip/10.250.7.0/24/${a.byRid["ip#1"]![1]}`;
       await releaseUnused(la, a, [{ type: "allocation", op: "allocate", key: kept, owner: "ra ip#1 @n1" }]);
