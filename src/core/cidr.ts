@@ -46,3 +46,21 @@ export function* allocatable(cidr: Cidr, gateway?: string): Generator<string> {
 export function addressKey(cidr: Cidr, addr: string): string {
   return `ip/${cidr.text}/${addr}`;
 }
+
+/** om3's default routed_bridge slice size. */
+export const DEFAULT_IPS_PER_NODE = 1024;
+
+/**
+ * A routed_bridge's slice for the node at `index` (om3): the network cut in blocks of ips_per_node
+ * addresses (a power of two), block `index`. An error text when it does not fit.
+ */
+export function nodeSlice(cidr: Cidr, ipsPerNode: number, index: number): Cidr | { error: string; hint: string } {
+  const size = 2 ** (32 - cidr.prefix);
+  if (!Number.isInteger(ipsPerNode) || ipsPerNode < 4 || (ipsPerNode & (ipsPerNode - 1)) !== 0 || ipsPerNode > size) {
+    return { error: `ips_per_node ${ipsPerNode} is not a power of two between 4 and the ${size} addresses of ${cidr.text}`, hint: "e.g. ips_per_node = 256" };
+  }
+  if ((index + 1) * ipsPerNode > size) return { error: `${cidr.text} has room for ${size / ipsPerNode} slices of ${ipsPerNode} addresses, not ${index + 1}`, hint: "widen network or lower ips_per_node" };
+  const prefix = 32 - Math.log2(ipsPerNode);
+  const network = cidr.network + index * ipsPerNode;
+  return { network, prefix, text: `${ntoa(network)}/${prefix}` };
+}
