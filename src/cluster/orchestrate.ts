@@ -318,6 +318,15 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     await record();
     // <allocate> (issue 11): the node picks only among addresses the cluster store reserved for it.
     const reservation = req.action === "provision" && req.allocating?.length ? await reserveFor(lock, object, n, n === leaders[0], req.allocating) : undefined;
+    if (reservation?.problems.length) {
+      await releaseUnused(lock, reservation, []);
+      const o: NodeOutcome = { node: n, role, state: "failed", error: reservation.problems.join("; ") };
+      states[n] = o.state;
+      outcomes.set(n, o);
+      emit({ type: "node_result", node: n, role, state: o.state, error: o.error! });
+      await record();
+      return o;
+    }
     // The node's output live, line by line as it comes: its events, and its text lines (a plan shown before it acts).
     const onLine = (stream: "stdout" | "stderr", line: string) => {
       if (!line.trim()) return;

@@ -20,6 +20,8 @@ export interface AllocatingResource {
   readonly gateway?: string;
   /** shared = true: only the leader allocates it (the others follow). */
   readonly shared: boolean;
+  /** The routed_bridge network it named: `network` is this node's slice of it. */
+  readonly routedBridge?: string;
 }
 
 /** Candidates reserved per resource: the node skips those that answer on its segment. */
@@ -30,6 +32,20 @@ export interface Reservation {
   readonly byRid: Readonly<Record<string, readonly string[]>>;
   /** Keys this reservation created (released unless the node kept them). */
   readonly created: readonly { key: string; owner: string }[];
+  /** Why the node must not act (a routed_bridge slice that moved since it was recorded). */
+  readonly problems: readonly string[];
+}
+
+/**
+ * A routed_bridge's slice of `node`, written once in the store (om3's subnet@node): the first
+ * orchestration records it; a later one that computes another slice (the cluster's nodes
+ * reordered, ips_per_node changed) is refused rather than moving the node's addresses.
+ */
+async function checkSlice(store: AllocStore, name: string, node: string, slice: string): Promise<string | undefined> {
+  const got = await store.allocate(`subnet/${name}/${node}`, { owner: `network ${name} @${node}`, data: { subnet: slice }, at: new Date().toISOString() });
+  const recorded = got.record.data?.subnet;
+  if (got.created || recorded === slice) return undefined;
+  return `the routed_bridge ${name} gives ${node} the slice ${slice}, but ${String(recorded)} is recorded for it in the cluster store (written once); write subnet@${node} = ${String(recorded)} in [network#${name}] of the node configs`;
 }
 
 /** The owner of a node's allocation, as the node's ip provider writes it (allocate.ts ownerOf: the object's short path). */
@@ -42,8 +58,16 @@ export function allocOwner(object: string, rid: string, node: string): string {
 export async function reserveFor(store: AllocStore, object: string, node: string, leader: boolean, resources: readonly AllocatingResource[]): Promise<Reservation> {
   const byRid: Record<string, string[]> = {};
   const created: { key: string; owner: string }[] = [];
+  const problems: string[] = [];
   for (const r of resources) {
     if (r.node !== node || (r.shared && !leader)) continue;
+    if (r.routedBridge) {
+      const p = await checkSlice(store, r.routedBridge, node, r.network);
+      if (p) {
+        problems.push(p);
+        continue;
+      }
+    }
     const cidr = parseCidr(r.network);
     if ("error" in cidr) continue; // validate reported it; the node's provider refuses it
     const owner = allocOwner(object, r.rid, node);
@@ -61,7 +85,7 @@ export async function reserveFor(store: AllocStore, object: string, node: string
     }
     byRid[r.rid] = picked;
   }
-  return { byRid, created };
+  return { byRid, created, problems };
 }
 
 /** The node's argv words for a reservation. */

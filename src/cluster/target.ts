@@ -105,5 +105,9 @@ function allocatingResources(ev: EvaluatedTemplate, node: string): AllocatingRes
   };
   return ev.resources
     .filter((r) => text(r, "ipname") === ALLOCATE_MARKER && r.keywords.get("disable")?.value !== true && text(r, "network") !== "")
-    .map((r) => ({ rid: r.rid.toString(), node, network: text(r, "network"), ...(text(r, "gateway") ? { gateway: text(r, "gateway") } : {}), shared: r.keywords.get("shared")?.value === true }));
+    .map((r) => ({ rid: r.rid.toString(), node, network: text(r, "network"), ...routedOf(r.keywords.get("network")?.namedNetwork), ...(text(r, "gateway") ? { gateway: text(r, "gateway") } : {}), shared: r.keywords.get("shared")?.value === true }));
+}
+
+function routedOf(n: { name: string; type: string } | undefined): { routedBridge?: string } {
+  return n?.type === "routed_bridge" ? { routedBridge: n.name } : {};
 }

@@ -36,12 +36,12 @@ export function resolveNetwork(group: string, keywords: Map<string, EvaluatedKey
   if (net.type === "routed_bridge") {
     const s = routedSubnet(name, net, nodename, nodeConfig, where);
     if (typeof s !== "string") diagnostics.push({ code: "E2029", severity: "error", summary: s.error, ...at, hint: s.hint });
-    else keywords.set("network", { ...k, value: s, text: s });
+    else keywords.set("network", { ...k, value: s, text: s, namedNetwork: { name, type: net.type } });
     return;
   }
   if (!net.network) {
     diagnostics.push({ code: "E2029", severity: "error", summary: `[network#${name}] of ${where} has no network (its subnet)`, ...at, hint: `add network = 10.99.0.0/24 to [network#${name}]` });
     return;
   }
-  keywords.set("network", { ...k, value: net.network, text: net.network });
+  keywords.set("network", { ...k, value: net.network, text: net.network, namedNetwork: { name, type: net.type } });
 }

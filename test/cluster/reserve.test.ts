@@ -46,6 +46,26 @@ describe("reservations in the cluster store", () => {
     }
   });
 
+  it("a routed_bridge slice is written once: a later orchestration computing another slice for the node is refused", async () => {
+    const store = new EmbeddedStore(path.join(root, "s2"));
+    const lock = await store.lock("root/svc/rc", { command: "t" });
+    try {
+      const routed = (slice: string) => [{ rid: "ip#1", node: "n2", network: slice, shared: false, routedBridge: "rbx" }];
+      const first = await reserveFor(lock, "root/svc/rc", "n2", false, routed("10.250.8.64/26"));
+      expect(first.problems).toEqual([]);
+      expect(first.byRid["ip#1"]![0]).toBe("10.250.8.66");
+      expect((await store.getAlloc("subnet/rbx/n2"))?.data).toEqual({ subnet: "10.250.8.64/26" });
+      await releaseUnused(lock, first, []);
+      expect((await reserveFor(lock, "root/svc/rc", "n2", false, routed("10.250.8.64/26"))).problems).toEqual([]);
+      const moved = await reserveFor(lock, "root/svc/rc", "n2", false, routed("10.250.8.0/26"));
+      expect(moved.byRid).toEqual({});
+      expect(moved.problems).toEqual(["the routed_bridge rbx gives n2 the slice 10.250.8.0/26, but 10.250.8.64/26 is recorded for it in the cluster store (written once); write subnet@n2 = 10.250.8.64/26 in [network#rbx] of the node configs"]);
+    } finally {
+      await lock.release();
+      await store.close();
+    }
+  });
+
   it("--allocated: rid=ipv4[,ipv4...] only", () => {
     expect(parseReserved(["ip#1=10.0.0.2,10.0.0.3", "ip#2=10.0.1.9"])).toEqual({ "ip#1": ["10.0.0.2", "10.0.0.3"], "ip#2": ["10.0.1.9"] });
     for (const bad of ["ip#1", "ip#1=", "ip#1=10.0.0.2;reboot", "ip#1=10.0.0.2,-x", "=10.0.0.2", "ip 1=10.0.0.2"]) expect(parseReserved([bad]), bad).toHaveProperty("error");

@@ -35,6 +35,11 @@ describe("routed_bridge in a cluster", () => {
       // Inside the node's slice, after its gateway (slice + 1), before its broadcast.
       expect(Number(last) >= rank * 64 + 2 && Number(last) <= rank * 64 + 62, `${n} ${byNode[n]}`).toBe(true);
     });
+    // Each node's slice is recorded once in the cluster store.
+    NODES.forEach((n, rank) => {
+      const rec = JSON.parse(readFileSync(path.join(oc.root, "cluster/alloc", `${encodeURIComponent(`subnet/rbnet/${n}`)}.json`), "utf8")) as { data?: { subnet?: string } };
+      expect(rec.data?.subnet, n).toBe(`${oc.cluster.subnet}.${rank * 64}/26`);
+    });
     for (const n of NODES) {
       expect(oc.addrsOf(n), n).toContain(byNode[n]);
       for (const o of NODES.filter((x) => x !== n)) expect(oc.addrsOf(n), n).not.toContain(byNode[o]);
