@@ -19,6 +19,7 @@ import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { Observed, ProbeContext, Provider, ProviderContext, ResourceSpec } from "../../src/provider/api.js";
 import { run } from "../../src/provider/exec.js";
 import { ARPING_HINT, parseIpLinks, str } from "./iputil.js";
+import { addressKey, allocatable } from "../../src/core/cidr.js";
 import { ntoa, parseCidr, type Cidr } from "./network.js";
 
 export function isAllocate(r: ResourceSpec): boolean {
@@ -75,12 +76,11 @@ async function allocateAddress(ctx: ProviderContext, r: ResourceSpec, dev: strin
     return { addr: held.slice(`ip/${cidr.text}/`.length), key: held, cidr };
   }
   const local = new Set(parseIpLinks((await run(ctx.exec, "ip", ["-j", "addr", "show"])).stdout).flatMap((l) => l.addrs.map((a) => a.local)));
-  const size = 2 ** (32 - cidr.prefix);
-  const gateway = str(r.kw.gateway);
-  for (let i = 2; i < size - 1; i++) {
-    const addr = ntoa(cidr.network + i);
-    if (addr === gateway || local.has(addr)) continue;
-    const key = `ip/${cidr.text}/${addr}`;
+  // In a cluster, the orchestrator reserved the candidates in the cluster store: only those.
+  const reserved = allocs.reserved?.[r.rid];
+  for (const addr of reserved ?? allocatable(cidr, str(r.kw.gateway))) {
+    if (local.has(addr)) continue;
+    const key = addressKey(cidr, addr);
     const got = await allocs.allocate(key, { owner, data: { object: ctx.objectName, rid: r.rid, node: ctx.nodename }, at: new Date().toISOString() });
     if (!got.created && got.record.owner !== owner) continue;
     ctx.log("info", `checking ${addr} availability on ${dev}`);
@@ -95,6 +95,7 @@ async function allocateAddress(ctx: ProviderContext, r: ResourceSpec, dev: strin
     ctx.log("info", `${addr} answers on ${dev}: skipped`);
     if (got.created) await allocs.freeAlloc(key, owner);
   }
+  if (reserved) throw new ProviderError(`${r.rid}: none of the addresses the cluster store reserved for this node (${reserved.join(", ")}) is free here`, "they answer on the segment or are held by another object on this node: free one, or run the provision again (the next run reserves others)");
   throw new ProviderError(`${r.rid}: no free address in ${cidr.text}`, "free one (unprovision an object holding one), or widen network");
 }
 

@@ -57,6 +57,8 @@ export interface ApplyInput {
   readonly writeBack?: ConfigWriter;
   /** Allocation records providers allocate from; default: the node's, under the state root. */
   readonly allocations?: Allocations;
+  /** The addresses the orchestrator reserved for this node in the cluster store, per rid (Allocations.reserved). */
+  readonly reserved?: Readonly<Record<string, readonly string[]>>;
   /** Test hook: a command runner other than the real one. */
   readonly exec?: (logger: (message: string) => void) => Exec;
 }
@@ -73,8 +75,9 @@ export interface ApplyResult {
 }
 
 /** The allocation records, each record taken or released told as an event. */
-function reportingAllocations(inner: Allocations, emit: (e: ApplyEvent) => void): Allocations {
+function reportingAllocations(inner: Allocations, emit: (e: ApplyEvent) => void, reserved: Allocations["reserved"]): Allocations {
   return {
+    ...(reserved ?? inner.reserved ? { reserved: reserved ?? inner.reserved } : {}),
     async allocate(key, record) {
       const r = await inner.allocate(key, record);
       if (r.created) emit({ type: "allocation", op: "allocate", key, owner: record.owner });
@@ -111,7 +114,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   // was creating them) until the rollback has undone them.
   const pendingUntilUndone = new Map<string, string>();
   const undo = new UndoStack();
-  const allocations = reportingAllocations(input.allocations ?? nodeAllocations(store.root), emit);
+  const allocations = reportingAllocations(input.allocations ?? nodeAllocations(store.root), emit, input.reserved);
   const runner = steps({
     plan, registry, store, node: input.node, writer, undo, emit, journal, allocations,
     ...(input.writeBack ? { writeBack: input.writeBack } : {}),

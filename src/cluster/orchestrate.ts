@@ -26,6 +26,7 @@ import type { NodeResult, TransportRunOptions } from "./transport.js";
 import { shareVolumes } from "./volumes.js";
 import type { ConfigEdit } from "../core/patch.js";
 import { mergeWriteBacks, mirrorAllocations, writeBackEdits } from "./writeback.js";
+import { releaseUnused, reservationWords, reserveFor, type AllocatingResource } from "./reserve.js";
 
 export type ClusterAction = "provision" | "unprovision" | "start" | "stop" | "purge";
 
@@ -71,6 +72,8 @@ export interface OrchestrateRequest {
   readonly command: string;
   /** The vol objects of the object's volume resources: the leader's configs go to the followers (cluster/volumes.ts). */
   readonly volumes?: readonly string[];
+  /** Its `ipname = <allocate>` resources: candidates reserved in the store before a node provisions (cluster/reserve.ts). */
+  readonly allocating?: readonly AllocatingResource[];
 }
 
 export type Role = "leader" | "follower";
@@ -313,13 +316,25 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   const act = async (n: string, words: readonly string[], role: Role): Promise<NodeOutcome> => {
     states[n] = "running";
     await record();
+    // <allocate> (issue 11): the node picks only among addresses the cluster store reserved for it.
+    const reservation = req.action === "provision" && req.allocating?.length ? await reserveFor(lock, object, n, n === leaders[0], req.allocating) : undefined;
+    if (reservation?.problems.length) {
+      await releaseUnused(lock, reservation, []);
+      const o: NodeOutcome = { node: n, role, state: "failed", error: reservation.problems.join("; ") };
+      states[n] = o.state;
+      outcomes.set(n, o);
+      emit({ type: "node_result", node: n, role, state: o.state, error: o.error! });
+      await record();
+      return o;
+    }
     // The node's output live, line by line as it comes: its events, and its text lines (a plan shown before it acts).
     const onLine = (stream: "stdout" | "stderr", line: string) => {
       if (!line.trim()) return;
       const ev = stream === "stdout" ? parseNdjson(line).events[0] : undefined;
       emit(ev ? { type: "node_event", node: n, event: ev } : { type: "node_output", node: n, stream, line });
     };
-    const r = await runner.osvc(n, [object, ...words, "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])], { timeoutMs: nodeTimeoutMs, signal: lock.signal, onLine });
+    const argv = [object, ...words, ...(reservation ? reservationWords(reservation) : []), "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])];
+    const r = await runner.osvc(n, argv, { timeoutMs: nodeTimeoutMs, signal: lock.signal, onLine });
     const { events } = parseNdjson(r.stdout);
     writeBacks.set(n, writeBackEdits(events));
     const summary = [...events].reverse().find((e) => e.type === "action_result" || e.type === "apply_summary");
@@ -329,6 +344,8 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
     else o = { node: n, role, state: "ok", exitCode: 0, ...(summary ? { summary } : {}), durationMs: r.durationMs };
     // allocations (issue 11): the node's records mirrored into the cluster store; a conflict fails it.
     const conflicts = await mirrorAllocations(lock, n, events);
+    // A node that did not answer may still be using one: its reservations stay (a later run takes them back).
+    if (reservation && !r.unreachable && !r.timedOut) await releaseUnused(lock, reservation, events);
     if (conflicts.length) o = { ...o, state: "failed", error: conflicts.join("; ") };
     states[n] = o.state;
     outcomes.set(n, o);

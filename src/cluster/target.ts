@@ -7,6 +7,8 @@ import { formatObjectPath, type ObjectPath } from "../core/path.js";
 import { listedNodes, nodeEval } from "../engine/index.js";
 import { checkTemplateNodes, type Inventory } from "./inventory.js";
 import type { PlacementSpec } from "./orchestrate.js";
+import type { AllocatingResource } from "./reserve.js";
+import { ALLOCATE_MARKER } from "../core/patch.js";
 import type { PlacementPolicy, Topology } from "./placement.js";
 
 export interface ClusterTarget {
@@ -18,6 +20,8 @@ export interface ClusterTarget {
   readonly sharedRids: readonly string[];
   /** The vol objects its volume resources name (as the first node sees them). */
   readonly volumes: readonly string[];
+  /** Its `ipname = <allocate>` resources, per node (as each node sees them: a flex node's ipname@n may be filled already): reserved in the cluster store before that node acts. */
+  readonly allocating: readonly AllocatingResource[];
 }
 
 export interface TargetRequest {
@@ -77,6 +81,7 @@ export function clusterTarget(req: TargetRequest): TargetResult {
       placement: { placement, topology, ...(flexMin !== undefined ? { flexMin } : {}), ...(flexMax !== undefined ? { flexMax } : {}), ...(flexTarget !== undefined ? { flexTarget } : {}) },
       sharedRids: ev.resources.filter((r) => r.keywords.get("shared")?.value === true).map((r) => r.rid.toString()),
       volumes: volumeObjects(path, ev),
+      allocating: text.includes(ALLOCATE_MARKER) ? nodes.flatMap((n) => allocatingResources(n === nodes[0] && req.node === undefined ? ev : compileTexts([{ name: `${object}.conf`, text }], { path, ...evalFor(n), catalog: req.catalog }).evaluated, n)) : [],
     },
   };
 }
@@ -88,4 +93,21 @@ function volumeObjects(path: ObjectPath, ev: EvaluatedTemplate): string[] {
     .map((r) => r.keywords.get("name")?.value)
     .filter((n): n is string => typeof n === "string" && n.trim() !== "");
   return [...new Set(names.map((n) => `${path.namespace}/vol/${n.trim()}`))].sort();
+}
+
+/** The enabled `ipname = <allocate>` resources of a config as `node` sees it, with their network (a CIDR once resolved). */
+function allocatingResources(ev: EvaluatedTemplate, node: string): AllocatingResource[] {
+  // A keyword holding a provision-time marker has no value: its text is the marker.
+  const text = (r: EvaluatedTemplate["resources"][number], k: string) => {
+    const kw = r.keywords.get(k);
+    const v = kw?.value ?? (kw?.markers?.length ? kw.text : undefined);
+    return typeof v === "string" ? v.trim() : "";
+  };
+  return ev.resources
+    .filter((r) => text(r, "ipname") === ALLOCATE_MARKER && r.keywords.get("disable")?.value !== true && text(r, "network") !== "")
+    .map((r) => ({ rid: r.rid.toString(), node, network: text(r, "network"), ...routedOf(r.keywords.get("network")?.namedNetwork), ...(text(r, "gateway") ? { gateway: text(r, "gateway") } : {}), shared: r.keywords.get("shared")?.value === true }));
+}
+
+function routedOf(n: { name: string; type: string } | undefined): { routedBridge?: string } {
+  return n?.type === "routed_bridge" ? { routedBridge: n.name } : {};
 }

@@ -35,7 +35,7 @@ export function allocationEvents(events: readonly Record<string, unknown>[]): { 
 
 /** The store operations the allocation mirror needs (StoreLock's, fenced by the object lock). */
 export interface AllocStore {
-  allocate(key: string, record: { owner: string; data?: Record<string, string>; at: string }): Promise<{ created: boolean; record: { owner: string } }>;
+  allocate(key: string, record: { owner: string; data?: Record<string, string>; at: string }): Promise<{ created: boolean; record: { owner: string; data?: Readonly<Record<string, unknown>> } }>;
   freeAlloc(key: string, owner: string): Promise<boolean>;
 }
 

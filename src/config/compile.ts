@@ -189,7 +189,7 @@ function compileResource(ev: Evaluator, rid: Rid, sec: Section, diagnostics: Dia
   }
   checkCommands(ev, sec.name, rid.group, keywords, diagnostics);
   checkFormats(keywords, diagnostics);
-  resolveNetwork(rid.group, keywords, ev.ctx.nodeConfig, diagnostics); // network = <[network#name] of the node config>
+  resolveNetwork(rid.group, keywords, ev.ctx.nodeConfig, ev.ctx.nodename, diagnostics); // network = <[network#name] of the node config>
   checkDriver(driver.spec, sec, keywords, diagnostics);
   checkUnresolved(rid.group, keywords, diagnostics);
   linkNetns(driver.id, keywords);

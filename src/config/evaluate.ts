@@ -49,6 +49,8 @@ export interface EvaluatedKeyword {
   readonly origin: "section" | "DEFAULT" | "default" | "env-override";
   readonly range?: SourceRange;
   readonly spec?: KeywordSpec;
+  /** `network = <name>` resolved to its subnet: the [network#name] of the node config it named (config/network.ts). */
+  readonly namedNetwork?: { readonly name: string; readonly type: string };
 }
 
 export interface EvaluatedResource {

@@ -22,6 +22,8 @@ export interface NodeConfig {
   readonly clustername?: string;
   /** `[network#<name>]` sections: the networks `network = <name>` of an ip resource names. */
   readonly networks?: Readonly<Record<string, NodeNetwork>>;
+  /** `[cluster] nodes`: the cluster's nodes, in order (a routed_bridge's per-node split). */
+  readonly clusterNodes?: readonly string[];
 }
 
 /** A `[network#<name>]` of the node config (om3's cluster networks). */
@@ -29,11 +31,15 @@ export interface NodeNetwork {
   readonly type: string;
   /** The subnet, in CIDR form. */
   readonly network?: string;
+  /** routed_bridge: the addresses of each node's slice (`ips_per_node`, text as written). */
+  readonly ipsPerNode?: string;
+  /** routed_bridge: `subnet@<node>` keys, the slices already given (node -> CIDR). */
+  readonly subnets?: Readonly<Record<string, string>>;
 }
 
 /**
  * The `[network#<name>]` sections (the ini reader takes `#` for a comment, so they are read here):
- * `type` (default bridge) and `network` (a CIDR).
+ * `type` (default bridge) and `network` (a CIDR); a routed_bridge's `ips_per_node` and `subnet@<node>`.
  */
 export function parseNetworks(text: string): Record<string, NodeNetwork> {
   const out: Record<string, Record<string, string>> = {};
@@ -45,10 +51,15 @@ export function parseNetworks(text: string): Record<string, NodeNetwork> {
       current = m ? (out[m[1].trim()] ??= {}) : undefined;
       continue;
     }
-    const kv = /^\s*([A-Za-z_][\w]*)\s*=\s*(.*?)\s*$/.exec(line);
+    const kv = /^\s*([A-Za-z_][\w]*(?:@[\w.-]+)?)\s*=\s*(.*?)\s*$/.exec(line);
     if (current && kv) current[kv[1].toLowerCase()] = kv[2];
   }
-  return Object.fromEntries(Object.entries(out).map(([n, kw]) => [n, { type: kw.type || "bridge", ...(kw.network ? { network: kw.network } : {}) }]));
+  return Object.fromEntries(
+    Object.entries(out).map(([n, kw]) => {
+      const subnets = Object.fromEntries(Object.entries(kw).flatMap(([k, v]) => (k.startsWith("subnet@") && v ? [[k.slice(7), v]] : [])));
+      return [n, { type: kw.type || "bridge", ...(kw.network ? { network: kw.network } : {}), ...(kw.ips_per_node ? { ipsPerNode: kw.ips_per_node } : {}), ...(Object.keys(subnets).length ? { subnets } : {}) }];
+    }),
+  );
 }
 
 /** Upstream's default node keywords. */
@@ -79,7 +90,8 @@ export function parseNodeConfig(text: string, file?: string): NodeConfig {
   const node = { ...NODE_DEFAULTS, ...strings(data.node) };
   const cluster = strings(data.cluster);
   const networks = parseNetworks(text);
-  return { ...(file ? { file } : {}), node, labels: strings(data.labels), ...(cluster.name ? { clustername: cluster.name } : {}), ...(Object.keys(networks).length ? { networks } : {}) };
+  const clusterNodes = (cluster.nodes ?? "").split(/[\s,]+/).filter(Boolean).map((n) => n.toLowerCase());
+  return { ...(file ? { file } : {}), node, labels: strings(data.labels), ...(cluster.name ? { clustername: cluster.name } : {}), ...(Object.keys(networks).length ? { networks } : {}), ...(clusterNodes.length ? { clusterNodes } : {}) };
 }
 
 /**

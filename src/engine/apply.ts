@@ -19,6 +19,8 @@ export interface ApplyRequest {
   readonly onExit?: () => void;
   /** Writes a provider's config patch into the installed config (write-back); absent: refused. */
   readonly writeBack?: ConfigWriter;
+  /** The addresses the orchestrator reserved for this node in the cluster store, per rid (--allocated). */
+  readonly reserved?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** After an "abort now", the steps get this long to record their failure before osvc exits. */
@@ -73,6 +75,7 @@ export async function apply(ctx: EngineContext, req: ApplyRequest): Promise<Appl
       configText: req.configText,
       osvcVersion: ctx.osvcVersion,
       ...(req.writeBack ? { writeBack: req.writeBack } : {}),
+      ...(req.reserved ? { reserved: req.reserved } : {}),
     });
   } finally {
     process.off("SIGINT", onSigint);

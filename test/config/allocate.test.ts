@@ -62,22 +62,42 @@ network = 10.1.0.0/33
 });
 
 describe("network = <name> of the node config", () => {
-  it("a bridge network gives its subnet; a routed_bridge, or a name without a subnet, is an error at the keyword", (ctx) => {
+  it("a bridge network gives its subnet; a name without a subnet, or one that is not a CIDR, is an error at the keyword", (ctx) => {
     const sb = sandbox(ctx, "osvc-t-allocv-");
-    const nc = sb.write("node.conf", "[node]\nenv = TST\n\n[network#lan]\ntype = bridge\nnetwork = 10.42.0.0/24\n\n[network#rb]\ntype = routed_bridge\nnetwork = 10.43.0.0/16\n\n[network#empty]\ntype = bridge\n");
+    const nc = sb.write("node.conf", "[node]\nenv = TST\n\n[network#lan]\ntype = bridge\nnetwork = 10.42.0.0/24\n\n[network#empty]\ntype = bridge\n");
     const ok = sb.write("ok.conf", "[ip#0]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = lan\n");
     const r = runCli(["render", ok, "--node-config", nc, "--color", "never"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^network = 10\.42\.0\.0\/24$/m);
-    const bad = sb.write("bad.conf", "[ip#0]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = rb\n\n[ip#1]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = empty\n\n[ip#2]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = nosuch\n");
+    const bad = sb.write("bad.conf", "[ip#1]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = empty\n\n[ip#2]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = nosuch\n");
     const v = runCli(["validate", bad, "--node-config", nc, "--color", "never"]);
     expect(v.code).toBe(1);
     expect(v.stderr.split("\n").filter((l) => l.startsWith(bad))).toEqual([
-      `${bad}:5:11: error E2029: network rb is a routed_bridge: its per-node subnets are not supported here`,
-      `${bad}:11:11: error E2029: [network#empty] of ${nc} has no network (its subnet)`,
-      `${bad}:17:11: error E2029: network "nosuch" is not an IPv4 network in CIDR form with a prefix length of 0..30`,
+      `${bad}:5:11: error E2029: [network#empty] of ${nc} has no network (its subnet)`,
+      `${bad}:11:11: error E2029: network "nosuch" is not an IPv4 network in CIDR form with a prefix length of 0..30`,
     ]);
     expect(v.stderr).toContain("or name a [network#<name>] of the node config");
+  });
+
+  it("a routed_bridge is split per node: each node's slice at its rank in [cluster] nodes, or its subnet@node; a node outside the cluster or a split that does not fit is an error", (ctx) => {
+    const sb = sandbox(ctx, "osvc-t-allocrb-");
+    const nc = sb.write("node.conf", "[cluster]\nnodes = n1 n2 n3 n4\n\n[network#rb]\ntype = routed_bridge\nnetwork = 10.43.0.0/16\nips_per_node = 256\nsubnet@n3 = 10.43.77.0/24\n\n[network#big]\ntype = routed_bridge\nnetwork = 10.44.0.0/24\nips_per_node = 128\n\n[network#odd]\ntype = routed_bridge\nnetwork = 10.45.0.0/24\nips_per_node = 100\n");
+    const rb = sb.write("rb.conf", "[ip#0]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = rb\n");
+    const slice = (node: string) => {
+      const r = runCli(["render", rb, "--node-config", nc, "--node", node, "--color", "never"]);
+      expect(r.code, r.stderr).toBe(0);
+      return /^network = (\S+)$/m.exec(r.stdout)?.[1];
+    };
+    expect(["n1", "n2", "n3", "n4"].map(slice)).toEqual(["10.43.0.0/24", "10.43.1.0/24", "10.43.77.0/24", "10.43.3.0/24"]);
+    const bad = sb.write("bad.conf", "[ip#0]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = rb\n\n[ip#1]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = big\n\n[ip#2]\ntype = host\nipdev = br0\nipname = <allocate>\nnetwork = odd\n");
+    const v = runCli(["validate", bad, "--node-config", nc, "--node", "n9", "--color", "never"]);
+    expect(v.code).toBe(1);
+    expect(v.stderr.split("\n").filter((l) => l.startsWith(bad))).toEqual([`${bad}:5:11: error E2029: network rb is a routed_bridge split per node, and n9 is not in the [cluster] nodes of ${nc}`, `${bad}:11:11: error E2029: network big is a routed_bridge split per node, and n9 is not in the [cluster] nodes of ${nc}`, `${bad}:17:11: error E2029: network odd is a routed_bridge split per node, and n9 is not in the [cluster] nodes of ${nc}`]);
+    const v3 = runCli(["validate", bad, "--node-config", nc, "--node", "n3", "--color", "never"]);
+    expect(v3.stderr.split("\n").filter((l) => l.startsWith(bad))).toEqual([
+      `${bad}:11:11: error E2029: network big: 10.44.0.0/24 has room for 2 slices of 128 addresses, not 3`,
+      `${bad}:17:11: error E2029: network odd: ips_per_node 100 is not a power of two between 4 and the 256 addresses of 10.45.0.0/24`,
+    ]);
   });
 });
 

@@ -255,6 +255,7 @@ export async function orchestratedAction(target: ClusterTarget, action: ClusterA
         lockTimeoutMs: lockTimeoutMs(opts),
         sharedRids: target.sharedRids,
         volumes: target.volumes, // vol branch
+        allocating: target.allocating,
         ...(rids.length ? { rids } : {}),
         ...(opts.force ? { force: true } : {}),
         command,

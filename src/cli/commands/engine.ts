@@ -4,6 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline/promises";
 import { BUILTIN_PROVIDERS } from "../../../providers/index.js";
 import type { CompileResult } from "../../config/index.js";
+import { parseReserved } from "../../core/alloc.js";
 import { parseDuration } from "../../core/convert.js";
 import { hasErrors, type Diagnostic } from "../../core/diagnostics.js";
 import { formatObjectPath, parseObjectPath, pathFromFileName, type ObjectPath } from "../../core/path.js";
@@ -68,6 +69,8 @@ export interface EngineOptions extends TemplateOptions {
   verbose?: boolean;
   /** The apply summary's verb ("Destroy complete: 3 unprovisioned"); default: from the plan's mode. */
   verb?: string;
+  /** The orchestrator's reservations in the cluster store for <allocate> resources: rid=a,b (provision --local). */
+  allocated?: string[];
 }
 
 export function storeFor(opts: EngineOptions): StateStore {
@@ -218,6 +221,8 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
   const verb = opts.verb ?? (plan.options.destroy ? "Destroy" : plan.options.mode === "stop" ? "Stop" : plan.options.mode === "start" ? "Start" : "Apply");
   const view: ApplyView = opts.json ? jsonView(process.stdout, name) : textView({ name, out: process.stdout, c, progress, total, verb });
   const parallelism = parallelismOf(opts);
+  const reserved = opts.allocated?.length ? parseReserved(opts.allocated) : undefined;
+  if (reserved && "error" in reserved) throw new UsageError(String(reserved.error));
   let r;
   try {
     r = await apply(engineContext(opts, store), {
@@ -228,6 +233,7 @@ export async function runApply(plan: Plan, opts: EngineOptions, store: StateStor
       emit: (e) => view.event(e),
       onExit: () => view.close(),
       writeBack: configWriter(store, plan.object, plan.node, opts),
+      ...(reserved ? { reserved } : {}),
     });
   } finally {
     view.close();

@@ -567,7 +567,9 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--force", "also stop standby resources; act on state.json.backup when state.json is lost")
       .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
       .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, []);
-  actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)")).action(run((o) => provision(path, o)));
+  actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)"))
+    .option("--allocated <rid=addrs>", "orchestrated: the addresses reserved for this node in the cluster store, the only ones an <allocate> resource may pick (rid=a.b.c.d,...; repeatable)", collect, [])
+    .action(run((o) => provision(path, o)));
   actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(
     // A claimed vol: refused (vol branch: commands/pool.ts).
     run(async (o) => (await checkVolumePurge(path, storeFor(o), "unprovision"), provision(path, o, "destroy"))),
