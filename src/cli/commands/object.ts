@@ -275,11 +275,15 @@ async function create(path: ObjectPath, opts: ObjOpts): Promise<number> {
       throw new UsageError(`object ${object} already exists`, `Use \`osvc ${object} update --resource ...\` or \`edit config\`, or pass --force to replace its config.`);
     }
     await store.installConfig(object, text);
-    process.stdout.write(`INFO    ${object.padEnd(28)} created (${compiled.evaluated.resources.length} resources)\n`);
+    // --json (an orchestrator installing the config with the node's action): an NDJSON event, not a text line.
+    if (opts.json) process.stdout.write(JSON.stringify({ "@timestamp": new Date().toISOString(), type: "config_installed", object, resources: compiled.evaluated.resources.length }) + "\n");
+    else process.stdout.write(`INFO    ${object.padEnd(28)} created (${compiled.evaluated.resources.length} resources)\n`);
     return 0;
   });
   if (code !== 0 || !opts.provision) return code;
-  return provision(path, opts);
+  // create's --force replaces the config; it is not provision's --force (backup state, foreign node).
+  const { force: _replaceConfig, ...provisionOpts } = opts;
+  return provision(path, provisionOpts);
 }
 
 async function setProvisioned(path: ObjectPath, value: boolean, opts: ObjOpts): Promise<number> {
