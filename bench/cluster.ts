@@ -10,8 +10,9 @@
 // Methods, each from a clean state, the order rotating each round:
 //   osvc      `osvc <name> create --config F --provision` then `osvc <name> unprovision`, from the
 //             host, over ssh (ControlMaster) to each node's osvc: leader first, then the others in
-//             parallel (the orchestration's own cost included: installing the config on 3 nodes,
-//             reading each node's status back, the store records), the embedded cluster store.
+//             parallel (the orchestration's own cost included: the reachability check, each
+//             node's config installed by its own action's osvc, the store records), the embedded
+//             cluster store.
 //   osvc-etcd the same with the cluster store on a real 3-member etcd on loopback
 //             (test/helpers/etcd.ts, started once, ended by pid): its cost over the embedded store
 //             per orchestration is the difference of the medians (same run, interleaved rounds).
@@ -28,6 +29,14 @@
 // loop device); after each unprovision: nothing left. Targets: osvc >= 5x faster than Ansible;
 // <= 50 ms per node of orchestration overhead over the local actions.
 // OSVC_BENCH_METHODS=osvc,osvc-etcd runs only those methods (osvc is always run).
+// BENCH_BEFORE=<dir>: also "osvc-before", another build (a copy of the tree at an earlier commit,
+// built there, node_modules linked) as orchestrator AND as the nodes' osvc (its own cluster config),
+// in the same interleaved rounds: before/after side by side.
+// Where the time goes: the osvc methods run with --json; from the orchestrator's events (arrival
+// time of each line, and the nodes' own event timestamps) each run is cut into phases, and each
+// node's action (its ssh round trip, node_result's duration) is compared with the same node's
+// action run locally (the local method): the per-node cost of the link, of the remote osvc and of
+// the config install.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -35,11 +44,13 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startTestCluster, type TestCluster } from "../test/helpers/cluster.js";
 import { startEtcd, type TestEtcd } from "../test/helpers/etcd.js";
-import { commandExists, osvc, tail, timed } from "./lib/host.js";
+import { commandExists, osvc, tail, timed, type Timed } from "./lib/host.js";
 import { fmtMs, median, pad } from "./lib/stats.js";
 
 const ROUNDS = Number(process.env.OSVC_BENCH_ROUNDS ?? 3);
 const NODES = ["n1", "n2", "n3"];
+/** Another build to compare with (BENCH_BEFORE), run in the same rounds. */
+const BEFORE = process.env.BENCH_BEFORE || undefined;
 
 interface Svc {
   name: string;
@@ -145,20 +156,66 @@ interface Sample {
   unprovision: number;
   /** local: installing the config on the 3 nodes (in parallel), which the orchestrated provision includes. */
   install?: number;
+  /** local: each node's action (ms), provision and unprovision. */
+  nodes?: { provision: Record<string, number>; unprovision: Record<string, number> };
+  /** osvc methods: the phases of each run, from its events. */
+  phases?: { provision: Phases; unprovision: Phases };
 }
 
-async function runOsvc(c: TestCluster, data: string, root: string, inventoryFile = c.inventoryFile): Promise<Sample> {
+/**
+ * The phases of an orchestrated run, from its --json events: `place` = spawn to the orchestration
+ * event (CLI start-up, compile, store lock, the config install or reachability check, placement);
+ * `first`/`second` = the first and second node waves (provision: leader then followers;
+ * unprovision: followers then leader), each from its phase event to its last node_result;
+ * `between` = the gap between the waves (records, shared resources); `finish` = the last
+ * node_result to exit; `trip` = each node's round trip (node_result's duration_ms).
+ */
+interface Phases {
+  place: number;
+  first: number;
+  between: number;
+  second: number;
+  finish: number;
+  trip: Record<string, number>;
+}
+
+function phasesOf(t: Timed): Phases {
+  const ev = t.lines.flatMap((l) => {
+    try {
+      const e = JSON.parse(l.text) as Record<string, unknown>;
+      return [{ ms: l.ms, e }];
+    } catch {
+      return [];
+    }
+  });
+  const at = (pred: (e: Record<string, unknown>) => boolean) => ev.find((x) => pred(x.e))?.ms ?? NaN;
+  const phaseAt = ev.filter((x) => x.e.type === "phase" && Array.isArray(x.e.nodes) && (x.e.nodes as unknown[]).length);
+  const results = ev.filter((x) => x.e.type === "node_result");
+  const trip: Record<string, number> = {};
+  for (const r of results) trip[String(r.e.node)] = Number(r.e.duration_ms);
+  const waveEnd = (nodes: unknown) => Math.max(...results.filter((r) => (nodes as string[]).includes(String(r.e.node))).map((r) => r.ms));
+  const [w1, w2] = phaseAt;
+  const place = at((e) => e.type === "orchestration");
+  const end1 = w1 ? waveEnd(w1.e.nodes) : place;
+  const end2 = w2 ? waveEnd(w2.e.nodes) : end1;
+  return { place, first: w1 ? end1 - w1.ms : 0, between: w2 ? w2.ms - end1 : 0, second: w2 ? end2 - w2.ms : 0, finish: t.ms - end2, trip };
+}
+
+async function runOsvc(c: TestCluster, data: string, root: string, inventoryFile = c.inventoryFile, build?: string): Promise<Sample> {
   const s = service(c, data, "o");
-  const common = ["--root", root, "--cluster-config", inventoryFile];
-  const p = await osvc([s.name, "create", "--config", s.cfg, "--provision", ...common]);
+  const common = ["--root", root, "--cluster-config", inventoryFile, "--json"];
+  const p = await osvc([s.name, "create", "--config", s.cfg, "--provision", ...common], build);
   if (p.status !== 0) throw new Error(`osvc provision: ${tail(p, 12)}`);
   const up = checkUp(c, s);
   if (up.length) throw new Error(`osvc provision: ${up.join("; ")}`);
-  const u = await osvc([s.name, "unprovision", ...common]);
+  const u = await osvc([s.name, "unprovision", ...common], build);
+  // OSVC_BENCH_TRACE=<dir>: each run's lines with their arrival time (ms since spawn), for a closer look.
+  const trace = process.env.OSVC_BENCH_TRACE;
+  if (trace) for (const [k, t] of [["provision", p], ["unprovision", u]] as const) writeFileSync(path.join(trace, `${s.name}-${k}.txt`), t.lines.map((l) => `${fmtMs(l.ms).padStart(8)} ${l.text}`).join("\n") + "\n");
   if (u.status !== 0) throw new Error(`osvc unprovision: ${tail(u, 12)}`);
   const gone = checkGone(c, s);
   if (gone.length) throw new Error(`osvc unprovision: ${gone.join("; ")}`);
-  return { provision: p.ms, unprovision: u.ms };
+  return { provision: p.ms, unprovision: u.ms, phases: { provision: phasesOf(p), unprovision: phasesOf(u) } };
 }
 
 async function runLocal(c: TestCluster, data: string): Promise<Sample> {
@@ -169,9 +226,11 @@ async function runLocal(c: TestCluster, data: string): Promise<Sample> {
   const installs = await Promise.all(NODES.map((n) => inNode(c, n, [...osvcWords, s.name, "create", "--config", "-", "--force", "--local"], text)));
   for (const [i, r] of installs.entries()) if (r.rc !== 0) throw new Error(`local create on ${NODES[i]}: ${r.out}`);
   const install = Math.max(...installs.map((r) => r.ms));
+  const nodes: NonNullable<Sample["nodes"]> = { provision: {}, unprovision: {} };
   const act = async (n: string, words: string[]) => {
     const r = await inNode(c, n, [...osvcWords, s.name, ...words, "--local"]);
     if (r.rc !== 0) throw new Error(`local ${words.join(" ")} on ${n}: ${r.out.slice(-800)}`);
+    nodes[words[0] === "provision" ? "provision" : "unprovision"][n] = r.ms;
     return r.ms;
   };
   const lp = await act("n1", ["provision", "--leader", "--disable-rollback"]);
@@ -182,7 +241,7 @@ async function runLocal(c: TestCluster, data: string): Promise<Sample> {
   const lu = await act("n1", ["unprovision", "--leader"]);
   const gone = checkGone(c, s);
   if (gone.length) throw new Error(`local unprovision: ${gone.join("; ")}`);
-  return { provision: lp + fp, unprovision: fu + lu, install };
+  return { provision: lp + fp, unprovision: fu + lu, install, nodes };
 }
 
 function playbooks(s: Svc): { provision: string; unprovision: string } {
@@ -313,14 +372,25 @@ async function main(): Promise<void> {
       const store = ["", "[store]", "backend = etcd", `endpoints = ${etcd.endpoints.join(" ")}`, `prefix = /osvc-bench-${process.pid}`, ""];
       writeFileSync(etcdInventory, readFileSync(c.inventoryFile, "utf8") + store.join("\n"));
     }
+    // The build before (BENCH_BEFORE): its own orchestrator state root and a cluster config whose nodes run its osvc.
+    const beforeInventory = path.join(c.dir, "cluster-before.conf");
+    const beforeRoot = path.join(c.dir, "orchestrator-before");
+    if (BEFORE) {
+      mkdirSync(beforeRoot, { recursive: true });
+      const words = `${process.execPath} ${path.resolve(BEFORE, "bin/osvc.js")}`;
+      writeFileSync(beforeInventory, readFileSync(c.inventoryFile, "utf8").split(`osvc = ${c.osvcWords}`).join(`osvc = ${words}`));
+      console.log(`osvc-before: the build in ${BEFORE} (orchestrator and nodes)`);
+    }
     const methods: [string, () => Promise<Sample>][] = [
       ["osvc", () => runOsvc(c, data, root)],
+      ...(BEFORE ? ([["osvc-before", () => runOsvc(c, data, beforeRoot, beforeInventory, BEFORE)]] as [string, () => Promise<Sample>][]) : []),
       ...(etcd ? ([["osvc-etcd", () => runOsvc(c, data, etcdRoot, etcdInventory)]] as [string, () => Promise<Sample>][]) : []),
       ...(wanted("local") ? ([["local", () => runLocal(c, data)]] as [string, () => Promise<Sample>][]) : []),
       ...(ansible ? ([["ansible", () => runAnsible(c, data, work)]] as [string, () => Promise<Sample>][]) : []),
     ];
     // Warm-up (ssh masters, page cache, the etcd client), not counted.
     await runOsvc(c, data, root);
+    if (BEFORE) await runOsvc(c, data, beforeRoot, beforeInventory, BEFORE);
     if (etcd) await runOsvc(c, data, etcdRoot, etcdInventory);
     const samples = new Map<string, Sample[]>(methods.map(([m]) => [m, []]));
     for (let r = 0; r < ROUNDS; r++) {
@@ -331,14 +401,40 @@ async function main(): Promise<void> {
     }
     const med = (m: string, k: "provision" | "unprovision") => median(samples.get(m)!.map((x) => x[k]));
     console.log(`Cluster bench: provision + unprovision of a 3-node failover service (shared loop disk + ext4, a per-node directory, address and app), ${ROUNDS} rounds, median wall time\n`);
-    console.log(`${pad("method", 10)} ${pad("provision ms", 14, true)} ${pad("unprovision ms", 16, true)} ${pad("total ms", 10, true)}`);
-    for (const [m] of methods) console.log(`${pad(m, 10)} ${pad(fmtMs(med(m, "provision")), 14, true)} ${pad(fmtMs(med(m, "unprovision")), 16, true)} ${pad(fmtMs(med(m, "provision") + med(m, "unprovision")), 10, true)}`);
+    const range = (xs: number[]) => `${fmtMs(Math.min(...xs))}-${fmtMs(Math.max(...xs))}`;
+    const col = (m: string, k: "provision" | "unprovision" | "total") => {
+      const xs = samples.get(m)!.map((x) => (k === "total" ? x.provision + x.unprovision : x[k]));
+      return `${fmtMs(median(xs))} (${range(xs)})`;
+    };
+    console.log(`${pad("method", 12)} ${pad("provision ms (min-max)", 26, true)} ${pad("unprovision ms (min-max)", 26, true)} ${pad("total ms (min-max)", 26, true)}`);
+    for (const [m] of methods) console.log(`${pad(m, 12)} ${pad(col(m, "provision"), 26, true)} ${pad(col(m, "unprovision"), 26, true)} ${pad(col(m, "total"), 26, true)}`);
+    // Where the time goes (osvc methods): medians of the phases, and each node's round trip over its local action.
+    const local = samples.get("local");
+    for (const [m] of methods.filter(([m]) => samples.get(m)![0].phases)) {
+      for (const k of ["provision", "unprovision"] as const) {
+        const ph = samples.get(m)!.map((x) => x.phases![k]);
+        const f = (sel: (p: Phases) => number) => fmtMs(median(ph.map(sel)));
+        const waves = k === "provision" ? ["leader", "followers"] : ["followers", "leader"];
+        const trips = NODES.map((n) => {
+          const trip = median(ph.map((p) => p.trip[n]));
+          const loc = local ? median(local.map((x) => x.nodes![k][n])) : undefined;
+          return `${n} ${fmtMs(trip)}${loc !== undefined ? ` (local ${fmtMs(loc)}, +${fmtMs(trip - loc)})` : ""}`;
+        });
+        console.log(`  ${m} ${k}: to placement ${f((p) => p.place)}, ${waves[0]} ${f((p) => p.first)}, between ${f((p) => p.between)}, ${waves[1]} ${f((p) => p.second)}, finish ${f((p) => p.finish)} ms; round trips: ${trips.join(", ")} ms`);
+      }
+    }
     if (!ansible) console.log(wanted("ansible") ? "ansible: skipped (ansible-playbook not installed)" : "ansible: not run (OSVC_BENCH_METHODS)");
     const osvcTotal = med("osvc", "provision") + med("osvc", "unprovision");
     console.log("");
+    if (BEFORE) {
+      const b = med("osvc-before", "provision") + med("osvc-before", "unprovision");
+      const per = samples.get("osvc")!.map((x, i) => (x.provision + x.unprovision) / (samples.get("osvc-before")![i].provision + samples.get("osvc-before")![i].unprovision));
+      console.log(`osvc vs osvc-before: total (sum of the medians) ${fmtMs(osvcTotal)} vs ${fmtMs(b)} ms (provision ${fmtMs(med("osvc", "provision") - med("osvc-before", "provision"))} ms, unprovision ${fmtMs(med("osvc", "unprovision") - med("osvc-before", "unprovision"))} ms); per-round ratio after/before: median ${median(per).toFixed(2)} (${per.map((x) => x.toFixed(2)).join(", ")})`);
+    }
     if (ansible) {
       const x = (med("ansible", "provision") + med("ansible", "unprovision")) / osvcTotal;
       console.log(`${x >= 5 ? "PASS" : "FAIL"} osvc vs ansible: ${x.toFixed(1)}x faster (target >= 5x)`);
+      if (BEFORE) console.log(`info osvc-before vs ansible: ${((med("ansible", "provision") + med("ansible", "unprovision")) / (med("osvc-before", "provision") + med("osvc-before", "unprovision"))).toFixed(1)}x faster`);
     }
     if (etcd) {
       const d = (k: "provision" | "unprovision") => med("osvc-etcd", k) - med("osvc", k);
@@ -353,6 +449,13 @@ async function main(): Promise<void> {
       const install = median(samples.get("local")!.map((x) => x.install ?? 0));
       console.log(`local: installing the config on the 3 nodes (in parallel) takes ${fmtMs(install)} ms (included in osvc's provision, not in local's)`);
       const perNode = (osvcTotal - localTotal) / 3;
+      if (BEFORE) console.log(`info osvc-before's orchestration overhead over the local actions (ms per node): total ${fmtMs((med("osvc-before", "provision") + med("osvc-before", "unprovision") - localTotal) / 3)}; counting the config install as local work: ${fmtMs((med("osvc-before", "provision") + med("osvc-before", "unprovision") - localTotal - install) / 3)}`);
+      // The overhead split: the orchestrator's own fixed cost (its start-up to placement, the gap between the waves, its finish) and the rest (the nodes' round trips over their local actions).
+      for (const m of ["osvc", ...(BEFORE ? ["osvc-before"] : [])]) {
+        const fixed = (["provision", "unprovision"] as const).reduce((a, k) => a + median(samples.get(m)!.map((x) => x.phases![k].place + x.phases![k].between + x.phases![k].finish)), 0);
+        const total = med(m, "provision") + med(m, "unprovision");
+        console.log(`info ${m}: the orchestrator's fixed cost per provision + unprovision (start-up to placement, between the waves, finish) ${fmtMs(fixed)} ms = ${fmtMs(fixed / 3)} ms per node; the rest of the overhead, ${fmtMs((total - localTotal - fixed) / 3)} ms per node, is in the nodes' round trips over their local actions`);
+      }
       console.log(`${perNode <= 50 ? "PASS" : "FAIL"} orchestration overhead over the local actions (ms per node): provision ${fmtMs((med("osvc", "provision") - med("local", "provision")) / 3)}, unprovision ${fmtMs((med("osvc", "unprovision") - med("local", "unprovision")) / 3)}, total ${fmtMs((osvcTotal - localTotal) / 3)}; counting the config install as local work: ${fmtMs((osvcTotal - localTotal - install) / 3)} (target <= 50 ms)`);
     }
   } finally {

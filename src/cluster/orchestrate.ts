@@ -2,13 +2,16 @@
 // through each node's own `osvc <path> <action> --local --json` over the transport.
 //
 // provision: take the store lock (a new orchestration id, or resume the unfinished one), store
-// the config, install it on every node (`create --config - --force --local`, the text on stdin),
-// place (the leaders), then the leader(s) `provision --local --leader --disable-rollback` (they
-// stay up), then the others IN PARALLEL `provision --local` (the node's provision stops its
-// instance back to standby afterwards; standby resources stay up). Shared resources are created by
-// the leader only; the others record them as `follow`. After each node's action, its status is
-// read back (`print status --format json --local`) into its instance record; the shared
-// resources' records name the leader.
+// the config, check every node answers (a fixed `true` over the link the action reuses, or the
+// placement's facts), place (the leaders), then the leader(s) install the config and provision in
+// ONE remote osvc (`create --config - --force --local --provision --leader --disable-rollback`,
+// the text on stdin: they stay up), then the others IN PARALLEL the same without --leader (the
+// node's provision stops its instance back to standby afterwards; standby resources stay up).
+// Each node's config is installed before it acts, by the very process that acts (with --rid: a
+// separate `create --config - --force --local` first, as create takes no --rid). Shared resources
+// are created by the leader only; the others record them as `follow`. Each node's instance record
+// comes from its final `action_result` event (no status read); the shared resources' records
+// name the leader.
 // unprovision/purge: the followers first (in parallel), the leader last (with --leader: it
 // removes the shared resources). start: the leaders only. stop: every node.
 //
@@ -129,6 +132,8 @@ export class OrchestrationError extends Error {
 const DEFAULT_NODE_TIMEOUT_MS = 30 * 60_000;
 const DEFAULT_NODE_LOCK_TIMEOUT_S = 300;
 const STATUS_TIMEOUT_MS = 60_000;
+/** How long a node has to answer the reachability check before a provision. */
+const PROBE_TIMEOUT_MS = 60_000;
 
 /** The parsed NDJSON lines of a node's output (other lines are kept as text). */
 export function parseNdjson(text: string): { events: Record<string, unknown>[]; other: string[] } {
@@ -193,6 +198,15 @@ function fullyProvisioned(st: NodeStatusDoc | undefined): boolean {
   return !!st && st.provisioned === "true" && (st.resources ?? []).every((r) => r.provisioned !== false);
 }
 
+/** Marks the nodes that do not answer a fixed `true` as unreachable (the others are reachable). */
+async function probe(runner: NodeRunner, nodes: readonly string[], parallelism: number, unreachable: Map<string, string>): Promise<void> {
+  await mapLimit(nodes, parallelism, async (n) => {
+    if (unreachable.has(n)) return;
+    const r = await runner.run(n, ["true"], { timeoutMs: PROBE_TIMEOUT_MS });
+    if (r.unreachable || r.timedOut) unreachable.set(n, r.unreachable ?? `no answer within ${Math.round(PROBE_TIMEOUT_MS / 1000)} s`);
+  });
+}
+
 /** Runs one orchestrated action. Throws OrchestrationError / StoreError before any node acted. */
 export async function orchestrate(req: OrchestrateRequest, deps: OrchestrateDeps): Promise<OrchestrateResult> {
   const object = canonicalObject(req.object);
@@ -248,17 +262,22 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
   let config = req.config ?? (await store.getConfig(object))?.text;
   const unreachable = new Map<string, string>();
 
-  // Install the config on every node (provision), at most `parallelism` at once.
+  // Install the config on `nodes` (a write-back's merged config), at most `parallelism` at once.
   const installOn = (nodes: readonly string[], text: string) =>
     mapLimit(nodes.filter((n) => !unreachable.has(n)), parallelism, async (n) => {
       const r = await runner.osvc(n, [object, "create", "--config", "-", "--force", "--local", "--lock-timeout", `${nodeLockS}s`], { input: text, timeoutMs: (nodeLockS + 60) * 1000 });
       if (r.unreachable || r.timedOut) unreachable.set(n, r.unreachable ?? "no answer");
       else if (r.exitCode !== 0) throw new OrchestrationError(`installing the config of ${object} on ${n} failed: ${lastLine(r.stderr) || lastLine(r.stdout) || `exit code ${r.exitCode}`}`);
     });
+  // Provision: the config is stored, and installed on each node by the node's own action (below).
+  // Which nodes answer is known before placing (an unreachable leader stops the run before
+  // anything is done): the placement's facts ask every node; else a fixed `true` each, in parallel
+  // (it opens the ssh master the action reuses).
+  const gathersFacts = !req.leaderNode && (req.placement.placement === "load avg" || req.placement.placement === "score");
   if (req.action === "provision") {
     if (config === undefined) throw new OrchestrationError(`no config for ${object} in the cluster store`, `Create it: osvc ${object} create --config <file> --provision`);
     await lock.putConfig(config);
-    await installOn(req.nodes, config);
+    if (!gathersFacts) await probe(runner, req.nodes, parallelism, unreachable);
   }
   // write-back (issue 11): the edits the leaders' providers wrote into their installed configs.
   const writeBacks = new Map<string, ConfigEdit[]>();
@@ -327,14 +346,27 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
       await record();
       return o;
     }
+    // provision: the config installed by the same remote osvc (`create ... --provision`), on stdin;
+    // with --rid (create takes none), by its own `create` first.
+    const installing = req.action === "provision" && config !== undefined;
+    if (installing && req.rids?.length) {
+      const o = await install(n, role);
+      if (o) return o;
+    }
+    const verb = installing && !req.rids?.length ? ["create", "--config", "-", "--force", "--provision", ...words.slice(1)] : words;
     // The node's output live, line by line as it comes: its events, and its text lines (a plan shown before it acts).
     const onLine = (stream: "stdout" | "stderr", line: string) => {
       if (!line.trim()) return;
       const ev = stream === "stdout" ? parseNdjson(line).events[0] : undefined;
       emit(ev ? { type: "node_event", node: n, event: ev } : { type: "node_output", node: n, stream, line });
     };
-    const argv = [object, ...words, ...(reservation ? reservationWords(reservation) : []), "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])];
-    const r = await runner.osvc(n, argv, { timeoutMs: nodeTimeoutMs, signal: lock.signal, onLine });
+    const argv = [object, ...verb, ...(reservation ? reservationWords(reservation) : []), "--local", "--json", "--lock-timeout", `${nodeLockS}s`, ...(req.rids?.length ? ["--rid", req.rids.join(",")] : [])];
+    const r = await runner.osvc(n, argv, {
+      timeoutMs: nodeTimeoutMs,
+      signal: lock.signal,
+      onLine,
+      ...(installing && !req.rids?.length ? { input: config } : {}),
+    });
     const { events } = parseNdjson(r.stdout);
     writeBacks.set(n, writeBackEdits(events));
     const summary = [...events].reverse().find((e) => e.type === "action_result" || e.type === "apply_summary");
@@ -359,6 +391,17 @@ async function run(req: OrchestrateRequest, deps: OrchestrateDeps, lock: StoreLo
       else if (prov) await lock.putInstance(recordOf(n, prov, req.action, o.state === "ok" ? "ok" : "failed", o.error));
     }
     if (prov) provisionedOf.set(n, prov);
+    await record();
+    return o;
+  };
+  /** --rid: installs the config on a node before its action; a failure is the node's outcome. */
+  const install = async (n: string, role: Role): Promise<NodeOutcome | undefined> => {
+    const r = await runner.osvc(n, [object, "create", "--config", "-", "--force", "--local", "--lock-timeout", `${nodeLockS}s`], { input: config, timeoutMs: (nodeLockS + 60) * 1000, signal: lock.signal });
+    if (!r.unreachable && !r.timedOut && r.exitCode === 0) return undefined;
+    const o: NodeOutcome = r.unreachable || r.timedOut ? { node: n, role, state: "unreachable", error: r.unreachable ?? "no answer" } : { node: n, role, state: "failed", exitCode: r.exitCode, error: `installing the config failed: ${lastLine(r.stderr) || lastLine(r.stdout) || `exit code ${r.exitCode}`}` };
+    states[n] = o.state;
+    outcomes.set(n, o);
+    emit({ type: "node_result", node: n, role, state: o.state, ...(o.exitCode !== undefined ? { exit_code: o.exitCode } : {}), ...(o.error ? { error: o.error } : {}) });
     await record();
     return o;
   };

@@ -13,10 +13,16 @@ afterEach(() => {
 
 type Script = (node: string, words: readonly string[]) => Partial<NodeResult> | undefined;
 
-function runner(script: Script = () => undefined): NodeRunner & { calls: string[] } {
+/** The words of a node's action: `create --config - --force --provision X` (install + provision in one osvc) is `provision X`. */
+const INSTALL_AND_PROVISION = "create --config - --force --provision";
+const actionWords = (words: readonly string[]): readonly string[] => (words.slice(1, 6).join(" ") === INSTALL_AND_PROVISION ? [words[0], "provision", ...words.slice(6)] : words);
+
+function runner(script: Script = () => undefined): NodeRunner & { calls: string[]; runs: string[] } {
   const calls: string[] = [];
-  const answer = (node: string, words: readonly string[], input?: string): NodeResult => {
-    calls.push(`${node}: ${words.join(" ")}${input !== undefined ? " <stdin>" : ""}`);
+  const runs: string[] = [];
+  const answer = (node: string, raw: readonly string[], input?: string): NodeResult => {
+    calls.push(`${node}: ${raw.join(" ")}${input !== undefined ? " <stdin>" : ""}`);
+    const words = actionWords(raw);
     const base = { node, command: "osvc", exitCode: 0, stdout: "", stderr: "", timedOut: false, durationMs: 1 };
     const over = script(node, words);
     if (over) return { ...base, ...over };
@@ -27,13 +33,17 @@ function runner(script: Script = () => undefined): NodeRunner & { calls: string[
   };
   return {
     calls,
+    runs,
     osvc: async (node: string, words: readonly string[], opts?: TransportRunOptions) => {
       const r = answer(node, words, opts?.input);
       // As the Exec streams them: each line of the output as it comes.
       for (const stream of ["stdout", "stderr"] as const) for (const l of r[stream].split("\n").filter(Boolean)) opts?.onLine?.(stream, l);
       return r;
     },
-    run: async (node: string, argv: readonly string[]) => ({ node, command: argv[0], exitCode: 0, stdout: "0.50 0.40 0.30 1/1 1\n", stderr: "", timedOut: false, durationMs: 1 }),
+    run: async (node: string, argv: readonly string[]) => {
+      runs.push(`${node}: ${argv.join(" ")}`);
+      return { node, command: argv[0], exitCode: 0, stdout: "0.50 0.40 0.30 1/1 1\n", stderr: "", timedOut: false, durationMs: 1, ...script(node, argv) };
+    },
   };
 }
 
@@ -49,16 +59,26 @@ const req = (o: Partial<OrchestrateRequest> = {}): OrchestrateRequest => ({
   ...o,
 });
 
-const actions = (calls: readonly string[]) => calls.filter((c) => !/: root\/svc\/svc1 (create|print)/.test(c)).map((c) => c.replace(/ --local --json --lock-timeout 300s/, ""));
+const actions = (calls: readonly string[]) =>
+  calls
+    .map((c) => c.replace(` ${INSTALL_AND_PROVISION}`, " provision").replace(/ <stdin>$/, ""))
+    .filter((c) => !/: root\/svc\/svc1 (create|print)/.test(c))
+    .map((c) => c.replace(/ --local --json --lock-timeout 300s/, ""));
 
 describe("orchestrate", () => {
-  it("provision: config on every node (stdin), the leader first with --leader --disable-rollback, then the others; records", async () => {
+  it("provision: one osvc per node installs the config (stdin) and provisions, the leader first with --leader --disable-rollback, then the others; records", async () => {
     const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
     const r = runner();
     const events: ClusterEvent[] = [];
     const res = await orchestrate(req(), { runner: r, store, emit: (e) => events.push(e) });
     expect(res).toMatchObject({ ok: true, leaders: ["n1"], followers: ["n2", "n3"], resumed: false });
-    expect(r.calls.slice(0, 3).sort()).toEqual(["n1", "n2", "n3"].map((n) => `${n}: root/svc/svc1 create --config - --force --local --lock-timeout 300s <stdin>`));
+    // Every node answers first (a fixed `true`); then exactly one osvc per node, the config on its stdin.
+    expect(r.runs).toEqual(["n1: true", "n2: true", "n3: true"]);
+    expect(r.calls).toEqual([
+      "n1: root/svc/svc1 create --config - --force --provision --leader --disable-rollback --local --json --lock-timeout 300s <stdin>",
+      "n2: root/svc/svc1 create --config - --force --provision --local --json --lock-timeout 300s <stdin>",
+      "n3: root/svc/svc1 create --config - --force --provision --local --json --lock-timeout 300s <stdin>",
+    ]);
     expect(actions(r.calls)).toEqual(["n1: root/svc/svc1 provision --leader --disable-rollback", "n2: root/svc/svc1 provision", "n3: root/svc/svc1 provision"]);
     const rec = await store.readObject("svc1");
     expect(rec.config?.text).toBe("[DEFAULT]\nnodes = n1 n2 n3\n");
@@ -95,6 +115,18 @@ describe("orchestrate", () => {
     expect(res).toMatchObject({ ok: true, resumed: true, id: "o-1", leaders: ["n1"] });
     expect(actions(r.calls)).toEqual(["n2: root/svc/svc1 provision", "n3: root/svc/svc1 provision"]);
     expect(r.calls).toContain("n1: root/svc/svc1 print status --format json --local");
+    await store.close();
+  });
+
+  it("provision --rid: the config installed by its own create first (create takes no --rid), then the action with the rids", async () => {
+    const store = new EmbeddedStore(makeTempDir("osvc-orch-unit-"));
+    const r = runner();
+    const res = await orchestrate(req({ rids: ["fs#1"] }), { runner: r, store, emit: () => undefined });
+    expect(res.ok).toBe(true);
+    expect(r.calls.slice(0, 2)).toEqual(["n1: root/svc/svc1 create --config - --force --local --lock-timeout 300s <stdin>", "n1: root/svc/svc1 provision --leader --disable-rollback --local --json --lock-timeout 300s --rid fs#1"]);
+    for (const n of ["n2", "n3"]) {
+      expect(r.calls.filter((c) => c.startsWith(`${n}: `))).toEqual([`${n}: root/svc/svc1 create --config - --force --local --lock-timeout 300s <stdin>`, `${n}: root/svc/svc1 provision --local --json --lock-timeout 300s --rid fs#1`]);
+    }
     await store.close();
   });
 

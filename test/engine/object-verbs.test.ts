@@ -1,7 +1,7 @@
 // The OpenSVC surface, discoverable and complete (issue 10, item 4): the verbs are listed where a
 // user looks for them, set/unset/get --kw edit and read the installed config (validated before it
 // is installed), edit config without a terminal is a clear error, deploy is create + provision.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
@@ -134,5 +134,19 @@ describe("edit config and deploy", () => {
     const p = runCli(["dep1", "purge", ...root]);
     expect(p.code, p.stderr).toBe(0);
     expect(existsSync(`${dir}/www`)).toBe(false);
+  });
+
+  it("create --force --provision: --force replaces the config; it is not provision's --force (a node the template does not name stays refused)", () => {
+    const dir = makeTempDir("osvc-verbs-");
+    const root = ["--root", path.join(dir, "root")];
+    const cfg = path.join(dir, "cfg.conf");
+    writeFileSync(cfg, `[DEFAULT]\nnodes = osvc-verbs-elsewhere\n\n[fs#0]\ntype = directory\npath = ${dir}/www\n`);
+    const c = runCli(["cfp1", "create", "--config", cfg, "--force", "--provision", ...root]);
+    expect(c.code, c.stderr + c.stdout).toBe(1);
+    expect(c.stderr).toMatch(/E3008/);
+    expect(existsSync(`${dir}/www`)).toBe(false);
+    // The config was installed (that is what --force is for): provisioning it names the node on purpose.
+    const again = runCli(["cfp1", "create", "--config", cfg, "--force", ...root]);
+    expect(again.code, again.stderr).toBe(0);
   });
 });

@@ -275,11 +275,15 @@ async function create(path: ObjectPath, opts: ObjOpts): Promise<number> {
       throw new UsageError(`object ${object} already exists`, `Use \`osvc ${object} update --resource ...\` or \`edit config\`, or pass --force to replace its config.`);
     }
     await store.installConfig(object, text);
-    process.stdout.write(`INFO    ${object.padEnd(28)} created (${compiled.evaluated.resources.length} resources)\n`);
+    // --json (an orchestrator installing the config with the node's action): an NDJSON event, not a text line.
+    if (opts.json) process.stdout.write(JSON.stringify({ "@timestamp": new Date().toISOString(), type: "config_installed", object, resources: compiled.evaluated.resources.length }) + "\n");
+    else process.stdout.write(`INFO    ${object.padEnd(28)} created (${compiled.evaluated.resources.length} resources)\n`);
     return 0;
   });
   if (code !== 0 || !opts.provision) return code;
-  return provision(path, opts);
+  // create's --force replaces the config; it is not provision's --force (backup state, foreign node).
+  const { force: _replaceConfig, ...provisionOpts } = opts;
+  return provision(path, provisionOpts);
 }
 
 async function setProvisioned(path: ObjectPath, value: boolean, opts: ObjOpts): Promise<number> {
@@ -557,7 +561,9 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--leader", "create shared resources (this node is the leader)")
       .option("--disable-rollback", "leave what succeeded in place on failure")
       .option("--force", "replace the config of an existing object");
-  createOpts(program.command("create").description("create the object from a template, a config or resources")).action(run((o) => create(path, o)));
+  // The orchestrator's reservations for a node's <allocate> resources (provision, create --provision).
+  const allocatedOpt = (c: Command) => c.option("--allocated <rid=addrs>", "orchestrated: the addresses reserved for this node in the cluster store, the only ones an <allocate> resource may pick (rid=a.b.c.d,...; repeatable)", collect, []);
+  allocatedOpt(createOpts(program.command("create").description("create the object from a template, a config or resources"))).action(run((o) => create(path, o)));
   createOpts(program.command("deploy").description("create and provision")).action(run((o) => create(path, { ...o, provision: true })));
   const actionOpts = (c: Command) =>
     common(c)
@@ -567,8 +573,7 @@ export async function objectMain(argv: string[], color: ColorMode | undefined): 
       .option("--force", "also stop standby resources; act on state.json.backup when state.json is lost")
       .option("--allow-format <rid>", "allow formatting the device of this resource although it holds data without a signature (repeatable)", collect, [])
       .option("--allow-destroy <rid>", "allow unprovisioning this resource although it deletes data osvc did not create (repeatable)", collect, []);
-  actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)"))
-    .option("--allocated <rid=addrs>", "orchestrated: the addresses reserved for this node in the cluster store, the only ones an <allocate> resource may pick (rid=a.b.c.d,...; repeatable)", collect, [])
+  allocatedOpt(actionOpts(program.command("provision").description("provision the installed config (create what is missing, start it)")))
     .action(run((o) => provision(path, o)));
   actionOpts(program.command("unprovision").description("stop and unprovision, dependents first (deletes what osvc created)")).action(
     // A claimed vol: refused (vol branch: commands/pool.ts).
