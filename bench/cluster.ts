@@ -43,12 +43,12 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startTestCluster, type TestCluster } from "../test/helpers/cluster.js";
+import { NODES, serviceTemplate } from "../test/helpers/cluster-service.js";
 import { startEtcd, type TestEtcd } from "../test/helpers/etcd.js";
 import { commandExists, osvc, tail, timed, type Timed } from "./lib/host.js";
 import { fmtMs, median, pad } from "./lib/stats.js";
 
 const ROUNDS = Number(process.env.OSVC_BENCH_ROUNDS ?? 3);
-const NODES = ["n1", "n2", "n3"];
 /** Another build to compare with (BENCH_BEFORE), run in the same rounds. */
 const BEFORE = process.env.BENCH_BEFORE || undefined;
 
@@ -68,38 +68,7 @@ function service(c: TestCluster, data: string, tag: string): Svc {
   const addr = Object.fromEntries(NODES.map((n, i) => [n, `${c.subnet}.${100 + ((seq * 4 + i) % 150)}`]));
   const mnt = `${data}/${name}/shared`;
   const img = `${c.san}/${name}.img`;
-  const text = [
-    "[DEFAULT]",
-    "nodes = n1 n2 n3",
-    "",
-    "[disk#0]",
-    "type = loop",
-    `file = ${img}`,
-    "size = 24m",
-    "shared = true",
-    "",
-    "[fs#0]",
-    "type = ext4",
-    "dev = {disk#0.exposed_devs[0]}",
-    `mnt = ${mnt}`,
-    "shared = true",
-    "",
-    "[fs#1]",
-    "type = directory",
-    `path = ${data}/${name}/local-{nodename}`,
-    "",
-    "[ip#0]",
-    "type = host",
-    "ipdev = eth0",
-    "netmask = 24",
-    "standby = true",
-    ...NODES.map((n) => `ipname@${n} = ${addr[n]}`),
-    "",
-    "[app#0]",
-    "type = simple",
-    "start = /bin/sleep 3600",
-    "",
-  ].join("\n");
+  const text = serviceTemplate({ name, img, mnt, data, addr });
   const cfg = path.join(c.dir, `${name}.conf`);
   writeFileSync(cfg, text);
   return { name, cfg, text, addr, mnt, img, dir: (n) => `${data}/${name}/local-${n}` };

@@ -13,8 +13,9 @@ import { startTestCluster, type TestCluster } from "./cluster.js";
 import { ETCDCTL_BIN, startEtcd, type TestEtcd } from "./etcd.js";
 import { cleanup, loopsOf, makeTempDir } from "./host.js";
 import { alive } from "./proc.js";
+import { NODES, serviceTemplate } from "./cluster-service.js";
 
-export const NODES = ["n1", "n2", "n3"];
+export { NODES };
 
 export interface Svc {
   name: string;
@@ -194,40 +195,7 @@ export function useOrchCluster(tag: string, opts: { store?: StoreKind } = {}): O
       const addr = Object.fromEntries(NODES.map((n, i) => [n, `${cluster.subnet}.${100 + seq * 4 + i}`]));
       const cfg = path.join(cluster.dir, `${name}.conf`);
       const write = (w: SvcOptions = {}) => {
-        const text = [
-          "[DEFAULT]",
-          "nodes = n1 n2 n3",
-          ...(w.defaults ?? []),
-          "",
-          "[disk#0]",
-          "type = loop",
-          `file = ${cluster.san}/${name}.img`,
-          "size = 24m",
-          "shared = true",
-          "",
-          "[fs#0]",
-          "type = ext4",
-          "dev = {disk#0.exposed_devs[0]}",
-          `mnt = ${data}/${name}/shared`,
-          "shared = true",
-          "",
-          "[fs#1]",
-          "type = directory",
-          `path = ${data}/${name}/local-{nodename}`,
-          "",
-          "[ip#0]",
-          "type = host",
-          "ipdev = eth0",
-          "netmask = 24",
-          "standby = true",
-          ...NODES.map((n) => `ipname@${n} = ${addr[n]}`),
-          "",
-          "[app#0]",
-          "type = simple",
-          ...(w.app ?? ["start = /bin/sleep 3600"]),
-          "",
-          ...(w.more ?? []),
-        ].join("\n");
+        const text = serviceTemplate({ name, img: `${cluster.san}/${name}.img`, mnt: `${data}/${name}/shared`, data, addr, ...w });
         writeFileSync(cfg, text);
       };
       write(opts);
