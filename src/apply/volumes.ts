@@ -90,6 +90,11 @@ export function volumeChildren(text: string): string[] {
   return readVolConfig(text).children;
 }
 
+/** The pool a vol config was allocated from (its DEFAULT.pool), if it names one. */
+export function volumePool(text: string): string | undefined {
+  return readVolConfig(text).pool;
+}
+
 export function volumeHost(o: VolumeHostOptions): VolumeHost {
   const { store, namespace, nodename, exec } = o;
   const osvc = o.osvc ?? [process.execPath, process.argv[1]];

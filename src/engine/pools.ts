@@ -1,6 +1,6 @@
 // The storage pools of this node and the vol objects allocated from them (osvc pool ls, validate,
 // the purge of a vol): engine work the CLI renders.
-import { nodePools, poolUsage, volumeChildren } from "../apply/volumes.js";
+import { nodePools, poolUsage, volumeChildren, volumePool } from "../apply/volumes.js";
 import type { CompileResult } from "../config/index.js";
 import { poolCapabilities } from "../config/pools.js";
 import { suggestion, type Diagnostic } from "../core/diagnostics.js";
@@ -29,9 +29,8 @@ async function volumesByPool(store: StateStore): Promise<Map<string, string[]>> 
   for (const o of await store.listObjects().catch(() => [])) {
     if (!o.includes("/vol/")) continue;
     const text = await store.readConfig(o).catch(() => null);
-    const m = text ? /^\s*pool\s*[=:]\s*(\S+)/m.exec(text.split(/^\[(?!DEFAULT\])/m)[0]) : null;
-    if (!m) continue;
-    out.set(m[1], [...(out.get(m[1]) ?? []), o]);
+    const pool = text === null ? undefined : volumePool(text);
+    if (pool) out.set(pool, [...(out.get(pool) ?? []), o]);
   }
   return out;
 }
