@@ -2,6 +2,7 @@
 // write is in flight are applied together in the next one; each caller resumes once its
 // mutation is on disk (or learns that the write failed).
 import type { StateFile } from "../state/model.js";
+import { freezeResource } from "../state/store.js";
 
 export interface StateWriterOptions {
   /** The state the first mutation applies to (the recorded one, or a new one). */
@@ -21,8 +22,20 @@ export interface StateWriter {
   settled(): Promise<void>;
 }
 
+/**
+ * The written state is copied on write: each write copies the top level and the resource map,
+ * the mutations replace or delete entries (a mutation must never change a recorded resource in
+ * place: recorded resources are frozen), and each new or replaced resource is copied once and
+ * frozen, so the store renders and checks only what changed (freezeResource).
+ */
+function frozenCopy(s: StateFile): StateFile {
+  const resources: StateFile["resources"] = {};
+  for (const [rid, r] of Object.entries(s.resources)) resources[rid] = freezeResource(structuredClone(r));
+  return { ...s, resources };
+}
+
 export function stateWriter(opts: StateWriterOptions): StateWriter {
-  let state = opts.initial;
+  let state = frozenCopy(opts.initial);
   let queue: { mutate: (s: StateFile) => void; done: () => void; fail: (e: unknown) => void }[] = [];
   let flushing: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
@@ -30,8 +43,11 @@ export function stateWriter(opts: StateWriterOptions): StateWriter {
       const batch = queue;
       queue = [];
       try {
-        const next: StateFile = structuredClone(state);
+        const next: StateFile = { ...state, resources: { ...state.resources } };
         for (const m of batch) m.mutate(next);
+        for (const [rid, r] of Object.entries(next.resources)) {
+          if (r !== state.resources[rid] && r !== undefined) next.resources[rid] = freezeResource(structuredClone(r));
+        }
         opts.stamp?.(next);
         const serial = await opts.write(next, state.serial);
         state = { ...next, serial };

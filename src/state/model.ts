@@ -89,7 +89,7 @@ function optional(o: Json, key: string, type: "string" | "boolean"): boolean {
 }
 
 /** Shape check of a parsed resource entry; returns a reason when invalid. */
-function resourceProblem(rid: string, r: unknown): string | undefined {
+export function resourceProblem(rid: string, r: unknown): string | undefined {
   if (!isRecord(r)) return `resource ${rid} is not an object`;
   if (r.rid !== rid) return `resource ${rid} has rid ${JSON.stringify(r.rid)}`;
   if (typeof r.driver !== "string") return `resource ${rid}: driver is not a string`;

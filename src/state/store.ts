@@ -10,7 +10,7 @@
 
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, rmdir, statfs, unlink, type FileHandle } from "node:fs/promises";
+import { access, copyFile, link, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { OBJECT_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
@@ -20,8 +20,10 @@ import {
   StateError,
   parseJournalEntry,
   parseStateFile,
+  resourceProblem,
   type JournalEntry,
   type PendingRun,
+  type ResourceState,
   type StateFile,
 } from "./model.js";
 
@@ -153,14 +155,41 @@ function tempName(dir: string, base: string): string {
   return join(dir, `.${base}.tmp-${process.pid}-${randomUUID()}`);
 }
 
-/** Writes `data` to a temp file in `dir`, fsyncs it and renames it over `dir/base`. */
-export async function writeFileAtomic(dir: string, base: string, data: string, syncDir = true): Promise<void> {
+/** What identifies one written version of a file: its inode, size and modification time. */
+export interface FileStamp {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+}
+
+const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+
+/** The stamp of `file` now, or null when it is missing. */
+async function stampOf(file: string): Promise<FileStamp | null> {
+  try {
+    const st = await stat(file, { bigint: true });
+    return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+  } catch (e) {
+    if (errCode(e) === "ENOENT") return null;
+    throw e;
+  }
+}
+
+/**
+ * Writes `data` to a temp file in `dir`, fsyncs it and renames it over `dir/base`. Returns the
+ * stamp of the written file (taken after its fsync: the rename keeps the inode and the times).
+ */
+export async function writeFileAtomic(dir: string, base: string, data: string, syncDir = true): Promise<FileStamp> {
   const tmp = tempName(dir, base);
+  let stamp: FileStamp;
   try {
     const fh = await open(tmp, "wx", FILE_MODE);
     try {
       await fh.writeFile(data, "utf8");
       await fh.sync();
+      const st = await fh.stat({ bigint: true });
+      stamp = { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
     } finally {
       await fh.close();
     }
@@ -170,6 +199,23 @@ export async function writeFileAtomic(dir: string, base: string, data: string, s
     throw e;
   }
   if (syncDir) await fsyncDir(dir);
+  return stamp;
+}
+
+/**
+ * Makes `dir/to` another name of the file `dir/from` (a hard link through a temp name and a
+ * rename, no dir fsync). Only for a file that is never written in place: osvc's state files are
+ * replaced by rename, so the old inode lives on unchanged under the new name.
+ */
+async function linkFileAtomic(dir: string, from: string, to: string): Promise<void> {
+  const tmp = tempName(dir, to);
+  try {
+    await link(join(dir, from), tmp);
+    await rename(tmp, join(dir, to));
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Copies `dir/from` to `dir/to` through a fsync'd temp file and a rename (no dir fsync). */
@@ -190,6 +236,58 @@ async function copyFileAtomic(dir: string, from: string, to: string): Promise<vo
   }
 }
 
+// ------------------------------------------------------------------ state text
+
+/**
+ * Resources that can never change (deeply frozen by freezeResource), and the checked text of
+ * each: a state write renders and checks only the resources that changed since the last one.
+ */
+const frozen = new WeakSet<object>();
+const renderedResource = new WeakMap<object, string>();
+
+function deepFreeze(v: unknown): void {
+  if (typeof v !== "object" || v === null || Object.isFrozen(v)) return;
+  for (const x of Object.values(v)) deepFreeze(x);
+  Object.freeze(v);
+}
+
+/**
+ * Freezes a resource state, deeply, for good (the apply's state writer records each resource
+ * this way): its text is then rendered and checked once, not at every state write.
+ */
+export function freezeResource(r: ResourceState): ResourceState {
+  deepFreeze(r);
+  frozen.add(r);
+  return r;
+}
+
+/** One resource as `JSON.stringify(state, null, 2)` renders it at its depth, checked by a re-parse. */
+function resourceText(rid: string, r: ResourceState): string {
+  const known = renderedResource.get(r);
+  if (known !== undefined) return known;
+  const flat = JSON.stringify(r, null, 2);
+  const p = resourceProblem(rid, JSON.parse(flat));
+  if (p) throw new Error(p);
+  const text = flat.replace(/\n/g, "\n    ");
+  if (frozen.has(r)) renderedResource.set(r, text);
+  return text;
+}
+
+/**
+ * The text of a state file: exactly `JSON.stringify(state, null, 2)` and a newline, checked as
+ * parseStateFile would check it (the top level re-parsed, each resource re-parsed the first time
+ * it is rendered). Throws a plain Error naming what is invalid.
+ */
+export function renderStateText(state: StateFile): string {
+  const head = `${JSON.stringify({ ...state, resources: {} }, null, 2)}\n`;
+  parseStateFile(head);
+  const rids = Object.keys(state.resources).filter((rid) => state.resources[rid] !== undefined); // as JSON.stringify skips them
+  if (rids.length === 0) return head;
+  const body = rids.map((rid) => `    ${JSON.stringify(rid)}: ${resourceText(rid, state.resources[rid])}`).join(",\n");
+  const at = head.indexOf('\n  "resources": {}');
+  return `${head.slice(0, at)}\n  "resources": {\n${body}\n  }${head.slice(at + '\n  "resources": {}'.length)}`;
+}
+
 type StateRead = { kind: "missing" } | { kind: "ok"; state: StateFile } | { kind: "corrupt"; reason: string };
 
 async function readStateAt(file: string): Promise<StateRead> {
@@ -206,6 +304,13 @@ export class StateStore {
   readonly root: string;
   /** Per object dir, a promise chain serializing this process's writes. */
   private readonly chains = new Map<string, Promise<void>>();
+  /**
+   * Per object dir, the state.json this process wrote last: its stamp, serial and lineage. While
+   * state.json still has that stamp (same inode, size and mtime: nobody renamed another file over
+   * it nor wrote into it), the next write knows what is on disk without reading it back, and keeps
+   * it as the backup by a hard link instead of a copy (it was fsynced when written).
+   */
+  private readonly lastWritten = new Map<string, { stamp: FileStamp; serial: number; lineage: string }>();
 
   constructor(root: string = defaultRoot()) {
     this.root = resolve(root);
@@ -354,34 +459,50 @@ export class StateStore {
     const dir = this.objectDir(path);
     return this.exclusive(dir, async () => {
       const serial = expectedSerial + 1;
-      const text = `${JSON.stringify({ ...next, serial, updatedAt: new Date().toISOString() }, null, 2)}\n`;
+      let text: string;
       try {
-        parseStateFile(text);
+        text = renderStateText({ ...next, serial, updatedAt: new Date().toISOString() });
       } catch (e) {
         throw new StateError(`refusing to write an invalid state for ${name}: ${message(e)}`);
       }
-      await this.ensureObjectDir(path);
-      const current = await this.loadState(path);
-      const onDisk = current.state?.serial ?? 0;
-      if (onDisk !== expectedSerial) {
+      const file = join(dir, OBJECT_FILES.state);
+      const mine = this.lastWritten.get(dir);
+      this.lastWritten.delete(dir);
+      let onDisk: { serial: number; lineage: string | undefined; source: StateSource | "mine" };
+      const now = mine ? await stampOf(file) : null;
+      if (mine && now && sameStamp(mine.stamp, now)) {
+        onDisk = { serial: mine.serial, lineage: mine.lineage, source: "mine" };
+      } else {
+        await this.ensureObjectDir(path);
+        const current = await this.loadState(path);
+        onDisk = { serial: current.state?.serial ?? 0, lineage: current.state?.lineage, source: current.source };
+      }
+      if (onDisk.serial !== expectedSerial) {
         throw new StateError(
-          `the state of ${name} changed since it was read (serial ${onDisk} on disk, expected ${expectedSerial}): another osvc wrote it`,
+          `the state of ${name} changed since it was read (serial ${onDisk.serial} on disk, expected ${expectedSerial}): another osvc wrote it`,
           `re-run the command to work from the current state`,
         );
       }
-      if (current.state && current.state.lineage !== next.lineage) {
+      if (onDisk.lineage !== undefined && onDisk.lineage !== next.lineage) {
         throw new StateError(
-          `the state of ${name} on disk has lineage ${current.state.lineage}, not ${next.lineage}: it belongs to another incarnation of the object`,
+          `the state of ${name} on disk has lineage ${onDisk.lineage}, not ${next.lineage}: it belongs to another incarnation of the object`,
         );
       }
-      await writing(join(dir, OBJECT_FILES.state), () => this.replaceState(dir, current.source, text));
+      const stamp = await writing(file, () => this.replaceState(dir, onDisk.source, text));
+      this.lastWritten.set(dir, { stamp, serial, lineage: next.lineage });
       return serial;
     });
   }
 
-  /** state.json -> state.json.backup (a damaged state.json is moved aside), then the new state.json. */
-  private async replaceState(dir: string, source: StateSource, text: string): Promise<void> {
-    if (source === "state") {
+  /**
+   * state.json -> state.json.backup (a damaged state.json is moved aside), then the new
+   * state.json. "mine": state.json is the file this process wrote and fsynced last.
+   */
+  private async replaceState(dir: string, source: StateSource | "mine", text: string): Promise<FileStamp> {
+    if (source === "mine") {
+      // A state root without hard links (some network or FUSE filesystems) gets a copy.
+      await linkFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup).catch(() => copyFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup));
+    } else if (source === "state") {
       await copyFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup);
     } else if (source === "backup") {
       // Keep the good backup; move a damaged state.json aside for inspection.
@@ -390,7 +511,7 @@ export class StateStore {
         if (errCode(e) !== "ENOENT") throw e;
       });
     }
-    await writeFileAtomic(dir, OBJECT_FILES.state, text);
+    return await writeFileAtomic(dir, OBJECT_FILES.state, text);
   }
 
   /** Installs the config copy atomically (creating the object directory); the one it replaces is kept as config.conf.backup. */

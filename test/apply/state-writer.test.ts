@@ -71,3 +71,27 @@ describe("state writer", () => {
     expect(onDisk!.osvcVersion).toBe("stamped");
   });
 });
+
+describe("state writer: copy on write", () => {
+  it("writes only what the mutations did, keeps recorded resources frozen, and a mutation in place fails without touching the state", async () => {
+    const s = store();
+    const initial = s.newState(OBJECT, "n1", "0");
+    initial.resources["fs#0"] = entry("fs#0", true);
+    const w = stateWriter({ initial, write: (next, serial) => s.writeState(OBJECT, next, serial) });
+    const kw = { mnt: "/a" };
+    await w.persist((st) => void (st.resources["fs#1"] = { ...entry("fs#1", true), inputs: kw }));
+    kw.mnt = "/changed-after"; // the caller's object: the recorded copy does not follow it
+    await w.persist((st) => void delete st.resources["fs#0"]);
+    const onDisk = (await s.readState(OBJECT))!;
+    expect(Object.keys(onDisk.resources)).toEqual(["fs#1"]);
+    expect(onDisk.resources["fs#1"].inputs).toEqual({ mnt: "/a" });
+    expect(w.current().resources["fs#1"].inputs).toEqual({ mnt: "/a" });
+    expect(Object.isFrozen(w.current().resources["fs#1"].inputs)).toBe(true);
+    expect(initial.resources["fs#0"]).toBeDefined(); // the initial state given is not changed either
+
+    const before = w.current();
+    await expect(w.persist((st) => void ((st.resources["fs#1"].inputs as Record<string, unknown>).mnt = "/b"))).rejects.toThrow(TypeError);
+    expect(w.current()).toBe(before);
+    expect((await s.readState(OBJECT))!.resources["fs#1"].inputs).toEqual({ mnt: "/a" });
+  });
+});

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateError, type ResourceState } from "../../src/state/model.js";
-import { StateStore, defaultRoot } from "../../src/state/store.js";
+import { StateStore, defaultRoot, freezeResource, renderStateText } from "../../src/state/store.js";
 
 let root: string;
 let store: StateStore;
@@ -92,6 +92,44 @@ describe("state", () => {
     // a second fresh state for an existing object is refused too
     await expect(store.writeState("web", store.newState("web", "n1", "0.1.0"), 0)).rejects.toThrow(StateError);
     expect((await store.readState("web"))?.serial).toBe(2);
+  });
+
+  it("after its own write, a store still sees another writer's rename or in-place write before writing again", async () => {
+    // The store remembers the state.json it wrote last (inode, size, mtime) to skip reading it back:
+    // that must never hide a write by another store (another osvc) nor an edit in place.
+    const s = store.newState("web", "n1", "v");
+    expect(await store.writeState("web", s, 0)).toBe(1);
+    expect(await store.writeState("web", { ...s, serial: 1 }, 1)).toBe(2);
+    const other = new StateStore(root);
+    const seen = (await other.readState("web"))!;
+    expect(await other.writeState("web", seen, 2)).toBe(3); // renamed over state.json: a new inode
+    await expect(store.writeState("web", { ...s, serial: 2 }, 2)).rejects.toThrow(/serial 3 on disk, expected 2.*another osvc wrote it/);
+
+    const mine = (await store.readState("web"))!;
+    expect(await store.writeState("web", mine, 3)).toBe(4);
+    const file = join(store.objectDir("web"), "state.json");
+    const before = await stat(file);
+    const edited = JSON.parse(await readFile(file, "utf8")) as { serial: number };
+    edited.serial = 40;
+    await writeFile(file, `${JSON.stringify(edited)}\n`); // in place: the same inode
+    expect((await stat(file)).ino).toBe(before.ino);
+    await expect(store.writeState("web", mine, 4)).rejects.toThrow(/serial 40 on disk, expected 4/);
+  });
+
+  it("keeps each previous state as the backup, as its own file, across many writes", async () => {
+    let s = store.newState("web", "n1", "v");
+    for (let serial = 0; serial < 5; serial++) {
+      s.resources["fs#1"] = res("fs#1", { size: serial });
+      expect(await store.writeState("web", s, serial)).toBe(serial + 1);
+      s = { ...s, serial: serial + 1, resources: { ...s.resources } };
+    }
+    const dir = store.objectDir("web");
+    const cur = JSON.parse(await readFile(join(dir, "state.json"), "utf8")) as { serial: number; resources: Record<string, ResourceState> };
+    const bak = JSON.parse(await readFile(join(dir, "state.json.backup"), "utf8")) as { serial: number; resources: Record<string, ResourceState> };
+    expect([cur.serial, cur.resources["fs#1"].inputs]).toEqual([5, { size: 4 }]);
+    expect([bak.serial, bak.resources["fs#1"].inputs]).toEqual([4, { size: 3 }]);
+    expect((await stat(join(dir, "state.json"))).ino).not.toBe((await stat(join(dir, "state.json.backup"))).ino);
+    expect((await readdir(dir)).sort()).toEqual(["state.json", "state.json.backup", "var"]);
   });
 
   it("serializes concurrent in-process writes: exactly one of two wins", async () => {
@@ -213,5 +251,27 @@ describe("journal", () => {
     expect((await store.readJournal("web")).map((e) => e.run)).toEqual(["r3", "r3", "r3", "r3", "r4"]);
     expect(await store.pendingIntents("web")).toEqual(p);
     expect(await store.compactJournal("web")).toBe(0);
+  });
+});
+
+describe("state text", () => {
+  it("is exactly JSON.stringify(state, null, 2) and a newline, for any content", () => {
+    const s = store.newState("web", "n1", "0.1.0");
+    expect(renderStateText(s)).toBe(`${JSON.stringify(s, null, 2)}\n`);
+    s.resources["fs#1"] = { ...res("fs#1", { mnt: "/a b", list: [1, [2, { x: null }]], empty: {}, none: [] }), outputs: { note: 'line\n  "resources": {}\ttab "q" \u00e9\u2028' } };
+    s.resources["app#0"] = res("app#0", { script: "é\\" });
+    s.resources["gone#0"] = undefined as unknown as ResourceState; // JSON.stringify leaves it out
+    s.resources["disk#0"] = freezeResource(res("disk#0", { size: 3 }));
+    const want = `${JSON.stringify(s, null, 2)}\n`;
+    expect(renderStateText(s)).toBe(want);
+    expect(renderStateText(s)).toBe(want); // the frozen resource from its cached text
+  });
+
+  it("refuses an invalid resource or top level, as parseStateFile would", () => {
+    const s = store.newState("web", "n1", "0.1.0");
+    s.resources["fs#1"] = { ...res("fs#1"), rid: "fs#2" };
+    expect(() => renderStateText(s)).toThrow(/resource fs#1 has rid "fs#2"/);
+    const t = store.newState("web", "n1", "0.1.0");
+    expect(() => renderStateText({ ...t, serial: -1 })).toThrow(/serial/);
   });
 });
