@@ -28,22 +28,40 @@ async function fileLock(name: string): Promise<Lock | undefined> {
   }
 }
 
-/** Runs `fn` holding the host lock `name`: one holder at a time on this host. */
+/** Per lock name: this process's callers queued or running, and the file lock they share. */
+const bursts = new Map<string, { callers: number; lock?: Promise<Lock | undefined> }>();
+
+/**
+ * Runs `fn` holding the host lock `name`: one holder at a time on this host. The file lock is
+ * taken by the first of this process's callers and handed from one queued caller to the next,
+ * then released by the last: a burst of attaches pays for it once (another osvc process waits
+ * for the burst to end, as it would wait for each call).
+ */
 export async function withHostLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const before = queues.get(name) ?? Promise.resolve();
   let done!: () => void;
   const mine = new Promise<void>((r) => (done = r));
   const tail = before.then(() => mine);
   queues.set(name, tail);
+  const burst = bursts.get(name) ?? { callers: 0 };
+  bursts.set(name, burst);
+  burst.callers++;
   try {
     await before;
-    const lock = await fileLock(name);
-    try {
-      return await fn();
-    } finally {
-      await lock?.release();
-    }
+    // A failed acquire (timeout) fails this caller; the next one tries again.
+    burst.lock ??= fileLock(name).catch((e: unknown) => {
+      burst.lock = undefined;
+      throw e;
+    });
+    await burst.lock;
+    return await fn();
   } finally {
+    if (--burst.callers === 0) {
+      bursts.delete(name);
+      const lock = burst.lock;
+      burst.lock = undefined;
+      await lock?.then((l) => l?.release()).catch(() => undefined);
+    }
     done();
     if (queues.get(name) === tail) queues.delete(name);
   }

@@ -59,6 +59,20 @@ describe("withHostLock", () => {
     expect(readdirSync(path.join(dir, "locks", "losetup"))).toEqual([]);
   });
 
+  it("hands the file lock from one queued caller to the next, and releases it when none is left", async () => {
+    setHostLockRoot(path.join(dir, "locks"));
+    const file = path.join(dir, "locks", "losetup", "lock");
+    const seen: string[] = [];
+    const hold = () => withHostLock("losetup", async () => void seen.push(readFileSync(file, "utf8")));
+    await Promise.all(Array.from({ length: 5 }, hold)); // a burst: queued together
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen).size).toBe(1); // one acquire for the whole burst
+    expect(readdirSync(path.join(dir, "locks", "losetup"))).toEqual([]);
+    await hold(); // alone: a lock of its own
+    expect(seen[5]).not.toBe(seen[0]);
+    expect(readdirSync(path.join(dir, "locks", "losetup"))).toEqual([]);
+  });
+
   it("3 processes with 4 concurrent holders each never hold it at the same time; a dead holder's lock is reclaimed", async () => {
     const root = path.join(dir, "locks");
     // A lock left by a dead process (pid of an exited child).
