@@ -1,6 +1,7 @@
 // The apply's scheduler. Two phases. "down": unprovision, stop, and the removal half of a
 // replace, dependents first and later driver groups first. "up": everything else, dependencies
-// first, group by group. At most `parallelism` tasks run at once; a task whose predecessor failed
+// first, group by group. At most `parallelism` tasks act on the host at once (a task's slot is
+// free as soon as its result is known, while its journal entry is written); a task whose predecessor failed
 // or was skipped is skipped (with the reason); after a failure (unless told to go on) or an
 // interrupt nothing new starts, the running tasks finish, and what is left is skipped.
 import { DESCENDING, type ResourceChange } from "../plan/model.js";
@@ -112,14 +113,22 @@ export async function schedule<C extends Schedulable>(tasks: readonly Task<C>[],
     return earlier ? `${earlier} (an earlier driver group) did not complete` : undefined;
   };
 
+  // Running tasks (until their bookkeeping ends); `acting` counts those not settled yet: the
+  // parallelism bounds the work on the host, so a settled task's slot is free at once.
   const running = new Map<string, Promise<void>>();
+  let acting = 0;
+  let wake = () => {};
   const launch = (t: Task<C>) => {
     status.set(t.id, "running");
+    acting++;
     let failed = false;
     const settle = (ok: boolean) => {
       if (status.get(t.id) !== "running") return;
       failed = !ok;
+      acting--;
       finish(t, ok ? "done" : "failed");
+      if (failed && !opts.continueOnFailure) stopLaunching = true;
+      wake();
     };
     const p = (async () => {
       try {
@@ -130,6 +139,7 @@ export async function schedule<C extends Schedulable>(tasks: readonly Task<C>[],
         settle(!failed);
         if (failed && !opts.continueOnFailure) stopLaunching = true;
         running.delete(t.id);
+        wake();
       }
     })();
     running.set(t.id, p);
@@ -149,12 +159,13 @@ export async function schedule<C extends Schedulable>(tasks: readonly Task<C>[],
     }
     if (!stopLaunching) {
       for (const t of ordered) {
-        if (running.size >= Math.max(1, opts.parallelism)) break;
+        if (acting >= Math.max(1, opts.parallelism)) break;
         if (status.get(t.id) === "pending" && eligible(t)) launch(t);
       }
     }
     if (running.size === 0) break;
-    await Promise.race(running.values());
+    // Until a task settles (its dependents may start, its slot is free) or ends.
+    await new Promise<void>((r) => (wake = r));
   }
   opts.signal.removeEventListener("abort", onAbort);
   for (const t of ordered) if (status.get(t.id) === "pending") skipTask(t, interrupted ? "interrupted" : "stopped after a failure");

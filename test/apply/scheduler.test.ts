@@ -56,6 +56,27 @@ describe("scheduler", () => {
     expect((await run(many, { parallelism: 20 })).maxActive).toBe(12);
   });
 
+  it("frees a task's slot and starts its dependents once it settles, while its bookkeeping goes on", async () => {
+    const log: string[] = [];
+    await schedule(buildTasks([ch("disk#0"), ch("fs#0", ["disk#0"]), ch("app#0")]), {
+      parallelism: 1,
+      signal: new AbortController().signal,
+      continueOnFailure: false,
+      run: async (t, settle) => {
+        log.push(`start ${t.ch.rid}`);
+        await tick();
+        settle(true);
+        await tick(); // the journal entry, the log line
+        await tick();
+        log.push(`end ${t.ch.rid}`);
+      },
+      skip: () => undefined,
+    });
+    // parallelism 1 bounds the work on the host: the next task starts before the previous one's bookkeeping ends
+    expect(log.indexOf("start fs#0")).toBeLessThan(log.indexOf("end disk#0"));
+    expect(log.filter((l) => l.startsWith("start"))).toEqual(["start disk#0", "start fs#0", "start app#0"]);
+  });
+
   it("a failure skips its dependents with the reason and starts nothing new, unless told to go on", async () => {
     const changes = [ch("disk#0"), ch("fs#0", ["disk#0"]), ch("app#0", [], "provision", 1), ch("app#1", [], "provision", 1)];
     const stop = await run(changes, { fail: ["disk#0"], parallelism: 1 });
