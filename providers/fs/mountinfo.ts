@@ -5,6 +5,7 @@ import type { MountEntry } from "./provider.js";
 
 /** Decodes the octal escapes of mountinfo fields (\040 is a space). */
 function unescape(s: string): string {
+  if (!s.includes("\\")) return s;
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 

@@ -565,8 +565,16 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const resolver = new PathResolver();
     const targets = new Set(mounts.map((m) => m.target));
     const devs = await resolveDevs(ctx.exec, resources.map(devSpecOf), resolver);
-    const sigs = await probeSignatures(ctx.exec, [...new Set([...devs.values()].filter((d) => d.path && (d.kind === "block" || d.kind === "file")).map((d) => d.path!))]);
     const states = await Promise.all(resources.map(async (r) => mountState(mounts, await probeMnt(mntOf(r), targets, resolver), devs.get(devSpecOf(r))!, subvolOf(mntOptOf(r)), coDevicesOf(mntOptOf(r)))));
+    // A block device the kernel has mounted as this type holds this type: the mount table says so,
+    // no need to read its signature (a no-op plan of mounted filesystems runs no blkid at all).
+    const mountedAsType = new Map<string, Signature>();
+    for (const [i, r] of resources.entries()) {
+      const dev = devs.get(devSpecOf(r))!;
+      if (dev.kind === "block" && dev.path && states[i].devMounts.some((x) => x.fstype === type)) mountedAsType.set(dev.path!, { kind: "fs", type, usage: "filesystem", fields: { TYPE: type } });
+    }
+    const sigs = await probeSignatures(ctx.exec, [...new Set([...devs.values()].filter((d) => d.path && (d.kind === "block" || d.kind === "file") && !mountedAsType.has(d.path)).map((d) => d.path!))]);
+    for (const [d, sig] of mountedAsType) sigs.set(d, sig);
     const wantsOwnership = (r: ResourceSpec) => [r.kw.user, r.kw.group, r.kw.perm].some((v) => v !== undefined && v !== null && v !== "");
     const owned = await statPaths(
       ctx.exec,

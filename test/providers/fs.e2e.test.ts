@@ -197,7 +197,7 @@ describe("disk.loop + fs chain", () => {
 });
 
 describe("fs probe", () => {
-  it("is batched: the mount table read once (no findmnt), one blkid for all devices, none for a missing one", async () => {
+  it("is batched: the mount table read once (no findmnt), one blkid for all unmounted devices, none for a mounted or missing one", async () => {
     const P = byType("btrfs");
     const dir = makeTempDir();
     const { dev } = makeLoop(dir, "b.img", 128 * MiB);
@@ -221,14 +221,23 @@ describe("fs probe", () => {
     ]);
     expect(obs[2].problems).toBeUndefined(); // a missing device is not an error at probe time
     expect(ctx.commands.filter((cmd) => cmd.startsWith("findmnt"))).toHaveLength(0);
-    expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([`blkid -p -o export ${dev}`]);
+    // dev is mounted (subvolume a) as btrfs: the mount table says what it holds, no blkid
+    expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([]);
 
-    // several distinct devices: still one blkid (no cache), and the right signature for each
+    // several distinct unmounted devices: one blkid (no cache), and the right signature for each
     const other = makeLoop(dir, "c.img", 64 * MiB).dev;
+    const third = makeLoop(dir, "d.img", 128 * MiB).dev;
+    sh("mkfs.btrfs", ["-q", third]);
     ctx.reset();
-    const obs2 = await P.probe(ctx, [rs[0], res("fs#4", "fs.btrfs", { dev: other, mnt: path.join(dir, "e") })]);
-    expect(obs2.map((o) => o.provisioned)).toEqual([true, false]);
-    expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([`blkid -c /dev/null -o export ${dev} ${other}`]);
+    const obs2 = await P.probe(ctx, [rs[0], res("fs#4", "fs.btrfs", { dev: other, mnt: path.join(dir, "e") }), res("fs#5", "fs.btrfs", { dev: third, mnt: path.join(dir, "f") })]);
+    expect(obs2.map((o) => o.provisioned)).toEqual([true, false, true]);
+    expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([`blkid -c /dev/null -o export ${other} ${third}`]);
+    // unmounted, the first device is read with blkid again
+    await P.stop(ctx, rs[0]);
+    ctx.reset();
+    expect((await P.probe(ctx, [rs[0]])).map((o) => [o.provisioned, o.up])).toEqual([[true, false]]);
+    expect(ctx.commands.filter((cmd) => cmd.startsWith("blkid"))).toEqual([`blkid -p -o export ${dev}`]);
+    await P.start(ctx, rs[0]);
 
     // a subvolume that does not exist, on a mounted filesystem: not provisioned
     const rNew = res("fs#3", "fs.btrfs", { dev, mnt: path.join(dir, "d"), mnt_opt: "subvol=nope" });
