@@ -45,6 +45,8 @@
 // Phases (where the time goes) come from the arrival time of each output line.
 //
 // BENCH_ROUNDS=N (default 3); BENCH_TABLES=stacks|full|stacks,full (default both).
+// Table 1 at another scale: BENCH_STACKS=500 BENCH_SIZE=8m, and BENCH_METHODS=osvc,osvc-before
+// (comma list of osvc, osvc-before, osvc-p1, shell, ansible) to run only some methods.
 // Always exits 0 (it is a report; 130 when interrupted); prints PASS/FAIL against the targets.
 import { writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -88,8 +90,11 @@ import {
 } from "./lib/fullservice.js";
 import { fmtMs, median, pad } from "./lib/stats.js";
 
-const STACKS = 20;
-const SIZE = "32m";
+/** BENCH_STACKS=N (default 20) and BENCH_SIZE (default 32m): the scale of table 1. */
+const STACKS = /^[1-9]\d*$/.test(process.env.BENCH_STACKS ?? "") ? Number(process.env.BENCH_STACKS) : 20;
+const SIZE = /^[1-9]\d*[mg]$/.test(process.env.BENCH_SIZE ?? "") ? process.env.BENCH_SIZE! : "32m";
+/** BENCH_METHODS=osvc,osvc-before,...: run only these methods of table 1 (default: all). */
+const ONLY = (process.env.BENCH_METHODS ?? "").split(",").map((m) => m.trim()).filter(Boolean);
 /** BENCH_ROUNDS=1 for a quick check; medians need 3 (the default). */
 const ROUNDS = /^[1-9]\d*$/.test(process.env.BENCH_ROUNDS ?? "") ? Number(process.env.BENCH_ROUNDS) : 3;
 const TARGET_ANSIBLE_RATIO = 5;
@@ -344,7 +349,11 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
     osvcMethod("osvc-p1", "osvc apply --parallelism 1", ["--parallelism", "1"]),
     shellMethod,
     ...(hasAnsible ? [ansibleMethod] : []),
-  ];
+  ].filter((m) => ONLY.length === 0 || ONLY.includes(m.key));
+  if (!methods.some((m) => m.key === "osvc")) {
+    console.log(`BENCH_METHODS=${ONLY.join(",")}: "osvc" must be one of them (the tables compare with it). Nothing was done.`);
+    return;
+  }
   console.log(`\n=== table 1: ${STACKS} loop+ext4+mount stacks ===`);
   console.log(`${STACKS} stacks of disk.loop (${SIZE}) + fs.ext4 + mount; ${ROUNDS} rounds, method order rotated each round; clean state before every run`);
   console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
@@ -401,7 +410,7 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
   ];
   for (const r of rowsOrder) {
     const ss = samples.get(r.key);
-    if (!ss && r.key === "osvc-before") continue;
+    if (!ss && (r.key !== "ansible" || ONLY.length)) continue; // not asked for (BENCH_BEFORE, BENCH_METHODS)
     if (!ss) {
       console.log(`${pad(r.label, 34, true)} ${pad("-", 10)} ${pad("-", 22)} ${pad("-", 8)}  not installed (apt-get install -y ansible)`);
       continue;
@@ -411,7 +420,7 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
       `${pad(r.label, 34, true)} ${pad(fmtMs(m), 10)} ${pad(ss.map((s) => fmtMs(s.ms)).join(" / "), 22)} ${pad(`${(m / osvcMs).toFixed(2)}x`, 8)}  ${allOk(r.key) ? "ok" : "FAILED"}`,
     );
   }
-  if (ansibleVersion) console.log(`(${ansibleVersion}; 5 looped tasks, ${5 * STACKS} module runs)`);
+  if (ansibleVersion && samples.has("ansible")) console.log(`(${ansibleVersion}; 5 looped tasks, ${5 * STACKS} module runs)`);
   for (const k of ["osvc", "osvc-p1"] as const) {
     const ss = (samples.get(k) ?? []).filter((s) => s.engineMs !== undefined);
     if (!ss.length) continue;
@@ -423,10 +432,13 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
 
   // ------------------------------------------------ apply + destroy (the target), per round
   const both = (k: Key) => (samples.get(k) ?? []).map((s) => s.ms + (s.teardownMs ?? NaN));
-  const shellBoth = both("shell");
+  // The reference of the per-round ratios: the shell script, or osvc when the script did not run (BENCH_METHODS).
+  const ref: Key = samples.has("shell") ? "shell" : "osvc";
+  const refName = ref === "shell" ? "script" : "osvc";
+  const shellBoth = both(ref);
   const ratios = (k: Key) => both(k).map((ms, i) => ms / shellBoth[i]);
   console.log(`\napply + destroy of ${STACKS} stacks (osvc apply then osvc destroy; the script then its teardown script): wall time, median of ${ROUNDS} rounds\n`);
-  const head2 = `${pad("method", 34, true)} ${pad("median ms", 10)} ${pad("apply / destroy", 16)} ${pad("destroy cmds", 12)} ${pad("÷ script", 9)} ${pad("per-round ÷ script", 20)}`;
+  const head2 = `${pad("method", 34, true)} ${pad("median ms", 10)} ${pad("apply / destroy", 16)} ${pad("destroy cmds", 12)} ${pad(`÷ ${refName}`, 9)} ${pad(`per-round ÷ ${refName}`, 20)}`;
   console.log(head2);
   console.log("-".repeat(head2.length));
   for (const k of ["osvc", "osvc-before", "osvc-p1", "shell"] as const) {
@@ -447,15 +459,16 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
   console.log("\ntargets");
   const shellMs = med("shell");
   const r = ratios("osvc");
-  console.log(
+  if (ref !== "shell") console.log("  SKIP  apply+destroy no slower than the script + teardown script: the script did not run (BENCH_METHODS)");
+  else console.log(
     `  ${verdict(allOk("osvc") && allOk("shell") && osvcRatio <= 1)}  apply+destroy no slower than the script + teardown script: median of per-round ratios ${osvcRatio.toFixed(2)}x (noise: ${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)}x; medians ${fmtMs(median(both("osvc")))} vs ${fmtMs(median(shellBoth))} ms)`,
   );
-  console.log(`  info  apply alone: ${fmtMs(osvcMs)} ms vs ${fmtMs(shellMs)} ms (${(osvcMs / shellMs).toFixed(2)}x the script's time)`);
-  if (hasAnsible) {
+  if (ref === "shell") console.log(`  info  apply alone: ${fmtMs(osvcMs)} ms vs ${fmtMs(shellMs)} ms (${(osvcMs / shellMs).toFixed(2)}x the script's time)`);
+  if (!samples.has("ansible")) {
+    console.log(`  SKIP  osvc >= ${TARGET_ANSIBLE_RATIO}x faster than Ansible: ${hasAnsible ? "not run (BENCH_METHODS)" : "ansible-playbook not installed (apt-get install -y --no-install-recommends ansible)"}`);
+  } else {
     const ratio = med("ansible") / osvcMs;
     console.log(`  ${verdict(allOk("osvc") && allOk("ansible") && ratio >= TARGET_ANSIBLE_RATIO)}  osvc >= ${TARGET_ANSIBLE_RATIO}x faster than Ansible: ${ratio.toFixed(1)}x (${fmtMs(med("ansible"))} ms vs ${fmtMs(osvcMs)} ms)`);
-  } else {
-    console.log(`  SKIP  osvc >= ${TARGET_ANSIBLE_RATIO}x faster than Ansible: ansible-playbook not installed (apt-get install -y --no-install-recommends ansible)`);
   }
   console.log(`  ${verdict(osvcLeft === 0)}  osvc destroy left nothing (loop devices of the bench files, mounts): ${osvcLeft} left`);
   const final = leftovers("/tmp/osvc-bench-apply-", true);
