@@ -72,12 +72,23 @@ export async function schedule<C extends Schedulable>(tasks: readonly Task<C>[],
   const open = { down: new Map<number, number>(), up: new Map<number, number>() };
   const bad = { down: new Map<number, string>(), up: new Map<number, string>() };
   for (const t of tasks) open[t.phase].set(t.ch.slot, (open[t.phase].get(t.ch.slot) ?? 0) + 1);
-  const openWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => [...open[phase]].some(([slot, n]) => n > 0 && pred(slot));
-  const badWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => [...bad[phase]].find(([slot]) => pred(slot))?.[1];
+  const openWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => {
+    for (const [slot, n] of open[phase]) if (n > 0 && pred(slot)) return true;
+    return false;
+  };
+  const badWhere = (phase: "down" | "up", pred: (slot: number) => boolean) => {
+    for (const [slot, rid] of bad[phase]) if (pred(slot)) return rid;
+    return undefined;
+  };
+  // Whether a task failed or was skipped since the last look for tasks that can no longer run.
+  let newlyBad = true;
   const finish = (t: Task<C>, st: TaskStatus) => {
     status.set(t.id, st);
     open[t.phase].set(t.ch.slot, (open[t.phase].get(t.ch.slot) ?? 1) - 1);
-    if ((st === "failed" || st === "skipped") && !bad[t.phase].has(t.ch.slot)) bad[t.phase].set(t.ch.slot, t.ch.rid);
+    if (st === "failed" || st === "skipped") {
+      newlyBad = true;
+      if (!bad[t.phase].has(t.ch.slot)) bad[t.phase].set(t.ch.slot, t.ch.rid);
+    }
   };
   // Down-phase dependents of a rid: the down tasks whose resource depends on it.
   const downDependents = new Map<string, Task<C>[]>();
@@ -150,19 +161,25 @@ export async function schedule<C extends Schedulable>(tasks: readonly Task<C>[],
     finish(t, "skipped");
     opts.skip(t, reason);
   };
+  // The tasks still pending, in order (scanned at each wake: it shrinks as tasks start).
+  let pending = ordered;
   for (;;) {
-    // Skip what can no longer run.
-    for (const t of ordered) {
-      if (status.get(t.id) !== "pending") continue;
-      const why = blockedBy(t);
-      if (why) skipTask(t, why);
+    // Skip what can no longer run (only a failure or a skip makes a task unable to run).
+    while (newlyBad) {
+      newlyBad = false;
+      for (const t of pending) {
+        if (status.get(t.id) !== "pending") continue;
+        const why = blockedBy(t);
+        if (why) skipTask(t, why);
+      }
     }
     if (!stopLaunching) {
-      for (const t of ordered) {
+      for (const t of pending) {
         if (acting >= Math.max(1, opts.parallelism)) break;
         if (status.get(t.id) === "pending" && eligible(t)) launch(t);
       }
     }
+    pending = pending.filter((t) => status.get(t.id) === "pending");
     if (running.size === 0) break;
     // Until a task settles (its dependents may start, its slot is free) or ends.
     await new Promise<void>((r) => (wake = r));

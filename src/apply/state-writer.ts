@@ -45,7 +45,8 @@ export function stateWriter(opts: StateWriterOptions): StateWriter {
       try {
         const next: StateFile = { ...state, resources: { ...state.resources } };
         for (const m of batch) m.mutate(next);
-        for (const [rid, r] of Object.entries(next.resources)) {
+        for (const rid in next.resources) {
+          const r = next.resources[rid];
           if (r !== state.resources[rid] && r !== undefined) next.resources[rid] = freezeResource(structuredClone(r));
         }
         opts.stamp?.(next);

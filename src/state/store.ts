@@ -180,7 +180,7 @@ async function stampOf(file: string): Promise<FileStamp | null> {
  * Writes `data` to a temp file in `dir`, fsyncs it and renames it over `dir/base`. Returns the
  * stamp of the written file (taken after its fsync: the rename keeps the inode and the times).
  */
-export async function writeFileAtomic(dir: string, base: string, data: string, syncDir = true): Promise<FileStamp> {
+export async function writeFileAtomic(dir: string, base: string, data: string | Buffer, syncDir = true): Promise<FileStamp> {
   const tmp = tempName(dir, base);
   let stamp: FileStamp;
   try {
@@ -240,10 +240,11 @@ async function copyFileAtomic(dir: string, from: string, to: string): Promise<vo
 
 /**
  * Resources that can never change (deeply frozen by freezeResource), and the checked text of
- * each: a state write renders and checks only the resources that changed since the last one.
+ * each, encoded: a state write renders, checks and encodes only the resources that changed since
+ * the last one, then joins the bytes.
  */
 const frozen = new WeakSet<object>();
-const renderedResource = new WeakMap<object, string>();
+const renderedResource = new WeakMap<object, Buffer>();
 
 function deepFreeze(v: unknown): void {
   if (typeof v !== "object" || v === null || Object.isFrozen(v)) return;
@@ -261,31 +262,46 @@ export function freezeResource(r: ResourceState): ResourceState {
   return r;
 }
 
-/** One resource as `JSON.stringify(state, null, 2)` renders it at its depth, checked by a re-parse. */
-function resourceText(rid: string, r: ResourceState): string {
+/** `    "rid": {...}`: one resource as `JSON.stringify(state, null, 2)` renders it, checked by a re-parse. */
+function resourceBytes(rid: string, r: ResourceState): Buffer {
   const known = renderedResource.get(r);
   if (known !== undefined) return known;
   const flat = JSON.stringify(r, null, 2);
   const p = resourceProblem(rid, JSON.parse(flat));
   if (p) throw new Error(p);
-  const text = flat.replace(/\n/g, "\n    ");
-  if (frozen.has(r)) renderedResource.set(r, text);
-  return text;
+  const bytes = Buffer.from(`    ${JSON.stringify(rid)}: ${flat.replace(/\n/g, "\n    ")}`, "utf8");
+  if (frozen.has(r)) renderedResource.set(r, bytes);
+  return bytes;
 }
 
+const RESOURCES_EMPTY = '\n  "resources": {}';
+const RESOURCES_OPEN = Buffer.from('\n  "resources": {\n');
+const RESOURCES_SEP = Buffer.from(",\n");
+const RESOURCES_CLOSE = Buffer.from("\n  }");
+
 /**
- * The text of a state file: exactly `JSON.stringify(state, null, 2)` and a newline, checked as
- * parseStateFile would check it (the top level re-parsed, each resource re-parsed the first time
- * it is rendered). Throws a plain Error naming what is invalid.
+ * The bytes of a state file: exactly `JSON.stringify(state, null, 2)` and a newline, in UTF-8,
+ * checked as parseStateFile would check it (the top level re-parsed, each resource re-parsed the
+ * first time it is rendered). Throws a plain Error naming what is invalid.
  */
-export function renderStateText(state: StateFile): string {
+export function renderState(state: StateFile): Buffer {
   const head = `${JSON.stringify({ ...state, resources: {} }, null, 2)}\n`;
   parseStateFile(head);
-  const rids = Object.keys(state.resources).filter((rid) => state.resources[rid] !== undefined); // as JSON.stringify skips them
-  if (rids.length === 0) return head;
-  const body = rids.map((rid) => `    ${JSON.stringify(rid)}: ${resourceText(rid, state.resources[rid])}`).join(",\n");
-  const at = head.indexOf('\n  "resources": {}');
-  return `${head.slice(0, at)}\n  "resources": {\n${body}\n  }${head.slice(at + '\n  "resources": {}'.length)}`;
+  const parts: Buffer[] = [];
+  for (const rid in state.resources) {
+    const r = state.resources[rid];
+    if (r === undefined) continue; // as JSON.stringify skips it
+    if (parts.length) parts.push(RESOURCES_SEP);
+    parts.push(resourceBytes(rid, r));
+  }
+  if (parts.length === 0) return Buffer.from(head, "utf8");
+  const at = head.indexOf(RESOURCES_EMPTY);
+  return Buffer.concat([Buffer.from(head.slice(0, at), "utf8"), RESOURCES_OPEN, ...parts, RESOURCES_CLOSE, Buffer.from(head.slice(at + RESOURCES_EMPTY.length), "utf8")]);
+}
+
+/** renderState as a string. */
+export function renderStateText(state: StateFile): string {
+  return renderState(state).toString("utf8");
 }
 
 type StateRead = { kind: "missing" } | { kind: "ok"; state: StateFile } | { kind: "corrupt"; reason: string };
@@ -459,9 +475,9 @@ export class StateStore {
     const dir = this.objectDir(path);
     return this.exclusive(dir, async () => {
       const serial = expectedSerial + 1;
-      let text: string;
+      let text: Buffer;
       try {
-        text = renderStateText({ ...next, serial, updatedAt: new Date().toISOString() });
+        text = renderState({ ...next, serial, updatedAt: new Date().toISOString() });
       } catch (e) {
         throw new StateError(`refusing to write an invalid state for ${name}: ${message(e)}`);
       }
@@ -498,7 +514,7 @@ export class StateStore {
    * state.json -> state.json.backup (a damaged state.json is moved aside), then the new
    * state.json. "mine": state.json is the file this process wrote and fsynced last.
    */
-  private async replaceState(dir: string, source: StateSource | "mine", text: string): Promise<FileStamp> {
+  private async replaceState(dir: string, source: StateSource | "mine", text: Buffer): Promise<FileStamp> {
     if (source === "mine") {
       // A state root without hard links (some network or FUSE filesystems) gets a copy.
       await linkFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup).catch(() => copyFileAtomic(dir, OBJECT_FILES.state, OBJECT_FILES.backup));
