@@ -322,9 +322,11 @@ export class StateStore {
   private readonly chains = new Map<string, Promise<void>>();
   /**
    * Per object dir, the state.json this process wrote last: its stamp, serial and lineage. While
-   * state.json still has that stamp (same inode, size and mtime: nobody renamed another file over
-   * it nor wrote into it), the next write knows what is on disk without reading it back, and keeps
-   * it as the backup by a hard link instead of a copy (it was fsynced when written).
+   * state.json still has that stamp (same inode, size and mtime: no osvc renamed another file over
+   * it, nobody wrote into it), the next write knows what is on disk without reading it back, and
+   * keeps it as the backup by a hard link instead of a copy (it was fsynced when written). The one
+   * write it cannot see: an edit in place, by hand, of the same size within the same tick of the
+   * kernel's file clock (a few ms); osvc itself never writes a state file in place.
    */
   private readonly lastWritten = new Map<string, { stamp: FileStamp; serial: number; lineage: string }>();
 
