@@ -571,7 +571,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     const mountedAsType = new Map<string, Signature>();
     for (const [i, r] of resources.entries()) {
       const dev = devs.get(devSpecOf(r))!;
-      if (dev.kind === "block" && dev.path && states[i].devMounts.some((x) => x.fstype === type)) mountedAsType.set(dev.path!, { kind: "fs", type, usage: "filesystem", fields: { TYPE: type } });
+      if (dev.kind === "block" && dev.path && states[i].devMounts.some((x) => x.fstype === type)) mountedAsType.set(dev.path, { kind: "fs", type, usage: "filesystem", fields: { TYPE: type } });
     }
     const sigs = await probeSignatures(ctx.exec, [...new Set([...devs.values()].filter((d) => d.path && (d.kind === "block" || d.kind === "file") && !mountedAsType.has(d.path)).map((d) => d.path!))]);
     for (const [d, sig] of mountedAsType) sigs.set(d, sig);

@@ -1,9 +1,10 @@
 // The apply's scheduler. Two phases. "down": unprovision, stop, and the removal half of a
 // replace, dependents first and later driver groups first. "up": everything else, dependencies
 // first, group by group. At most `parallelism` tasks act on the host at once (a task's slot is
-// free as soon as its result is known, while its journal entry is written); a task whose predecessor failed
-// or was skipped is skipped (with the reason); after a failure (unless told to go on) or an
-// interrupt nothing new starts, the running tasks finish, and what is left is skipped.
+// free as soon as its result is known, while its journal entry is written); a task whose
+// predecessor failed or was skipped is skipped (with the reason); after a failure (unless told
+// to go on) or an interrupt nothing new starts, the running tasks finish, and what is left is
+// skipped.
 import { DESCENDING, type ResourceChange } from "../plan/model.js";
 
 /** What the scheduler reads of a change. */
@@ -148,7 +149,6 @@ export async function schedule<C extends Schedulable>(tasks: readonly Task<C>[],
         settle(false);
       } finally {
         settle(!failed);
-        if (failed && !opts.continueOnFailure) stopLaunching = true;
         running.delete(t.id);
         wake();
       }

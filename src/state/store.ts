@@ -165,11 +165,12 @@ export interface FileStamp {
 
 const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 
+const stampFrom = (st: FileStamp): FileStamp => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs });
+
 /** The stamp of `file` now, or null when it is missing. */
 async function stampOf(file: string): Promise<FileStamp | null> {
   try {
-    const st = await stat(file, { bigint: true });
-    return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+    return stampFrom(await stat(file, { bigint: true }));
   } catch (e) {
     if (errCode(e) === "ENOENT") return null;
     throw e;
@@ -188,8 +189,7 @@ export async function writeFileAtomic(dir: string, base: string, data: string | 
     try {
       await fh.writeFile(data, "utf8");
       await fh.sync();
-      const st = await fh.stat({ bigint: true });
-      stamp = { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+      stamp = stampFrom(await fh.stat({ bigint: true }));
     } finally {
       await fh.close();
     }
@@ -297,11 +297,6 @@ export function renderState(state: StateFile): Buffer {
   if (parts.length === 0) return Buffer.from(head, "utf8");
   const at = head.indexOf(RESOURCES_EMPTY);
   return Buffer.concat([Buffer.from(head.slice(0, at), "utf8"), RESOURCES_OPEN, ...parts, RESOURCES_CLOSE, Buffer.from(head.slice(at + RESOURCES_EMPTY.length), "utf8")]);
-}
-
-/** renderState as a string. */
-export function renderStateText(state: StateFile): string {
-  return renderState(state).toString("utf8");
 }
 
 type StateRead = { kind: "missing" } | { kind: "ok"; state: StateFile } | { kind: "corrupt"; reason: string };

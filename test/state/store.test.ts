@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateError, type ResourceState } from "../../src/state/model.js";
-import { StateStore, defaultRoot, freezeResource, renderStateText } from "../../src/state/store.js";
+import { StateStore, defaultRoot, freezeResource, renderState } from "../../src/state/store.js";
 
 let root: string;
 let store: StateStore;
@@ -254,24 +254,26 @@ describe("journal", () => {
   });
 });
 
+const text = (s: Parameters<typeof renderState>[0]) => renderState(s).toString("utf8");
+
 describe("state text", () => {
   it("is exactly JSON.stringify(state, null, 2) and a newline, for any content", () => {
     const s = store.newState("web", "n1", "0.1.0");
-    expect(renderStateText(s)).toBe(`${JSON.stringify(s, null, 2)}\n`);
+    expect(text(s)).toBe(`${JSON.stringify(s, null, 2)}\n`);
     s.resources["fs#1"] = { ...res("fs#1", { mnt: "/a b", list: [1, [2, { x: null }]], empty: {}, none: [] }), outputs: { note: 'line\n  "resources": {}\ttab "q" \u00e9\u2028' } };
     s.resources["app#0"] = res("app#0", { script: "é\\" });
     s.resources["gone#0"] = undefined as unknown as ResourceState; // JSON.stringify leaves it out
     s.resources["disk#0"] = freezeResource(res("disk#0", { size: 3 }));
     const want = `${JSON.stringify(s, null, 2)}\n`;
-    expect(renderStateText(s)).toBe(want);
-    expect(renderStateText(s)).toBe(want); // the frozen resource from its cached text
+    expect(text(s)).toBe(want);
+    expect(text(s)).toBe(want); // the frozen resource from its cached text
   });
 
   it("refuses an invalid resource or top level, as parseStateFile would", () => {
     const s = store.newState("web", "n1", "0.1.0");
     s.resources["fs#1"] = { ...res("fs#1"), rid: "fs#2" };
-    expect(() => renderStateText(s)).toThrow(/resource fs#1 has rid "fs#2"/);
+    expect(() => text(s)).toThrow(/resource fs#1 has rid "fs#2"/);
     const t = store.newState("web", "n1", "0.1.0");
-    expect(() => renderStateText({ ...t, serial: -1 })).toThrow(/serial/);
+    expect(() => text({ ...t, serial: -1 })).toThrow(/serial/);
   });
 });
