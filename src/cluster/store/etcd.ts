@@ -16,7 +16,7 @@
 // on the lock key's create revision being the one we created (fencing): once the lease expired or
 // was revoked (the key went with it) or the lock was force-unlocked, nothing lands. The lease's
 // `lost` event, a watch on the lock key and a keepalive watchdog abort the lock's signal at once.
-import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, noop as noPolicy, retry, timeout, wrap } from "cockatiel";
+import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, isBrokenCircuitError, noop as noPolicy, retry, timeout, wrap } from "cockatiel";
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from "etcd3";
 import { LeaseClient } from "etcd3/lib/rpc.js";
 import { canonicalJson, canonicalObject, checkName, configRecord, emptyRecords, LostSignal, makeHolder, parseHolderRecord, sleep, FencedRecords } from "./common.js";
@@ -90,10 +90,12 @@ function clientOptions(o: EtcdStoreOptions): IOptions {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + ATTEMPT_DEADLINE_MS }),
     faultHandling: {
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(2) }),
-      // A bounded retry: stops retrying (and the call fails) when the overall timeout fires.
+      // A bounded retry: stops retrying (and the call fails) when the overall timeout fires. A
+      // member's open circuit is retried too: right after members come back, the breakers are
+      // still open for up to halfOpenAfter, and the call would fail though the cluster answers.
       global: wrap(
         timeout(retryBudgetMs(callTimeout), TimeoutStrategy.Aggressive),
-        retry(handleWhen(isRecoverableError), { maxAttempts: 1_000, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 250 }) }),
+        retry(handleWhen((e) => isRecoverableError(e) || isBrokenCircuitError(e)), { maxAttempts: 1_000, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 250 }) }),
       ),
       // etcd3 calls .next() on it for a fresh backoff: a factory, whatever its typings say.
       watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) as unknown as NonNullable<NonNullable<IOptions["faultHandling"]>["watchBackoff"]>,
