@@ -13,6 +13,7 @@ import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { constants } from "node:os";
 import { isAbsolute, join } from "node:path";
 import spawn from "nano-spawn";
+import { runWithHelper } from "./spawn-helper.js";
 
 export interface ExecOptions {
   readonly input?: string;
@@ -193,10 +194,38 @@ function lineSplitter(stream: "stdout" | "stderr", onLine: NonNullable<ExecOptio
   };
 }
 
-/** Starts `file` in its own session (detached) and waits for it to end; never rejects. */
+/**
+ * Starts `file` in its own session (detached) and waits for it to end; never rejects. Through the
+ * spawn helper (src/provider/spawn-helper.ts) unless OSVC_SPAWN=direct or it is not usable here.
+ */
 async function spawnDetached(file: string, args: readonly string[], opts: ExecOptions, onStart: (pid: number) => void): Promise<Spawned> {
   const env = opts.env ? { ...process.env, ...opts.env } : process.env;
   const path = resolveCommand(file, env.PATH ?? "");
+  if (process.env.OSVC_SPAWN !== "direct") {
+    const lines = opts.onLine ? { stdout: lineSplitter("stdout", opts.onLine), stderr: lineSplitter("stderr", opts.onLine) } : undefined;
+    const helped = runWithHelper({
+      path: path ?? file,
+      argv0: file,
+      args,
+      env,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+      onStart,
+      ...(lines ? { onData: (stream: "stdout" | "stderr", text: string) => lines[stream].push(text) } : {}),
+    });
+    const o = helped && (await helped);
+    if (o) {
+      lines?.stdout.end();
+      lines?.stderr.end();
+      if (o.startError === "ENOENT" && path !== undefined) resolved.delete(`${env.PATH ?? ""}\0${file}`);
+      return o;
+    }
+  }
+  return spawnDirect(file, path, args, opts, env, onStart);
+}
+
+/** Starts `file` through nano-spawn (a fork of this process). */
+async function spawnDirect(file: string, path: string | undefined, args: readonly string[], opts: ExecOptions, env: NodeJS.ProcessEnv, onStart: (pid: number) => void): Promise<Spawned> {
   const sub = spawn(path ?? file, [...args], {
     stdin: opts.input === undefined ? "ignore" : { string: opts.input },
     env: opts.env,

@@ -1,0 +1,382 @@
+// The spawn helper: a small resident python3 process that starts host commands on osvc's behalf.
+//
+// Why: Node forks its whole process for each command (libuv's fork + exec; ~2 ms of osvc's CPU
+// per command from an 80-190 MB process, see bench/spawn), where python's subprocess module
+// starts a command with vfork from a ~10 MB process. The helper keeps every guarantee of the one
+// Exec: commands are argument arrays (subprocess.Popen with a list, no shell), each in its own
+// session and process group (start_new_session), signal dispositions restored (restore_signals),
+// no file descriptor leaked (close_fds), stdin fed or /dev/null, stdout and stderr captured apart
+// as they come, and the command's exit seen through a pidfd (no SIGCHLD race). Timeouts, aborts
+// and endRunning() stay with the Exec: it signals the command's group itself, by the pid the
+// helper reports when the command started. When osvc ends, however it ends, the helper reads EOF
+// on its stdin and SIGKILLs the groups of the commands still running before it exits.
+//
+// The helper's code is fixed (below) and runs with `python3 -I -S`: isolated from PYTHON*
+// variables, the user's site directory and the working directory. Template values only travel as
+// data in the frames: argv elements, environment entries, the working directory, stdin bytes.
+//
+// Protocol, both ways: frames of an 8-hex-digit byte length and a payload of NUL-separated fields.
+//   osvc -> helper: run <id> <cwd|""> <n env> <n argv> <0|1 has input> <env...> <path> <argv0> <args...> <input bytes>
+//   helper -> osvc: ready 0 | start <id> <pid> | out <id> <1|2> <bytes> | exit <id> <wait status> | err <id> <errno>
+// `exit` comes after the command has ended and both of its output pipes reached EOF.
+//
+// The python is the system's, at a fixed path (/usr/bin/python3, or RHEL's platform-python), not
+// whatever `python3` is first on PATH (a virtualenv, or a pyenv shim that costs 100 ms of bash per
+// start); OSVC_SPAWN_PYTHON=<absolute path> names another one. Where it is missing or too old
+// (>= 3.9 for pidfd_open, Linux >= 5.3), or with OSVC_SPAWN=direct, the Exec starts commands itself
+// through nano-spawn, as before (src/provider/exec.ts).
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { accessSync, constants as fsConstants } from "node:fs";
+import { isAbsolute } from "node:path";
+import { constants } from "node:os";
+import { StringDecoder } from "node:string_decoder";
+import type { Socket } from "node:net";
+import type { Readable, Writable } from "node:stream";
+
+export const HELPER_SOURCE = String.raw`
+import os, sys, selectors, subprocess, signal
+
+sel = selectors.DefaultSelector()
+kids = {}
+inbuf = bytearray()
+out = bytearray()
+
+def frame(*fields):
+    p = b"\0".join(fields)
+    out.extend(b"%08x" % len(p))
+    out.extend(p)
+
+def flush():
+    while out:
+        n = os.write(1, out)
+        del out[:n]
+
+def finish(i):
+    k = kids[i]
+    if k["status"] is None or k["open"]:
+        return
+    frame(b"exit", i, b"%d" % k["status"])
+    os.close(k["pidfd"])
+    del kids[i]
+
+def start(i, cwd, env, path, argv, data):
+    try:
+        p = subprocess.Popen(argv, executable=path, cwd=cwd or None, env=env,
+                             stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True, restore_signals=True, close_fds=True, bufsize=0)
+    except OSError as e:
+        frame(b"err", i, b"%d" % (e.errno or 0))
+        return
+    k = {"pid": p.pid, "popen": p, "status": None, "open": 2, "pidfd": os.pidfd_open(p.pid)}
+    kids[i] = k
+    frame(b"start", i, b"%d" % p.pid)
+    flush()
+    sel.register(p.stdout.fileno(), selectors.EVENT_READ, (i, b"1", p.stdout))
+    sel.register(p.stderr.fileno(), selectors.EVENT_READ, (i, b"2", p.stderr))
+    sel.register(k["pidfd"], selectors.EVENT_READ, (i, b"x", None))
+    if data is not None:
+        if data:
+            k["input"] = memoryview(data)
+            os.set_blocking(p.stdin.fileno(), False)
+            sel.register(p.stdin.fileno(), selectors.EVENT_WRITE, (i, b"w", p.stdin))
+        else:
+            p.stdin.close()
+
+def request(p):
+    op, i, rest = p.split(b"\0", 2)
+    if op != b"run":
+        raise ValueError("unknown request %r" % op)
+    cwd, nenv, nargv, has_input, body = rest.split(b"\0", 4)
+    nenv, nargv = int(nenv), int(nargv)
+    f = body.split(b"\0", nenv + nargv)
+    env = dict(e.split(b"=", 1) for e in f[:nenv])
+    argv = f[nenv:nenv + nargv]
+    start(i, cwd, env, argv[0], argv[1:], f[nenv + nargv] if has_input == b"1" else None)
+
+def end_all():
+    for k in kids.values():
+        if k["status"] is None:
+            try:
+                os.killpg(k["pid"], signal.SIGKILL)
+            except OSError:
+                pass
+    sys.exit(0)
+
+os.close(os.pidfd_open(os.getpid()))
+frame(b"ready", b"0")
+flush()
+sel.register(0, selectors.EVENT_READ, None)
+while True:
+    for key, _ in sel.select():
+        if key.data is None:
+            d = os.read(0, 262144)
+            if not d:
+                end_all()
+            inbuf.extend(d)
+            while len(inbuf) >= 8:
+                n = int(inbuf[:8], 16)
+                if len(inbuf) < 8 + n:
+                    break
+                p = bytes(inbuf[8:8 + n])
+                del inbuf[:8 + n]
+                request(p)
+            continue
+        i, kind, f = key.data
+        k = kids[i]
+        if kind == b"x":
+            pid, status = os.waitpid(k["pid"], os.WNOHANG)
+            if pid:
+                k["status"] = status
+                k["popen"].returncode = status  # reaped here: Popen must not wait for it again
+                sel.unregister(key.fd)
+                finish(i)
+        elif kind == b"w":
+            try:
+                n = os.write(key.fd, k["input"])
+                k["input"] = k["input"][n:]
+            except BlockingIOError:
+                continue
+            except OSError:
+                k["input"] = b""  # the command closed its stdin: the rest is not read
+            if not k["input"]:
+                sel.unregister(key.fd)
+                f.close()
+        else:
+            d = os.read(key.fd, 65536)
+            if d:
+                frame(b"out", i, kind, d)
+            else:
+                sel.unregister(key.fd)
+                f.close()
+                k["open"] -= 1
+                finish(i)
+    flush()
+`;
+
+/** How a command ended, as the helper saw it. */
+export interface HelperOutcome {
+  readonly exitCode?: number;
+  readonly signal?: string;
+  /** errno code (ENOENT, EACCES, ...) when it could not start. */
+  readonly startError?: string;
+  /** Set when the helper itself ended while the command ran: why, for the command's stderr. */
+  readonly lost?: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface HelperRequest {
+  readonly path: string;
+  readonly argv0: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly input?: string;
+  readonly onStart: (pid: number) => void;
+  readonly onData?: (stream: "stdout" | "stderr", text: string) => void;
+}
+
+interface Call {
+  readonly req: HelperRequest;
+  readonly resolve: (o: HelperOutcome | undefined) => void;
+  readonly out: StringDecoder;
+  readonly err: StringDecoder;
+  stdout: string;
+  stderr: string;
+  pid?: number;
+}
+
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n as number, name]));
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n as number, name]));
+
+/** Decodes a wait status as waitpid reports it. */
+export function waitStatus(status: number): { exitCode?: number; signal?: string } {
+  const sig = status & 0x7f;
+  if (sig === 0) return { exitCode: (status >> 8) & 0xff };
+  return { signal: SIGNAL_NAMES.get(sig) ?? `signal ${sig}` };
+}
+
+function encodeRun(id: number, req: HelperRequest): Buffer {
+  const env: string[] = [];
+  for (const k in req.env) {
+    const v = req.env[k];
+    if (v !== undefined) env.push(`${k}=${v}`);
+  }
+  const fields = ["run", String(id), req.cwd ?? "", String(env.length), String(req.args.length + 2), req.input === undefined ? "0" : "1", ...env, req.path, req.argv0, ...req.args];
+  const payload = Buffer.from(`${fields.join("\0")}\0${req.input ?? ""}`, "utf8");
+  return Buffer.concat([Buffer.from(payload.length.toString(16).padStart(8, "0"), "latin1"), payload]);
+}
+
+/** One helper process and the commands it runs. */
+class Helper {
+  readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private readonly calls = new Map<number, Call>();
+  private nextId = 1;
+  private buf: Buffer = Buffer.alloc(0);
+  private ready = false;
+  private ended = false;
+  private stderrTail = "";
+
+  constructor(
+    python: string,
+    private readonly onEnd: (why: string, usable: boolean) => void,
+  ) {
+    // Its own session too: a terminal's Ctrl-C reaches osvc only (osvc decides, see exec.ts).
+    this.child = spawn(python, ["-I", "-S", "-c", HELPER_SOURCE], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.child.unref();
+    this.pipe("stdout").unref();
+    this.pipe("stderr").unref();
+    this.child.stdin.on("error", () => {}); // a dead helper: 'exit' below says so
+    this.child.stdout.on("data", (d: Buffer) => this.read(d));
+    this.child.stderr.setEncoding("utf8").on("data", (d: string) => (this.stderrTail = (this.stderrTail + d).slice(-2000)));
+    this.child.on("error", (e) => this.end(`cannot start ${python}: ${e.message}`));
+    this.child.on("close", (code, signal) => this.end(`${python} ended (${signal ?? `exit code ${code}`})${this.stderrTail.trim() ? `: ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}` : ""}`));
+  }
+
+  /** The helper's output pipes are sockets: ref'd while a command is in flight, so osvc waits for it. */
+  private pipe(name: "stdout" | "stderr"): Socket {
+    return this.child[name] as unknown as Socket;
+  }
+
+  run(req: HelperRequest): Promise<HelperOutcome | undefined> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      if (this.calls.size === 0) this.pipe("stdout").ref(); // a command in flight keeps osvc running
+      this.calls.set(id, { req, resolve, out: new StringDecoder("utf8"), err: new StringDecoder("utf8"), stdout: "", stderr: "" });
+      this.child.stdin.write(encodeRun(id, req));
+    });
+  }
+
+  private settle(id: number, call: Call, o: HelperOutcome | undefined): void {
+    this.calls.delete(id);
+    if (this.calls.size === 0 && !this.ended) this.pipe("stdout").unref();
+    call.resolve(o);
+  }
+
+  private read(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    let at = 0;
+    while (this.buf.length - at >= 8) {
+      const len = parseInt(this.buf.toString("latin1", at, at + 8), 16);
+      if (this.buf.length - at - 8 < len) break;
+      this.frame(this.buf.subarray(at + 8, at + 8 + len));
+      at += 8 + len;
+    }
+    this.buf = at === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(at);
+  }
+
+  private frame(p: Buffer): void {
+    const z1 = p.indexOf(0);
+    const z2 = p.indexOf(0, z1 + 1);
+    const op = p.toString("latin1", 0, z1);
+    const id = Number(p.toString("latin1", z1 + 1, z2 < 0 ? p.length : z2));
+    if (op === "ready") {
+      this.ready = true;
+      return;
+    }
+    const call = this.calls.get(id);
+    if (!call) return;
+    const rest = z2 < 0 ? "" : p.toString("latin1", z2 + 1);
+    if (op === "out") {
+      const stream = p[z2 + 1] === 0x31 ? "stdout" : "stderr";
+      const text = (stream === "stdout" ? call.out : call.err).write(p.subarray(z2 + 3));
+      if (stream === "stdout") call.stdout += text;
+      else call.stderr += text;
+      if (text) call.req.onData?.(stream, text);
+    } else if (op === "start") {
+      call.pid = Number(rest);
+      call.req.onStart(call.pid);
+    } else if (op === "exit") {
+      this.flushText(call);
+      this.settle(id, call, { ...waitStatus(Number(rest)), stdout: call.stdout, stderr: call.stderr });
+    } else if (op === "err") {
+      const errno = Number(rest);
+      this.settle(id, call, { startError: ERRNO_NAMES.get(errno) ?? `errno ${errno}`, stdout: "", stderr: "" });
+    }
+  }
+
+  private flushText(call: Call): void {
+    const o = call.out.end();
+    const e = call.err.end();
+    if (o) ((call.stdout += o), call.req.onData?.("stdout", o));
+    if (e) ((call.stderr += e), call.req.onData?.("stderr", e));
+  }
+
+  /** The helper is gone. Commands it never started are handed back (undefined); started ones failed with it. */
+  private end(why: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd(why, this.ready);
+    for (const [id, call] of [...this.calls]) {
+      if (!this.ready) {
+        this.settle(id, call, undefined); // nothing was started before 'ready': run it another way
+        continue;
+      }
+      if (call.pid !== undefined) {
+        try {
+          process.kill(-call.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      this.flushText(call);
+      const lost = `osvc's spawn helper ended while this command ran (${why}); ${call.pid !== undefined ? `its process group ${call.pid} was killed` : "it may have started, its pid is unknown"}`;
+      this.settle(id, call, { exitCode: -1, lost, stdout: call.stdout, stderr: call.stderr ? `${call.stderr}\n${lost}` : lost });
+    }
+  }
+}
+
+let current: Helper | undefined;
+/** Why the helper cannot be used in this process (it failed to start, or it ended): commands start directly. */
+let unusable: string | undefined;
+
+/** Why commands start without the helper in this process, if they do (for diagnostics and tests). */
+export function helperUnusable(): string | undefined {
+  return unusable;
+}
+
+const SYSTEM_PYTHONS = ["/usr/bin/python3", "/usr/libexec/platform-python"];
+
+/** The python that runs the helper: OSVC_SPAWN_PYTHON, or the system's; a reason when there is none. */
+function helperPython(): { path: string } | { why: string } {
+  const named = process.env.OSVC_SPAWN_PYTHON;
+  if (named) return isAbsolute(named) ? { path: named } : { why: `OSVC_SPAWN_PYTHON=${named} is not an absolute path` };
+  for (const p of SYSTEM_PYTHONS) {
+    try {
+      accessSync(p, fsConstants.X_OK);
+      return { path: p };
+    } catch {
+      // not this one
+    }
+  }
+  return { why: `no python3 at ${SYSTEM_PYTHONS.join(" or ")}` };
+}
+
+/**
+ * Runs a command through the helper. undefined: the helper is not usable (no system python3, too
+ * old, it could not start) and the command was not started: the caller starts it itself.
+ */
+export function runWithHelper(req: HelperRequest): Promise<HelperOutcome | undefined> | undefined {
+  if (unusable !== undefined) return undefined;
+  if (!current) {
+    const python = helperPython();
+    if ("why" in python) {
+      unusable = python.why;
+      return undefined;
+    }
+    const h = new Helper(python.path, (why, wasReady) => {
+      // A helper that never started (no python3 >= 3.9, no pidfd) is not tried again; one that
+      // ended later is replaced at the next command.
+      if (current === h) current = undefined;
+      if (!wasReady) unusable = why;
+    });
+    current = h;
+  }
+  return current.run(req);
+}
+
+/** The pid of this process's helper, when one runs (tests: what a lost helper does). */
+export function helperPid(): number | undefined {
+  return current?.child.pid;
+}

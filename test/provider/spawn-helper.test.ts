@@ -1,0 +1,136 @@
+// The spawn helper's failure paths, on real processes: the helper killed while a command runs,
+// osvc killed with SIGKILL while a command runs, and a python3 that cannot run the helper.
+// (Every Exec behaviour is also run through the helper in exec.test.ts.)
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createExec } from "../../src/provider/exec.js";
+import { HELPER_SOURCE, helperPid, helperUnusable, waitStatus } from "../../src/provider/spawn-helper.js";
+import { ROOT } from "../helpers/cli.js";
+
+const exec = createExec();
+
+function alive(pid: number): boolean {
+  if (!existsSync(`/proc/${pid}`)) return false;
+  return !/^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  return cond();
+}
+
+const leftovers: number[] = [];
+afterEach(() => {
+  for (const pid of leftovers.splice(0)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+});
+
+describe("spawn helper", () => {
+  it("decodes wait statuses as waitpid reports them", () => {
+    expect(waitStatus(0)).toEqual({ exitCode: 0 });
+    expect(waitStatus(3 << 8)).toEqual({ exitCode: 3 });
+    expect(waitStatus(9)).toEqual({ signal: "SIGKILL" });
+    expect(waitStatus(15 | 0x80)).toEqual({ signal: "SIGTERM" }); // core dumped bit
+  });
+
+  it("is fixed code run isolated: no template value can reach it as code", () => {
+    // The source is a constant; requests are parsed as NUL-separated data (argv, env, cwd, stdin).
+    expect(HELPER_SOURCE).not.toMatch(/\beval\(|\bexec\(|shell=True/);
+    expect(HELPER_SOURCE).toMatch(/start_new_session=True, restore_signals=True, close_fds=True/);
+  });
+
+  it("argument values that look like shell syntax or options stay single arguments", async () => {
+    const args = ["$(touch /tmp/osvc-never)", "; rm -rf /", "a\nb", "--help", " spaced ", "", "é€"];
+    const r = await exec("/usr/bin/printf", ["[%s]", ...args]);
+    expect(r.stdout).toBe(args.map((a) => `[${a}]`).join(""));
+    expect(existsSync("/tmp/osvc-never")).toBe(false);
+  });
+
+  it("feeds a large input and captures a large output whole (no deadlock between the pipes)", async () => {
+    const input = `${"x".repeat(1023)}\n`.repeat(3 * 1024); // 3 MiB
+    const r = await exec("cat", [], { input });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.length).toBe(input.length);
+    expect(r.stdout === input).toBe(true);
+  });
+
+  it("a helper killed while a command runs: the command fails saying so, its group is killed, the next command starts a new helper", async () => {
+    expect((await exec("true", [])).exitCode).toBe(0);
+    const first = helperPid()!;
+    expect(first).toBeGreaterThan(0);
+    let pid = 0;
+    const p = exec("sh", ["-c", "echo $$; exec sleep 65"], { onLine: (_s, l) => (pid = Number(l)) });
+    expect(await until(() => pid > 0)).toBe(true);
+    leftovers.push(pid);
+    process.kill(first, "SIGKILL");
+    const r = await p;
+    expect(r.exitCode).toBe(-1);
+    expect(r.stderr).toMatch(new RegExp(`spawn helper ended while this command ran \\(.*SIGKILL.*\\); its process group ${pid} was killed`));
+    expect(await until(() => !alive(pid)), `sleep 65 (pid ${pid}) still runs`).toBe(true);
+    const again = await exec("cat", ["/proc/self/stat"]);
+    expect(again.exitCode).toBe(0);
+    expect(helperPid()).not.toBe(first);
+    expect(Number(again.stdout.replace(/\(.*\)/, "x").split(/\s+/)[3])).toBe(helperPid());
+    expect(helperUnusable()).toBeUndefined();
+  });
+
+  it("osvc killed with SIGKILL while commands run: the helper ends their groups", async () => {
+    // A separate node process runs a command through the compiled Exec; it is then SIGKILLed, so
+    // none of its own exit handlers run.
+    const script = `import(${JSON.stringify(path.join(ROOT, "dist/src/provider/exec.js"))}).then((m) => m.createExec()("sh", ["-c", "echo $$; exec sleep 66"], { onLine: (_s, l) => console.log("PID", l) }))`;
+    const node = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, OSVC_SPAWN: "" } });
+    let pid = 0;
+    node.stdout.setEncoding("utf8").on("data", (d: string) => {
+      const m = /PID (\d+)/.exec(d);
+      if (m) pid = Number(m[1]);
+    });
+    try {
+      expect(await until(() => pid > 0, 20_000)).toBe(true);
+      leftovers.push(pid);
+      expect(alive(pid)).toBe(true);
+      node.kill("SIGKILL");
+      expect(await until(() => !alive(pid)), `sleep 66 (pid ${pid}) outlived osvc`).toBe(true);
+    } finally {
+      node.kill("SIGKILL");
+    }
+  }, 30_000);
+});
+
+describe("spawn helper: a python3 that cannot run it", () => {
+  it("hands the commands back unstarted, and they start directly (for the rest of the process)", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-nopython-"));
+    const fake = path.join(dir, "python3");
+    writeFileSync(fake, "#!/bin/sh\necho 'Python 3.6: no pidfd_open' >&2\nexit 3\n");
+    chmodSync(fake, 0o755);
+    const savedMode = process.env.OSVC_SPAWN;
+    delete process.env.OSVC_SPAWN;
+    process.env.OSVC_SPAWN_PYTHON = fake;
+    try {
+      // This file's module state is its own (vitest isolates files): no helper ran yet in it
+      // other than the tests above, whose helper is replaced here by the fake python3 once it ends.
+      if (helperPid()) process.kill(helperPid()!, "SIGKILL");
+      await until(() => helperPid() === undefined);
+      const [a, b] = await Promise.all([exec("cat", ["/proc/self/stat"]), exec("sh", ["-c", "echo ok"])]);
+      expect(a.exitCode).toBe(0);
+      expect(Number(a.stdout.replace(/\(.*\)/, "x").split(/\s+/)[3])).toBe(process.pid);
+      expect(b.stdout).toBe("ok\n");
+      expect(helperUnusable()).toMatch(/python3 ended \(exit code 3\): Python 3.6: no pidfd_open/);
+      const c = await exec("cat", ["/proc/self/stat"]);
+      expect(Number(c.stdout.replace(/\(.*\)/, "x").split(/\s+/)[3])).toBe(process.pid);
+    } finally {
+      delete process.env.OSVC_SPAWN_PYTHON;
+      if (savedMode === undefined) delete process.env.OSVC_SPAWN;
+      else process.env.OSVC_SPAWN = savedMode;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
