@@ -15,6 +15,8 @@ import { isAbsolute, join } from "node:path";
 import spawn from "nano-spawn";
 import { runWithHelper } from "./spawn-helper.js";
 
+export { prestartHelper } from "./spawn-helper.js";
+
 export interface ExecOptions {
   readonly input?: string;
   readonly timeoutMs?: number;

@@ -353,11 +353,8 @@ function helperPython(): { path: string } | { why: string } {
   return { why: `no python3 at ${SYSTEM_PYTHONS.join(" or ")}` };
 }
 
-/**
- * Runs a command through the helper. undefined: the helper is not usable (no system python3, too
- * old, it could not start) and the command was not started: the caller starts it itself.
- */
-export function runWithHelper(req: HelperRequest): Promise<HelperOutcome | undefined> | undefined {
+/** This process's helper, started if needed; undefined when it is not usable here. */
+function ensureHelper(): Helper | undefined {
   if (unusable !== undefined) return undefined;
   if (!current) {
     const python = helperPython();
@@ -373,7 +370,23 @@ export function runWithHelper(req: HelperRequest): Promise<HelperOutcome | undef
     });
     current = h;
   }
-  return current.run(req);
+  return current;
+}
+
+/**
+ * Runs a command through the helper. undefined: the helper is not usable (no system python3, too
+ * old, it could not start) and the command was not started: the caller starts it itself.
+ */
+export function runWithHelper(req: HelperRequest): Promise<HelperOutcome | undefined> | undefined {
+  return ensureHelper()?.run(req);
+}
+
+/**
+ * Starts the helper now, so that python's start-up overlaps osvc's own (loading, compiling the
+ * template) instead of delaying the first probe. For commands that will run host commands.
+ */
+export function prestartHelper(): void {
+  if (process.env.OSVC_SPAWN !== "direct") ensureHelper();
 }
 
 /** The pid of this process's helper, when one runs (tests: what a lost helper does). */

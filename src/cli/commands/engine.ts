@@ -13,7 +13,7 @@ import { hasChanges, type Plan } from "../../plan/model.js";
 import { checkStale, isPlanFile, loadPlan, savePlan } from "../../plan/planfile.js";
 import { planJson, renderPlanText } from "../../plan/render.js";
 import type { ObjectStatus } from "../../plan/status.js";
-import { createExec } from "../../provider/exec.js";
+import { createExec, prestartHelper } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import {
@@ -139,6 +139,7 @@ export function showPlan(plan: Plan, opts: EngineOptions): void {
 export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
   const req = planRequest(opts);
   if (req.refresh) requireRoot("osvc plan", " Or plan from the recorded state alone: --refresh false.");
+  if (req.refresh) prestartHelper();
   const p = await prepareTemplate(template, opts);
   if (typeof p === "number") return p;
   const plan = await computePlan(engineContext(opts), p, req);
@@ -249,6 +250,7 @@ export async function withLock<T>(store: StateStore, object: string, opts: Engin
 
 export async function applyCommand(target: string | undefined, opts: EngineOptions): Promise<number> {
   requireRoot("osvc apply");
+  prestartHelper();
   const store = storeFor(opts);
   const cmdline = `osvc apply ${target ?? ""}`.trim();
   if (target && (await isPlanFile(target))) {
@@ -300,6 +302,7 @@ function objectPathOf(arg: string, opts: EngineOptions): ObjectPath {
 
 export async function destroyCommand(arg: string, opts: EngineOptions): Promise<number> {
   requireRoot("osvc destroy");
+  prestartHelper();
   const store = storeFor(opts);
   const path = objectPathOf(arg, opts);
   const object = formatObjectPath(path);
