@@ -18,6 +18,9 @@
 // Protocol, both ways: frames of an 8-hex-digit byte length and a payload of NUL-separated fields.
 //   osvc -> helper: run <id> <cwd|""> <n env> <n argv> <0|1 has input> <env...> <path> <argv0> <args...> <input bytes>
 //   helper -> osvc: ready 0 | start <id> <pid> | out <id> <1|2> <bytes> | exit <id> <wait status> | err <id> <errno>
+//                   | bad <id> <why Popen refused the request>
+// No field but the input may hold a NUL byte (argv and environ cannot): the Exec refuses such a
+// command before it reaches the helper, as Node's own spawn does.
 // `exit` comes after the command has ended and both of its output pipes reached EOF.
 //
 // The python is the system's, at a fixed path (/usr/bin/python3, or RHEL's platform-python), not
@@ -47,9 +50,12 @@ def frame(*fields):
     out.extend(p)
 
 def flush():
-    while out:
-        n = os.write(1, out)
-        del out[:n]
+    try:
+        while out:
+            n = os.write(1, out)
+            del out[:n]
+    except OSError:
+        end_all()  # osvc is gone
 
 def finish(i):
     k = kids[i]
@@ -67,6 +73,9 @@ def start(i, cwd, env, path, argv, data):
                              start_new_session=True, restore_signals=True, close_fds=True, bufsize=0)
     except OSError as e:
         frame(b"err", i, b"%d" % (e.errno or 0))
+        return
+    except Exception as e:  # a request Popen refuses (an empty variable name...): that command only
+        frame(b"bad", i, repr(e).encode("utf-8", "replace"))
         return
     k = {"pid": p.pid, "popen": p, "status": None, "open": 2, "pidfd": os.pidfd_open(p.pid)}
     kids[i] = k
@@ -197,13 +206,15 @@ export function waitStatus(status: number): { exitCode?: number; signal?: string
   return { signal: SIGNAL_NAMES.get(sig) ?? `signal ${sig}` };
 }
 
-function encodeRun(id: number, req: HelperRequest): Buffer {
+/** The request's frame; undefined when a field holds a NUL byte (it would shift the fields after it). */
+function encodeRun(id: number, req: HelperRequest): Buffer | undefined {
   const env: string[] = [];
   for (const k in req.env) {
     const v = req.env[k];
     if (v !== undefined) env.push(`${k}=${v}`);
   }
   const fields = ["run", String(id), req.cwd ?? "", String(env.length), String(req.args.length + 2), req.input === undefined ? "0" : "1", ...env, req.path, req.argv0, ...req.args];
+  if (fields.some((f) => f.includes("\0"))) return undefined;
   const payload = Buffer.from(`${fields.join("\0")}\0${req.input ?? ""}`, "utf8");
   return Buffer.concat([Buffer.from(payload.length.toString(16).padStart(8, "0"), "latin1"), payload]);
 }
@@ -240,11 +251,13 @@ class Helper {
   }
 
   run(req: HelperRequest): Promise<HelperOutcome | undefined> {
+    const id = this.nextId++;
+    const frame = encodeRun(id, req);
+    if (!frame) return Promise.resolve({ startError: "ERR_INVALID_ARG_VALUE", stdout: "", stderr: "" });
     return new Promise((resolve) => {
-      const id = this.nextId++;
       if (this.calls.size === 0) this.pipe("stdout").ref(); // a command in flight keeps osvc running
       this.calls.set(id, { req, resolve, out: new StringDecoder("utf8"), err: new StringDecoder("utf8"), stdout: "", stderr: "" });
-      this.child.stdin.write(encodeRun(id, req));
+      this.child.stdin.write(frame);
     });
   }
 
@@ -293,6 +306,8 @@ class Helper {
     } else if (op === "err") {
       const errno = Number(rest);
       this.settle(id, call, { startError: ERRNO_NAMES.get(errno) ?? `errno ${errno}`, stdout: "", stderr: "" });
+    } else if (op === "bad") {
+      this.settle(id, call, { startError: p.toString("utf8", z2 + 1), stdout: "", stderr: "" });
     }
   }
 

@@ -120,6 +120,14 @@ for (const mode of ["helper", "direct"] as const) {
     });
 
     describe("createExec: a command that cannot start", () => {
+      it("an argument or variable with a NUL byte is refused before anything runs (it cannot be passed whole)", async () => {
+        for (const r of [await exec("printf", ["%s", "a\0b"]), await exec("true", [], { env: { OSVC_T: "a\0b" } })]) {
+          expect(r.exitCode).toBe(126);
+          expect(r.stderr).toMatch(/cannot run it: ERR_INVALID_ARG_VALUE/);
+          expect(r.stdout).toBe("");
+        }
+      });
+
       it("is reported with the shell's codes, never 'exit code -1'", async () => {
         const missing = await exec("/nonexistent/osvc-test-cmd", []);
         expect(missing.exitCode).toBe(127);
