@@ -374,9 +374,12 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
   }
 
   const samples = new Map<Key, Sample[]>(methods.map((m) => [m.key, []]));
+  /** `node -e 0` once per round: what any Node program pays before its first line, twice per apply + destroy. */
+  const nodeStarts: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = methods.map((_, i) => methods[(i + round) % methods.length]);
     console.log(`\nround ${round + 1}: ${order.map((m) => m.key).join(", ")}`);
+    nodeStarts.push((await timed(process.execPath, ["-e", "0"])).ms);
     for (const m of order) {
       cleanup.check();
       const s = await runOnce(m, cleanup);
@@ -463,7 +466,15 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
   else console.log(
     `  ${verdict(allOk("osvc") && allOk("shell") && osvcRatio <= 1)}  apply+destroy no slower than the script + teardown script: median of per-round ratios ${osvcRatio.toFixed(2)}x (noise: ${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)}x; medians ${fmtMs(median(both("osvc")))} vs ${fmtMs(median(shellBoth))} ms)`,
   );
-  if (ref === "shell") console.log(`  info  apply alone: ${fmtMs(osvcMs)} ms vs ${fmtMs(shellMs)} ms (${(osvcMs / shellMs).toFixed(2)}x the script's time)`);
+  if (ref === "shell") {
+    console.log(`  info  apply alone: ${fmtMs(osvcMs)} ms vs ${fmtMs(shellMs)} ms (${(osvcMs / shellMs).toFixed(2)}x the script's time)`);
+    // The floor of any tool run as two Node processes: two bare start-ups before it does anything.
+    const node = median(nodeStarts);
+    const scriptBoth = median(shellBoth);
+    console.log(
+      `  info  node start-up (node -e 0, once per round, median): ${fmtMs(node)} ms (${fmtMs(Math.min(...nodeStarts))}-${fmtMs(Math.max(...nodeStarts))}); two of them are ${((2 * node) / scriptBoth).toFixed(2)}x the script's apply + destroy; osvc's apply + destroy without them: ${fmtMs(median(both("osvc")) - 2 * node)} ms (${((median(both("osvc")) - 2 * node) / scriptBoth).toFixed(2)}x the script)`,
+    );
+  }
   if (!samples.has("ansible")) {
     console.log(`  SKIP  osvc >= ${TARGET_ANSIBLE_RATIO}x faster than Ansible: ${hasAnsible ? "not run (BENCH_METHODS)" : "ansible-playbook not installed (apt-get install -y --no-install-recommends ansible)"}`);
   } else {
