@@ -389,16 +389,29 @@ function ensureHelper(): Helper | undefined {
 }
 
 /**
- * Runs a command through the helper. undefined: the helper is not usable (no system python3, too
- * old, it could not start) and the command was not started: the caller starts it itself.
+ * Commands a process starts itself before it starts the helper: starting python costs about as
+ * much as forking osvc for a few commands, so a plan that runs one or two probes never pays it.
+ * Commands that will run many (apply, destroy) start it at once (prestartHelper).
+ */
+const DIRECT_BEFORE_HELPER = 4;
+let directSoFar = 0;
+
+/**
+ * Runs a command through the helper. undefined: the command was not started, the caller starts it
+ * itself: the process has not run enough commands yet to start the helper, or the helper is not
+ * usable here (no system python3, too old, it could not start).
  */
 export function runWithHelper(req: HelperRequest): Promise<HelperOutcome | undefined> | undefined {
+  if (!current && directSoFar < DIRECT_BEFORE_HELPER) {
+    directSoFar++;
+    return undefined;
+  }
   return ensureHelper()?.run(req);
 }
 
 /**
  * Starts the helper now, so that python's start-up overlaps osvc's own (loading, compiling the
- * template) instead of delaying the first probe. For commands that will run host commands.
+ * template) instead of delaying the first probe. For commands that will run many host commands.
  */
 export function prestartHelper(): void {
   if (process.env.OSVC_SPAWN !== "direct") ensureHelper();

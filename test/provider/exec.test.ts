@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createExec, endRunning, ExecError, exitText, resolveCommand, runningCommands } from "../../src/provider/exec.js";
+import { createExec, endRunning, ExecError, exitText, prestartHelper, resolveCommand, runningCommands } from "../../src/provider/exec.js";
 import { helperPid, helperUnusable } from "../../src/provider/spawn-helper.js";
 
 const exec = createExec();
@@ -51,7 +51,10 @@ for (const mode of ["helper", "direct"] as const) {
     const before = process.env.OSVC_SPAWN;
     beforeAll(() => {
       if (mode === "direct") process.env.OSVC_SPAWN = "direct";
-      else delete process.env.OSVC_SPAWN;
+      else {
+        delete process.env.OSVC_SPAWN;
+        prestartHelper(); // as apply and destroy do (else the first few commands start directly)
+      }
     });
     afterAll(() => {
       if (before === undefined) delete process.env.OSVC_SPAWN;

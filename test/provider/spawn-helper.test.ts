@@ -34,7 +34,20 @@ afterEach(() => {
   }
 });
 
+function parentOf(stat: string): number {
+  return Number(stat.replace(/\(.*\)/, "x").split(/\s+/)[3]);
+}
+
 describe("spawn helper", () => {
+  it("a process starts its first 4 commands itself, then through the helper (a plan's one probe never starts python)", async () => {
+    expect(helperPid()).toBeUndefined();
+    for (let i = 0; i < 4; i++) expect(parentOf((await exec("cat", ["/proc/self/stat"])).stdout)).toBe(process.pid);
+    expect(helperPid()).toBeUndefined();
+    const fifth = await exec("cat", ["/proc/self/stat"]);
+    expect(helperPid()).toBeGreaterThan(0);
+    expect(parentOf(fifth.stdout)).toBe(helperPid());
+  });
+
   it("decodes wait statuses as waitpid reports them", () => {
     expect(waitStatus(0)).toEqual({ exitCode: 0 });
     expect(waitStatus(3 << 8)).toEqual({ exitCode: 3 });
@@ -79,14 +92,14 @@ describe("spawn helper", () => {
     const again = await exec("cat", ["/proc/self/stat"]);
     expect(again.exitCode).toBe(0);
     expect(helperPid()).not.toBe(first);
-    expect(Number(again.stdout.replace(/\(.*\)/, "x").split(/\s+/)[3])).toBe(helperPid());
+    expect(parentOf(again.stdout)).toBe(helperPid());
     expect(helperUnusable()).toBeUndefined();
   });
 
   it("osvc killed with SIGKILL while commands run: the helper ends their groups", async () => {
     // A separate node process runs a command through the compiled Exec; it is then SIGKILLed, so
     // none of its own exit handlers run.
-    const script = `import(${JSON.stringify(path.join(ROOT, "dist/src/provider/exec.js"))}).then((m) => m.createExec()("sh", ["-c", "echo $$; exec sleep 66"], { onLine: (_s, l) => console.log("PID", l) }))`;
+    const script = `import(${JSON.stringify(path.join(ROOT, "dist/src/provider/exec.js"))}).then((m) => (m.prestartHelper(), m.createExec())("sh", ["-c", "echo $$; exec sleep 66"], { onLine: (_s, l) => console.log("PID", l) }))`;
     const node = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, OSVC_SPAWN: "" } });
     let pid = 0;
     node.stdout.setEncoding("utf8").on("data", (d: string) => {
@@ -121,11 +134,11 @@ describe("spawn helper: a python3 that cannot run it", () => {
       await until(() => helperPid() === undefined);
       const [a, b] = await Promise.all([exec("cat", ["/proc/self/stat"]), exec("sh", ["-c", "echo ok"])]);
       expect(a.exitCode).toBe(0);
-      expect(Number(a.stdout.replace(/\(.*\)/, "x").split(/\s+/)[3])).toBe(process.pid);
+      expect(parentOf(a.stdout)).toBe(process.pid);
       expect(b.stdout).toBe("ok\n");
       expect(helperUnusable()).toMatch(/python3 ended \(exit code 3\): Python 3.6: no pidfd_open/);
       const c = await exec("cat", ["/proc/self/stat"]);
-      expect(Number(c.stdout.replace(/\(.*\)/, "x").split(/\s+/)[3])).toBe(process.pid);
+      expect(parentOf(c.stdout)).toBe(process.pid);
     } finally {
       delete process.env.OSVC_SPAWN_PYTHON;
       if (savedMode === undefined) delete process.env.OSVC_SPAWN;

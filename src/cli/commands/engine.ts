@@ -139,7 +139,6 @@ export function showPlan(plan: Plan, opts: EngineOptions): void {
 export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
   const req = planRequest(opts);
   if (req.refresh) requireRoot("osvc plan", " Or plan from the recorded state alone: --refresh false.");
-  if (req.refresh) prestartHelper();
   const p = await prepareTemplate(template, opts);
   if (typeof p === "number") return p;
   const plan = await computePlan(engineContext(opts), p, req);
