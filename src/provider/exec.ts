@@ -109,6 +109,13 @@ export function noteInterrupt(): void {
   lastInterruptAt = performance.now();
 }
 
+/**
+ * How many times endRunning() was called: a command asked for before a call but started after it
+ * (its pid was not known yet: queued in the spawn helper, or between spawn and its pid) is ended
+ * as soon as it starts.
+ */
+let endings = 0;
+
 /** The command lines running now (for messages). */
 export function runningCommands(): string[] {
   return [...running.values()];
@@ -120,6 +127,7 @@ export function runningCommands(): string[] {
  * command lines it ended.
  */
 export async function endRunning(graceMs = 2_000): Promise<string[]> {
+  endings++;
   const ended = [...running];
   for (const [pid] of ended) killGroup(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
@@ -297,10 +305,12 @@ async function spawnOnce(file: string, args: readonly string[], opts: ExecOption
   const onAbort = () => end();
   let r: Spawned;
   try {
+    const endingsBefore = endings;
     r = await spawnDetached(file, args, opts, (p) => {
       pid = p;
       running.set(p, command);
-      if (opts.signal?.aborted) end();
+      // Timed out, aborted or ended by endRunning() before its pid was known: end it now.
+      if (timedOut || opts.signal?.aborted || endings !== endingsBefore) end();
       opts.signal?.addEventListener("abort", onAbort);
     });
   } finally {

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createExec } from "../../src/provider/exec.js";
+import { createExec, endRunning, prestartHelper } from "../../src/provider/exec.js";
 import { HELPER_SOURCE, helperPid, helperUnusable, waitStatus } from "../../src/provider/spawn-helper.js";
 import { ROOT } from "../helpers/cli.js";
 
@@ -95,6 +95,25 @@ describe("spawn helper", () => {
     expect(parentOf(again.stdout)).toBe(helperPid());
     expect(helperUnusable()).toBeUndefined();
   });
+
+  it("a command still queued in a starting helper is ended by endRunning() and by its timeout as soon as it starts", async () => {
+    const freshHelper = async () => {
+      if (helperPid()) process.kill(helperPid()!, "SIGKILL");
+      expect(await until(() => helperPid() === undefined)).toBe(true);
+      prestartHelper(); // python takes ~15 ms to start: the next command waits in its pipe, no pid yet
+    };
+    await freshHelper();
+    const p = exec("sleep", ["67"]);
+    expect(await endRunning(500)).toEqual([]); // nothing had a pid to end yet
+    const r = await p;
+    expect(r.signal).toBe("SIGTERM");
+    expect(r.durationMs).toBeLessThan(10_000);
+    await freshHelper();
+    const t = await exec("sleep", ["68"], { timeoutMs: 1 });
+    expect(t.timedOut).toBe(true);
+    expect(t.signal).toBe("SIGTERM");
+    expect(t.durationMs).toBeLessThan(10_000);
+  }, 30_000);
 
   it("osvc killed with SIGKILL while commands run: the helper ends their groups", async () => {
     // A separate node process runs a command through the compiled Exec; it is then SIGKILLed, so
