@@ -4,7 +4,8 @@
 // the kernel sends to the whole foreground process group, reaches osvc only, and osvc decides
 // (let running steps finish; a second Ctrl-C ends them). A timeout, an abort signal or
 // endRunning() end the command's whole group: SIGTERM, then SIGKILL after a grace period. When
-// osvc exits with commands still running, their groups get SIGKILL.
+// osvc exits with commands still running, their groups get SIGKILL; when it is killed (SIGKILL),
+// the commands in flight finish (see src/provider/spawn-helper.ts).
 //
 // Commands start through nano-spawn (the execa maintainers' light sibling: about half of execa 9's
 // main-thread cost per command, see bench/spawn). Each command's absolute path is found once per
@@ -220,6 +221,7 @@ async function spawnDetached(file: string, args: readonly string[], opts: ExecOp
       env,
       ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       ...(opts.input !== undefined ? { input: opts.input } : {}),
+      timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       onStart,
       ...(lines ? { onData: (stream: "stdout" | "stderr", text: string) => lines[stream].push(text) } : {}),
     });

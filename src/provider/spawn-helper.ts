@@ -8,15 +8,20 @@
 // no file descriptor leaked (close_fds), stdin fed or /dev/null, stdout and stderr captured apart
 // as they come, and the command's exit seen through a pidfd (no SIGCHLD race). Timeouts, aborts
 // and endRunning() stay with the Exec: it signals the command's group itself, by the pid the
-// helper reports when the command started. When osvc ends, however it ends, the helper reads EOF
-// on its stdin and SIGKILLs the groups of the commands still running before it exits.
+// helper reports when the command started; when osvc exits, its exit hook SIGKILLs the groups
+// still running, as before. When osvc dies without it (SIGKILL, a crash), the helper reads EOF on
+// its stdin and lets the commands in flight finish, as they did when osvc forked them itself: a
+// step's command killed halfway (a mkfs) would leave a device the next run must refuse to touch,
+// where a finished one leaves a result the next run's probe finds. It keeps reading their output
+// (no SIGPIPE for them), still ends each one at its timeout (SIGTERM, then SIGKILL 5 s later),
+// and exits when the last one has ended.
 //
 // The helper's code is fixed (below) and runs with `python3 -I -S`: isolated from PYTHON*
 // variables, the user's site directory and the working directory. Template values only travel as
 // data in the frames: argv elements, environment entries, the working directory, stdin bytes.
 //
 // Protocol, both ways: frames of an 8-hex-digit byte length and a payload of NUL-separated fields.
-//   osvc -> helper: run <id> <cwd|""> <n env> <n argv> <0|1 has input> <env...> <path> <argv0> <args...> <input bytes>
+//   osvc -> helper: run <id> <cwd|""> <timeout ms> <n env> <n argv> <0|1 has input> <env...> <path> <argv0> <args...> <input bytes>
 //   helper -> osvc: ready 0 | start <id> <pid> | out <id> <1|2> <bytes> | exit <id> <wait status> | err <id> <errno>
 //                   | bad <id> <why Popen refused the request>
 // No field but the input may hold a NUL byte (argv and environ cannot): the Exec refuses such a
@@ -37,14 +42,18 @@ import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 
 export const HELPER_SOURCE = String.raw`
-import os, sys, selectors, subprocess, signal
+import os, sys, selectors, subprocess, signal, time
 
 sel = selectors.DefaultSelector()
 kids = {}
 inbuf = bytearray()
 out = bytearray()
+orphaned = False  # osvc is gone: its commands run to their end (or their timeout), output dropped
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as osvc's own timeouts
 
 def frame(*fields):
+    if orphaned:
+        return
     p = b"\0".join(fields)
     out.extend(b"%08x" % len(p))
     out.extend(p)
@@ -55,7 +64,16 @@ def flush():
             n = os.write(1, out)
             del out[:n]
     except OSError:
-        end_all()  # osvc is gone
+        orphan()
+
+def orphan():
+    global orphaned
+    orphaned = True
+    out.clear()
+    try:
+        sel.unregister(0)
+    except (KeyError, ValueError):
+        pass
 
 def finish(i):
     k = kids[i]
@@ -65,7 +83,7 @@ def finish(i):
     os.close(k["pidfd"])
     del kids[i]
 
-def start(i, cwd, env, path, argv, data):
+def start(i, cwd, env, path, argv, data, timeout):
     try:
         p = subprocess.Popen(argv, executable=path, cwd=cwd or None, env=env,
                              stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,
@@ -74,10 +92,11 @@ def start(i, cwd, env, path, argv, data):
     except OSError as e:
         frame(b"err", i, b"%d" % (e.errno or 0))
         return
-    except Exception as e:  # a request Popen refuses (an empty variable name...): that command only
+    except Exception as e:  # a request Popen refuses: that command only
         frame(b"bad", i, repr(e).encode("utf-8", "replace"))
         return
-    k = {"pid": p.pid, "popen": p, "status": None, "open": 2, "pidfd": os.pidfd_open(p.pid)}
+    k = {"pid": p.pid, "popen": p, "status": None, "open": 2, "pidfd": os.pidfd_open(p.pid),
+         "deadline": time.monotonic() + timeout, "signal": signal.SIGTERM}
     kids[i] = k
     frame(b"start", i, b"%d" % p.pid)
     flush()
@@ -96,32 +115,45 @@ def request(p):
     op, i, rest = p.split(b"\0", 2)
     if op != b"run":
         raise ValueError("unknown request %r" % op)
-    cwd, nenv, nargv, has_input, body = rest.split(b"\0", 4)
+    cwd, timeout, nenv, nargv, has_input, body = rest.split(b"\0", 5)
     nenv, nargv = int(nenv), int(nargv)
     f = body.split(b"\0", nenv + nargv)
     env = dict(e.split(b"=", 1) for e in f[:nenv])
     argv = f[nenv:nenv + nargv]
-    start(i, cwd, env, argv[0], argv[1:], f[nenv + nargv] if has_input == b"1" else None)
+    start(i, cwd, env, argv[0], argv[1:], f[nenv + nargv] if has_input == b"1" else None, int(timeout) / 1000)
 
-def end_all():
+def expire():
+    # Only once osvc is gone (it times its commands out itself while it runs): SIGTERM at the
+    # command's timeout, SIGKILL after the grace period; the time until the next deadline.
+    now = time.monotonic()
+    wait = None
     for k in kids.values():
-        if k["status"] is None:
+        if k["status"] is not None:
+            continue
+        if now >= k["deadline"]:
             try:
-                os.killpg(k["pid"], signal.SIGKILL)
+                os.killpg(k["pid"], k["signal"])
             except OSError:
                 pass
-    sys.exit(0)
+            k["deadline"] = now + KILL_GRACE
+            k["signal"] = signal.SIGKILL
+        left = k["deadline"] - now
+        wait = left if wait is None else min(wait, left)
+    return wait
 
 os.close(os.pidfd_open(os.getpid()))
 frame(b"ready", b"0")
 flush()
 sel.register(0, selectors.EVENT_READ, None)
 while True:
-    for key, _ in sel.select():
+    if orphaned and not kids:
+        sys.exit(0)
+    for key, _ in sel.select(expire() if orphaned else None):
         if key.data is None:
             d = os.read(0, 262144)
             if not d:
-                end_all()
+                orphan()  # osvc ended (even by SIGKILL): let its commands finish, as steps do
+                continue
             inbuf.extend(d)
             while len(inbuf) >= 8:
                 n = int(inbuf[:8], 16)
@@ -182,6 +214,8 @@ export interface HelperRequest {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd?: string;
   readonly input?: string;
+  /** The command's timeout: osvc enforces it while it runs; the helper only once osvc is gone. */
+  readonly timeoutMs: number;
   readonly onStart: (pid: number) => void;
   readonly onData?: (stream: "stdout" | "stderr", text: string) => void;
 }
@@ -213,7 +247,7 @@ function encodeRun(id: number, req: HelperRequest): Buffer | undefined {
     const v = req.env[k];
     if (v !== undefined) env.push(`${k}=${v}`);
   }
-  const fields = ["run", String(id), req.cwd ?? "", String(env.length), String(req.args.length + 2), req.input === undefined ? "0" : "1", ...env, req.path, req.argv0, ...req.args];
+  const fields = ["run", String(id), req.cwd ?? "", String(Math.max(0, Math.round(req.timeoutMs))), String(env.length), String(req.args.length + 2), req.input === undefined ? "0" : "1", ...env, req.path, req.argv0, ...req.args];
   if (fields.some((f) => f.includes("\0"))) return undefined;
   const payload = Buffer.from(`${fields.join("\0")}\0${req.input ?? ""}`, "utf8");
   return Buffer.concat([Buffer.from(payload.length.toString(16).padStart(8, "0"), "latin1"), payload]);
@@ -290,7 +324,7 @@ class Helper {
     }
     const call = this.calls.get(id);
     if (!call) return;
-    const rest = z2 < 0 ? "" : p.toString("latin1", z2 + 1);
+    const rest = () => (z2 < 0 ? "" : p.toString("latin1", z2 + 1));
     if (op === "out") {
       const stream = p[z2 + 1] === 0x31 ? "stdout" : "stderr";
       const text = (stream === "stdout" ? call.out : call.err).write(p.subarray(z2 + 3));
@@ -298,13 +332,13 @@ class Helper {
       else call.stderr += text;
       if (text) call.req.onData?.(stream, text);
     } else if (op === "start") {
-      call.pid = Number(rest);
+      call.pid = Number(rest());
       call.req.onStart(call.pid);
     } else if (op === "exit") {
       this.flushText(call);
-      this.settle(id, call, { ...waitStatus(Number(rest)), stdout: call.stdout, stderr: call.stderr });
+      this.settle(id, call, { ...waitStatus(Number(rest())), stdout: call.stdout, stderr: call.stderr });
     } else if (op === "err") {
-      const errno = Number(rest);
+      const errno = Number(rest());
       this.settle(id, call, { startError: ERRNO_NAMES.get(errno) ?? `errno ${errno}`, stdout: "", stderr: "" });
     } else if (op === "bad") {
       this.settle(id, call, { startError: p.toString("utf8", z2 + 1), stdout: "", stderr: "" });

@@ -115,26 +115,43 @@ describe("spawn helper", () => {
     expect(t.durationMs).toBeLessThan(10_000);
   }, 30_000);
 
-  it("osvc killed with SIGKILL while commands run: the helper ends their groups", async () => {
-    // A separate node process runs a command through the compiled Exec; it is then SIGKILLed, so
-    // none of its own exit handlers run.
-    const script = `import(${JSON.stringify(path.join(ROOT, "dist/src/provider/exec.js"))}).then((m) => (m.prestartHelper(), m.createExec())("sh", ["-c", "echo $$; exec sleep 66"], { onLine: (_s, l) => console.log("PID", l) }))`;
+  it("osvc killed with SIGKILL: its commands in flight finish (their output still read), one past its timeout is ended, then the helper exits", async () => {
+    // A separate node process runs commands through the compiled Exec, then is SIGKILLed: none of
+    // its own exit handlers run. A step's command must not be cut halfway (a mkfs would leave a
+    // device with data and no signature): it finishes, as when osvc forked it itself.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-helper-kill-"));
+    const done = path.join(dir, "done");
+    // Writes 1 MB to its stdout after osvc is gone: with nobody reading it would die of SIGPIPE.
+    const finishing = `echo $$; sleep 1; head -c 1000000 /dev/zero; echo ok > '${done}'`;
+    const script = [
+      `Promise.all([import(${JSON.stringify(path.join(ROOT, "dist/src/provider/exec.js"))}), import(${JSON.stringify(path.join(ROOT, "dist/src/provider/spawn-helper.js"))})]).then(([m, h]) => {`,
+      "  m.prestartHelper();",
+      "  const exec = m.createExec();",
+      `  exec("sh", ["-c", ${JSON.stringify(finishing)}], { onLine: (_s, l) => l.length < 20 && console.log("A", l) });`,
+      `  exec("sh", ["-c", "echo $$; exec sleep 66"], { timeoutMs: 1500, onLine: (_s, l) => console.log("B", l) });`,
+      "  setTimeout(() => console.log('HELPER', h.helperPid()), 300);",
+      "});",
+    ].join("\n");
     const node = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, OSVC_SPAWN: "" } });
-    let pid = 0;
+    const seen: Record<string, number> = {};
     node.stdout.setEncoding("utf8").on("data", (d: string) => {
-      const m = /PID (\d+)/.exec(d);
-      if (m) pid = Number(m[1]);
+      for (const m of d.matchAll(/^(A|B|HELPER) (\d+)$/gm)) seen[m[1]] = Number(m[2]);
     });
     try {
-      expect(await until(() => pid > 0, 20_000)).toBe(true);
-      leftovers.push(pid);
-      expect(alive(pid)).toBe(true);
+      expect(await until(() => seen.A > 0 && seen.B > 0 && seen.HELPER > 0, 20_000), JSON.stringify(seen)).toBe(true);
+      leftovers.push(seen.A, seen.B);
       node.kill("SIGKILL");
-      expect(await until(() => !alive(pid)), `sleep 66 (pid ${pid}) outlived osvc`).toBe(true);
+      const killedAt = Date.now();
+      expect(await until(() => existsSync(done), 10_000), "the command in flight did not finish (cut, or SIGPIPE)").toBe(true);
+      expect(readFileSync(done, "utf8")).toBe("ok\n");
+      expect(await until(() => !alive(seen.B), 10_000), `sleep 66 (pid ${seen.B}) outlived its 1.5 s timeout`).toBe(true);
+      expect(Date.now() - killedAt).toBeLessThan(9_000);
+      expect(await until(() => !alive(seen.HELPER), 10_000), "the helper stayed after its last command").toBe(true);
     } finally {
       node.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 60_000);
 });
 
 describe("spawn helper: a python3 that cannot run it", () => {
