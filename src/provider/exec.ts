@@ -7,14 +7,16 @@
 // osvc exits with commands still running, their groups get SIGKILL; when it is killed (SIGKILL),
 // the commands in flight finish (see src/provider/spawn-helper.ts).
 //
-// Commands start through nano-spawn (the execa maintainers' light sibling: about half of execa 9's
-// main-thread cost per command, see bench/spawn). Each command's absolute path is found once per
+// Commands start through the spawn helper (src/provider/spawn-helper.ts: a resident python3 that
+// starts them with vfork, about a fifth of a fork's main-thread cost, see bench/spawn), or through
+// nano-spawn where it is not usable (the execa maintainers' light sibling: about half of execa 9's
+// main-thread cost per command). Each command's absolute path is found once per
 // PATH (resolveCommand), so a spawn does not try each PATH directory with its own execve.
 import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { constants } from "node:os";
 import { isAbsolute, join } from "node:path";
 import spawn from "nano-spawn";
-import { runWithHelper } from "./spawn-helper.js";
+import { KILL_GRACE_MS, runWithHelper } from "./spawn-helper.js";
 
 export { prestartHelper } from "./spawn-helper.js";
 
@@ -80,8 +82,6 @@ export function displayCommand(file: string, args: readonly string[]): string {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
-/** Between SIGTERM and SIGKILL when osvc ends a command's group. */
-const KILL_GRACE_MS = 5_000;
 
 /** Process-wide counter of host commands, for benchmarks (bench/plan counts commands). */
 export const execStats = { count: 0, byFile: new Map<string, number>() };
@@ -212,6 +212,7 @@ function lineSplitter(stream: "stdout" | "stderr", onLine: NonNullable<ExecOptio
 async function spawnDetached(file: string, args: readonly string[], opts: ExecOptions, onStart: (pid: number) => void): Promise<Spawned> {
   const env = opts.env ? { ...process.env, ...opts.env } : process.env;
   const path = resolveCommand(file, env.PATH ?? "");
+  let r: Spawned | undefined;
   if (process.env.OSVC_SPAWN !== "direct") {
     const lines = opts.onLine ? { stdout: lineSplitter("stdout", opts.onLine), stderr: lineSplitter("stderr", opts.onLine) } : undefined;
     const helped = runWithHelper({
@@ -229,11 +230,13 @@ async function spawnDetached(file: string, args: readonly string[], opts: ExecOp
     if (o) {
       lines?.stdout.end();
       lines?.stderr.end();
-      if (o.startError === "ENOENT" && path !== undefined) resolved.delete(`${env.PATH ?? ""}\0${file}`);
-      return o;
     }
+    r = o;
   }
-  return spawnDirect(file, path, args, opts, env, onStart);
+  r ??= await spawnDirect(file, path, args, opts, env, onStart);
+  // A path found earlier is gone (the program was removed): look it up again next time.
+  if (r.startError === "ENOENT" && path !== undefined) resolved.delete(`${env.PATH ?? ""}\0${file}`);
+  return r;
 }
 
 /** Starts `file` through nano-spawn (a fork of this process). */
@@ -262,7 +265,6 @@ async function spawnDirect(file: string, path: string | undefined, args: readonl
     if (child.pid !== undefined) onStart(child.pid);
   } catch (e) {
     const code = (e as { cause?: { code?: string } }).cause?.code;
-    if (code === "ENOENT" && path !== undefined) resolved.delete(`${env.PATH ?? ""}\0${file}`);
     return { startError: code ?? String((e as Error).message), stdout: "", stderr: "" };
   }
   try {

@@ -41,6 +41,9 @@ import { StringDecoder } from "node:string_decoder";
 import type { Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 
+/** Between SIGTERM and SIGKILL when a command's group is ended (by osvc, or by the helper once osvc is gone). */
+export const KILL_GRACE_MS = 5_000;
+
 export const HELPER_SOURCE = String.raw`
 import os, sys, selectors, subprocess, signal, time
 
@@ -49,7 +52,7 @@ kids = {}
 inbuf = bytearray()
 out = bytearray()
 orphaned = False  # osvc is gone: its commands run to their end (or their timeout), output dropped
-KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as osvc's own timeouts
+KILL_GRACE = ${KILL_GRACE_MS / 1000}  # seconds between SIGTERM and SIGKILL, as osvc's own timeouts
 
 def frame(*fields):
     if orphaned:
@@ -74,11 +77,19 @@ def orphan():
         sel.unregister(0)
     except (KeyError, ValueError):
         pass
+    for i in list(kids):
+        finish(i)
 
 def finish(i):
     k = kids[i]
-    if k["status"] is None or k["open"]:
+    if k["status"] is None or (k["open"] and not orphaned):
         return
+    # Once osvc is gone, a command that has ended is not waited for any more: a daemon it left
+    # may hold its output pipes open for as long as it runs.
+    for f in (k["popen"].stdout, k["popen"].stderr):
+        if not f.closed:
+            sel.unregister(f.fileno())
+            f.close()
     frame(b"exit", i, b"%d" % k["status"])
     os.close(k["pidfd"])
     del kids[i]
@@ -164,7 +175,9 @@ while True:
                 request(p)
             continue
         i, kind, f = key.data
-        k = kids[i]
+        k = kids.get(i)
+        if k is None:
+            continue  # dropped earlier in this batch (osvc gone, the command ended)
         if kind == b"x":
             pid, status = os.waitpid(k["pid"], os.WNOHANG)
             if pid:
@@ -201,8 +214,6 @@ export interface HelperOutcome {
   readonly signal?: string;
   /** errno code (ENOENT, EACCES, ...) when it could not start. */
   readonly startError?: string;
-  /** Set when the helper itself ended while the command ran: why, for the command's stderr. */
-  readonly lost?: string;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -371,7 +382,7 @@ class Helper {
       }
       this.flushText(call);
       const lost = `osvc's spawn helper ended while this command ran (${why}); ${call.pid !== undefined ? `its process group ${call.pid} was killed` : "it may have started, its pid is unknown"}`;
-      this.settle(id, call, { exitCode: -1, lost, stdout: call.stdout, stderr: call.stderr ? `${call.stderr}\n${lost}` : lost });
+      this.settle(id, call, { exitCode: -1, stdout: call.stdout, stderr: call.stderr ? `${call.stderr}\n${lost}` : lost });
     }
   }
 }

@@ -115,7 +115,7 @@ describe("spawn helper", () => {
     expect(t.durationMs).toBeLessThan(10_000);
   }, 30_000);
 
-  it("osvc killed with SIGKILL: its commands in flight finish (their output still read), one past its timeout is ended, then the helper exits", async () => {
+  it("osvc killed with SIGKILL: its commands in flight finish (their output still read), one past its timeout is ended, then the helper exits (a daemon's pipes do not hold it)", async () => {
     // A separate node process runs commands through the compiled Exec, then is SIGKILLed: none of
     // its own exit handlers run. A step's command must not be cut halfway (a mkfs would leave a
     // device with data and no signature): it finishes, as when osvc forked it itself.
@@ -129,24 +129,26 @@ describe("spawn helper", () => {
       "  const exec = m.createExec();",
       `  exec("sh", ["-c", ${JSON.stringify(finishing)}], { onLine: (_s, l) => l.length < 20 && console.log("A", l) });`,
       `  exec("sh", ["-c", "echo $$; exec sleep 66"], { timeoutMs: 1500, onLine: (_s, l) => console.log("B", l) });`,
+      // Ends at once, but leaves a daemon holding its output pipes: not waited for once osvc is gone.
+      `  exec("sh", ["-c", "echo $$; sleep 40 & exit 0"], { onLine: (_s, l) => console.log("C", l) });`,
       "  setTimeout(() => console.log('HELPER', h.helperPid()), 300);",
       "});",
     ].join("\n");
     const node = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, OSVC_SPAWN: "" } });
     const seen: Record<string, number> = {};
     node.stdout.setEncoding("utf8").on("data", (d: string) => {
-      for (const m of d.matchAll(/^(A|B|HELPER) (\d+)$/gm)) seen[m[1]] = Number(m[2]);
+      for (const m of d.matchAll(/^(A|B|C|HELPER) (\d+)$/gm)) seen[m[1]] = Number(m[2]);
     });
     try {
-      expect(await until(() => seen.A > 0 && seen.B > 0 && seen.HELPER > 0, 20_000), JSON.stringify(seen)).toBe(true);
-      leftovers.push(seen.A, seen.B);
+      expect(await until(() => seen.A > 0 && seen.B > 0 && seen.C > 0 && seen.HELPER > 0, 20_000), JSON.stringify(seen)).toBe(true);
+      leftovers.push(seen.A, seen.B, seen.C);
       node.kill("SIGKILL");
       const killedAt = Date.now();
       expect(await until(() => existsSync(done), 10_000), "the command in flight did not finish (cut, or SIGPIPE)").toBe(true);
       expect(readFileSync(done, "utf8")).toBe("ok\n");
       expect(await until(() => !alive(seen.B), 10_000), `sleep 66 (pid ${seen.B}) outlived its 1.5 s timeout`).toBe(true);
       expect(Date.now() - killedAt).toBeLessThan(9_000);
-      expect(await until(() => !alive(seen.HELPER), 10_000), "the helper stayed after its last command").toBe(true);
+      expect(await until(() => !alive(seen.HELPER), 10_000), "the helper stayed after its last command (waiting for the pipes of the daemon C left?)").toBe(true);
     } finally {
       node.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
