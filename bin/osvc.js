@@ -1,8 +1,22 @@
-#!/usr/bin/env node
+#!/bin/sh
+":" //; if [ "${NODE_EXTRA_CA_CERTS+set}" ]; then export OSVC_SAVED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; fi; exec node "$0" "$@"
 // Runs the bundled CLI (dist/osvc.cjs, built by `npm run build`). `--version` answers before the
 // bundle is even loaded: start-up must stay close to a bare `node -e 0`. This file is CommonJS
 // (bin/package.json): that spares loading Node's ES module loader at every start.
+//
+// The line above is read by /bin/sh when this file is run as a command (`osvc`, the npm link, a
+// cluster node's `osvc`), and is a string and a comment for node. It starts node without
+// NODE_EXTRA_CA_CERTS: Node 20 parses its whole root store plus that file before running any
+// JavaScript when the variable is set (~90 ms of a ~120 ms start on a host where it names the
+// system bundle), and osvc itself makes no TLS connection except to etcd, which gets the same
+// roots from etcdRoots(). The value is handed over in OSVC_SAVED_NODE_EXTRA_CA_CERTS and put back
+// below, before anything runs: the commands osvc starts (apps, scripts) see the environment the
+// user had. `node bin/osvc.js` skips the line and works as well, paying node's full start.
 "use strict";
+if (process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
+  delete process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
+}
 const path = require("node:path");
 
 const argv = process.argv.slice(2);

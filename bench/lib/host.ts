@@ -76,11 +76,27 @@ export function timed(file: string, args: readonly string[], opts: { env?: NodeJ
   });
 }
 
-/** `node bin/osvc.js ARGS`, timed end to end (node start-up included). NO_COLOR keeps the output plain. */
-/** Runs `bin/osvc.js` of this tree, or of another build (`build`: a directory with its bin/, dist/, package.json). */
+/**
+ * Runs `bin/osvc.js ARGS` of this tree, or of another build (`build`: a directory with its bin/,
+ * dist/, package.json), as a command, the way `osvc` on the PATH runs (its #! line, not `node
+ * bin/osvc.js`): timed end to end, node start-up included. NO_COLOR keeps the output plain.
+ */
 export function osvc(args: readonly string[], build?: string): Promise<Timed> {
   const bin = build ? resolve(build, "bin/osvc.js") : osvcBin();
-  return timed(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+  return timed(bin, args, { env: { ...process.env, NO_COLOR: "1" } });
+}
+
+/**
+ * What a bare Node start costs here: `node -e 0` in this environment and, when the environment
+ * sets NODE_EXTRA_CA_CERTS (Node 20 then parses its root store at start), without it: what
+ * `osvc` run as a command pays since its launcher leaves that variable out of node's start.
+ */
+export async function nodeStart(): Promise<{ asIs: number; withoutExtraCa?: number }> {
+  const asIs = (await timed(process.execPath, ["-e", "0"])).ms;
+  if (!process.env.NODE_EXTRA_CA_CERTS) return { asIs };
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return { asIs, withoutExtraCa: (await timed(process.execPath, ["-e", "0"], { env })).ms };
 }
 
 /** The first lines of a failed command's output, for a one-line note. */

@@ -90,7 +90,7 @@ async function endPid(pid: number, graceMs: number): Promise<void> {
 }
 
 /** Starts the cluster; a port taken between our probe and etcd's bind is retried with new ports. */
-export async function startEtcd(opts: { members?: number; healthTimeoutMs?: number } = {}): Promise<TestEtcd> {
+export async function startEtcd(opts: EtcdOptions = {}): Promise<TestEtcd> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startEtcdOnce(opts);
@@ -100,7 +100,14 @@ export async function startEtcd(opts: { members?: number; healthTimeoutMs?: numb
   }
 }
 
-async function startEtcdOnce(opts: { members?: number; healthTimeoutMs?: number }): Promise<TestEtcd> {
+export interface EtcdOptions {
+  members?: number;
+  healthTimeoutMs?: number;
+  /** Client URLs over https with this server certificate and key (PEM paths); `ca` is what etcdctl trusts. Peers stay http. */
+  tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+}
+
+async function startEtcdOnce(opts: EtcdOptions): Promise<TestEtcd> {
   const n = opts.members ?? 3;
   const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-etcd-"));
   const token = `osvc-t-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -110,7 +117,7 @@ async function startEtcdOnce(opts: { members?: number; healthTimeoutMs?: number 
   const [clientPorts, peerPorts] = [[...ports].slice(0, n), [...ports].slice(n)];
   for (let i = 0; i < n; i++) {
     const name = `m${i + 1}`;
-    members.push({ name, clientUrl: `http://127.0.0.1:${clientPorts[i]}`, peerUrl: `http://127.0.0.1:${peerPorts[i]}`, dataDir: path.join(dir, name), log: path.join(dir, `${name}.log`), pid: 0 });
+    members.push({ name, clientUrl: `${opts.tls ? "https" : "http"}://127.0.0.1:${clientPorts[i]}`, peerUrl: `http://127.0.0.1:${peerPorts[i]}`, dataDir: path.join(dir, name), log: path.join(dir, `${name}.log`), pid: 0 });
   }
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
   const endpoints = members.map((m) => m.clientUrl);
@@ -132,6 +139,7 @@ async function startEtcdOnce(opts: { members?: number; healthTimeoutMs?: number 
           "--initial-cluster-state", "new",
           "--logger", "zap",
           "--log-level", "warn",
+          ...(opts.tls ? ["--cert-file", opts.tls.cert, "--key-file", opts.tls.key] : []),
         ],
         { stdio: ["ignore", fd, fd], detached: true },
       );
@@ -142,12 +150,13 @@ async function startEtcdOnce(opts: { members?: number; healthTimeoutMs?: number 
     }
   };
 
-  const ctl = (args: readonly string[]) => run(ETCDCTL_BIN, ["--endpoints", members.filter((m) => m.pid).map((m) => m.clientUrl).join(",") || endpoints.join(","), "--dial-timeout", "2s", "--command-timeout", "5s", ...args]);
+  const cacert = opts.tls ? ["--cacert", opts.tls.ca] : [];
+  const ctl = (args: readonly string[]) => run(ETCDCTL_BIN, ["--endpoints", members.filter((m) => m.pid).map((m) => m.clientUrl).join(",") || endpoints.join(","), ...cacert, "--dial-timeout", "2s", "--command-timeout", "5s", ...args]);
 
   const waitHealthy = async (which: EtcdMember[], timeoutMs: number): Promise<void> => {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const r = await run(ETCDCTL_BIN, ["--endpoints", which.map((m) => m.clientUrl).join(","), "--dial-timeout", "2s", "--command-timeout", "3s", "endpoint", "health"]);
+      const r = await run(ETCDCTL_BIN, ["--endpoints", which.map((m) => m.clientUrl).join(","), ...cacert, "--dial-timeout", "2s", "--command-timeout", "3s", "endpoint", "health"]);
       if (r.rc === 0) return;
       for (const m of which) {
         if (!alive(m.pid)) throw new Error(`etcd member ${m.name} exited:\n${existsSync(m.log) ? readFileSync(m.log, "utf8").slice(-2000) : "(no log)"}`);

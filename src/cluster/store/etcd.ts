@@ -16,6 +16,8 @@
 // on the lock key's create revision being the one we created (fencing): once the lease expired or
 // was revoked (the key went with it) or the lock was force-unlocked, nothing lands. The lease's
 // `lost` event, a watch on the lock key and a keepalive watchdog abort the lock's signal at once.
+import { readFileSync } from "node:fs";
+import * as tls from "node:tls";
 import { ConsecutiveBreaker, ExponentialBackoff, TimeoutStrategy, circuitBreaker, handleWhen, isBrokenCircuitError, noop as noPolicy, retry, timeout, wrap } from "cockatiel";
 import { Etcd3, isRecoverableError, type IOptions, type Lease, type Watcher } from "etcd3";
 import { LeaseClient } from "etcd3/lib/rpc.js";
@@ -76,12 +78,36 @@ const POLL_MAX_MS = 1_000;
 /** How long the client retries one call: a little less than the call's bound. */
 const retryBudgetMs = (callTimeoutMs: number): number => Math.max(1_000, callTimeoutMs - 500);
 
+/**
+ * The roots an https endpoint is checked against when the inventory names no `ca`: Node's own
+ * store, plus the PEM file NODE_EXTRA_CA_CERTS names. The launcher (bin/osvc.js) starts node
+ * without that variable (loading it costs ~90 ms of every start) and puts it back in the
+ * environment, so node's default TLS context lacks those roots: they are added here, where osvc
+ * makes its only TLS connections. Undefined when there is nothing to add (etcd3 then uses node's
+ * default context); a file that cannot be read is ignored, as node ignores it (with a warning).
+ */
+export function etcdRoots(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
+  const extra = env.NODE_EXTRA_CA_CERTS;
+  if (!extra) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(extra, "utf8");
+  } catch {
+    return undefined;
+  }
+  return Buffer.from([...tls.rootCertificates, pem].join("\n"));
+}
+
 function clientOptions(o: EtcdStoreOptions): IOptions {
   const callTimeout = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const https = o.endpoints.some((e) => /^https:/i.test(e));
+  // Without a `ca`: the default roots (a client certificate alone used to get an empty root list).
+  const rootCertificate = o.tls?.ca ?? (o.tls || https ? etcdRoots() : undefined);
+  const credentials = o.tls || rootCertificate ? { rootCertificate: rootCertificate ?? Buffer.from(tls.rootCertificates.join("\n")), ...(o.tls?.cert ? { certChain: o.tls.cert } : {}), ...(o.tls?.key ? { privateKey: o.tls.key } : {}) } : undefined;
   const base: IOptions = {
     hosts: [...o.endpoints],
     dialTimeout: 3_000,
-    ...(o.tls ? { credentials: { rootCertificate: o.tls.ca ?? Buffer.alloc(0), ...(o.tls.cert ? { certChain: o.tls.cert } : {}), ...(o.tls.key ? { privateKey: o.tls.key } : {}) } } : {}),
+    ...(credentials ? { credentials } : {}),
     grpcOptions: { "grpc.keepalive_time_ms": 6_000, "grpc.keepalive_timeout_ms": 3_000, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1_000 },
   };
   if (o.faultPolicy === "client-default") return base;
