@@ -7,7 +7,7 @@
 // /tmp/osvc-bench-plan-* directory), then for each N:
 //   - in-process: makePlan() as the CLI wires it, counting the host commands it runs
 //     (execStats.byFile deltas, and per driver by wrapping each provider's probe exec);
-//   - end to end: wall time of `node bin/osvc.js plan --detailed-exitcode` (1 warm-up, median of 5),
+//   - end to end: wall time of `bin/osvc.js plan --detailed-exitcode` run as a command (1 warm-up, median of 5),
 //     which must exit 0 (no changes).
 // Then `osvc destroy --auto-approve` of each object, and a check that no loop device backed by a
 // bench file and no mount under the bench directory is left (the cleanup routine runs anyway).
@@ -78,6 +78,8 @@ interface Row {
   readonly validateRange: [number, number];
   readonly beforeMs?: number;
   readonly beforeRange?: [number, number];
+  /** The before build's own validate (its start-up may differ: compare each build with itself). */
+  readonly beforeValidateMs?: number;
   readonly sys: { after?: FsCalls; before?: FsCalls };
 }
 
@@ -213,9 +215,11 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
     await osvc(cliArgs); // warm-up
     await osvc(validateArgs);
     if (BEFORE) await osvc(cliArgs, BEFORE);
+    if (BEFORE) await osvc(validateArgs, BEFORE);
     const cli: number[] = [];
     const validate: number[] = [];
     const before: number[] = [];
+    const beforeValidate: number[] = [];
     const statuses: (number | null)[] = [];
     const runs: [string, () => Promise<void>][] = [
       ["plan", async () => {
@@ -233,6 +237,10 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
         const r = await osvc(cliArgs, BEFORE);
         before.push(r.ms);
         if (r.status !== 0) console.log(`  note: osvc (before) plan ${o.name} exited ${r.status}: ${tail(r)}`);
+      }] as [string, () => Promise<void>], ["before-validate", async () => {
+        const r = await osvc(validateArgs, BEFORE);
+        beforeValidate.push(r.ms);
+        if (r.status !== 0) console.log(`  note: osvc (before) validate ${o.name} exited ${r.status}: ${tail(r)}`);
       }] as [string, () => Promise<void>]] : []),
     ];
     for (let i = 0; i < CLI_RUNS; i++) {
@@ -240,14 +248,14 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
       cleanup.check();
     }
     const sys = { after: fsCalls(osvcBin(), cliArgs), ...(BEFORE ? { before: fsCalls(`${BEFORE}/bin/osvc.js`, cliArgs) } : {}) };
-    rows.push({ n: o.n, counts: last!.counts, inprocMs: median(samples), changes: hasChanges(last!.plan), cliMs: median(cli), cliRange: [Math.min(...cli), Math.max(...cli)], cliStatuses: statuses, validateMs: median(validate), validateRange: [Math.min(...validate), Math.max(...validate)], ...(BEFORE ? { beforeMs: median(before), beforeRange: [Math.min(...before), Math.max(...before)] as [number, number] } : {}), sys });
+    rows.push({ n: o.n, counts: last!.counts, inprocMs: median(samples), changes: hasChanges(last!.plan), cliMs: median(cli), cliRange: [Math.min(...cli), Math.max(...cli)], cliStatuses: statuses, validateMs: median(validate), validateRange: [Math.min(...validate), Math.max(...validate)], ...(BEFORE ? { beforeMs: median(before), beforeRange: [Math.min(...before), Math.max(...before)] as [number, number], beforeValidateMs: median(beforeValidate) } : {}), sys });
   }
 
   const drivers = [...new Set(rows.flatMap((r) => [...r.counts.byDriver.keys()]))].sort();
   const files = [...new Set(rows.flatMap((r) => [...r.counts.byFile.keys()]))].sort();
   console.log(`\nno-op plan: host commands (in-process makePlan, execStats deltas) and wall time`);
   console.log(`  in-process ms: compile + graph + read state + probe + plan, median of ${INPROC_RUNS} after 1 warm-up`);
-  console.log(`  CLI ms: node bin/osvc.js plan --detailed-exitcode, median of ${CLI_RUNS} after 1 warm-up (node start-up included)\n`);
+  console.log(`  CLI ms: bin/osvc.js plan --detailed-exitcode (run as a command), median of ${CLI_RUNS} after 1 warm-up (node start-up included)\n`);
   const head =
     `${pad("stacks", 7)} ${pad("resources", 10)} ` +
     drivers.map((d) => pad(d, 10)).join(" ") +
@@ -270,14 +278,14 @@ async function main(cleanup: CleanupRegistry): Promise<void> {
   for (const r of rows) console.log(`  ${pad(String(r.n), 3)} stacks: ${fmtMap(r.counts.byDriverFile)}`);
 
   console.log(`\nno-op CLI plan vs validate of the same template: wall ms, median of ${CLI_RUNS} interleaved rounds (min-max); load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}\n`);
-  const head2 = `${pad("stacks", 7)} ${pad("validate", 16)} ${pad("plan", 16)} ${pad("plan÷validate", 14)}${BEFORE ? ` ${pad("plan (before)", 16)} ${pad("before÷validate", 16)}` : ""}`;
+  const head2 = `${pad("stacks", 7)} ${pad("validate", 16)} ${pad("plan", 16)} ${pad("plan÷validate", 14)}${BEFORE ? ` ${pad("plan (before)", 16)} ${pad("validate (before)", 18)} ${pad("before÷its validate", 20)}` : ""}`;
   console.log(head2);
   console.log("-".repeat(head2.length));
   const rng = (m: number, r: [number, number]) => `${fmtMs(m)} (${fmtMs(r[0])}-${fmtMs(r[1])})`;
   for (const r of rows) {
     console.log(
       `${pad(String(r.n), 7)} ${pad(rng(r.validateMs, r.validateRange), 16)} ${pad(rng(r.cliMs, r.cliRange), 16)} ${pad(`${(r.cliMs / r.validateMs).toFixed(2)}x`, 14)}` +
-        (r.beforeMs !== undefined ? ` ${pad(rng(r.beforeMs, r.beforeRange!), 16)} ${pad(`${(r.beforeMs / r.validateMs).toFixed(2)}x`, 16)}` : ""),
+        (r.beforeMs !== undefined ? ` ${pad(rng(r.beforeMs, r.beforeRange!), 16)} ${pad(fmtMs(r.beforeValidateMs!), 18)} ${pad(`${(r.beforeMs / r.beforeValidateMs!).toFixed(2)}x`, 20)}` : ""),
     );
   }
   if (rows.some((r) => r.sys.after)) {
