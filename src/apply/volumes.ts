@@ -95,16 +95,27 @@ export function volumePool(text: string): string | undefined {
   return readVolConfig(text).pool;
 }
 
+/**
+ * The environment osvc starts itself with (`node bin/osvc.js`, a vol's own action):
+ * NODE_EXTRA_CA_CERTS handed over as the launcher does it (bin/osvc.js), so that the child's node
+ * does not parse its root store at start and the child puts the variable back.
+ */
+function selfEnv(): Record<string, string | undefined> | undefined {
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  return extra === undefined ? undefined : { NODE_EXTRA_CA_CERTS: undefined, OSVC_SAVED_NODE_EXTRA_CA_CERTS: extra };
+}
+
 export function volumeHost(o: VolumeHostOptions): VolumeHost {
   const { store, namespace, nodename, exec } = o;
   const osvc = o.osvc ?? [process.execPath, process.argv[1]];
+  const env = o.osvc ? undefined : selfEnv();
   const volPath = (name: string): string => {
     const p = parseObjectPath(`${namespace}/vol/${name}`);
     if (!p.ok) throw new ProviderError(`volume name "${name}": ${p.error}`, "The volume name keyword names a vol object of this namespace: lowercase letters, digits, '.' and '-'.");
     return `${namespace}/vol/${p.path.name}`;
   };
   const run = async (name: string, args: readonly string[], log?: (line: string) => void) => {
-    const r = await exec(osvc[0], [...osvc.slice(1), volPath(name), ...args, "--root", store.root, "--node", nodename, "--color", "never"], { timeoutMs: 600_000 });
+    const r = await exec(osvc[0], [...osvc.slice(1), volPath(name), ...args, "--root", store.root, "--node", nodename, "--color", "never"], { timeoutMs: 600_000, ...(env ? { env } : {}) });
     if (log) for (const line of r.stdout.split("\n")) if (line.trim()) log(line);
     return r;
   };
@@ -141,7 +152,7 @@ export function volumeHost(o: VolumeHostOptions): VolumeHost {
       let up = false;
       let down: string | undefined;
       if (provisioned) {
-        const r = await exec(osvc[0], [...osvc.slice(1), path, "print", "status", "--format", "json", "--local", "--root", store.root, "--node", nodename, "--color", "never"], { timeoutMs: 120_000, quiet: true });
+        const r = await exec(osvc[0], [...osvc.slice(1), path, "print", "status", "--format", "json", "--local", "--root", store.root, "--node", nodename, "--color", "never"], { timeoutMs: 120_000, quiet: true, ...(env ? { env } : {}) });
         try {
           const st = JSON.parse(r.stdout) as { avail?: string; resources?: { rid: string; status: string }[] };
           up = r.exitCode === 0 && st.avail === "up";

@@ -23,7 +23,8 @@ export { prestartHelper } from "./spawn-helper.js";
 export interface ExecOptions {
   readonly input?: string;
   readonly timeoutMs?: number;
-  readonly env?: Readonly<Record<string, string>>;
+  /** Added to osvc's environment; a variable given as undefined is left out of it. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
   /** Ends the command's process group (SIGTERM, then SIGKILL) when aborted. */
   readonly signal?: AbortSignal;

@@ -79,7 +79,7 @@ describe("disk.vg on the host", () => {
     const name = vgName();
     const base = testContext({ varDir: dir });
     // record the environment of every command
-    const envs: { file: string; env?: Readonly<Record<string, string>> }[] = [];
+    const envs: { file: string; env?: Readonly<Record<string, string | undefined>> }[] = [];
     const ctx = Object.assign(Object.create(base) as typeof base, {
       exec: ((file, args, opts) => {
         envs.push({ file, env: opts?.env });
