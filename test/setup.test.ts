@@ -39,7 +39,7 @@ describe("README", () => {
     expect(q).toMatch(/^npm test\s/m);
     expect(q).toMatch(/npx .*0\.5–1\.5 s/s);
     expect(q).toMatch(/^npm link\s/m);
-    expect(q).toMatch(/alias osvc='node \$PWD\/bin\/osvc\.js'/);
+    expect(q).toMatch(/alias osvc='\$PWD\/bin\/osvc\.js'/);
   });
 });
 
