@@ -8,7 +8,7 @@ import type { Diagnostic } from "../core/diagnostics.js";
 import { formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
 import { hasChanges, type Plan } from "../plan/model.js";
 import { makePlan, type PlanOptions } from "../plan/planner.js";
-import { claimDiagnostic, crossClaims } from "../plan/claims.js";
+import { claimDiagnostic, crossClaims, heldClaims, HELD_CLAIMS_FORMAT, type HeldClaims } from "../plan/claims.js";
 import { parseDataWord } from "../provider/data-env.js";
 import { createExec } from "../provider/exec.js";
 import { isHolderDead, LOCK_FILE, parseHolder, type LockHolder } from "../state/lock.js";
@@ -125,13 +125,17 @@ function foreignNode(ev: EvaluatedTemplate, req: PlanRequest): Diagnostic[] {
   ];
 }
 
-/** Other objects' recorded states on this node; one that cannot be read is skipped (its own commands report it). */
-async function otherStates(store: StateStore, object: string): Promise<{ object: string; state: StateFile }[]> {
-  const out: { object: string; state: StateFile }[] = [];
+/**
+ * What the other objects of this node hold, from their recorded states (cached per state file: a
+ * plan does not parse every other object's whole state); one that cannot be read is skipped (its
+ * own commands report it).
+ */
+async function otherHeld(store: StateStore, object: string): Promise<{ object: string; held: HeldClaims }[]> {
+  const out: { object: string; held: HeldClaims }[] = [];
   for (const o of await store.listObjects().catch(() => [])) {
     if (o === object) continue;
-    const state = await store.readState(o).catch(() => null);
-    if (state) out.push({ object: o, state });
+    const held = await store.readDerived(o, `claims-${HELD_CLAIMS_FORMAT}`, heldClaims).catch(() => null);
+    if (held) out.push({ object: o, held });
   }
   return out;
 }
@@ -143,7 +147,7 @@ async function otherStates(store: StateStore, object: string): Promise<{ object:
  */
 async function checkClaims(plan: Plan, store: StateStore, object: string, destroy: boolean): Promise<Plan> {
   const mine = plan.changes.map((ch) => ({ rid: ch.rid, driver: ch.driver, inputs: ch.inputs, deferred: [...Object.keys(ch.deferredInputs), ...ch.unknownInputs] }));
-  const conflicts = crossClaims(mine, await otherStates(store, object));
+  const conflicts = crossClaims(mine, await otherHeld(store, object));
   if (!conflicts.length) return plan;
   if (!destroy) return { ...plan, diagnostics: [...plan.diagnostics, ...conflicts.map((c) => claimDiagnostic(object, c))] };
   const held = new Map(conflicts.map((c) => [c.rid, c]));

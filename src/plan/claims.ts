@@ -1,7 +1,7 @@
 // Cross-object claims: two objects of one node must not declare the same backing file, mount
 // point, directory, device, volume group or container: destroying one would unmount, detach or
-// delete what the other holds. Plain data in, diagnostics out (the caller reads the other
-// objects' recorded states).
+// delete what the other holds. Plain data in, diagnostics out (the caller reads what the other
+// objects' recorded states hold, through a per-state-file cache: see HELD_CLAIMS_FORMAT).
 import path from "node:path";
 import type { Diagnostic } from "../core/diagnostics.js";
 import type { StateFile } from "../state/model.js";
@@ -64,14 +64,31 @@ export function claimsOf(driver: string, inputs: Readonly<Record<string, unknown
   return out.filter((c): c is Claim => c !== undefined);
 }
 
-/** Claims of `mine` that a resource of another object's recorded state holds too. */
-export function crossClaims(mine: readonly Claimant[], others: readonly { object: string; state: StateFile }[]): ClaimConflict[] {
+/** What an object's recorded state holds on the host: [claim key, rid] pairs, in resource order. */
+export type HeldClaims = readonly (readonly [key: string, rid: string])[];
+
+/**
+ * The version of heldClaims()'s output: callers cache it per state file (StateStore.readDerived).
+ * Bump it whenever claimsOf() or heldClaims() would return something else for the same state
+ * (test/plan/claims.test.ts pins the output of a sample state and says so when it changes).
+ */
+export const HELD_CLAIMS_FORMAT = 1;
+
+/** The claims of the resources a recorded state holds: provisioned (or unknown), not followed. */
+export function heldClaims(state: StateFile): HeldClaims {
+  const out: [string, string][] = [];
+  for (const r of Object.values(state.resources)) {
+    if (r.provisioned === false || r.follow) continue;
+    for (const c of claimsOf(r.driver, r.inputs)) out.push([c.key, r.rid]);
+  }
+  return out;
+}
+
+/** Claims of `mine` that a resource of another object holds too (`held`: see heldClaims). */
+export function crossClaims(mine: readonly Claimant[], others: readonly { object: string; held: HeldClaims }[]): ClaimConflict[] {
   const held = new Map<string, { object: string; rid: string }>();
   for (const o of others) {
-    for (const r of Object.values(o.state.resources)) {
-      if (r.provisioned === false || r.follow) continue;
-      for (const c of claimsOf(r.driver, r.inputs)) if (!held.has(c.key)) held.set(c.key, { object: o.object, rid: r.rid });
-    }
+    for (const [key, rid] of o.held) if (!held.has(key)) held.set(key, { object: o.object, rid });
   }
   const out: ClaimConflict[] = [];
   for (const m of mine) {

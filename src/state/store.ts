@@ -299,6 +299,27 @@ export function renderState(state: StateFile): Buffer {
   return Buffer.concat([Buffer.from(head.slice(0, at), "utf8"), RESOURCES_OPEN, ...parts, RESOURCES_CLOSE, Buffer.from(head.slice(at + RESOURCES_EMPTY.length), "utf8")]);
 }
 
+/** state.json and the stamp of the very file read (one open file); undefined when missing or corrupt. */
+async function readStampedState(file: string): Promise<{ state: StateFile; stamp: FileStamp } | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const stamp = stampFrom(await fh.stat({ bigint: true }));
+    return { state: parseStateFile(await fh.readFile("utf8")), stamp };
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+const showStamp = (st: FileStamp): Record<string, string> => ({ dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs) });
+const parseStamp = (o: Record<string, string>): FileStamp => ({ dev: BigInt(o.dev ?? -1), ino: BigInt(o.ino ?? -1), size: BigInt(o.size ?? -1), mtimeNs: BigInt(o.mtimeNs ?? -1) });
+
 type StateRead = { kind: "missing" } | { kind: "ok"; state: StateFile } | { kind: "corrupt"; reason: string };
 
 async function readStateAt(file: string): Promise<StateRead> {
@@ -441,6 +462,45 @@ export class StateStore {
     const r = await this.loadState(path);
     if (onWarning) for (const w of r.warnings) onWarning(w);
     return r.state;
+  }
+
+  /**
+   * A value derived from an object's recorded state (`derive`: a pure function of the state), read
+   * from a cache when it was derived from the very state.json on disk now. The cache,
+   * <root>/cache/<tag>/<object>.json, holds the value and the stamp (device, inode, size, mtime)
+   * of the state.json it came from; osvc replaces state.json by a rename at every write, so any
+   * write changes the stamp and the cache no longer matches. Otherwise the state is read (through
+   * the same open file as its stamp), the value derived and the cache rewritten, best effort: a root
+   * osvc cannot write (another user, read-only, full) only has no cache. A state read from the backup
+   * (state.json missing or corrupt) is never cached. `tag` names the value and the version of
+   * `derive`. Null when the object has no state.
+   */
+  async readDerived<T>(path: ObjectRef, tag: string, derive: (state: StateFile) => T): Promise<T | null> {
+    const file = join(this.objectDir(path), OBJECT_FILES.state);
+    const cacheDir = join(this.root, "cache", tag);
+    const cacheFile = `${this.name(path).replace(/\//g, "+")}.json`;
+    const now = await stampOf(file);
+    if (now) {
+      try {
+        const c = JSON.parse((await readOrNull(join(cacheDir, cacheFile))) ?? "null") as { stamp?: Record<string, string>; value?: T } | null;
+        if (c?.stamp && "value" in c && sameStamp(parseStamp(c.stamp), now)) return c.value as T;
+      } catch {
+        // unreadable or damaged cache: derived again below
+      }
+      const read = await readStampedState(file);
+      if (read?.state.object === this.name(path)) {
+        const value = derive(read.state);
+        try {
+          await mkdir(cacheDir, { recursive: true, mode: DIR_MODE });
+          await writeFileAtomic(cacheDir, cacheFile, JSON.stringify({ stamp: showStamp(read.stamp), value }), false);
+        } catch {
+          // no cache: the next read derives it again
+        }
+        return value;
+      }
+    }
+    const state = await this.readState(path);
+    return state ? derive(state) : null;
   }
 
   /** A fresh, unwritten state (serial 0) with a new lineage. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { claimDiagnostic, claimsOf, crossClaims } from "../../src/plan/claims.js";
+import { claimDiagnostic, claimsOf, crossClaims, heldClaims, HELD_CLAIMS_FORMAT } from "../../src/plan/claims.js";
 import type { StateFile } from "../../src/state/model.js";
 
 function stateOf(object: string, resources: { rid: string; driver: string; inputs: Record<string, unknown>; provisioned?: boolean | null }[]): StateFile {
@@ -29,8 +29,8 @@ describe("cross-object claims", () => {
 
   it("finds a mount point another object's directory holds, but not what that object does not hold", () => {
     const others = [
-      { object: "a", state: stateOf("a", [{ rid: "fs#0", driver: "fs.directory", inputs: { path: "/srv/x" } }]) },
-      { object: "b", state: stateOf("b", [{ rid: "disk#0", driver: "disk.loop", inputs: { file: "/srv/b.img" }, provisioned: false }]) },
+      { object: "a", held: heldClaims(stateOf("a", [{ rid: "fs#0", driver: "fs.directory", inputs: { path: "/srv/x" } }])) },
+      { object: "b", held: heldClaims(stateOf("b", [{ rid: "disk#0", driver: "disk.loop", inputs: { file: "/srv/b.img" }, provisioned: false }])) },
     ];
     const found = crossClaims(
       [
@@ -43,5 +43,32 @@ describe("cross-object claims", () => {
     const d = claimDiagnostic("me", found[0]);
     expect(d.code).toBe("E3012");
     expect(d.summary).toBe("fs#1 of me declares the mount point /srv/x, which fs#0 of the object a holds");
+  });
+
+  it("pins what heldClaims() returns for a sample state: a change needs HELD_CLAIMS_FORMAT bumped (plans cache it per state file)", () => {
+    const sample = stateOf("s", [
+      { rid: "disk#0", driver: "disk.loop", inputs: { file: "/srv/s/../s.img" } },
+      { rid: "disk#1", driver: "disk.vg", inputs: { name: "vgs", pvs: "/dev/sdc /dev/loop4" } },
+      { rid: "disk#2", driver: "disk.loop", inputs: { file: "/srv/gone.img" }, provisioned: false },
+      { rid: "fs#0", driver: "fs.ext4", inputs: { mnt: "/srv/m", dev: "/dev/sdb1" } },
+      { rid: "fs#1", driver: "fs.directory", inputs: { path: "/srv/d" }, provisioned: null },
+      { rid: "container#0", driver: "container.podman", inputs: { name: "web" } },
+      { rid: "ip#0", driver: "ip.host", inputs: { ipname: "10.0.0.1" } },
+    ]);
+    const followed = { ...sample, resources: { ...sample.resources, "fs#2": { rid: "fs#2", driver: "fs.directory", inputs: { path: "/srv/f" }, outputs: {}, provisioned: true, follow: true, updatedAt: "t" } } } as StateFile;
+    // If this fails because claimsOf()/heldClaims() changed on purpose: update the expected list
+    // AND bump HELD_CLAIMS_FORMAT, so that no plan trusts a value cached by the previous code.
+    expect([HELD_CLAIMS_FORMAT, heldClaims(followed)]).toEqual([
+      1,
+      [
+        ["path:/srv/s.img", "disk#0"],
+        ["vg:vgs", "disk#1"],
+        ["dev:/dev/sdc", "disk#1"],
+        ["path:/srv/m", "fs#0"],
+        ["dev:/dev/sdb1", "fs#0"],
+        ["path:/srv/d", "fs#1"],
+        ["container:web", "container#0"],
+      ],
+    ]);
   });
 });

@@ -277,3 +277,59 @@ describe("state text", () => {
     expect(() => text({ ...t, serial: -1 })).toThrow(/serial/);
   });
 });
+
+describe("readDerived: a value derived from another object's state, cached per state file", () => {
+  const derive = (calls: string[]) => (s: { serial: number; resources: Record<string, ResourceState> }) => {
+    calls.push(`serial ${s.serial}`);
+    return { serial: s.serial, rids: Object.keys(s.resources) };
+  };
+  const cacheFile = () => join(root, "cache", "t-1", "web.json");
+
+  it("derives once per state file: the cache answers until state.json is written again", async () => {
+    expect(await store.readDerived("web", "t-1", derive([]))).toBeNull(); // no state: nothing cached
+    const s = store.newState("web", "n1", "v");
+    s.resources["fs#1"] = res("fs#1");
+    await store.writeState("web", s, 0);
+    const calls: string[] = [];
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 1, rids: ["fs#1"] });
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 1, rids: ["fs#1"] });
+    expect(calls).toEqual(["serial 1"]);
+    // The cached value is what answers while the stamp matches (shown by editing it):
+    const cached = JSON.parse(await readFile(cacheFile(), "utf8")) as { stamp: Record<string, string>; value: unknown };
+    expect(Object.keys(cached.stamp).sort()).toEqual(["dev", "ino", "mtimeNs", "size"]);
+    await writeFile(cacheFile(), JSON.stringify({ ...cached, value: { edited: true } }));
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ edited: true });
+    // ...and never once state.json was written again (new inode, size, mtime).
+    const s1 = (await store.readState("web"))!;
+    s1.resources["fs#2"] = res("fs#2");
+    await store.writeState("web", s1, 1);
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 2, rids: ["fs#1", "fs#2"] });
+    expect(calls).toEqual(["serial 1", "serial 2"]);
+    // Another tag (another value, or a new version of `derive`) has its own cache.
+    expect(await store.readDerived("web", "t-2", derive(calls))).toEqual({ serial: 2, rids: ["fs#1", "fs#2"] });
+    expect(calls).toHaveLength(3);
+  });
+
+  it("a damaged cache is derived again; a state read from the backup is never cached; no writable cache: still answers", async () => {
+    const s = store.newState("web", "n1", "v");
+    await store.writeState("web", s, 0);
+    await store.writeState("web", (await store.readState("web"))!, 1);
+    const calls: string[] = [];
+    await store.readDerived("web", "t-1", derive(calls));
+    await writeFile(cacheFile(), '{"stamp": {"dev"');
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 2, rids: [] });
+    expect(calls).toEqual(["serial 2", "serial 2"]);
+
+    await rm(cacheFile());
+    await writeFile(join(store.objectDir("web"), "state.json"), '{"format": 1, "lin');
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 1, rids: [] }); // the backup
+    await expect(stat(cacheFile())).rejects.toThrow(/ENOENT/);
+
+    await rm(join(root, "cache"), { recursive: true });
+    await writeFile(join(root, "cache"), "not a directory");
+    await store.writeState("web", (await store.loadState("web")).state!, 1);
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 2, rids: [] });
+    expect(await store.readDerived("web", "t-1", derive(calls))).toEqual({ serial: 2, rids: [] });
+    expect(calls.slice(-2)).toEqual(["serial 2", "serial 2"]); // derived each time, no cache
+  });
+});
