@@ -58,8 +58,25 @@ export function noteLoopChange(): void {
   changes++;
 }
 
+/**
+ * A listing started ahead of the probe (prefetchLoops), kept for the first caller after it: used
+ * once, and only when this process attached or detached nothing since it started.
+ */
+let prefetched: { readonly changes: number; readonly listing: Promise<LoopDevice[]> } | undefined;
+
+/** Starts the listing the next listLoops() call will use (`osvc plan`: while the template compiles). */
+export function prefetchLoops(exec: Exec): void {
+  if (prefetched || inFlight) return;
+  const listing = listLoops(exec);
+  listing.catch(() => undefined); // the probe that takes it reports the error
+  prefetched = { changes, listing };
+}
+
 /** The host's loop devices; one `losetup -l -J` shared by the callers asking at the same moment. */
 export function listLoops(exec: Exec): Promise<LoopDevice[]> {
+  const ahead = prefetched;
+  prefetched = undefined;
+  if (ahead && ahead.changes === changes) return ahead.listing;
   if (inFlight && inFlight.changes === changes) return inFlight.listing;
   const mine = { changes, listing: listLoopsNow(exec) };
   inFlight = mine;

@@ -26,7 +26,7 @@ import { parseBlkid } from "../fs/provider.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import type { DeviceContent } from "../../src/provider/api.js";
 import { diskLoopSpec } from "./spec.js";
-import { listLoops, noteFreshAttach, noteLoopChange, sysfsBackingRaw, type LoopDevice } from "./loops.js";
+import { listLoops, noteFreshAttach, noteLoopChange, prefetchLoops, sysfsBackingRaw, type LoopDevice } from "./loops.js";
 
 export { listLoops, parseLosetupJson, type LoopDevice } from "./loops.js";
 
@@ -443,6 +443,7 @@ export const diskLoopProvider: Provider = {
   updatable: [],
   dataBearing: true,
   probe,
+  prefetch: prefetchLoops,
   provision,
   unprovision,
   start,

@@ -5,6 +5,7 @@ import { installedConfigWriter, recordedWriteBacks, type ConfigWriter } from "..
 import { compileTexts } from "../config/index.js";
 import type { ConfigPatch } from "../core/patch.js";
 import { formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
+import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
 import { builtinCatalog, nodeEval, parseEnvOverrides, type TemplateOptions } from "./common.js";
 
@@ -18,7 +19,11 @@ export function configWriter(store: StateStore, object: string, node: string, op
   );
 }
 
-/** The edits recorded in the object's state (empty when it has none). */
-export function recordedEdits(store: StateStore): (path: ObjectPath) => Promise<ConfigPatch> {
-  return async (path) => recordedWriteBacks(await store.readState(formatObjectPath(path)).catch(() => null));
+/** The edits recorded in the object's state (empty when it has none); `seen` gets the state read. */
+export function recordedEdits(store: StateStore, seen?: (state: StateFile | null) => void): (path: ObjectPath) => Promise<ConfigPatch> {
+  return async (path) => {
+    const state = await store.readState(formatObjectPath(path)).catch(() => null);
+    seen?.(state);
+    return recordedWriteBacks(state);
+  };
 }

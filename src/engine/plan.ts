@@ -10,6 +10,7 @@ import { hasChanges, type Plan } from "../plan/model.js";
 import { makePlan, type PlanOptions } from "../plan/planner.js";
 import { claimDiagnostic, crossClaims, heldClaims, HELD_CLAIMS_FORMAT, type HeldClaims } from "../plan/claims.js";
 import { parseDataWord } from "../provider/data-env.js";
+import type { ProviderRegistry } from "../provider/registry.js";
 import { createExec } from "../provider/exec.js";
 import { isHolderDead, LOCK_FILE, parseHolder, type LockHolder } from "../state/lock.js";
 import { dataReader } from "../apply/data-reader.js";
@@ -123,6 +124,18 @@ function foreignNode(ev: EvaluatedTemplate, req: PlanRequest): Diagnostic[] {
       hint: `Run it on one of those nodes, add ${ev.nodename} to nodes, or, if this host is meant, pass --node ${ev.nodename} (or --force to apply).`,
     },
   ];
+}
+
+/**
+ * Starts the listings the probes of the drivers `state` records ask for first (Provider.prefetch):
+ * `osvc plan` calls it with the state it reads before compiling, so the host answers while the
+ * template compiles. Only a plan: a command that acts takes the object's lock first, and a listing
+ * made before a lock wait could predate what the holder did.
+ */
+export function prefetchProbes(registry: ProviderRegistry, state: StateFile | null): void {
+  if (!state) return;
+  const drivers = new Set(Object.values(state.resources).map((r) => r.driver));
+  for (const d of drivers) registry.get(d)?.prefetch?.(createExec());
 }
 
 /**

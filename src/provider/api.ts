@@ -191,6 +191,12 @@ export interface Provider {
   removalImpact?(ctx: ProbeContext, r: ResourceSpec): Promise<RemovalImpact | undefined>;
   /** Batched, read-only. Returns one Observed per resource, same order. */
   probe(ctx: ProbeContext, resources: readonly ResourceSpec[]): Promise<Observed[]>;
+  /**
+   * Starts, in the background, the read-only listing its probe asks for first, for its probe to use
+   * (`osvc plan` calls it for the drivers the recorded state names, while the template compiles).
+   * Errors are left for the probe to report.
+   */
+  prefetch?(exec: Exec): void;
   /** Idempotent. Must refuse to overwrite data it did not create. Leaves the resource up. */
   provision(ctx: ProviderContext, r: ResourceSpec): Promise<Outputs>;
   /** Destroys what provision created. Deleting something already gone is success. */

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, wri
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { diskLoopProvider as P, parseLosetupAssoc, parseLosetupJson } from "../../providers/disk-loop/provider.js";
+import { noteLoopChange } from "../../providers/disk-loop/loops.js";
 import { ProviderError } from "../../src/provider/api.js";
 import { cleanup, findmnt, loopsOf, losetupJ, makeTempDir, probeOne, res, sh, testContext } from "../helpers/host.js";
 
@@ -156,6 +157,31 @@ describe("disk.loop on the host", () => {
     expect(ctx.commands.filter((c) => c.startsWith("losetup -l")).length).toBeLessThan(6);
     for (const r of rs) expect(loopsOf(r.kw.file as string)).toEqual([]);
     for (const r of recs) await P.unprovision(ctx, r);
+  });
+
+  it("a prefetched listing (plan, while the template compiles) serves the next probe once, never after this process attached or detached", async () => {
+    const dir = makeTempDir();
+    const ctx = testContext({ varDir: dir });
+    const r = res("disk#0", "disk.loop", { file: path.join(dir, "p.img"), size: 8 * MiB });
+    const rec = res(r.rid, r.driver, r.kw, await P.provision(ctx, r));
+    const listings = () => ctx.commands.filter((c) => c.startsWith("losetup -l")).length;
+    ctx.reset();
+    P.prefetch!(ctx.exec);
+    expect((await P.probe(ctx, [rec]))[0].up).toBe(true);
+    expect(listings()).toBe(1); // the prefetched one
+    await P.probe(ctx, [rec]);
+    expect(listings()).toBe(2); // used once
+    // Prefetched while attached, then detached by this process (as a stop does, told through
+    // noteLoopChange): the probe lists again and sees it detached.
+    P.prefetch!(ctx.exec);
+    await new Promise((done) => setTimeout(done, 300));
+    const [dev] = loopsOf(r.kw.file as string);
+    expect(sh("losetup", ["-d", dev]).rc).toBe(0);
+    noteLoopChange();
+    const before = listings();
+    expect((await P.probe(ctx, [rec]))[0].up).toBe(false);
+    expect(listings()).toBe(before + 1);
+    await P.unprovision(ctx, rec);
   });
 
   it("adopts an existing file without resizing it and keeps it at unprovision", async () => {

@@ -15,6 +15,7 @@ import { planJson, renderPlanText } from "../../plan/render.js";
 import type { ObjectStatus } from "../../plan/status.js";
 import { createExec, prestartHelper } from "../../provider/exec.js";
 import { ProviderRegistry } from "../../provider/registry.js";
+import type { StateFile } from "../../state/model.js";
 import { defaultRoot, StateStore } from "../../state/store.js";
 import {
   apply,
@@ -23,6 +24,7 @@ import {
   destroyPlan,
   lockInfo,
   objectStatus,
+  prefetchProbes,
   prepare,
   probeUnrecorded,
   removeLock,
@@ -124,9 +126,10 @@ export function prepareCompiled(compiled: CompileResult, opts: EngineOptions): P
   return 1;
 }
 
-async function prepareTemplate(template: string | undefined, opts: EngineOptions): Promise<Prepared | number> {
+/** `seen`: the recorded state, read before the template compiles. */
+async function prepareTemplate(template: string | undefined, opts: EngineOptions, seen?: (state: StateFile | null) => void): Promise<Prepared | number> {
   // write-back: the values recorded as written back are replayed over the template file.
-  return prepareCompiled(await compileFromOptions(template, opts, recordedEdits(storeFor(opts))), opts);
+  return prepareCompiled(await compileFromOptions(template, opts, recordedEdits(storeFor(opts), seen)), opts);
 }
 
 export function showPlan(plan: Plan, opts: EngineOptions): void {
@@ -139,9 +142,10 @@ export function showPlan(plan: Plan, opts: EngineOptions): void {
 export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
   const req = planRequest(opts);
   if (req.refresh) requireRoot("osvc plan", " Or plan from the recorded state alone: --refresh false.");
-  const p = await prepareTemplate(template, opts);
+  const registry = new ProviderRegistry(BUILTIN_PROVIDERS);
+  const p = await prepareTemplate(template, opts, req.refresh ? (state) => prefetchProbes(registry, state) : undefined);
   if (typeof p === "number") return p;
-  const plan = await computePlan(engineContext(opts), p, req);
+  const plan = await computePlan({ ...engineContext(opts), registry }, p, req);
   const all = [...p.diagnostics, ...plan.diagnostics];
   printDiagnostics(all, p.compiled, opts.color);
   if (opts.json) process.stdout.write(JSON.stringify(planJson(plan), null, 2) + "\n");
