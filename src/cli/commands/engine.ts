@@ -142,10 +142,10 @@ export function showPlan(plan: Plan, opts: EngineOptions): void {
 export async function planCommand(template: string | undefined, opts: EngineOptions): Promise<number> {
   const req = planRequest(opts);
   if (req.refresh) requireRoot("osvc plan", " Or plan from the recorded state alone: --refresh false.");
-  const registry = new ProviderRegistry(BUILTIN_PROVIDERS);
-  const p = await prepareTemplate(template, opts, req.refresh ? (state) => prefetchProbes(registry, state) : undefined);
+  const ctx = engineContext(opts);
+  const p = await prepareTemplate(template, opts, req.refresh ? (state) => prefetchProbes(ctx.registry, state) : undefined);
   if (typeof p === "number") return p;
-  const plan = await computePlan({ ...engineContext(opts), registry }, p, req);
+  const plan = await computePlan(ctx, p, req);
   const all = [...p.diagnostics, ...plan.diagnostics];
   printDiagnostics(all, p.compiled, opts.color);
   if (opts.json) process.stdout.write(JSON.stringify(planJson(plan), null, 2) + "\n");

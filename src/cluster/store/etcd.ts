@@ -79,31 +79,30 @@ const POLL_MAX_MS = 1_000;
 const retryBudgetMs = (callTimeoutMs: number): number => Math.max(1_000, callTimeoutMs - 500);
 
 /**
- * The roots an https endpoint is checked against when the inventory names no `ca`: Node's own
- * store, plus the PEM file NODE_EXTRA_CA_CERTS names. The launcher (bin/osvc.js) starts node
+ * The roots an https endpoint is checked against when the cluster config names no `ca`: Node's
+ * own store, plus the PEM file NODE_EXTRA_CA_CERTS names. The launcher (bin/osvc.js) starts node
  * without that variable (loading it costs ~90 ms of every start) and puts it back in the
- * environment, so node's default TLS context lacks those roots: they are added here, where osvc
- * makes its only TLS connections. Undefined when there is nothing to add (etcd3 then uses node's
- * default context); a file that cannot be read is ignored, as node ignores it (with a warning).
+ * environment, so node's default TLS context lacks those roots: they are given here, where osvc
+ * makes its only TLS connections. A file that cannot be read is ignored, as node ignores it.
  */
-export function etcdRoots(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
-  const extra = env.NODE_EXTRA_CA_CERTS;
-  if (!extra) return undefined;
-  let pem: string;
+export function etcdRoots(env: NodeJS.ProcessEnv = process.env): Buffer {
+  let extra = "";
   try {
-    pem = readFileSync(extra, "utf8");
+    if (env.NODE_EXTRA_CA_CERTS) extra = readFileSync(env.NODE_EXTRA_CA_CERTS, "utf8");
   } catch {
-    return undefined;
+    // unreadable: Node's roots only
   }
-  return Buffer.from([...tls.rootCertificates, pem].join("\n"));
+  return Buffer.from([...tls.rootCertificates, ...(extra ? [extra] : [])].join("\n"));
 }
 
 function clientOptions(o: EtcdStoreOptions): IOptions {
   const callTimeout = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  // TLS files given, or https with extra roots to trust: explicit credentials (without a `ca`, the
+  // default roots: a client certificate alone used to get an empty root list); else etcd3 decides
+  // from the endpoints' scheme with node's default context.
   const https = o.endpoints.some((e) => /^https:/i.test(e));
-  // Without a `ca`: the default roots (a client certificate alone used to get an empty root list).
-  const rootCertificate = o.tls?.ca ?? (o.tls || https ? etcdRoots() : undefined);
-  const credentials = o.tls || rootCertificate ? { rootCertificate: rootCertificate ?? Buffer.from(tls.rootCertificates.join("\n")), ...(o.tls?.cert ? { certChain: o.tls.cert } : {}), ...(o.tls?.key ? { privateKey: o.tls.key } : {}) } : undefined;
+  const tlsFiles = o.tls ?? (https && process.env.NODE_EXTRA_CA_CERTS ? {} : undefined);
+  const credentials = tlsFiles && { rootCertificate: tlsFiles.ca ?? etcdRoots(), ...(tlsFiles.cert ? { certChain: tlsFiles.cert } : {}), ...(tlsFiles.key ? { privateKey: tlsFiles.key } : {}) };
   const base: IOptions = {
     hosts: [...o.endpoints],
     dialTimeout: 3_000,
