@@ -1,0 +1,50 @@
+// `osvc plan` starts the loop listing its probe needs while the template compiles (Provider.prefetch):
+// seen from outside, through a `losetup` earlier on the PATH that records each call and runs the
+// real one. A plan lists once (the prefetched listing serves the probe); a plan from the recorded
+// state alone (--refresh false) runs no command at all.
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { BIN, ROOT } from "../helpers/cli.js";
+import { loopsUnder, mountsUnder, sandbox, show } from "../helpers/e2e.js";
+
+describe("osvc plan and the loop listing", () => {
+  it("lists the loop devices once per plan, and never with --refresh false", async (ctx) => {
+    const sb = sandbox(ctx, "osvc-e2e-prefetch-");
+    const name = `prefetch${process.pid}`;
+    const tpl = sb.write(
+      "t.conf",
+      [0, 1].flatMap((i) => [`[disk#${i}]`, "type = loop", `file = ${sb.at(`d${i}.img`)}`, "size = 8m", "", `[fs#${i}]`, "type = ext4", `dev = {disk#${i}.exposed_devs[0]}`, `mnt = ${sb.at(`m${i}`)}`, ""]).join("\n"),
+    );
+    const a = await sb.osvc(["apply", tpl, "--path", name, "--auto-approve"]);
+    expect(a.code, show(a)).toBe(0);
+
+    const shims = sb.at("shims");
+    const calls = sb.at("losetup-calls");
+    mkdirSync(shims);
+    const real = spawnSync("sh", ["-c", "command -v losetup"], { encoding: "utf8" }).stdout.trim();
+    writeFileSync(path.join(shims, "losetup"), `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${real}' "$@"\n`);
+    chmodSync(path.join(shims, "losetup"), 0o755);
+    const plan = (extra: readonly string[]) =>
+      spawnSync(process.execPath, [BIN, "plan", tpl, "--path", name, "--detailed-exitcode", "--root", sb.root, ...extra], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1", PATH: `${shims}:${process.env.PATH ?? ""}` },
+      });
+
+    const off = plan(["--refresh", "false"]);
+    expect(off.status, off.stdout + off.stderr).toBe(0);
+    expect(existsSync(calls)).toBe(false);
+
+    const on = plan([]);
+    expect(on.status, on.stdout + on.stderr).toBe(0);
+    expect(on.stdout).toContain("No changes.");
+    expect(readFileSync(calls, "utf8").trim().split("\n")).toEqual(["-l -J -O NAME,BACK-FILE,BACK-INO"]);
+
+    const d = await sb.osvc(["destroy", name, "--auto-approve"]);
+    expect(d.code, show(d)).toBe(0);
+    expect(loopsUnder(sb.dir)).toEqual([]);
+    expect(mountsUnder(sb.dir)).toEqual([]);
+  });
+});
