@@ -181,6 +181,7 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
     const d = desired.get(rid)!;
     return { rid, driver: d.resource.driver!.id, kw: d.inputs, recorded: recorded[rid]?.outputs as Outputs | undefined };
   };
+  const final = new Set<string>();
   const resolveAll = (rid: string) => {
     const d = desired.get(rid)!;
     desired.set(rid, { ...d, ...desiredInputs(d.resource, lookup) });
@@ -192,12 +193,15 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
         resolveAll(rid);
         if (desired.get(rid)!.unknown.length === 0) ready.push(rid);
       }
+      for (const rid of ready) final.add(rid);
       if (ready.length === 0) break;
       const byDriver = new Map<Provider, string[]>();
       for (const rid of ready) {
         pending.delete(rid);
         const p = desired.get(rid)!.provider!;
-        byDriver.set(p, [...(byDriver.get(p) ?? []), rid]);
+        const list = byDriver.get(p);
+        if (list) list.push(rid);
+        else byDriver.set(p, [rid]);
       }
       await Promise.all(
         [...byDriver].map(async ([p, rids]) => {
@@ -232,7 +236,8 @@ export async function makePlan(input: PlanInput): Promise<Plan> {
       observed.set(rid, rec && rec.provisioned !== false ? { provisioned: rec.provisioned, up: true } : { provisioned: false, up: false });
     }
   }
-  for (const rid of desired.keys()) resolveAll(rid);
+  // Inputs resolved in a probe round are final: what they refer to was probed before them, once.
+  for (const rid of desired.keys()) if (!final.has(rid)) resolveAll(rid);
 
   // Actions.
   const mode: PlanMode = options.mode ?? (options.destroy ? "destroy" : "converge");
