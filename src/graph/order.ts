@@ -4,8 +4,23 @@ import { MinHeap } from "./heap.js";
 import { ResourceGraph } from "./graph.js";
 import type { DependencyOptions } from "./graph.js";
 
-/** @internal Kahn's algorithm over every node (barriers included). */
-export function kahn(graph: ResourceGraph): { order: string[]; complete: boolean; remaining: string[] } {
+/** Kahn's order of a graph, computed once: a ResourceGraph is complete when constructed, never changed after. */
+const kahnOrders = new WeakMap<ResourceGraph, KahnOrder>();
+
+interface KahnOrder {
+  readonly order: readonly string[];
+  readonly complete: boolean;
+  readonly remaining: readonly string[];
+}
+
+/** @internal Kahn's algorithm over every node (barriers included); buildGraph's cycle check and the orders share it. */
+export function kahn(graph: ResourceGraph): KahnOrder {
+  let k = kahnOrders.get(graph);
+  if (!k) kahnOrders.set(graph, (k = kahnOnce(graph)));
+  return k;
+}
+
+function kahnOnce(graph: ResourceGraph): KahnOrder {
   const g = graph.g;
   const indeg = new Map<string, number>();
   const barriers: string[] = [];
