@@ -1,6 +1,11 @@
 // The mount table, read from /proc/self/mountinfo: the same facts `findmnt` prints, without
 // starting a process for every look (a provider looks before and after each mount).
-import { readFile } from "node:fs/promises";
+//
+// Every look reads the file again (never a table read for someone else: the mounts change under
+// osvc); only the parsing of a text identical to the last one read is skipped. The read is
+// synchronous: the kernel writes the table from memory (no disk I/O, microseconds), whereas an
+// asynchronous read waits in Node's thread pool behind the fsyncs of an apply's state writes.
+import { readFileSync } from "node:fs";
 import type { MountEntry } from "./provider.js";
 
 /** Decodes the octal escapes of mountinfo fields (\040 is a space). */
@@ -29,6 +34,11 @@ export function parseMountinfo(text: string): MountEntry[] {
   return out;
 }
 
+let last: { readonly text: string; readonly entries: readonly MountEntry[] } | undefined;
+
+/** The mount table now (each entry frozen: callers share the parse of an unchanged table). */
 export async function readMounts(): Promise<MountEntry[]> {
-  return parseMountinfo(await readFile("/proc/self/mountinfo", "utf8"));
+  const text = readFileSync("/proc/self/mountinfo", "utf8");
+  if (last?.text !== text) last = { text, entries: parseMountinfo(text).map((e) => Object.freeze(e)) };
+  return [...last.entries];
 }
