@@ -7,6 +7,7 @@ import type { ConfigPatch } from "../core/patch.js";
 import { formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
 import type { StateFile } from "../state/model.js";
 import type { StateStore } from "../state/store.js";
+import type { RecordedRead } from "../engine/index.js";
 import { builtinCatalog, nodeEval, parseEnvOverrides, type TemplateOptions } from "./common.js";
 
 /** The config writer of `object` for a run on `node` with these options. */
@@ -19,11 +20,18 @@ export function configWriter(store: StateStore, object: string, node: string, op
   );
 }
 
-/** The edits recorded in the object's state (empty when it has none); `seen` gets the state read. */
-export function recordedEdits(store: StateStore, seen?: (state: StateFile | null) => void): (path: ObjectPath) => Promise<ConfigPatch> {
+/** The edits recorded in the object's state (empty when it has none); `seen` gets the state read (not called when it could not be read). */
+export function recordedEdits(store: StateStore, seen?: (read: RecordedRead) => void): (path: ObjectPath) => Promise<ConfigPatch> {
   return async (path) => {
-    const state = await store.readState(formatObjectPath(path)).catch(() => null);
-    seen?.(state);
+    const object = formatObjectPath(path);
+    const warnings: string[] = [];
+    let state: StateFile | null;
+    try {
+      state = await store.readState(object, (w) => warnings.push(w));
+    } catch {
+      return recordedWriteBacks(null);
+    }
+    seen?.({ object, state, warnings });
     return recordedWriteBacks(state);
   };
 }

@@ -4,7 +4,7 @@ export { nodeEval, type NodeEval } from "./node.js";
 export { listedNodes } from "./nodes.js";
 export { dependencyView, prepare, templateHash, type Prepared, type PrepareResult } from "./prepare.js";
 export type { LockRequest, PlanRequest, PlanSelection } from "./requests.js";
-export { computePlan, destroyPlan, planOptions, prefetchProbes, probeContext, standbyPlan, type DestroyRequest } from "./plan.js";
+export { computePlan, destroyPlan, planOptions, prefetchProbes, probeContext, standbyPlan, type DestroyRequest, type RecordedRead } from "./plan.js";
 export { lockInfo, removeLock, withLock, type LockInfo } from "./lock.js";
 export { apply, applyExitCode, type ApplyRequest } from "./apply.js";
 export { loadInstalled, objectStatus, resourceInfo, statusObjects, type Installed, type NodeTarget, type ResourceInfo } from "./status.js";

@@ -80,10 +80,26 @@ async function checkDataRefs(ev: EvaluatedTemplate, store: StateStore): Promise<
   return out;
 }
 
-export async function computePlan(ctx: EngineContext, p: Prepared, req: PlanRequest, destroy = false): Promise<Plan> {
+/** The recorded state of an object as a command read it (with the warnings of a read from the backup). */
+export interface RecordedRead {
+  readonly object: string;
+  readonly state: StateFile | null;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The plan of a prepared template. `recorded`: the object's state as the caller already read it
+ * (a command without the object's lock: `osvc plan`); otherwise it is read here.
+ */
+export async function computePlan(ctx: EngineContext, p: Prepared, req: PlanRequest, destroy = false, recorded?: RecordedRead): Promise<Plan> {
   const { store } = ctx;
   const object = formatObjectPath(p.compiled.evaluated.path);
-  const state = await store.readState(object, (w) => ctx.notify(`warning: ${w}\n`));
+  const notify = (w: string) => ctx.notify(`warning: ${w}\n`);
+  let state: StateFile | null;
+  if (recorded?.object === object) {
+    recorded.warnings.forEach(notify);
+    state = recorded.state;
+  } else state = await store.readState(object, notify);
   const interrupted = await reportInterrupted(ctx, object);
   const dataDiagnostics = destroy || req.mode === "stop" ? [] : await checkDataRefs(p.compiled.evaluated, store);
   const plan = await makePlan({

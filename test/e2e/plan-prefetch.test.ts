@@ -42,6 +42,23 @@ describe("osvc plan and the loop listing", () => {
     expect(on.stdout).toContain("No changes.");
     expect(readFileSync(calls, "utf8").trim().split("\n")).toEqual(["-l -J -O NAME,BACK-FILE,BACK-INO"]);
 
+    // The state is read once: the template compiles with it (recorded write-backs) and the plan
+    // is made from it (a plan takes no lock; a second read only cost a parse).
+    const stateFile = path.join(sb.objectDir(name), "state.json");
+    const trace = sb.at("plan.strace");
+    const traced = spawnSync("strace", ["-f", "-e", "trace=openat", "-o", trace, process.execPath, BIN, "plan", tpl, "--path", name, "--root", sb.root], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    expect(traced.status, traced.stdout + traced.stderr).toBe(0);
+    expect(readFileSync(trace, "utf8").split("\n").filter((l) => l.includes(`"${stateFile}"`))).toHaveLength(1);
+
+    // Read from the backup (state.json damaged): said once, and planned from it.
+    const good = readFileSync(stateFile);
+    writeFileSync(stateFile, "{");
+    const fromBackup = plan(["--refresh", "false"]);
+    writeFileSync(stateFile, good);
+    expect([0, 2], fromBackup.stdout + fromBackup.stderr).toContain(fromBackup.status);
+    expect(fromBackup.stderr.split(`${stateFile} is corrupt`)).toHaveLength(2);
+    expect(fromBackup.stderr).toContain(`using ${stateFile}.backup`);
+
     const d = await sb.osvc(["destroy", name, "--auto-approve"]);
     expect(d.code, show(d)).toBe(0);
     expect(loopsUnder(sb.dir)).toEqual([]);
