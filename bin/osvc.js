@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; if [ "${NODE_EXTRA_CA_CERTS+set}" ]; then export OSVC_SAVED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; fi; exec node "$0" "$@"
+":" //; if [ "${NODE_EXTRA_CA_CERTS+set}" ]; then export OSVC_SAVED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; fi; b=$0; if [ -L "$b" ]; then b=$(readlink -f -- "$b"); fi; d=${b%/*}/../dist; n=$(command -v node); if [ "$d/osvc.blob" -nt "$d/osvc.cjs" ] && [ -f "$d/osvc.blob.node" ] && ! [ "$n" -nt "$d/osvc.blob.node" ] && ! [ "$n" -ot "$d/osvc.blob.node" ]; then OSVC_SNAPSHOT_BIN=$b exec node --snapshot-blob "$d/osvc.blob" -- "$@"; fi; exec node "$0" "$@"
 // Runs the bundled CLI (dist/osvc.cjs, built by `npm run build`). `--version` answers before the
 // bundle is even loaded: start-up must stay close to a bare `node -e 0`. This file is CommonJS
 // (bin/package.json): that spares loading Node's ES module loader at every start.
@@ -12,6 +12,12 @@
 // roots from etcdRoots(). The value is handed over in OSVC_SAVED_NODE_EXTRA_CA_CERTS and put back
 // below, before anything runs: the commands osvc starts (apps, scripts) see the environment the
 // user had. `node bin/osvc.js` skips the line and works as well, paying node's full start.
+//
+// The line also starts node from the build's start-up snapshot (dist/osvc.blob: the CLI with its
+// modules initialized, scripts/snapshot-entry.cjs) when the snapshot is newer than the bundle and
+// the node on the PATH is the one that made it (same modification time as dist/osvc.blob.node:
+// node refuses a snapshot of another version, and exits). Arguments follow `--`, so that node
+// never reads one as its own option. Otherwise, this file runs.
 "use strict";
 if (process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS !== undefined) {
   process.env.NODE_EXTRA_CA_CERTS = process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
