@@ -1,4 +1,5 @@
-// Runs the compiled CLI (npm test builds first), as a user would.
+// Runs the compiled CLI (npm test builds first), as a user would: bin/osvc.js run as a command (its
+// launcher line: node without NODE_EXTRA_CA_CERTS, from the build's start-up snapshot).
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -14,7 +15,7 @@ export interface CliResult {
 }
 
 export function runCli(args: readonly string[], opts: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(BIN, [...args], {
     cwd: opts.cwd ?? ROOT,
     input: opts.input,
     encoding: "utf8",

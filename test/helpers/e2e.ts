@@ -278,11 +278,11 @@ export interface StartedCli {
 }
 
 /**
- * Spawns `node bin/osvc.js <args>` as the leader of its own process group (as a shell does for a
+ * Spawns `bin/osvc.js <args>` (a command, as a user runs it) as the leader of its own process group (as a shell does for a
  * foreground job): `group("SIGINT")` then emulates a terminal's Ctrl-C. Killed after `timeoutMs`.
  */
 export function startCli(args: readonly string[], opts: { timeoutMs?: number } = {}): StartedCli {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(BIN, [...args], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined },
     stdio: ["ignore", "pipe", "pipe"],
@@ -347,13 +347,13 @@ export function startCli(args: readonly string[], opts: { timeoutMs?: number } =
 }
 
 /**
- * Spawns `node bin/osvc.js <args>` in its own process group, watches its stdout line by line and
+ * Spawns `bin/osvc.js <args>` (a command) in its own process group, watches its stdout line by line and
  * sends SIGKILL to the osvc process only (not its children) as soon as a line matches `when`.
  * Then waits until the children it left (a mkfs in flight) are gone too, so the host is quiet.
  */
 export function runAndKill(args: readonly string[], when: RegExp, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<KilledRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(BIN, [...args], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -451,7 +451,7 @@ export function spawnScript(source: string, ready: RegExp): Promise<{ pid: numbe
 export function runCliAsync(args: readonly string[]): Promise<CliResult & { elapsedMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined }, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000, killSignal: "SIGKILL" });
+    const child = spawn(BIN, [...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined }, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000, killSignal: "SIGKILL" });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8");
