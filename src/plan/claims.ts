@@ -91,6 +91,7 @@ export function crossClaims(mine: readonly Claimant[], others: readonly { object
     for (const [key, rid] of o.held) if (!held.has(key)) held.set(key, { object: o.object, rid });
   }
   const out: ClaimConflict[] = [];
+  if (held.size === 0) return out; // nothing held elsewhere: no need to work out what mine claim
   for (const m of mine) {
     for (const c of claimsOf(m.driver, m.inputs, m.deferred)) {
       const h = held.get(c.key);
