@@ -17,7 +17,7 @@
 //                    without them, it runs the bundle with the code cache, ~40 ms slower.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const OUT = "dist/osvc.cjs";
@@ -86,10 +86,13 @@ if (r.status !== 0) {
 // The start-up snapshot, by the same node, without NODE_OPTIONS and NODE_EXTRA_CA_CERTS (the
 // launcher starts node without them). Checked by starting it; not fatal either.
 delete env.NODE_EXTRA_CA_CERTS;
-const snap = spawnSync(process.execPath, ["--snapshot-blob", BLOB, "--build-snapshot", "scripts/snapshot-entry.cjs"], { env, encoding: "utf8" });
-const check = snap.status === 0 ? spawnSync(process.execPath, ["--snapshot-blob", BLOB, "--", "--version"], { env, encoding: "utf8" }) : undefined;
+// Written aside, then renamed: an osvc starting meanwhile never reads a partly written snapshot.
+const blobTmp = `${BLOB}.tmp-${process.pid}`;
+const snap = spawnSync(process.execPath, ["--snapshot-blob", blobTmp, "--build-snapshot", "scripts/snapshot-entry.cjs"], { env, encoding: "utf8" });
+const check = snap.status === 0 ? spawnSync(process.execPath, ["--snapshot-blob", blobTmp, "--", "--version"], { env, encoding: "utf8" }) : undefined;
 const version = JSON.parse(readFileSync("package.json", "utf8")).version;
 if (check?.status === 0 && check.stdout === `osvc ${version}\n`) {
+  renameSync(blobTmp, BLOB);
   // The launcher compares this file's time with the node on the PATH (a shell test, no process).
   writeFileSync(BLOB_NODE, "");
   const touch = spawnSync("touch", ["-r", realpathSync(process.execPath), BLOB_NODE], { encoding: "utf8" }); // the exact time, nanoseconds included
@@ -98,6 +101,6 @@ if (check?.status === 0 && check.stdout === `osvc ${version}\n`) {
     console.warn(`bundle.mjs: warning: start-up snapshot unused (cannot copy node's time: ${touch.stderr.trim()})`);
   }
 } else {
-  rmSync(BLOB, { force: true });
+  rmSync(blobTmp, { force: true });
   console.warn(`bundle.mjs: warning: no start-up snapshot (osvc starts from the bundle and its code cache):\n${snap.stderr}${snap.stdout}${check ? check.stderr + check.stdout : ""}`);
 }
