@@ -15,7 +15,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const v8 = require("node:v8");
 
-const root = path.resolve(__dirname, "..");
+const root = realpath(path.resolve(__dirname, ".."));
 const dist = path.join(root, "dist");
 const filename = path.join(dist, "osvc.cjs");
 const example = path.join(root, "examples", "quickstart.conf");
@@ -64,6 +64,14 @@ async function warmUp() {
   if (after !== before) throw new Error(`snapshot warm-up left process listeners (${before} -> ${after}): they would run in every osvc`);
 }
 
+function realpath(p) {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
 /** Runs the CLI as `node bin/osvc.js ARGS` would (bin/osvc.js's shell line sets OSVC_SNAPSHOT_BIN). */
 function run() {
   const env = process.env;
@@ -76,7 +84,7 @@ function run() {
   // process.argv as node gives it to a script: [node, bin/osvc.js, ...args] (a vol's action runs
   // process.argv[1] again).
   process.argv.splice(1, 0, bin);
-  if (path.resolve(path.dirname(bin), "..") !== root) {
+  if (realpath(path.join(path.dirname(bin), "..")) !== root) {
     // The tree moved since the build: this heap names files under the old path. Run the tree's own.
     require("node:module").createRequire(bin)(bin);
     return;

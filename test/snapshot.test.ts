@@ -25,15 +25,17 @@ interface Run {
   readonly stderr: string;
   /** Whether node was started from a snapshot (its execve, seen by strace). */
   readonly snapshot: boolean;
+  /** Whether the bundle (dist/osvc.cjs) was read: not when the snapshot runs as built. */
+  readonly bundleRead: boolean;
 }
 
 /** Runs `bin args` as a command under strace (execve only), as a user's `osvc` runs. */
 function asCommand(bin: string, args: readonly string[], e: NodeJS.ProcessEnv = env()): Run {
   const trace = path.join(dir, `trace-${process.hrtime.bigint()}`);
-  const r = spawnSync("strace", ["-f", "-qq", "-e", "trace=execve", "-o", trace, bin, ...args], { cwd: ROOT, env: e, encoding: "utf8", timeout: 60_000 });
-  const execs = readFileSync(trace, "utf8");
+  const r = spawnSync("strace", ["-f", "-qq", "-e", "trace=execve,openat", "-o", trace, bin, ...args], { cwd: ROOT, env: e, encoding: "utf8", timeout: 60_000 });
+  const calls = readFileSync(trace, "utf8");
   rmSync(trace);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, snapshot: execs.includes('"--snapshot-blob"') };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, snapshot: calls.includes('"--snapshot-blob"'), bundleRead: /openat\([^\n]*osvc\.cjs"/.test(calls) };
 }
 
 function throughNode(bin: string, args: readonly string[], e: NodeJS.ProcessEnv = env()) {
@@ -68,11 +70,20 @@ describe("the start-up snapshot", () => {
     expect(v.snapshot, "node was not started from dist/osvc.blob (is the build's snapshot missing?)").toBe(true);
     expect(v.stdout).toBe(`osvc ${version(ROOT)}\n`);
     expect(v.code).toBe(0);
+    expect(v.bundleRead, "the snapshot ran the bundle from source").toBe(false);
     const link = path.join(dir, "osvc");
     symlinkSync(BIN, link);
     const l = asCommand(link, ["--version"]);
     expect(l.snapshot).toBe(true);
     expect(l.stdout).toBe(v.stdout);
+    expect(l.bundleRead).toBe(false);
+    // Through a symlink to the checkout's directory: the same tree, not a moved one.
+    const tree = path.join(dir, "tree");
+    symlinkSync(ROOT, tree);
+    const t = asCommand(path.join(tree, "bin/osvc.js"), ["validate", path.join(ROOT, "examples/quickstart.conf")]);
+    expect(t.snapshot).toBe(true);
+    expect(t.bundleRead).toBe(false);
+    expect(t.stdout).toContain("valid (3 resources)");
   });
 
   it("prints what `node bin/osvc.js` prints, colors and exit codes included", () => {
@@ -124,6 +135,8 @@ describe("the start-up snapshot", () => {
     const v = asCommand(path.join(d, "bin/osvc.js"), ["--version"]);
     expect(v.snapshot).toBe(true);
     expect(v.stdout).toBe("osvc 9.9.9-moved\n");
+    const b = asCommand(path.join(d, "bin/osvc.js"), ["validate", path.join(ROOT, "examples/quickstart.conf")]);
+    expect(b.bundleRead, "the moved tree's bundle runs").toBe(true);
     const r = asCommand(path.join(d, "bin/osvc.js"), ["validate", path.join(ROOT, "examples/quickstart.conf")]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain("valid (3 resources)");
