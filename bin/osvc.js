@@ -10,7 +10,7 @@
 // JavaScript when the variable is set (~90 ms of a ~120 ms start on a host where it names the
 // system bundle), and osvc itself makes no TLS connection except to etcd, which gets the same
 // roots from etcdRoots(). The value is handed over in OSVC_SAVED_NODE_EXTRA_CA_CERTS and put back
-// below, before anything runs: the commands osvc starts (apps, scripts) see the environment the
+// by the bundle's runProcess (src/cli/main.ts), before anything runs: the commands osvc starts (apps, scripts) see the environment the
 // user had. `node bin/osvc.js` skips the line and works as well, paying node's full start.
 //
 // The line also starts node from the build's start-up snapshot (dist/osvc.blob: the CLI with its
@@ -19,10 +19,6 @@
 // node refuses a snapshot of another version, and exits). Arguments follow `--`, so that node
 // never reads one as its own option. Otherwise, this file runs.
 "use strict";
-if (process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS !== undefined) {
-  process.env.NODE_EXTRA_CA_CERTS = process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
-  delete process.env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
-}
 const path = require("node:path");
 
 const argv = process.argv.slice(2);
@@ -30,17 +26,7 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V" || argv[0]
   const pkg = JSON.parse(require("node:fs").readFileSync(path.join(__dirname, "..", "package.json"), "utf8"));
   process.stdout.write(`osvc ${pkg.version}\n`);
 } else {
-  loadBundle()
-    .main(argv)
-    .then(
-      (code) => {
-        process.exitCode = code;
-      },
-      (e) => {
-        process.stderr.write(`osvc: internal error: ${e && e.stack ? e.stack : e}\n`);
-        process.exitCode = 1;
-      },
-    );
+  loadBundle().runProcess(argv); // NODE_EXTRA_CA_CERTS put back first (src/cli/main.ts)
 }
 
 // dist/osvc.cjs is CommonJS code wrapped in a function expression (see scripts/bundle.mjs). It is

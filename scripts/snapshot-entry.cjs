@@ -27,7 +27,7 @@ let outside;
 const bundleRequire = (id) => {
   try {
     return require(id);
-  } catch (e) {
+  } catch {
     outside ??= require("node:module").createRequire(filename);
     return outside(id);
   }
@@ -75,10 +75,6 @@ function realpath(p) {
 /** Runs the CLI as `node bin/osvc.js ARGS` would (bin/osvc.js's shell line sets OSVC_SNAPSHOT_BIN). */
 function run() {
   const env = process.env;
-  if (env.OSVC_SAVED_NODE_EXTRA_CA_CERTS !== undefined) {
-    env.NODE_EXTRA_CA_CERTS = env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
-    delete env.OSVC_SAVED_NODE_EXTRA_CA_CERTS;
-  }
   const bin = path.resolve(env.OSVC_SNAPSHOT_BIN || path.join(root, "bin", "osvc.js"));
   delete env.OSVC_SNAPSHOT_BIN;
   // process.argv as node gives it to a script: [node, bin/osvc.js, ...args] (a vol's action runs
@@ -89,15 +85,7 @@ function run() {
     require("node:module").createRequire(bin)(bin);
     return;
   }
-  bundle.exports.main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e) => {
-      process.stderr.write(`osvc: internal error: ${e && e.stack ? e.stack : e}\n`);
-      process.exitCode = 1;
-    },
-  );
+  bundle.exports.runProcess(process.argv.slice(2));
 }
 
 warmUp().then(

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { parseTemplate } from "../../grammar/index.js";
 import { setKeys, unsetKeys } from "../config/edit.js";
 import { choosePool, mergePools, parsePools, volumeConfig, type Pool } from "../config/pools.js";
+import { HANDED_OVER_CA_CERTS } from "../core/launcher.js";
 import { parseObjectPath, type ObjectPath } from "../core/path.js";
 import { ProviderError, type VolumeAllocation, type VolumeHost, type VolumeInfo } from "../provider/api.js";
 import { ExecError, type Exec } from "../provider/exec.js";
@@ -102,7 +103,7 @@ export function volumePool(text: string): string | undefined {
  */
 function selfEnv(): Record<string, string | undefined> | undefined {
   const extra = process.env.NODE_EXTRA_CA_CERTS;
-  return extra === undefined ? undefined : { NODE_EXTRA_CA_CERTS: undefined, OSVC_SAVED_NODE_EXTRA_CA_CERTS: extra };
+  return extra === undefined ? undefined : { NODE_EXTRA_CA_CERTS: undefined, [HANDED_OVER_CA_CERTS]: extra };
 }
 
 export function volumeHost(o: VolumeHostOptions): VolumeHost {

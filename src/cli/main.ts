@@ -1,6 +1,7 @@
 // Composition root: argv -> command -> one engine call -> a view.
 // `--version` answers before anything heavy is loaded (start-up budget: 1.5x `node -e 0`).
 import { TOP_COMMANDS } from "./top-commands.js";
+import { HANDED_OVER_CA_CERTS } from "../core/launcher.js";
 import { osvcVersion } from "./version.js";
 
 /**
@@ -11,6 +12,27 @@ export function guardOutput(stream: NodeJS.WriteStream): void {
   stream.on("error", () => {
     stream.write = (() => true) as typeof stream.write;
   });
+}
+
+/**
+ * osvc as a process (bin/osvc.js, and the start-up snapshot, scripts/snapshot-entry.cjs): the
+ * environment the user had put back first, then the command; its exit code, or an internal error.
+ */
+export function runProcess(argv: string[]): void {
+  const env = process.env;
+  if (env[HANDED_OVER_CA_CERTS] !== undefined) {
+    env.NODE_EXTRA_CA_CERTS = env[HANDED_OVER_CA_CERTS];
+    delete env[HANDED_OVER_CA_CERTS];
+  }
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`osvc: internal error: ${e instanceof Error && e.stack ? e.stack : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
