@@ -2,27 +2,34 @@
 import type { SourcePos, SourceRange } from "../src/core/diagnostics.js";
 
 export class SourceFile {
-  readonly lineStarts: number[];
+  private starts: number[] | undefined;
 
   constructor(
     readonly file: string,
     readonly text: string,
-  ) {
-    const starts = [0];
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
-    this.lineStarts = starts;
+  ) {}
+
+  /** Offsets of the line starts, found at the first position asked for (a file shown only when a diagnostic names it). */
+  get lineStarts(): readonly number[] {
+    if (!this.starts) {
+      const starts = [0];
+      for (let i = 0; i < this.text.length; i++) if (this.text.charCodeAt(i) === 10) starts.push(i + 1);
+      this.starts = starts;
+    }
+    return this.starts;
   }
 
   pos(offset: number): SourcePos {
     const o = Math.max(0, Math.min(offset, this.text.length));
+    const starts = this.lineStarts;
     let lo = 0;
-    let hi = this.lineStarts.length - 1;
+    let hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.lineStarts[mid] <= o) lo = mid;
+      if (starts[mid] <= o) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, col: o - this.lineStarts[lo] + 1, offset: o };
+    return { line: lo + 1, col: o - starts[lo] + 1, offset: o };
   }
 
   range(start: number, end: number): SourceRange {
@@ -30,9 +37,10 @@ export class SourceFile {
   }
 
   lineText(line: number): string {
-    const s = this.lineStarts[line - 1];
+    const starts = this.lineStarts;
+    const s = starts[line - 1];
     if (s === undefined) return "";
-    const e = line < this.lineStarts.length ? this.lineStarts[line] - 1 : this.text.length;
+    const e = line < starts.length ? starts[line] - 1 : this.text.length;
     return this.text.slice(s, e).replace(/\r$/, "");
   }
 }

@@ -142,7 +142,6 @@ export function sourcesOf(texts: readonly LoadedText[]): Map<string, SourceFile>
 
 /** Prints diagnostics to stderr; returns true when there are errors. */
 export function reportDiagnostics(r: CompileResult, color: ColorMode | undefined): boolean {
-  if (r.diagnostics.length === 0) return !r.ok;
   const text = renderDiagnostics(r.diagnostics, sourcesOf(r.sources), colorsFor(color, process.stderr));
   if (text) process.stderr.write(text);
   return !r.ok;
