@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; if [ "${NODE_EXTRA_CA_CERTS+set}" ]; then export OSVC_SAVED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; fi; b=$0; if [ -L "$b" ]; then b=$(readlink -f -- "$b"); fi; d=${b%/*}/../dist; n=$(command -v node); if [ "$d/osvc.blob" -nt "$d/osvc.cjs" ] && [ -f "$d/osvc.blob.node" ] && ! [ "$n" -nt "$d/osvc.blob.node" ] && ! [ "$n" -ot "$d/osvc.blob.node" ]; then OSVC_SNAPSHOT_BIN=$b exec node --snapshot-blob "$d/osvc.blob" -- "$@"; fi; exec node "$0" "$@"
+":" //; if [ "${NODE_EXTRA_CA_CERTS+set}" ]; then export OSVC_SAVED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; fi; b=$0; if [ -L "$b" ]; then b=$(readlink -f -- "$b"); fi; d=${b%/*}/../dist; if [ "$d/osvc.blob" -nt "$d/osvc.cjs" ] && [ -f "$d/osvc.blob.node" ] && n=$(command -v node) && ! [ "$n" -nt "$d/osvc.blob.node" ] && ! [ "$n" -ot "$d/osvc.blob.node" ]; then OSVC_SNAPSHOT_BIN=$b exec node --snapshot-blob "$d/osvc.blob" -- "$@"; fi; exec node "$0" "$@"
 // Runs the bundled CLI (dist/osvc.cjs, built by `npm run build`). `--version` answers before the
 // bundle is even loaded: start-up must stay close to a bare `node -e 0`. This file is CommonJS
 // (bin/package.json): that spares loading Node's ES module loader at every start.
