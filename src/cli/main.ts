@@ -35,6 +35,9 @@ export function runProcess(argv: string[]): void {
   );
 }
 
+/** Ends the spawn helper a command started (scripts/snapshot-entry.cjs: its warm-up instance). */
+export { endHelper } from "../provider/spawn-helper.js";
+
 export async function main(argv: string[]): Promise<number> {
   guardOutput(process.stdout);
   guardOutput(process.stderr);

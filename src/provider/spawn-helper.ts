@@ -462,6 +462,22 @@ export function prestartHelper(): void {
   if (process.env.OSVC_SPAWN !== "direct") ensureHelper();
 }
 
+/**
+ * Ends this process's helper now (it otherwise ends with the process): its input is closed and it
+ * exits once its commands have ended. For the start-up snapshot's warm-up instance
+ * (scripts/snapshot-entry.cjs), which must leave no child process behind.
+ */
+export function endHelper(): Promise<void> {
+  const h = current;
+  if (!h) return Promise.resolve();
+  return new Promise((done) => {
+    h.child.once("close", () => done());
+    h.child.ref(); // its pipes and itself are unref'd: this wait must keep the process running
+    for (const s of [h.child.stdout, h.child.stderr] as unknown as Socket[]) s.ref();
+    h.child.stdin.end();
+  });
+}
+
 /** The pid of this process's helper, when one runs (tests: what a lost helper does). */
 export function helperPid(): number | undefined {
   return current?.child.pid;
