@@ -3,6 +3,8 @@ import type { SourcePos, SourceRange } from "../src/core/diagnostics.js";
 
 export class SourceFile {
   private starts: number[] | undefined;
+  /** The line of the last position found: the parser asks in increasing order, mostly on the same or the next line. */
+  private lastLine = 0;
 
   constructor(
     readonly file: string,
@@ -12,8 +14,9 @@ export class SourceFile {
   /** Offsets of the line starts, found at the first position asked for (a file shown only when a diagnostic names it). */
   get lineStarts(): readonly number[] {
     if (!this.starts) {
+      // indexOf per line, not a loop per character: this runs cold (interpreted) in most osvc runs.
       const starts = [0];
-      for (let i = 0; i < this.text.length; i++) if (this.text.charCodeAt(i) === 10) starts.push(i + 1);
+      for (let i = this.text.indexOf("\n"); i >= 0; i = this.text.indexOf("\n", i + 1)) starts.push(i + 1);
       this.starts = starts;
     }
     return this.starts;
@@ -22,13 +25,16 @@ export class SourceFile {
   pos(offset: number): SourcePos {
     const o = Math.max(0, Math.min(offset, this.text.length));
     const starts = this.lineStarts;
-    let lo = 0;
+    let lo = this.lastLine;
+    if (starts[lo] <= o && (lo + 1 >= starts.length || o < starts[lo + 1])) return { line: lo + 1, col: o - starts[lo] + 1, offset: o };
+    lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (starts[mid] <= o) lo = mid;
       else hi = mid - 1;
     }
+    this.lastLine = lo;
     return { line: lo + 1, col: o - starts[lo] + 1, offset: o };
   }
 
