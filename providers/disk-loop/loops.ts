@@ -3,8 +3,9 @@
 // Callers asking at the same moment share one listing: a call joins the `losetup -l` in flight
 // when no loop device was attached or detached by this process since that listing started (so
 // every caller sees at least what this process did before it asked); else it starts its own.
-import { open, readFile, realpath, stat } from "node:fs/promises";
+import { closeSync, openSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
+import { fsyncFd } from "../../src/core/sync-io.js";
 import { ProviderError } from "../../src/provider/api.js";
 import { humanBytes } from "../../src/provider/content.js";
 import { run } from "../../src/provider/exec.js";
@@ -90,7 +91,7 @@ export function listLoops(exec: Exec): Promise<LoopDevice[]> {
 /** The loop device's backing file as sysfs shows it (with a " (deleted)" suffix when so), or undefined once it is detached. */
 export async function sysfsBackingRaw(dev: string): Promise<string | undefined> {
   try {
-    return (await readFile(`/sys/block/${path.basename(dev)}/loop/backing_file`, "utf8")).replace(/\n$/, "");
+    return readFileSync(`/sys/block/${path.basename(dev)}/loop/backing_file`, "utf8").replace(/\n$/, "");
   } catch {
     return undefined; // gone: detached
   }
@@ -105,8 +106,8 @@ const freshAttaches = new Map<string, { readonly file: string; readonly dev: num
 /** Notes that `loopDev` was attached to `file`, which osvc created a moment ago in this run. */
 export async function noteFreshAttach(loopDev: string, file: string): Promise<void> {
   try {
-    const real = await realpath(file);
-    const st = await stat(real);
+    const real = realpathSync.native(file);
+    const st = statSync(real);
     freshAttaches.set(loopDev, { file: real, dev: st.dev, ino: st.ino });
   } catch {
     freshAttaches.delete(loopDev); // not noted: the device is sampled as any other
@@ -125,13 +126,13 @@ export async function blankByConstruction(loopDev: string): Promise<string | und
   const f = freshAttaches.get(loopDev);
   if (!f || (await sysfsBackingRaw(loopDev)) !== f.file) return undefined;
   try {
-    const fh = await open(loopDev, "r");
+    const fd = openSync(loopDev, "r");
     try {
-      await fh.sync();
+      await fsyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    const st = await stat(f.file);
+    const st = statSync(f.file);
     if (!st.isFile() || st.dev !== f.dev || st.ino !== f.ino || st.blocks !== 0) return undefined;
     return `no block written: osvc created ${f.file} sparse in this run and it holds no allocated block (${humanBytes(st.size)})`;
   } catch {

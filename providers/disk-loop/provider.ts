@@ -12,7 +12,8 @@
 // stop       : detach every loop device backing the file; a mounted device is refused (the kernel
 //              would otherwise accept `losetup -d` silently and only set autoclear).
 // unprovision: stop, then delete the file only when osvc created it (recorded created_file === true).
-import { readdir, readFile, readlink, realpath, stat } from "node:fs/promises";
+import { readdirSync, realpathSync, statSync } from "node:fs";
+import { readdir, readFile, readlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { noteCreated, ProviderError } from "../../src/provider/api.js";
 import type { ProbeContext, ProbeProblem, Provider, ProviderContext, ResourceSpec, Observed } from "../../src/provider/api.js";
@@ -76,10 +77,10 @@ async function fileInfo(file: string, resolver?: PathResolver): Promise<FileInfo
     return r ? { exists: true, isFile: r.stat.isFile(), ino: r.stat.ino, real: r.real, size: r.stat.size } : { exists: false, isFile: false, real: file };
   }
   try {
-    const st = await stat(file); // follows symlinks: the loop is attached to the target
+    const st = statSync(file); // follows symlinks: the loop is attached to the target
     let real = file;
     try {
-      real = await realpath(file);
+      real = realpathSync.native(file);
     } catch {
       /* raced with a delete */
     }
@@ -135,7 +136,7 @@ async function mountsOf(_exec: Exec, dev: string): Promise<string[]> {
 
 async function holdersOf(dev: string): Promise<string[]> {
   try {
-    return await readdir(`/sys/block/${path.basename(dev)}/holders`);
+    return readdirSync(`/sys/block/${path.basename(dev)}/holders`);
   } catch {
     return [];
   }

@@ -19,7 +19,7 @@
 // facts      : formatted_by_osvc and created_mnt are recorded (ctx.recordFacts) right after the
 //              mkfs / mkdir, so an interrupted run knows what osvc made, from facts only.
 // update     : mnt_opt → `mount -o remount,...`; user/group/perm → chown/chmod.
-import { constants } from "node:fs";
+import { constants, realpathSync, statSync } from "node:fs";
 import { access, mkdtemp, readdir, realpath, rmdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -345,8 +345,8 @@ async function resolveDev(exec: Exec, spec: string, resolver?: PathResolver): Pr
     return { spec, path: r.real, kind: r.stat.isFile() ? "file" : "other", aliases: [] };
   }
   try {
-    const st = await stat(p);
-    const real = await realpath(p);
+    const st = statSync(p); // synchronous, as osvc's other file steps (src/core/sync-io.ts)
+    const real = realpathSync.native(p);
     if (st.isBlockDevice()) return { spec, path: real, kind: "block", aliases: [real] };
     if (st.isFile()) return { spec, path: real, kind: "file", aliases: [] };
     return { spec, path: real, kind: "other", aliases: [] };
@@ -368,7 +368,7 @@ async function resolveDevs(exec: Exec, specs: readonly string[], resolver?: Path
 
 async function canonicalMnt(mnt: string): Promise<string> {
   try {
-    return await realpath(mnt);
+    return realpathSync.native(mnt);
   } catch {
     return mnt;
   }
@@ -528,7 +528,7 @@ async function freshContent(dev: string): Promise<DeviceContent | undefined> {
  * through the device reaches the file. A device blank by construction (freshContent) is not sampled.
  */
 async function contentOf(exec: Exec, dev: string): Promise<DeviceContent> {
-  if ((await stat(dev)).isBlockDevice()) {
+  if (statSync(dev).isBlockDevice()) {
     const fresh = await freshContent(dev);
     if (fresh) return fresh;
     const f = await exec("blockdev", ["--flushbufs", dev]);
@@ -705,7 +705,7 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     }
     let exists = false;
     try {
-      const s = await stat(mnt);
+      const s = statSync(mnt);
       if (!s.isDirectory()) throw new ProviderError(`${mnt} exists and is not a directory`);
       exists = true;
     } catch (e) {

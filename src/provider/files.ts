@@ -1,14 +1,36 @@
 // File-system steps providers do in-process instead of spawning `truncate`, `mkdir -p`, `rm -f`
 // or `rmdir`: the same system calls those tools make, without a fork+exec each (a spawn costs
 // 1.5-2.5 ms of the main thread, see bench/README.md). Every step is logged by the caller, like a
-// command. Creation never overwrites: a sparse file is created with O_EXCL.
-import { lstatSync, type Stats } from "node:fs";
-import { open, mkdir, readFile, realpath, rmdir, stat, unlink } from "node:fs/promises";
+// command. Creation never overwrites: a sparse file is created with O_EXCL. The calls are
+// synchronous, their fsyncs not (src/core/sync-io.ts).
+import { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { unlink } from "node:fs/promises";
 import path from "node:path";
+import { fsyncFd } from "../core/sync-io.js";
 import { ProviderError } from "./api.js";
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
+}
+
+/** Writes (flag "w") or appends (flag "a") `text` to `file`, then fsyncs it (src/core/sync-io.ts). */
+async function writeDurably(file: string, flag: "w" | "a", text: string): Promise<void> {
+  const fd = openSync(file, flag, 0o600);
+  try {
+    const data = Buffer.from(text, "utf8");
+    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // gone already
+  }
 }
 
 /** Directories between `dir` and its first existing ancestor, deepest first (what `mkdir -p` would create). */
@@ -17,7 +39,7 @@ export async function missingDirs(dir: string): Promise<string[]> {
   let d = path.resolve(dir);
   while (d !== path.dirname(d)) {
     try {
-      await stat(d);
+      statSync(d);
       break;
     } catch {
       out.push(d);
@@ -35,7 +57,7 @@ export async function makeDirs(dir: string): Promise<string[]> {
   const missing = await missingDirs(dir);
   if (missing.length === 0) return [];
   try {
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new ProviderError(`cannot create directory ${dir}: ${(e as Error).message}`);
   }
@@ -47,19 +69,21 @@ export async function makeDirs(dir: string): Promise<string[]> {
  * not exist: it is opened with O_EXCL, so a file that appeared meanwhile is never truncated.
  */
 export async function createSparseFile(file: string, size: number): Promise<void> {
-  let fh;
+  let fd;
   try {
-    fh = await open(file, "wx", 0o600);
+    fd = openSync(file, "wx", 0o600);
   } catch (e) {
     if (errno(e) === "EEXIST") throw new ProviderError(`${file} appeared while osvc was creating it; refusing to overwrite it`);
     throw new ProviderError(`cannot create ${file}: ${(e as Error).message}`);
   }
   try {
-    await fh.truncate(size);
-    await fh.close();
+    try {
+      ftruncateSync(fd, size);
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(file).catch(() => undefined);
+    unlinkQuietly(file);
     throw new ProviderError(`cannot size ${file} to ${size} bytes: ${(e as Error).message}`);
   }
 }
@@ -76,13 +100,7 @@ export function fileNote(varDir: string, rid: string): string {
  */
 export async function createSparseFileNoted(file: string, size: number, note: string): Promise<void> {
   try {
-    const fh = await open(note, "w", 0o600);
-    try {
-      await fh.write(JSON.stringify({ file, size }) + "\n");
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeDurably(note, "w", JSON.stringify({ file, size }) + "\n");
   } catch (e) {
     throw new ProviderError(`cannot note the file osvc creates in ${note}: ${(e as Error).message}`);
   }
@@ -97,9 +115,9 @@ export async function createSparseFileNoted(file: string, size: number, note: st
  */
 export async function notedBlank(file: string, note: string): Promise<number | undefined> {
   try {
-    const n = JSON.parse((await readFile(note, "utf8")).trim()) as { file?: string; size?: number };
+    const n = JSON.parse(readFileSync(note, "utf8").trim()) as { file?: string; size?: number };
     if (n.file !== file || typeof n.size !== "number") return undefined;
-    const st = await stat(file);
+    const st = statSync(file);
     return st.isFile() && (st.size === n.size || st.size === 0) && st.blocks === 0 ? n.size : undefined;
   } catch {
     return undefined;
@@ -108,18 +126,18 @@ export async function notedBlank(file: string, note: string): Promise<number | u
 
 /** Sizes a file osvc took back (notedBlank) to the size it was creating it with. */
 export async function sizeFile(file: string, size: number): Promise<void> {
-  const fh = await open(file, "r+");
+  const fd = openSync(file, "r+");
   try {
-    if ((await fh.stat()).size !== size) await fh.truncate(size);
+    if (fstatSync(fd).size !== size) ftruncateSync(fd, size);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /** `rm -f file`: true when a file was removed, false when there was none. */
 export async function removeFile(file: string): Promise<boolean> {
   try {
-    await unlink(file);
+    await unlink(file); // in the thread pool: freeing a large file's blocks takes a while
     return true;
   } catch (e) {
     if (errno(e) === "ENOENT") return false;
@@ -130,7 +148,7 @@ export async function removeFile(file: string): Promise<boolean> {
 /** `rmdir dir`: true when removed; false when it is not empty, gone or not a directory (left as is). */
 export async function removeEmptyDir(dir: string): Promise<boolean> {
   try {
-    await rmdir(dir);
+    rmdirSync(dir);
     return true;
   } catch (e) {
     const c = errno(e);
@@ -172,13 +190,7 @@ export async function makeDirsNoted(dir: string, note: string): Promise<string[]
   const missing = await missingDirs(dir);
   if (missing.length === 0) return [];
   try {
-    const fh = await open(note, "a", 0o600);
-    try {
-      await fh.write(missing.map((d) => `${d}\n`).join(""));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeDurably(note, "a", missing.map((d) => `${d}\n`).join(""));
   } catch (e) {
     throw new ProviderError(`cannot note the directories osvc creates in ${note}: ${(e as Error).message}`);
   }
@@ -193,7 +205,7 @@ export async function makeDirsNoted(dir: string, note: string): Promise<string[]
 export async function removeNotedDirs(recorded: readonly string[], note: string, keep?: string): Promise<string[]> {
   let noted: string[] = [];
   try {
-    noted = (await readFile(note, "utf8")).split("\n").filter(Boolean);
+    noted = readFileSync(note, "utf8").split("\n").filter(Boolean);
   } catch {
     // no note
   }
@@ -217,12 +229,11 @@ export interface ResolvedPath {
  * lstat (plus a realpath only when the path itself is a symbolic link). undefined when the path
  * (or a symlink's target) does not exist. Make one per probe: nothing is cached across plans.
  *
- * The lstat is synchronous: a metadata lookup of a few microseconds, where a call through Node's
- * thread pool costs tens of microseconds of the main thread and waits behind the pool's other work;
- * a probe of 500 files spent ~30 ms there, most of it with callers awaiting one path after another.
+ * Synchronous, as osvc's other file steps (src/core/sync-io.ts): a probe of 500 files spent ~30 ms
+ * in the thread pool, most of it with callers awaiting one path after another.
  */
 export class PathResolver {
-  private readonly dirs = new Map<string, Promise<string>>();
+  private readonly dirs = new Map<string, string>();
 
   async resolve(p: string): Promise<ResolvedPath | undefined> {
     const abs = path.resolve(p);
@@ -230,19 +241,18 @@ export class PathResolver {
       const l = lstatSync(abs, { throwIfNoEntry: false });
       if (!l) return undefined;
       const dir = path.dirname(abs);
-      if (!l.isSymbolicLink() && dir !== abs) return { real: path.join(await this.realDir(dir), path.basename(abs)), stat: l };
-      const real = await realpath(abs);
-      return { real, stat: await stat(real) };
+      if (!l.isSymbolicLink() && dir !== abs) return { real: path.join(this.realDir(dir), path.basename(abs)), stat: l };
+      const real = realpathSync.native(abs);
+      return { real, stat: statSync(real) };
     } catch {
       return undefined;
     }
   }
 
-  private realDir(dir: string): Promise<string> {
+  private realDir(dir: string): string {
     let r = this.dirs.get(dir);
-    if (!r) {
-      r = realpath(dir);
-      r.catch(() => this.dirs.delete(dir));
+    if (r === undefined) {
+      r = realpathSync.native(dir);
       this.dirs.set(dir, r);
     }
     return r;

@@ -9,10 +9,11 @@
 //   var/               private directory for providers
 
 import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { access, copyFile, link, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { fsyncFd } from "../core/sync-io.js";
 import { OBJECT_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
 import { acquireLock, LOCK_FILE, type Lock, type LockOptions } from "./lock.js";
 import {
@@ -143,11 +144,11 @@ async function readOrNull(file: string): Promise<string | null> {
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
+  const fd = openSync(dir, "r");
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -168,9 +169,9 @@ const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.dev === b.dev && a.
 const stampFrom = (st: FileStamp): FileStamp => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs });
 
 /** The stamp of `file` now, or null when it is missing. */
-async function stampOf(file: string): Promise<FileStamp | null> {
+function stampOf(file: string): FileStamp | null {
   try {
-    return stampFrom(await stat(file, { bigint: true }));
+    return stampFrom(statSync(file, { bigint: true }));
   } catch (e) {
     if (errCode(e) === "ENOENT") return null;
     throw e;
@@ -185,17 +186,17 @@ export async function writeFileAtomic(dir: string, base: string, data: string | 
   const tmp = tempName(dir, base);
   let stamp: FileStamp;
   try {
-    const fh = await open(tmp, "wx", FILE_MODE);
+    const fd = openSync(tmp, "wx", FILE_MODE);
     try {
-      await fh.writeFile(data, "utf8");
-      await fh.sync();
-      stamp = stampFrom(await fh.stat({ bigint: true }));
+      writeFileSync(fd, data, "utf8");
+      await fsyncFd(fd);
+      stamp = stampFrom(fstatSync(fd, { bigint: true }));
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, join(dir, base));
+    renameSync(tmp, join(dir, base));
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    removeQuietly(tmp);
     throw e;
   }
   if (syncDir) await fsyncDir(dir);
@@ -210,11 +211,20 @@ export async function writeFileAtomic(dir: string, base: string, data: string | 
 async function linkFileAtomic(dir: string, from: string, to: string): Promise<void> {
   const tmp = tempName(dir, to);
   try {
-    await link(join(dir, from), tmp);
-    await rename(tmp, join(dir, to));
+    linkSync(join(dir, from), tmp);
+    renameSync(tmp, join(dir, to));
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    removeQuietly(tmp);
     throw e;
+  }
+}
+
+/** Removes a temp file left by a failed write, if it is there. */
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // never made, or already gone
   }
 }
 
@@ -479,7 +489,7 @@ export class StateStore {
     const file = join(this.objectDir(path), OBJECT_FILES.state);
     const cacheDir = join(this.root, "cache", tag);
     const cacheFile = `${this.name(path).replace(/\//g, "+")}.json`;
-    const now = await stampOf(file);
+    const now = stampOf(file);
     if (now) {
       try {
         const c = JSON.parse((await readOrNull(join(cacheDir, cacheFile))) ?? "null") as { stamp?: Record<string, string>; value?: T } | null;
@@ -542,7 +552,7 @@ export class StateStore {
       const mine = this.lastWritten.get(dir);
       this.lastWritten.delete(dir);
       let onDisk: { serial: number; lineage: string | undefined; source: StateSource | "mine" };
-      const now = mine ? await stampOf(file) : null;
+      const now = mine ? stampOf(file) : null;
       if (mine && now && sameStamp(mine.stamp, now)) {
         onDisk = { serial: mine.serial, lineage: mine.lineage, source: "mine" };
       } else {
@@ -797,7 +807,7 @@ export class JournalWriter {
       const batch = this.queue;
       this.queue = [];
       try {
-        await this.fh.write(batch.map((b) => b.line).join(""));
+        writeFileSync(this.fh.fd, batch.map((b) => b.line).join("")); // appended (opened "a"); a few hundred bytes
         await this.fh.sync();
         for (const b of batch) b.done();
       } catch (e) {
