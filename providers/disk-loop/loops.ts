@@ -2,7 +2,11 @@
 //
 // Callers asking at the same moment share one listing: a call joins the `losetup -l` in flight
 // when no loop device was attached or detached by this process since that listing started (so
-// every caller sees at least what this process did before it asked); else it starts its own.
+// every caller sees at least what this process did before it asked); else it starts its own. A
+// listing that ended less than a second ago serves too, with the devices this process detached
+// since then taken out of it (stops one after another, the second wave of a destroy): any other
+// change this process makes (an attach, a mount or unmount, a failed detach) ends its use. A stop
+// checks in sysfs, right before it detaches a device, that the device still backs its file.
 import { closeSync, openSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { fsyncFd } from "../../src/core/sync-io.js";
@@ -11,7 +15,7 @@ import { humanBytes } from "../../src/provider/content.js";
 import { run } from "../../src/provider/exec.js";
 import type { Exec } from "../../src/provider/exec.js";
 
-const DELETED_SUFFIX = " (deleted)";
+export const DELETED_SUFFIX = " (deleted)";
 
 /** One row of `losetup -l -J -O NAME,BACK-FILE,BACK-INO`. */
 export interface LoopDevice {
@@ -54,9 +58,28 @@ async function listLoopsNow(exec: Exec): Promise<LoopDevice[]> {
 let changes = 0;
 let inFlight: { readonly changes: number; readonly listing: Promise<LoopDevice[]> } | undefined;
 
+/** How long an ended listing serves (see the top of this file). */
+let reuseMs = 1000;
+/** Tests: a longer (or no) window, so that what they count does not depend on the machine's speed. */
+export function setListingReuseMs(ms: number): void {
+  reuseMs = ms;
+}
+/** The last listing that ended, while no change of this process but its own detaches came after it. */
+let last: { readonly changes: number; readonly endedAt: number; readonly devices: readonly LoopDevice[] } | undefined;
+
 /** Tells the shared listing that this process attached or detached a loop device (call it once the command ended). */
 export function noteLoopChange(): void {
   changes++;
+}
+
+/**
+ * Tells the shared listing that this process detached `name` (its `losetup -d` succeeded): the
+ * listings started before no longer serve, but the last ended one does, without that device.
+ */
+export function noteLoopDetached(name: string): void {
+  const keep = last?.changes === changes ? last : undefined;
+  changes++;
+  if (keep) last = { changes, endedAt: keep.endedAt, devices: Object.freeze(keep.devices.filter((d) => d.name !== name)) };
 }
 
 /**
@@ -79,12 +102,16 @@ export function listLoops(exec: Exec): Promise<LoopDevice[]> {
   prefetched = undefined;
   if (ahead && ahead.changes === changes) return ahead.listing;
   if (inFlight && inFlight.changes === changes) return inFlight.listing;
+  if (last && last.changes === changes && performance.now() - last.endedAt <= reuseMs) return Promise.resolve([...last.devices]);
   const mine = { changes, listing: listLoopsNow(exec) };
   inFlight = mine;
   const done = () => {
     if (inFlight === mine) inFlight = undefined;
   };
-  mine.listing.then(done, done);
+  mine.listing.then((devices) => {
+    done();
+    if (mine.changes === changes) last = { changes, endedAt: performance.now(), devices: Object.freeze([...devices]) };
+  }, done);
   return mine.listing;
 }
 

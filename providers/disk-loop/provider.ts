@@ -27,7 +27,7 @@ import { parseBlkid } from "../fs/provider.js";
 import { sampleBlank } from "../../src/provider/content.js";
 import type { DeviceContent } from "../../src/provider/api.js";
 import { diskLoopSpec } from "./spec.js";
-import { listLoops, noteFreshAttach, noteLoopChange, prefetchLoops, sysfsBackingRaw, type LoopDevice } from "./loops.js";
+import { DELETED_SUFFIX, listLoops, noteFreshAttach, noteLoopChange, noteLoopDetached, prefetchLoops, sysfsBackingRaw, type LoopDevice } from "./loops.js";
 
 export { listLoops, parseLosetupJson, type LoopDevice } from "./loops.js";
 
@@ -335,8 +335,21 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
     if (holders.length > 0) {
       throw new ProviderError(`loop device ${l.name} (${file}) is busy: held by ${holders.join(", ")}`, "stop the resources using it first");
     }
+    // The listing may be up to a second old (loops.ts): the device must still back this very
+    // file now, as sysfs says, or it is not this resource's to detach.
+    const now = await sysfsBackingRaw(l.name);
+    if (now !== (l.deleted ? `${l.backFile}${DELETED_SUFFIX}` : l.backFile)) {
+      ctx.log("info", now === undefined ? `${l.name} is already detached from ${file}` : `${l.name} no longer backs ${file} (now ${now}): left as is`);
+      continue;
+    }
     try {
-      await run(ctx.exec, "losetup", ["-d", l.name]).finally(noteLoopChange);
+      await run(ctx.exec, "losetup", ["-d", l.name]).then(
+        (r) => (noteLoopDetached(l.name), r),
+        (e: unknown) => {
+          noteLoopChange();
+          throw e;
+        },
+      );
     } catch (e) {
       if (e instanceof ExecError) {
         // Already gone (detached concurrently): fine. Anything else is a real failure.

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, wri
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { diskLoopProvider as P, parseLosetupAssoc, parseLosetupJson } from "../../providers/disk-loop/provider.js";
-import { noteLoopChange } from "../../providers/disk-loop/loops.js";
+import { noteLoopChange, setListingReuseMs } from "../../providers/disk-loop/loops.js";
 import { ProviderError } from "../../src/provider/api.js";
 import { cleanup, findmnt, loopsOf, losetupJ, makeTempDir, probeOne, res, sh, testContext } from "../helpers/host.js";
 
@@ -123,18 +123,55 @@ describe("disk.loop on the host", () => {
     for (const r of rs) expect(existsSync(r.kw.file as string)).toBe(false);
   });
 
-  it("stops in constant host work: one listing and one losetup -d per device, no listing again after the detach", async () => {
+  it("stops in constant host work: one losetup -d per device, no listing again after the detach", async () => {
     const dir = makeTempDir();
     const ctx = testContext({ varDir: dir });
     const rs = [0, 1, 2, 3].map((i) => res(`disk#${i}`, "disk.loop", { file: path.join(dir, `s${i}.img`), size: 8 * MiB }));
     const recs = [];
     for (const r of rs) recs.push(res(r.rid, r.driver, r.kw, await P.provision(ctx, r)));
     ctx.reset();
-    for (const r of recs) await P.stop(ctx, r);
+    setListingReuseMs(0); // no listing serves twice: one per stop
+    try {
+      for (const r of recs) await P.stop(ctx, r);
+    } finally {
+      setListingReuseMs(1000);
+    }
     const losetups = ctx.commands.filter((c) => c.startsWith("losetup"));
     expect(losetups.filter((c) => c.startsWith("losetup -d"))).toHaveLength(4);
     expect(losetups.filter((c) => c.startsWith("losetup -l"))).toHaveLength(4);
     for (const r of rs) expect(loopsOf(r.kw.file as string)).toEqual([]);
+    for (const r of recs) await P.unprovision(ctx, r);
+  });
+
+  it("stops one after another use one listing, minus the devices they detached; each checks in sysfs that its device still backs its file", async () => {
+    const dir = makeTempDir();
+    const ctx = testContext({ varDir: dir });
+    const rs = [0, 1, 2].map((i) => res(`disk#${i}`, "disk.loop", { file: path.join(dir, `w${i}.img`), size: 8 * MiB }));
+    const recs = [];
+    for (const r of rs) recs.push(res(r.rid, r.driver, r.kw, await P.provision(ctx, r)));
+    const other = path.join(dir, "other.img");
+    writeFileSync(other, Buffer.alloc(MiB));
+    ctx.reset();
+    setListingReuseMs(600_000); // what is counted must not depend on the machine's speed
+    let otherDev: string | undefined;
+    try {
+      await P.stop(ctx, recs[0]);
+      // Behind osvc's back, disk#1's device is detached and given to another file.
+      [otherDev] = loopsOf(rs[1].kw.file as string);
+      expect(sh("losetup", ["-d", otherDev]).rc).toBe(0);
+      expect(sh("losetup", [otherDev, other]).rc).toBe(0);
+      await P.stop(ctx, recs[1]);
+      await P.stop(ctx, recs[2]);
+    } finally {
+      setListingReuseMs(1000);
+    }
+    const losetups = ctx.commands.filter((c) => c.startsWith("losetup"));
+    expect(losetups.filter((c) => c.startsWith("losetup -l"))).toHaveLength(1);
+    expect(losetups.filter((c) => c.startsWith("losetup -d"))).toEqual([`losetup -d ${(recs[0].recorded!.exposed_devs as string[])[0]}`, `losetup -d ${(recs[2].recorded!.exposed_devs as string[])[0]}`]);
+    expect(loopsOf(other)).toEqual([otherDev]); // not disk#1's any more: left as is
+    expect(ctx.logs.some((l) => l.message === `${otherDev} no longer backs ${rs[1].kw.file as string} (now ${other}): left as is`)).toBe(true);
+    for (const r of rs) expect(loopsOf(r.kw.file as string)).toEqual([]);
+    expect(sh("losetup", ["-d", otherDev!]).rc).toBe(0);
     for (const r of recs) await P.unprovision(ctx, r);
   });
 
@@ -169,8 +206,13 @@ describe("disk.loop on the host", () => {
     P.prefetch!(ctx.exec);
     expect((await P.probe(ctx, [rec]))[0].up).toBe(true);
     expect(listings()).toBe(1); // the prefetched one
-    await P.probe(ctx, [rec]);
-    expect(listings()).toBe(2); // used once
+    setListingReuseMs(0);
+    try {
+      await P.probe(ctx, [rec]);
+    } finally {
+      setListingReuseMs(1000);
+    }
+    expect(listings()).toBe(2); // used once (then only as any listing that ended less than a second ago)
     // Prefetched while attached, then detached by this process (as a stop does, told through
     // noteLoopChange): the probe lists again and sees it detached.
     P.prefetch!(ctx.exec);
