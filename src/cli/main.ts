@@ -53,6 +53,10 @@ export async function main(argv: string[]): Promise<number> {
       return objectMain(argv, color);
     }
   }
+  // The commands that run many host commands start the spawn helper first: python's start
+  // (~30 ms) then overlaps osvc's own (the CLI, the template, the plan) instead of delaying the
+  // first probe. The commands start it again (a no-op) where they need it.
+  if (argv[0] === "apply" || argv[0] === "destroy") (await import("../provider/spawn-helper.js")).prestartHelper();
   const { buildProgram } = await import("./program.js");
   return buildProgram().run(argv);
 }
