@@ -1,12 +1,16 @@
 // The spawn helper: a small resident python3 process that starts host commands on osvc's behalf.
 //
 // Why: Node forks its whole process for each command (libuv's fork + exec; ~2 ms of osvc's CPU
-// per command from an 80-190 MB process, see bench/spawn), where python's subprocess module
-// starts a command with vfork from a ~10 MB process. The helper keeps every guarantee of the one
-// Exec: commands are argument arrays (subprocess.Popen with a list, no shell), each in its own
-// session and process group (start_new_session), signal dispositions restored (restore_signals),
-// no file descriptor leaked (close_fds), stdin fed or /dev/null, stdout and stderr captured apart
-// as they come, and the command's exit seen through a pidfd (no SIGCHLD race). Timeouts, aborts
+// per command from an 80-190 MB process, see bench/spawn), where python starts a command with
+// vfork from a ~10 MB process (os.posix_spawn; subprocess.Popen for a command with a working
+// directory, which posix_spawn cannot set). The helper keeps every guarantee of the one Exec:
+// commands are argument arrays (no shell), each in its own session and process group (setsid),
+// signal dispositions restored (SIGPIPE and SIGXFSZ, which python ignores), no file descriptor
+// leaked (the helper closes what it inherited at its start, its own are close-on-exec), stdin fed
+// or /dev/null, stdout and stderr captured apart as they come, and the command's exit seen
+// through a pidfd (no SIGCHLD race). The helper imports neither subprocess nor signal up front:
+// their imports (locale, re, enum) were two thirds of its start, which delays osvc's first
+// probe (bench/README.md, seventh pass). Timeouts, aborts
 // and endRunning() stay with the Exec: it signals the command's group itself, by the pid the
 // helper reports when the command started; when osvc exits, its exit hook SIGKILLs the groups
 // still running, as before. When osvc dies without it (SIGKILL, a crash), the helper reads EOF on
@@ -45,14 +49,33 @@ import type { Readable, Writable } from "node:stream";
 export const KILL_GRACE_MS = 5_000;
 
 export const HELPER_SOURCE = String.raw`
-import os, sys, selectors, subprocess, signal, time
+import os, sys, select, time
 
-sel = selectors.DefaultSelector()
+# Signal numbers from osvc (node's os.constants.signals): no "signal" module, whose import (enum)
+# costs as much as the rest of this start. A command starts with os.posix_spawn (vfork): no
+# "subprocess" import either, except for a command with a working directory (posix_spawn cannot
+# change it), imported at its first use.
+SIGTERM, SIGKILL, SIGPIPE, SIGXFSZ = (int(a) for a in sys.argv[1:5])
+KILL_GRACE = ${KILL_GRACE_MS / 1000}  # seconds between SIGTERM and SIGKILL, as osvc's own timeouts
+
+# What osvc itself inherited open (not close-on-exec) is no command's business: closed here, once,
+# so that a command gets only its own stdin, stdout and stderr.
+os.closerange(3, 1 << 20)
+ep = select.epoll()
+watched = {}  # fd -> None (osvc's requests) | (id, kind): b"1"/b"2" output, b"x" exit (pidfd), b"w" input
 kids = {}
 inbuf = bytearray()
 out = bytearray()
 orphaned = False  # osvc is gone: its commands run to their end (or their timeout), output dropped
-KILL_GRACE = ${KILL_GRACE_MS / 1000}  # seconds between SIGTERM and SIGKILL, as osvc's own timeouts
+subprocess = None
+
+def watch(fd, events, data):
+    ep.register(fd, events)
+    watched[fd] = data
+
+def unwatch(fd):
+    ep.unregister(fd)
+    del watched[fd]
 
 def frame(*fields):
     if orphaned:
@@ -73,12 +96,15 @@ def orphan():
     global orphaned
     orphaned = True
     out.clear()
-    try:
-        sel.unregister(0)
-    except (KeyError, ValueError):
-        pass
+    if 0 in watched:
+        unwatch(0)
     for i in list(kids):
         finish(i)
+
+def close_output(k, fd):
+    unwatch(fd)
+    os.close(fd)
+    k["open"].remove(fd)
 
 def finish(i):
     k = kids[i]
@@ -86,41 +112,81 @@ def finish(i):
         return
     # Once osvc is gone, a command that has ended is not waited for any more: a daemon it left
     # may hold its output pipes open for as long as it runs.
-    for f in (k["popen"].stdout, k["popen"].stderr):
-        if not f.closed:
-            sel.unregister(f.fileno())
-            f.close()
+    for fd in list(k["open"]):
+        close_output(k, fd)
+    if k.get("w") is not None:  # input it never read
+        unwatch(k["w"])
+        os.close(k["w"])
     frame(b"exit", i, b"%d" % k["status"])
     os.close(k["pidfd"])
     del kids[i]
 
-def start(i, cwd, env, path, argv, data, timeout):
-    try:
-        p = subprocess.Popen(argv, executable=path, cwd=cwd or None, env=env,
+def spawn(cwd, env, path, argv, data):
+    # -> (pid, stdout fd, stderr fd, stdin fd or None, the Popen to tell of the reaping or None)
+    global subprocess
+    if cwd:
+        if subprocess is None:
+            import subprocess
+        p = subprocess.Popen(argv, executable=path, cwd=cwd, env=env,
                              stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True, restore_signals=True, close_fds=True, bufsize=0)
-    except OSError as e:
-        frame(b"err", i, b"%d" % (e.errno or 0))
+        fds = [os.dup(f.fileno()) for f in (p.stdout, p.stderr, p.stdin) if f is not None]
+        for f in (p.stdout, p.stderr, p.stdin):
+            if f is not None:
+                f.close()
+        return p.pid, fds[0], fds[1], fds[2] if data is not None else None, p
+    # The pipes are close-on-exec (PEP 446): the command gets only its own stdin, stdout and stderr.
+    made = []
+    try:
+        r1, w1 = os.pipe()
+        made += [r1, w1]
+        r2, w2 = os.pipe()
+        made += [r2, w2]
+        if data is None:
+            acts = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+        else:
+            r0, w0 = os.pipe()
+            made += [r0, w0]
+            acts = [(os.POSIX_SPAWN_DUP2, r0, 0)]
+        acts += [(os.POSIX_SPAWN_DUP2, w1, 1), (os.POSIX_SPAWN_DUP2, w2, 2)]
+        pid = os.posix_spawn(path, argv, env, file_actions=acts, setsid=True, setsigdef=(SIGPIPE, SIGXFSZ))
+    except BaseException:
+        for fd in made:
+            os.close(fd)
+        raise
+    os.close(w1)
+    os.close(w2)
+    if data is None:
+        return pid, r1, r2, None, None
+    os.close(r0)
+    return pid, r1, r2, w0, None
+
+def start(i, cwd, env, path, argv, data, timeout):
+    try:
+        pid, o, e, w, popen = spawn(cwd, env, path, argv, data)
+    except OSError as ex:
+        frame(b"err", i, b"%d" % (ex.errno or 0))
         return
-    except Exception as e:  # a request Popen refuses: that command only
-        frame(b"bad", i, repr(e).encode("utf-8", "replace"))
+    except Exception as ex:  # a request the spawn refuses: that command only
+        frame(b"bad", i, repr(ex).encode("utf-8", "replace"))
         return
-    k = {"pid": p.pid, "popen": p, "status": None, "open": 2, "pidfd": os.pidfd_open(p.pid),
-         "deadline": time.monotonic() + timeout, "signal": signal.SIGTERM}
+    k = {"pid": pid, "popen": popen, "status": None, "open": [o, e], "pidfd": os.pidfd_open(pid),
+         "deadline": time.monotonic() + timeout, "signal": SIGTERM}
     kids[i] = k
-    frame(b"start", i, b"%d" % p.pid)
+    frame(b"start", i, b"%d" % pid)
     flush()
-    sel.register(p.stdout.fileno(), selectors.EVENT_READ, (i, b"1", p.stdout))
-    sel.register(p.stderr.fileno(), selectors.EVENT_READ, (i, b"2", p.stderr))
-    sel.register(k["pidfd"], selectors.EVENT_READ, (i, b"x", None))
-    if data is not None:
+    watch(o, select.EPOLLIN, (i, b"1"))
+    watch(e, select.EPOLLIN, (i, b"2"))
+    watch(k["pidfd"], select.EPOLLIN, (i, b"x"))
+    if w is not None:
         if data:
             k["input"] = memoryview(data)
-            os.set_blocking(p.stdin.fileno(), False)
-            sel.register(p.stdin.fileno(), selectors.EVENT_WRITE, (i, b"w", p.stdin))
+            k["w"] = w
+            os.set_blocking(w, False)
+            watch(w, select.EPOLLOUT, (i, b"w"))
         else:
-            p.stdin.close()
+            os.close(w)
 
 def request(p):
     op, i, rest = p.split(b"\0", 2)
@@ -147,7 +213,7 @@ def expire():
             except OSError:
                 pass
             k["deadline"] = now + KILL_GRACE
-            k["signal"] = signal.SIGKILL
+            k["signal"] = SIGKILL
         left = k["deadline"] - now
         wait = left if wait is None else min(wait, left)
     return wait
@@ -155,12 +221,16 @@ def expire():
 os.close(os.pidfd_open(os.getpid()))
 frame(b"ready", b"0")
 flush()
-sel.register(0, selectors.EVENT_READ, None)
+watch(0, select.EPOLLIN, None)
 while True:
     if orphaned and not kids:
         sys.exit(0)
-    for key, _ in sel.select(expire() if orphaned else None):
-        if key.data is None:
+    wait = expire() if orphaned else None
+    for fd, _ in ep.poll(-1 if wait is None else wait):
+        if fd not in watched:
+            continue  # dropped earlier in this batch (osvc gone, the command ended)
+        data = watched[fd]
+        if data is None:
             d = os.read(0, 262144)
             if not d:
                 orphan()  # osvc ended (even by SIGKILL): let its commands finish, as steps do
@@ -174,36 +244,36 @@ while True:
                 del inbuf[:8 + n]
                 request(p)
             continue
-        i, kind, f = key.data
+        i, kind = data
         k = kids.get(i)
         if k is None:
-            continue  # dropped earlier in this batch (osvc gone, the command ended)
+            continue
         if kind == b"x":
             pid, status = os.waitpid(k["pid"], os.WNOHANG)
             if pid:
                 k["status"] = status
-                k["popen"].returncode = status  # reaped here: Popen must not wait for it again
-                sel.unregister(key.fd)
+                if k["popen"] is not None:
+                    k["popen"].returncode = status  # reaped here: Popen must not wait for it again
+                unwatch(fd)
                 finish(i)
         elif kind == b"w":
             try:
-                n = os.write(key.fd, k["input"])
+                n = os.write(fd, k["input"])
                 k["input"] = k["input"][n:]
             except BlockingIOError:
                 continue
             except OSError:
                 k["input"] = b""  # the command closed its stdin: the rest is not read
             if not k["input"]:
-                sel.unregister(key.fd)
-                f.close()
+                unwatch(fd)
+                os.close(fd)
+                k["w"] = None
         else:
-            d = os.read(key.fd, 65536)
+            d = os.read(fd, 65536)
             if d:
                 frame(b"out", i, kind, d)
             else:
-                sel.unregister(key.fd)
-                f.close()
-                k["open"] -= 1
+                close_output(k, fd)
                 finish(i)
     flush()
 `;
@@ -279,7 +349,9 @@ class Helper {
     private readonly onEnd: (why: string, usable: boolean) => void,
   ) {
     // Its own session too: a terminal's Ctrl-C reaches osvc only (osvc decides, see exec.ts).
-    this.child = spawn(python, ["-I", "-S", "-c", HELPER_SOURCE], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const sig = constants.signals;
+    const numbers = [sig.SIGTERM, sig.SIGKILL, sig.SIGPIPE, sig.SIGXFSZ].map(String);
+    this.child = spawn(python, ["-I", "-S", "-c", HELPER_SOURCE, ...numbers], { stdio: ["pipe", "pipe", "pipe"], detached: true });
     this.child.unref();
     this.pipe("stdout").unref();
     this.pipe("stderr").unref();

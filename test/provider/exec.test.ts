@@ -81,6 +81,26 @@ for (const mode of ["helper", "direct"] as const) {
         expect(pgrp).not.toBe(process.pid);
       });
 
+      it("starts each command with default signal dispositions (and, through the helper, only its own stdin, stdout and stderr open), with or without a working directory or input", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-fds-"));
+        try {
+          // SigIgn: the signals ignored (a hex mask); python and node ignore SIGPIPE (13) and SIGXFSZ (25) themselves.
+          const script = 'grep "^SigIgn" /proc/self/status; ls /proc/self/fd';
+          for (const opts of [{}, { cwd: dir }, { input: "x" }, { cwd: dir, input: "x" }]) {
+            const r = await exec("sh", ["-c", script], opts);
+            expect(r.exitCode, JSON.stringify(opts)).toBe(0);
+            const [ign, ...fds] = r.stdout.trim().split("\n");
+            const mask = BigInt(`0x${ign.split(/\s+/)[1]}`);
+            for (const sig of [13n, 25n]) expect(mask & (1n << (sig - 1n)), `${JSON.stringify(opts)}: signal ${sig} ignored`).toBe(0n);
+            // 0, 1, 2, and the one ls opens to read /proc/self/fd. Started directly, a command also
+            // gets what osvc itself inherited open (here from the test runner): Node cannot close it.
+            if (mode === "helper") expect(fds.map(Number).filter((fd) => fd > 2).length, `${JSON.stringify(opts)}: ${fds.join(" ")}`).toBeLessThanOrEqual(1);
+          }
+        } finally {
+          rmSync(dir, { recursive: true });
+        }
+      });
+
       it("names the signal that ended a command, never 'exit code -1'", async () => {
         const r = await exec("sh", ["-c", "kill -INT $$"]);
         expect(r.signal).toBe("SIGINT");

@@ -59,6 +59,7 @@ describe("spawn helper", () => {
     // The source is a constant; requests are parsed as NUL-separated data (argv, env, cwd, stdin).
     expect(HELPER_SOURCE).not.toMatch(/\beval\(|\bexec\(|shell=True/);
     expect(HELPER_SOURCE).toMatch(/start_new_session=True, restore_signals=True, close_fds=True/);
+    expect(HELPER_SOURCE).toMatch(/os\.posix_spawn\(path, argv, env, file_actions=acts, setsid=True, setsigdef=\(SIGPIPE, SIGXFSZ\)\)/);
   });
 
   it("argument values that look like shell syntax or options stay single arguments", async () => {
