@@ -60,7 +60,12 @@ KILL_GRACE = ${KILL_GRACE_MS / 1000}  # seconds between SIGTERM and SIGKILL, as 
 
 # What osvc itself inherited open (not close-on-exec) is no command's business: closed here, once,
 # so that a command gets only its own stdin, stdout and stderr.
-os.closerange(3, 1 << 20)
+for fd in [int(n) for n in os.listdir("/proc/self/fd")]:
+    if fd > 2:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the directory listing's own
 ep = select.epoll()
 watched = {}  # fd -> None (osvc's requests) | (id, kind): b"1"/b"2" output, b"x" exit (pidfd), b"w" input
 kids = {}
