@@ -181,6 +181,8 @@ def start(i, cwd, env, path, argv, data, timeout):
     kids[i] = k
     frame(b"start", i, b"%d" % pid)
     flush()
+    for fd in (o, e):
+        os.set_blocking(fd, False)  # a read never waits: the loop goes on with the other commands
     watch(o, select.EPOLLIN, (i, b"1"))
     watch(e, select.EPOLLIN, (i, b"2"))
     watch(k["pidfd"], select.EPOLLIN, (i, b"x"))
@@ -231,10 +233,11 @@ while True:
     if orphaned and not kids:
         sys.exit(0)
     wait = expire() if orphaned else None
-    for fd, _ in ep.poll(-1 if wait is None else wait):
-        if fd not in watched:
+    # Each event with the registration it was for: a descriptor closed earlier in this batch may
+    # be reused by a command started in it (its event then is not the new one's).
+    for fd, data in [(fd, watched.get(fd, False)) for fd, _ in ep.poll(-1 if wait is None else wait)]:
+        if data is False or watched.get(fd, False) is not data:
             continue  # dropped earlier in this batch (osvc gone, the command ended)
-        data = watched[fd]
         if data is None:
             d = os.read(0, 262144)
             if not d:
@@ -274,7 +277,10 @@ while True:
                 os.close(fd)
                 k["w"] = None
         else:
-            d = os.read(fd, 65536)
+            try:
+                d = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
             if d:
                 frame(b"out", i, kind, d)
             else:

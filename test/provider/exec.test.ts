@@ -4,16 +4,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive } from "../helpers/proc.js";
 import { createExec, endRunning, ExecError, exitText, prestartHelper, resolveCommand, runningCommands } from "../../src/provider/exec.js";
 import { helperPid, helperUnusable } from "../../src/provider/spawn-helper.js";
 
 const exec = createExec();
 
-function alive(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}`)) return false;
-  const st = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return !/^\d+ \(.*\) [ZX] /.test(st);
-}
 
 async function gone(pid: number, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -6,16 +6,13 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { alive } from "../helpers/proc.js";
 import { createExec, endRunning, prestartHelper } from "../../src/provider/exec.js";
 import { HELPER_SOURCE, helperPid, helperUnusable, waitStatus } from "../../src/provider/spawn-helper.js";
 import { ROOT } from "../helpers/cli.js";
 
 const exec = createExec();
 
-function alive(pid: number): boolean {
-  if (!existsSync(`/proc/${pid}`)) return false;
-  return !/^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-}
 
 async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;
