@@ -28,6 +28,7 @@ import { readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { BUILTIN_DRIVER_SPECS, DEFAULT_DRIVER_TYPES } from "../providers/catalog.js";
+import { setListingReuseMs } from "../providers/disk-loop/loops.js";
 import { BUILTIN_PROVIDERS } from "../providers/index.js";
 import { osvcVersion } from "../src/cli/version.js";
 import { compileTexts, KeywordCatalog } from "../src/config/index.js";
@@ -92,6 +93,9 @@ const bump = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?
 
 /** A no-op plan computed in-process exactly as `osvc plan` wires it, with its host commands counted. */
 async function inProcessPlan(obj: Obj, root: string, catalog: KeywordCatalog): Promise<{ plan: Plan; counts: Counts; ms: number }> {
+  // Each plan lists the loop devices itself, as `osvc plan` (a process of its own) does: in one
+  // process, a listing less than a second old would serve the next plan.
+  setListingReuseMs(0);
   const byDriver = new Map<string, number>();
   const byDriverFile = new Map<string, number>();
   // Each provider's probe gets an exec that tags its commands with the driver id.
