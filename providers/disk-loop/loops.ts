@@ -60,9 +60,11 @@ let inFlight: { readonly changes: number; readonly listing: Promise<LoopDevice[]
 
 /** How long an ended listing serves (see the top of this file). */
 let reuseMs = 1000;
-/** Tests: a longer (or no) window, so that what they count does not depend on the machine's speed. */
-export function setListingReuseMs(ms: number): void {
+/** Tests: a longer (or no) window, so that what they count does not depend on the machine's speed; the window it replaces. */
+export function setListingReuseMs(ms: number): number {
+  const was = reuseMs;
   reuseMs = ms;
+  return was;
 }
 /** The last listing that ended, while no change of this process but its own detaches came after it. */
 let last: { readonly changes: number; readonly endedAt: number; readonly devices: readonly LoopDevice[] } | undefined;

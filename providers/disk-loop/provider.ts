@@ -343,14 +343,10 @@ async function stop(ctx: ProviderContext, r: ResourceSpec): Promise<void> {
       continue;
     }
     try {
-      await run(ctx.exec, "losetup", ["-d", l.name]).then(
-        (r) => (noteLoopDetached(l.name), r),
-        (e: unknown) => {
-          noteLoopChange();
-          throw e;
-        },
-      );
+      await run(ctx.exec, "losetup", ["-d", l.name]);
+      noteLoopDetached(l.name);
     } catch (e) {
+      noteLoopChange();
       if (e instanceof ExecError) {
         // Already gone (detached concurrently): fine. Anything else is a real failure.
         const again = await listLoops(ctx.exec);

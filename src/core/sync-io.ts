@@ -7,8 +7,17 @@
 // callback. A CPU profile of a 20-stack apply beside its ten mkfs measured 0.2-0.4 ms of the main
 // thread per call, ~45 ms in all (bench/README.md, seventh pass). An fsync can take long on a busy
 // disk: it alone stays asynchronous.
-import { fsync } from "node:fs";
+import { fsync, unlinkSync } from "node:fs";
 import { promisify } from "node:util";
 
 /** fsync(2) of an open file descriptor, in the thread pool. */
 export const fsyncFd: (fd: number) => Promise<void> = promisify(fsync);
+
+/** Removes a file a failed step left (a temp file, a file half made), if it is there. */
+export function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // never made, or already gone
+  }
+}

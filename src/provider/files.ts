@@ -3,10 +3,10 @@
 // 1.5-2.5 ms of the main thread, see bench/README.md). Every step is logged by the caller, like a
 // command. Creation never overwrites: a sparse file is created with O_EXCL. The calls are
 // synchronous, their fsyncs not (src/core/sync-io.ts).
-import { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmdirSync, statSync, writeSync, type Stats } from "node:fs";
 import { unlink } from "node:fs/promises";
 import path from "node:path";
-import { fsyncFd } from "../core/sync-io.js";
+import { fsyncFd, unlinkQuietly } from "../core/sync-io.js";
 import { ProviderError } from "./api.js";
 
 function errno(e: unknown): string | undefined {
@@ -25,13 +25,6 @@ async function writeDurably(file: string, flag: "w" | "a", text: string): Promis
   }
 }
 
-function unlinkQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // gone already
-  }
-}
 
 /** Directories between `dir` and its first existing ancestor, deepest first (what `mkdir -p` would create). */
 export async function missingDirs(dir: string): Promise<string[]> {

@@ -9,11 +9,11 @@
 //   var/               private directory for providers
 
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, fstatSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { access, copyFile, link, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from "node:fs/promises";
+import { closeSync, constants, fstatSync, linkSync, openSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fsyncFd } from "../core/sync-io.js";
+import { fsyncFd, unlinkQuietly } from "../core/sync-io.js";
 import { OBJECT_KINDS, formatObjectPath, parseObjectPath, type ObjectPath } from "../core/path.js";
 import { acquireLock, LOCK_FILE, type Lock, type LockOptions } from "./lock.js";
 import {
@@ -196,7 +196,7 @@ export async function writeFileAtomic(dir: string, base: string, data: string | 
     }
     renameSync(tmp, join(dir, base));
   } catch (e) {
-    removeQuietly(tmp);
+    unlinkQuietly(tmp);
     throw e;
   }
   if (syncDir) await fsyncDir(dir);
@@ -214,17 +214,8 @@ async function linkFileAtomic(dir: string, from: string, to: string): Promise<vo
     linkSync(join(dir, from), tmp);
     renameSync(tmp, join(dir, to));
   } catch (e) {
-    removeQuietly(tmp);
+    unlinkQuietly(tmp);
     throw e;
-  }
-}
-
-/** Removes a temp file left by a failed write, if it is there. */
-function removeQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // never made, or already gone
   }
 }
 

@@ -1,6 +1,6 @@
 // The one Exec: commands run in their own process group (a terminal's Ctrl-C reaches osvc only),
 // a signal that ends a command is named, and a timeout or endRunning() ends the whole group.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -130,11 +130,11 @@ describe("disk.loop on the host", () => {
     const recs = [];
     for (const r of rs) recs.push(res(r.rid, r.driver, r.kw, await P.provision(ctx, r)));
     ctx.reset();
-    setListingReuseMs(0); // no listing serves twice: one per stop
+    const window = setListingReuseMs(0); // no listing serves twice: one per stop
     try {
       for (const r of recs) await P.stop(ctx, r);
     } finally {
-      setListingReuseMs(1000);
+      setListingReuseMs(window);
     }
     const losetups = ctx.commands.filter((c) => c.startsWith("losetup"));
     expect(losetups.filter((c) => c.startsWith("losetup -d"))).toHaveLength(4);
@@ -152,7 +152,7 @@ describe("disk.loop on the host", () => {
     const other = path.join(dir, "other.img");
     writeFileSync(other, Buffer.alloc(MiB));
     ctx.reset();
-    setListingReuseMs(600_000); // what is counted must not depend on the machine's speed
+    const window = setListingReuseMs(600_000); // what is counted must not depend on the machine's speed
     let otherDev: string | undefined;
     try {
       await P.stop(ctx, recs[0]);
@@ -163,7 +163,7 @@ describe("disk.loop on the host", () => {
       await P.stop(ctx, recs[1]);
       await P.stop(ctx, recs[2]);
     } finally {
-      setListingReuseMs(1000);
+      setListingReuseMs(window);
     }
     const losetups = ctx.commands.filter((c) => c.startsWith("losetup"));
     expect(losetups.filter((c) => c.startsWith("losetup -l"))).toHaveLength(1);
@@ -206,11 +206,11 @@ describe("disk.loop on the host", () => {
     P.prefetch!(ctx.exec);
     expect((await P.probe(ctx, [rec]))[0].up).toBe(true);
     expect(listings()).toBe(1); // the prefetched one
-    setListingReuseMs(0);
+    const window = setListingReuseMs(0);
     try {
       await P.probe(ctx, [rec]);
     } finally {
-      setListingReuseMs(1000);
+      setListingReuseMs(window);
     }
     expect(listings()).toBe(2); // used once (then only as any listing that ended less than a second ago)
     // Prefetched while attached, then detached by this process (as a stop does, told through
