@@ -381,6 +381,8 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
   const bareStarts: number[] = [];
   /** `osvc --version` once per round: osvc's own start (node from the start-up snapshot, the CLI ready), twice per apply + destroy. */
   const osvcStarts: number[] = [];
+  /** What one command costs the script's bash (fork + exec + wait of /bin/true, 100 in a loop), per round: the machine's process-creation cost, which the script pays ~100 times per apply + destroy. */
+  const bashCommands: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = methods.map((_, i) => methods[(i + round) % methods.length]);
     console.log(`\nround ${round + 1}: ${order.map((m) => m.key).join(", ")}`);
@@ -388,6 +390,7 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
     nodeStarts.push(ns.asIs);
     if (ns.withoutExtraCa !== undefined) bareStarts.push(ns.withoutExtraCa);
     osvcStarts.push((await osvc(["--version"])).ms);
+    bashCommands.push((await timed("bash", ["-c", "for i in {1..100}; do /bin/true; done"])).ms / 100);
     for (const m of order) {
       cleanup.check();
       const s = await runOnce(m, cleanup);
@@ -487,6 +490,8 @@ async function stacksBench(cleanup: CleanupRegistry): Promise<void> {
     console.log(
       `  info  osvc's start (osvc --version: node from the start-up snapshot, the CLI ready; once per round, median): ${range(osvcStarts)}; two of them are ${((2 * own) / scriptBoth).toFixed(2)}x the script's apply + destroy; osvc's apply + destroy without them: ${fmtMs(median(both("osvc")) - 2 * own)} ms (${((median(both("osvc")) - 2 * own) / scriptBoth).toFixed(2)}x the script); node alone would be ${fmtMs(2 * node)} ms of it`,
     );
+    // The script's time is mostly process creation (~100 commands run by bash, one after another); osvc starts its ~80 through its spawn helper, two at a time, beside its own work: the ratio depends on the machine.
+    console.log(`  info  a command started by the scripts' bash (fork + exec + wait of /bin/true, 100 in a loop, once per round, median): ${fmtMs(median(bashCommands))} ms (${fmtMs(Math.min(...bashCommands))}-${fmtMs(Math.max(...bashCommands))}); the scripts run ${6 * STACKS} + ${5 * STACKS} commands`);
   }
   if (!samples.has("ansible")) {
     console.log(`  SKIP  osvc >= ${TARGET_ANSIBLE_RATIO}x faster than Ansible: ${hasAnsible ? "not run (BENCH_METHODS)" : "ansible-playbook not installed (apt-get install -y --no-install-recommends ansible)"}`);

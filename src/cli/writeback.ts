@@ -20,8 +20,11 @@ export function configWriter(store: StateStore, object: string, node: string, op
   );
 }
 
-/** The edits recorded in the object's state (empty when it has none); `seen` gets the state read (not called when it could not be read). */
-export function recordedEdits(store: StateStore, seen?: (read: RecordedRead) => void): (path: ObjectPath) => Promise<ConfigPatch> {
+/**
+ * The edits recorded in the object's state (empty when it has none); `seen` gets the state read
+ * (not called when it could not be read), and the template compiles once what it returns settled.
+ */
+export function recordedEdits(store: StateStore, seen?: (read: RecordedRead) => void | Promise<void>): (path: ObjectPath) => Promise<ConfigPatch> {
   return async (path) => {
     const object = formatObjectPath(path);
     const warnings: string[] = [];
@@ -31,7 +34,7 @@ export function recordedEdits(store: StateStore, seen?: (read: RecordedRead) => 
     } catch {
       return recordedWriteBacks(null);
     }
-    seen?.({ object, state, warnings });
+    await seen?.({ object, state, warnings });
     return recordedWriteBacks(state);
   };
 }

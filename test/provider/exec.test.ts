@@ -1,6 +1,6 @@
 // The one Exec: commands run in their own process group (a terminal's Ctrl-C reaches osvc only),
 // a signal that ends a command is named, and a timeout or endRunning() ends the whole group.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +10,12 @@ import { helperPid, helperUnusable } from "../../src/provider/spawn-helper.js";
 
 const exec = createExec();
 
+
+/** Busy for `ms` milliseconds, without giving the event loop a turn. */
+function spinFor(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
 
 async function gone(pid: number, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -92,6 +98,23 @@ for (const mode of ["helper", "direct"] as const) {
             // gets what osvc itself inherited open (here from the test runner): Node cannot close it.
             if (mode === "helper") expect(fds.map(Number).filter((fd) => fd > 2).length, `${JSON.stringify(opts)}: ${fds.join(" ")}`).toBeLessThanOrEqual(1);
           }
+        } finally {
+          rmSync(dir, { recursive: true });
+        }
+      });
+
+      it("a command's process is started within one turn of the event loop (osvc plan starts its listings so, then compiles without a break)", async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "osvc-exec-turn-"));
+        try {
+          const marker = path.join(dir, "started");
+          const done = exec("sh", ["-c", 'echo > "$1"', "sh", marker]);
+          await new Promise((r) => setImmediate(r));
+          // From here on, nothing of this process runs but this loop: only a command already
+          // handed to the system can write the marker.
+          const deadline = Date.now() + 10_000;
+          while (!existsSync(marker) && Date.now() < deadline) spinFor(5);
+          expect(existsSync(marker), "the command had not started after one turn of the event loop").toBe(true);
+          expect((await done).exitCode).toBe(0);
         } finally {
           rmSync(dir, { recursive: true });
         }
