@@ -681,7 +681,6 @@ export function makeFsProvider(type: RunnableFsType): Provider {
     }
   }
 
-  /** Removes the mount point a failed start created, and the fact that claimed it. */
   /** A failed start removes the mount point and the parents it made, and retracts the fact. */
   async function dropMade(ctx: ProviderContext, made: readonly string[]): Promise<void> {
     const removed = await removeCreatedDirs(made).catch(() => [] as string[]);
