@@ -9,7 +9,7 @@
 //   var/               private directory for providers
 
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, fstatSync, linkSync, openSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, openSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { access, copyFile, mkdir, open, readFile, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -733,7 +733,11 @@ export class StateStore {
       const keep = new Set(pending(entries).map((p) => p.run));
       const kept = entries.filter((e) => keep.has(e.run));
       if (kept.length === entries.length) return 0;
-      await writeFileAtomic(dir, OBJECT_FILES.journal, kept.map((e) => `${JSON.stringify(e)}\n`).join(""));
+      // Nothing pending (each apply that succeeds ends here): emptied in place, not fsynced. After
+      // a crash the journal is empty or holds runs that all have their outcomes: the same to the
+      // next run. A journal that keeps pending intents is rewritten durably.
+      if (kept.length === 0) truncateSync(this.journalFile(path), 0);
+      else await writeFileAtomic(dir, OBJECT_FILES.journal, kept.map((e) => `${JSON.stringify(e)}\n`).join(""));
       return entries.length - kept.length;
     });
   }

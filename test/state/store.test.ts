@@ -247,10 +247,27 @@ describe("journal", () => {
       ["r4", ["ip#0:provision"]],
     ]);
 
+    const file = join(store.objectDir("web"), "journal.ndjson");
+    const ino = (await stat(file)).ino;
     expect(await store.compactJournal("web")).toBe(4);
+    expect((await stat(file)).ino, "entries still pending: rewritten (temp file, fsync, rename)").not.toBe(ino);
     expect((await store.readJournal("web")).map((e) => e.run)).toEqual(["r3", "r3", "r3", "r3", "r4"]);
     expect(await store.pendingIntents("web")).toEqual(p);
     expect(await store.compactJournal("web")).toBe(0);
+  });
+
+  it("empties a journal whose runs all have their outcomes in place (what each successful apply leaves)", async () => {
+    await store.appendJournal("web", { run: "r1", op: "intent", rid: "disk#0", action: "provision" });
+    await store.appendJournal("web", { run: "r1", op: "outcome", rid: "disk#0", action: "provision", ok: true });
+    const file = join(store.objectDir("web"), "journal.ndjson");
+    const ino = (await stat(file)).ino;
+    expect(await store.compactJournal("web")).toBe(2);
+    expect(await readFile(file, "utf8")).toBe("");
+    expect((await stat(file)).ino).toBe(ino);
+    expect((await readdir(store.objectDir("web"))).filter((f) => f.includes(".tmp-"))).toEqual([]);
+    expect(await store.compactJournal("web")).toBe(0);
+    await store.appendJournal("web", { run: "r2", op: "intent", rid: "fs#1", action: "provision" });
+    expect((await store.pendingIntents("web")).map((r) => r.run)).toEqual(["r2"]);
   });
 });
 
