@@ -723,8 +723,8 @@ export class StateStore {
   }
 
   /**
-   * Drops the entries of runs that have no pending intent (atomic rewrite;
-   * call while holding the object lock). Returns the number of entries dropped.
+   * Drops the entries of runs that have no pending intent (emptied in place when none is kept,
+   * else an atomic rewrite; call while holding the object lock). Returns the number of entries dropped.
    */
   async compactJournal(path: ObjectRef): Promise<number> {
     const dir = this.objectDir(path);
