@@ -1,13 +1,55 @@
 // `osvc plan` starts the loop listing its probe needs while the template compiles (Provider.prefetch):
 // seen from outside, through a `losetup` earlier on the PATH that records each call and runs the
 // real one. A plan lists once (the prefetched listing serves the probe); a plan from the recorded
-// state alone (--refresh false) runs no command at all.
+// state alone (--refresh false) runs no command at all. And prefetchProbes resolves only once the
+// listing's command was forked, so that the compile which follows cannot hold it back.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listLoops } from "../../providers/disk-loop/provider.js";
+import { BUILTIN_PROVIDERS } from "../../providers/index.js";
+import { prefetchProbes } from "../../src/engine/index.js";
+import { createExec } from "../../src/provider/exec.js";
+import { ProviderRegistry } from "../../src/provider/registry.js";
+import type { StateFile } from "../../src/state/model.js";
 import { BIN, ROOT } from "../helpers/cli.js";
 import { loopsUnder, mountsUnder, sandbox, show } from "../helpers/e2e.js";
+
+/** The commands this process started that still exist (running, or ended and not yet reaped), by name. */
+function myChildren(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [comm, rest] = [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), stat.slice(stat.lastIndexOf(")") + 2).split(" ")];
+      if (Number(rest[1]) === process.pid) out.push(comm);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe("prefetchProbes", () => {
+  const before = process.env.OSVC_SPAWN;
+  beforeAll(() => {
+    process.env.OSVC_SPAWN = "direct"; // plan's first commands start so: a fork of this process
+  });
+  afterAll(() => {
+    if (before === undefined) delete process.env.OSVC_SPAWN;
+    else process.env.OSVC_SPAWN = before;
+  });
+
+  it("resolves once the listing's command runs: the compile that follows cannot delay it", async () => {
+    const state = { resources: { "disk#0": { driver: "disk.loop" } } } as unknown as StateFile;
+    await prefetchProbes(new ProviderRegistry(BUILTIN_PROVIDERS), state);
+    // Synchronously, as a compile would run: the command exists already (not reaped before the
+    // event loop's next turn).
+    expect(myChildren()).toContain("losetup");
+    await listLoops(createExec()); // the prefetched listing, taken and ended
+  });
+});
 
 describe("osvc plan and the loop listing", () => {
   it("lists the loop devices once per plan, and never with --refresh false", async (ctx) => {

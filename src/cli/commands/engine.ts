@@ -148,12 +148,7 @@ export async function planCommand(template: string | undefined, opts: EngineOpti
   let recorded: RecordedRead | undefined;
   const p = await prepareTemplate(template, opts, async (read) => {
     recorded = read;
-    if (!req.refresh) return;
-    prefetchProbes(ctx.registry, read.state);
-    // The compile that follows runs without a break: one turn of the event loop first, or the
-    // listings would only start after it (a command starts a few promise reactions after it is
-    // asked for: 30 ms of `losetup -l` on a host with 570 loop devices came after the compile).
-    await new Promise<void>((r) => setImmediate(r));
+    if (req.refresh) await prefetchProbes(ctx.registry, read.state);
   });
   if (typeof p === "number") return p;
   const plan = await computePlan(ctx, p, req, false, recorded);
